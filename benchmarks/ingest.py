@@ -1,0 +1,151 @@
+"""Ingest throughput through the real HTTP API into SQLite + Redis, beside a bare baseline.
+
+    .venv/bin/python benchmarks/ingest.py [--grids 6000] [--single 3000] [--batches 20] [--workers 2]
+
+Prints events/s for single posts and for batches of 1,000, and a baseline measured in the
+same run: the same rows inserted with bare SQL (executemany, one commit per 1,000) plus the
+same counter increments in one Redis pipeline per 1,000. Ratio = API batched / baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bigscreen.api.auth import create_api_key  # noqa: E402
+from bigscreen.live.contrib import EventFacts  # noqa: E402
+from bigscreen.live.server import EmbeddedRedis  # noqa: E402
+from bigscreen.runtime import Runtime  # noqa: E402
+from bigscreen.settings import Settings  # noqa: E402
+from bigscreen.setup import build_city, prepare_database  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bodies(rt: Runtime, n: int, prefix: str, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    grids = rt.areas.at_level(rt.areas.grid_level)
+    items = [i.code for c in rt.config.categories for i in c.items]
+    return [{"source_id": f"{prefix}-{k}", "channel": "grid_app", "item": rng.choice(items), "urgency": "normal",
+             "description": "解放中路社区3号楼楼道堆放杂物,已派网格员清理", "grid": rng.choice(grids).code} for k in range(n)]
+
+
+async def post_all(url: str, key: str, payloads: list, concurrency: int) -> float:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, limits=limits, timeout=60) as client:
+        queue = list(reversed(payloads))
+
+        async def worker():
+            while queue:
+                r = await client.post("/api/v1/events", json=queue.pop())
+                if r.status_code not in (200, 201):
+                    raise RuntimeError(r.text[:300])
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - t0
+
+
+def baseline(rt: Runtime, rows: list[dict]) -> float:
+    """Bare SQL executemany plus a Redis pipeline of the same counter increments, per 1,000."""
+    from sqlalchemy import insert
+
+    from bigscreen.db.models import Event
+
+    now = datetime.now(timezone.utc)
+    cfg, areas, contrib = rt.config, rt.areas, rt.contributions
+    t0 = time.perf_counter()
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        values = []
+        for b in chunk:
+            grid = areas.grid(b["grid"])
+            values.append(dict(source="baseline", source_id=b["source_id"], channel=b["channel"],
+                               category_code=cfg.item_category(b["item"]).code, item_code=b["item"], urgency="normal",
+                               description=b["description"], photo_urls=[], lat=grid.lat, lon=grid.lon, grid_id=grid.id,
+                               status="dispatched", department_code=cfg.dispatch(b["item"], grid.chain[1]),
+                               deadline=now + cfg.time_limit(b["item"], "normal"), reported_at=now, dispatched_at=now, version=1))
+        with rt.engine.begin() as conn:
+            conn.execute(insert(Event), values)
+        pipe = rt.redis.pipeline(transaction=False)
+        for v, b in zip(values, chunk):
+            facts = EventFacts(0, v["category_code"], areas.grid(b["grid"]).chain, "dispatched", now, v["deadline"])
+            for (key, field), n in contrib.of(facts, now).items():
+                pipe.hincrby(key, field, n)
+        pipe.execute()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--grids", type=int, default=6000)
+    ap.add_argument("--single", type=int, default=3000)
+    ap.add_argument("--batches", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bs-bench-"))
+    with EmbeddedRedis(tmp / "redis", persist=False) as redis_server:
+        settings = Settings(data_dir=tmp, redis_url=redis_server.url)
+        rt = Runtime.open(settings)
+        rt.config.city = rt.config.city.model_copy(update={"demo": rt.config.city.demo.model_copy(update={"grids": args.grids})})
+        prepare_database(rt)
+        t = time.perf_counter()
+        build_city(rt, progress=False)
+        print(f"city: {len(rt.areas.at_level(rt.areas.grid_level))} grids built in {time.perf_counter() - t:.1f} s")
+        key = create_api_key(rt, "bench")
+        port = free_port()
+        env = {**os.environ, "BIGSCREEN_DATA_DIR": str(tmp), "BIGSCREEN_REDIS_URL": redis_server.url}
+        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "bigscreen.asgi:app", "--port", str(port),
+                                   "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"], env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    if httpx.get(url + "/api/v1/openapi.json").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            asyncio.run(post_all(url, key, bodies(rt, 200, "warm", 0), 8))
+            single, batched, base = [], [], []
+            for r in range(args.repeat):
+                rows = bodies(rt, args.single, f"s{r}", r)
+                single.append(args.single / asyncio.run(post_all(url, key, rows, args.concurrency)))
+                n = args.batches * 1000
+                rows = bodies(rt, n, f"b{r}", 100 + r)
+                batches = [rows[i : i + 1000] for i in range(0, n, 1000)]
+                batched.append(n / asyncio.run(post_all(url, key, batches, 2)))
+                base.append(n / baseline(rt, bodies(rt, n, f"base{r}", 200 + r)))
+        finally:
+            server.terminate()
+            server.wait()
+    s, b, bl = statistics.median(single), statistics.median(batched), statistics.median(base)
+    print(f"workers={args.workers} concurrency={args.concurrency} repeats={args.repeat} (medians)")
+    print(f"single posts   : {s:8.0f} events/s   (target >= 1,000)")
+    print(f"batches of 1000: {b:8.0f} events/s   (target >= 5,000)")
+    print(f"baseline       : {bl:8.0f} events/s   (bare SQL executemany + Redis pipeline)")
+    print(f"ratio batched/baseline: {b / bl:.2f}   (target >= 0.30)")
+
+
+if __name__ == "__main__":
+    main()

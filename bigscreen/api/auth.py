@@ -1,0 +1,52 @@
+"""API keys: one per source, only their SHA-256 kept (keys are random, so no slow hash is needed)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+from fastapi import Header, HTTPException, Request
+from sqlalchemy import select
+
+from bigscreen.db.models import ApiKey
+from bigscreen.runtime import Runtime
+
+CACHE_S = 30.0
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(rt: Runtime, source: str) -> str:
+    key = "bsk_" + secrets.token_urlsafe(32)
+    with rt.sessions() as session, session.begin():
+        session.add(ApiKey(source=source, key_hash=hash_key(key), created_at=rt.clock()))
+    return key
+
+
+class KeyCache:
+    """Maps key hashes to sources, refreshed at most every CACHE_S, so ingest does not hit SQL for auth."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._sources: dict[str, str] = {}
+        self._loaded = 0.0
+
+    def source(self, key: str) -> str | None:
+        digest = hash_key(key)
+        if digest not in self._sources or time.monotonic() - self._loaded > CACHE_S:
+            with self.rt.sessions() as session:
+                rows = session.execute(select(ApiKey.key_hash, ApiKey.source).where(ApiKey.revoked_at.is_(None))).all()
+            self._sources = {h: s for h, s in rows}
+            self._loaded = time.monotonic()
+        return self._sources.get(digest)
+
+
+def api_source(request: Request, x_api_key: str | None = Header(None, description="The source's API key.")) -> str:
+    key = x_api_key or request.query_params.get("api_key")
+    source = request.app.state.api_keys.source(key) if key else None
+    if source is None:
+        raise HTTPException(401, "missing or unknown API key (header X-API-Key)", headers={"WWW-Authenticate": "ApiKey"})
+    return source

@@ -1,0 +1,134 @@
+"""/api/v1: report events, move them along, read them and the live figures."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from pydantic import TypeAdapter, ValidationError
+
+from bigscreen.api.auth import api_source
+from bigscreen.commands.ingest import IngestEvents
+from bigscreen.commands.transition import TransitionEvent
+from bigscreen.db.models import Event
+from bigscreen.live.kpi import read_kpi
+from bigscreen.runtime import Runtime
+from bigscreen.schemas import EventIn, Problem, TransitionIn
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+_one = TypeAdapter(EventIn)
+_many = TypeAdapter(list[EventIn])
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RT = Annotated[Runtime, Depends(runtime)]
+Source = Annotated[str, Depends(api_source)]
+
+
+def event_out(e: Event, rt: Runtime, created: bool | None = None) -> dict[str, Any]:
+    grid = rt.areas.by_id[e.grid_id]
+    out = {
+        "id": e.id, "source": e.source, "source_id": e.source_id, "status": e.status,
+        "channel": e.channel, "category": e.category_code, "item": e.item_code, "urgency": e.urgency,
+        "description": e.description, "address": e.address, "lat": e.lat, "lon": e.lon,
+        "grid": grid.code, "area_path": list(grid.chain), "department": e.department_code,
+        "photo_urls": e.photo_urls, "deadline": e.deadline.isoformat(),
+        "reported_at": e.reported_at.isoformat(),
+        "closed_at": e.closed_at.isoformat() if e.closed_at else None,
+        "rating": e.rating, "resolved_level": e.resolved_level,
+    }
+    if created is not None:
+        out["created"] = created
+    return out
+
+
+def _errors(exc: ValidationError, batch: bool) -> list[dict]:
+    return [
+        {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+_EVENT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"oneOf": [
+            {"$ref": "#/components/schemas/EventIn"},
+            {"type": "array", "items": {"$ref": "#/components/schemas/EventIn"}, "maxItems": 1000},
+        ]}}},
+    }
+}
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Problem(422, [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]) from exc
+
+
+@router.post("/events", openapi_extra=_EVENT_BODY, status_code=201,
+             summary="Report one event (object) or a batch of up to 1,000 (array)")
+async def post_events(request: Request, rt: RT, source: Source):
+    data = await _json(request)
+    batch = isinstance(data, list)
+    if batch and len(data) > rt.settings.max_batch:
+        raise Problem(413, f"a batch holds at most {rt.settings.max_batch} events, got {len(data)}")
+    if batch and not data:
+        raise Problem(422, [{"loc": ["body"], "msg": "empty batch", "type": "too_short"}])
+    try:
+        items = _many.validate_python(data) if batch else [_one.validate_python(data)]
+    except ValidationError as exc:
+        raise Problem(422, _errors(exc, batch)) from exc
+    outcomes = await run_in_threadpool(IngestEvents(rt, source, items, batch=batch).run)
+    if batch:
+        created = sum(o.created for o in outcomes)
+        return JSONResponse({"events": [event_out(o.event, rt, o.created) for o in outcomes],
+                             "created": created, "existing": len(outcomes) - created}, status_code=200)
+    o = outcomes[0]
+    return JSONResponse(event_out(o.event, rt, o.created), status_code=201 if o.created else 200)
+
+
+@router.post("/events/{event_id}/transitions", summary="Move a case along its life")
+def post_transition(event_id: int, body: TransitionIn, rt: RT, source: Source):
+    event = TransitionEvent(rt, event_id, body, actor=source, role="source").run()
+    return event_out(event, rt)
+
+
+@router.get("/events/{event_id}", summary="One event")
+def get_event(event_id: int, rt: RT, source: Source):
+    with rt.sessions() as session:
+        event = session.get(Event, event_id)
+    if event is None:
+        raise HTTPException(404, f"no event {event_id}")
+    return event_out(event, rt)
+
+
+@router.get("/kpi", summary="Live figures of an area (default: the whole city)")
+def get_kpi(rt: RT, source: Source, area: Annotated[str | None, Query(max_length=32)] = None):
+    code = area or rt.areas.city.code
+    info = rt.areas.by_code.get(code)
+    if info is None:
+        raise Problem(404, f"unknown area '{code}'")
+    figures = read_kpi(rt.redis, rt.keys, rt.contributions, code, rt.clock())
+    return {"name": info.name, "level": info.level_name, **figures}
+
+
+@router.get("/areas", summary="Areas of one level, optionally under a parent")
+def get_areas(rt: RT, source: Source, level: Annotated[str, Query(max_length=16)] = "district",
+              parent: Annotated[str | None, Query(max_length=32)] = None):
+    number = rt.areas.level_number(level)
+    if number is None:
+        raise Problem(422, [{"loc": ["query", "level"], "msg": f"unknown level '{level}'; one of {', '.join(rt.config.city.levels)}", "type": "value_error"}])
+    return [
+        {"code": a.code, "name": a.name, "level": a.level_name, "parent": a.parent_code, "kind": a.kind, "lat": a.lat, "lon": a.lon}
+        for a in rt.areas.at_level(number)
+        if parent is None or parent in a.chain[:-1]
+    ]

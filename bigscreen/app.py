@@ -1,0 +1,79 @@
+"""create_app(): the only place a Dash app is made. One ASGI app serves the API and the pages."""
+
+from __future__ import annotations
+
+from dash import Dash
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from bigscreen.api import events, open311
+from bigscreen.api.auth import KeyCache
+from bigscreen.api.limits import BodyLimit
+from bigscreen.runtime import Runtime
+from bigscreen.schemas import Problem
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def create_api(rt: Runtime) -> FastAPI:
+    api = FastAPI(
+        title="bigscreen", version="1", openapi_url="/api/v1/openapi.json",
+        docs_url=None, redoc_url=None,  # Swagger UI loads from a CDN: command centres are offline
+    )
+    api.state.runtime = rt
+    api.state.api_keys = KeyCache(rt)
+    api.include_router(events.router)
+    api.include_router(open311.router)
+
+    def openapi() -> dict:
+        if api.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            from bigscreen.schemas import EventIn
+
+            doc = get_openapi(title=api.title, version=api.version, routes=api.routes)
+            schema = EventIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = doc.setdefault("components", {}).setdefault("schemas", {})
+            components.update(schema.pop("$defs", {}))
+            components["EventIn"] = schema
+            api.openapi_schema = doc
+        return api.openapi_schema
+
+    api.openapi = openapi
+
+    @api.exception_handler(Problem)
+    async def _problem(_request: Request, exc: Problem):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError):
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    return api
+
+
+def create_app(rt: Runtime) -> Dash:
+    from callbacks import home as home_callbacks
+    from layouts import home as home_layout
+
+    api = create_api(rt)
+    app = Dash(
+        __name__,
+        server=api,
+        backend="fastapi",
+        assets_folder=str(ROOT / "assets"),
+        serve_locally=True,
+        title=rt.config.city.title,
+        update_title=None,
+    )
+    app.layout = home_layout.build(rt.config)
+    home_callbacks.register(app, rt)
+    api.add_middleware(BodyLimit, max_bytes=rt.settings.max_body_bytes)
+    return app
+
+
+def asgi(rt: Runtime):
+    """The ASGI callable uvicorn serves."""
+    return create_app(rt).server

@@ -1,0 +1,202 @@
+"""The `bigscreen` command: one verb per job, each validating its input before it runs."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from bigscreen.configuration import ConfigError
+from bigscreen.settings import Settings
+
+log = logging.getLogger("bigscreen")
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return Settings(**({"data_dir": data_dir} if data_dir else {}))
+
+
+def _runtime(settings: Settings):
+    from bigscreen.runtime import Runtime
+
+    try:
+        return Runtime.open(settings)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+
+
+data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                               help="Data directory (default: $BIGSCREEN_DATA_DIR or ./data).")
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """bigscreen: the command-centre wall for grid-based city governance."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command("check-config")
+def check_config() -> None:
+    """Load and validate config/; print a summary or what is wrong and where."""
+    rt = _runtime(Settings())
+    cfg = rt.config
+    click.echo(f"{cfg.city.name}: {len(cfg.categories)} categories, {sum(len(c.items) for c in cfg.categories)} sub-items, "
+               f"{len(cfg.departments)} departments")
+
+
+@main.command("init")
+@data_dir_option
+def init(data_dir: Path | None) -> None:
+    """Create or migrate the database and load the configuration tables."""
+    from bigscreen.setup import prepare_database
+
+    prepare_database(_runtime(_settings(data_dir)))
+    click.echo("database ready")
+
+
+@main.group()
+def city() -> None:
+    """The city's areas, grids, workers and people-and-housing figures."""
+
+
+@city.command("build")
+@data_dir_option
+@click.option("--synthetic", is_flag=True, help="Build a synthetic city even if real outlines are available.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def city_build(data_dir: Path | None, synthetic: bool, quiet: bool) -> None:
+    """Build the demo city into the database (replaces any city already there)."""
+    from bigscreen.setup import build_city, prepare_database
+
+    rt = _runtime(_settings(data_dir))
+    prepare_database(rt)
+    count = build_city(rt, synthetic=synthetic, progress=not quiet)
+    click.echo(f"city built: {count} areas")
+
+
+@main.group()
+def apikey() -> None:
+    """API keys of event sources."""
+
+
+@apikey.command("create")
+@data_dir_option
+@click.option("--source", required=True, help="Name of the source, e.g. hotline-12345.")
+def apikey_create(data_dir: Path | None, source: str) -> None:
+    """Create a key for SOURCE and print it (it is shown only once)."""
+    from bigscreen.api.auth import create_api_key
+    from bigscreen.setup import prepare_database
+
+    source = source.strip()
+    if not source or len(source) > 64:
+        raise click.BadParameter("must be 1 to 64 characters", param_hint="--source")
+    rt = _runtime(_settings(data_dir))
+    prepare_database(rt)
+    click.echo(create_api_key(rt, source))
+
+
+@main.command("rebuild")
+@data_dir_option
+def rebuild_cmd(data_dir: Path | None) -> None:
+    """Recompute every live counter in Redis from SQL."""
+    from bigscreen.live.rebuild import rebuild
+    from bigscreen.setup import ensure_redis
+
+    settings, owned = ensure_redis(_settings(data_dir))
+    try:
+        count = rebuild(_runtime(settings))
+        click.echo(f"rebuilt live counters from {count} events")
+    finally:
+        if owned:
+            owned.stop()
+
+
+@main.command("serve")
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
+    """Run the web app (API and pages) in several worker processes."""
+    import os
+
+    import uvicorn
+
+    from bigscreen.setup import ensure_redis, prepare_database
+
+    settings = _settings(data_dir)
+    if not settings.secret_key:
+        raise click.ClickException("BIGSCREEN_SECRET_KEY is not set: give the server a secret from the environment")
+    os.environ["BIGSCREEN_DATA_DIR"] = str(settings.data_dir)
+    settings, owned = ensure_redis(settings)
+    try:
+        prepare_database(_runtime(settings))
+        uvicorn.run("bigscreen.asgi:app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    finally:
+        if owned:
+            owned.stop()
+
+
+@main.command("scheduler")
+@data_dir_option
+def scheduler_cmd(data_dir: Path | None) -> None:
+    """Run the scheduled jobs (deadline sweep ...) in this process until stopped."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from bigscreen import jobs
+    from bigscreen.setup import ensure_redis
+
+    settings, owned = ensure_redis(_settings(data_dir))
+    try:
+        rt = _runtime(settings)
+        scheduler = jobs.register(BlockingScheduler(timezone="UTC"), rt)
+        signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+        try:
+            scheduler.start()
+        except KeyboardInterrupt:
+            pass
+    finally:
+        if owned:
+            owned.stop()
+
+
+@main.command("simulate")
+@click.option("--url", default="http://127.0.0.1:8050", show_default=True, help="The server's base URL.")
+@click.option("--api-key", envvar="BIGSCREEN_API_KEY", required=True, help="A source key ($BIGSCREEN_API_KEY).")
+@click.option("--rate", default=2.0, show_default=True, type=click.FloatRange(0.01, 10000), help="New events per second.")
+@click.option("--backfill-days", default=0, show_default=True, type=click.IntRange(0, 90), help="Days of history to send first.")
+@click.option("--seed", default=None, type=int)
+def simulate(url: str, api_key: str, rate: float, backfill_days: int, seed: int | None) -> None:
+    """Send realistic events through the real API and move them along their life."""
+    from bigscreen.simulate import Simulator
+
+    sim = Simulator(url, api_key, rate=rate, seed=seed)
+    if backfill_days:
+        sim.backfill(days=backfill_days)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        sim.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@main.command("demo")
+@data_dir_option
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--rate", default=3.0, show_default=True, type=click.FloatRange(0.01, 1000), help="Simulated events per second.")
+@click.option("--backfill-days", default=3, show_default=True, type=click.IntRange(0, 30))
+def demo(data_dir: Path | None, port: int, host: str, rate: float, backfill_days: int) -> None:
+    """Everything in one process: database, Redis, city, server, scheduler and simulator."""
+    from bigscreen.demo import run_demo
+
+    settings = _settings(data_dir)
+    if not settings.secret_key:
+        settings = settings.model_copy(update={"secret_key": secrets.token_urlsafe(32)})
+    sys.exit(run_demo(settings, host=host, port=port, rate=rate, backfill_days=backfill_days))

@@ -1,0 +1,35 @@
+"""The facts of an event that the live counters are computed from."""
+
+from __future__ import annotations
+
+from bigscreen.areas import AreaIndex
+from bigscreen.db.models import Event
+from bigscreen.live.contrib import EventFacts
+
+
+def facts(event: Event, areas: AreaIndex) -> EventFacts:
+    return EventFacts(
+        id=event.id,
+        category=event.category_code,
+        chain=areas.by_id[event.grid_id].chain,
+        status=event.status,
+        reported_at=event.reported_at,
+        deadline=event.deadline,
+        closed_at=event.closed_at,
+        rating=event.rating,
+        resolved_level=event.resolved_level,
+    )
+
+
+def ticker_entry(event: Event, areas: AreaIndex) -> dict[str, str]:
+    grid = areas.by_id[event.grid_id]
+    return {
+        "id": str(event.id),
+        "at": event.reported_at.isoformat(),
+        "grid": grid.code,
+        "grid_name": grid.name,
+        "category": event.category_code,
+        "item": event.item_code,
+        "status": event.status,
+        "text": event.description[:120],
+    }

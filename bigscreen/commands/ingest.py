@@ -1,0 +1,171 @@
+"""Ingest: validate reported events, store them with their dispatch, then move the live counters.
+
+One transaction for the whole batch: either every event of it is stored, or none.
+A retry with a (source, source_id) already stored returns that event and creates nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bigscreen.areas import AreaInfo
+from bigscreen.commands.facts import facts, ticker_entry
+from bigscreen.db.models import Event, EventTransition
+from bigscreen.lifecycle import Status
+from bigscreen.runtime import Runtime
+from bigscreen.schemas import EventIn, Problem, field_error
+
+FUTURE_SLACK = timedelta(minutes=2)
+
+
+@dataclass
+class Prepared:
+    data: EventIn
+    grid: AreaInfo
+    lat: float
+    lon: float
+    department: str
+    reported_at: datetime
+    deadline: datetime
+
+
+@dataclass
+class Outcome:
+    event: Event
+    created: bool
+
+
+class IngestEvents:
+    def __init__(self, rt: Runtime, source: str, items: list[EventIn], *, batch: bool) -> None:
+        self.rt = rt
+        self.source = source
+        self.items = items
+        self.batch = batch
+
+    def _loc(self, index: int, name: str) -> list:
+        return ["body", index, name] if self.batch else ["body", name]
+
+    def validate(self) -> list[Prepared]:
+        errors: list[dict] = []
+        prepared: list[Prepared] = []
+        cfg, areas = self.rt.config, self.rt.areas
+        now = self.rt.clock()
+        seen: dict[str, int] = {}
+        for i, item in enumerate(self.items):
+            before = len(errors)
+            if item.source_id in seen:
+                errors.append(field_error(self._loc(i, "source_id"), f"duplicate source_id in this batch (also at index {seen[item.source_id]})"))
+            seen.setdefault(item.source_id, i)
+            try:
+                category = cfg.item_category(item.item)
+            except KeyError:
+                errors.append(field_error(self._loc(i, "item"), f"unknown sub-item '{item.item}'"))
+                category = None
+            if category is not None and item.category is not None and item.category != category.code:
+                errors.append(field_error(self._loc(i, "category"), f"sub-item '{item.item}' belongs to category '{category.code}', not '{item.category}'"))
+            reported_at = item.reported_at or now
+            if reported_at > now + FUTURE_SLACK:
+                errors.append(field_error(self._loc(i, "reported_at"), "must not be in the future"))
+            grid = self._grid(item, i, errors)
+            if len(errors) > before or grid is None or category is None:
+                continue
+            lat, lon = (item.lat, item.lon) if item.lat is not None and item.lon is not None else (grid.lat, grid.lon)
+            district = grid.chain[1] if len(grid.chain) > 1 else None
+            prepared.append(
+                Prepared(
+                    data=item, grid=grid, lat=lat, lon=lon,
+                    department=cfg.dispatch(item.item, district),
+                    reported_at=reported_at,
+                    deadline=reported_at + cfg.time_limit(item.item, item.urgency.value),
+                )
+            )
+        if errors:
+            raise Problem(422, errors)
+        return prepared
+
+    def _grid(self, item: EventIn, i: int, errors: list[dict]) -> AreaInfo | None:
+        areas = self.rt.areas
+        has_point = item.lat is not None and item.lon is not None
+        if (item.lat is None) != (item.lon is None):
+            missing = "lon" if item.lon is None else "lat"
+            errors.append(field_error(self._loc(i, missing), "lat and lon must be given together"))
+            return None
+        located = areas.locate(item.lat, item.lon) if has_point else None
+        if has_point and located is None:
+            errors.append(field_error(self._loc(i, "lat"), f"point ({item.lat}, {item.lon}) is outside the city's grids"))
+            return None
+        if item.grid is not None:
+            grid = areas.grid(item.grid)
+            if grid is None:
+                errors.append(field_error(self._loc(i, "grid"), f"unknown grid '{item.grid}'"))
+            return grid
+        if not has_point:
+            errors.append(field_error(self._loc(i, "grid"), "give a grid code or a point (lat, lon)"))
+        return located
+
+    def run(self) -> list[Outcome]:
+        prepared = self.validate()
+        try:
+            outcomes = self._store(prepared)
+        except IntegrityError:
+            # A concurrent request stored some of the same source ids first: now they all exist.
+            outcomes = self._store(prepared)
+        fresh = [o.event for o in outcomes if o.created]
+        if fresh:
+            now = self.rt.clock()
+            change = self.rt.live.change_set()
+            areas = self.rt.areas
+            for event in fresh:
+                change.event_changed(None, facts(event, areas), now)
+            self.rt.live.apply(change, ticker=[ticker_entry(e, areas) for e in fresh[-50:]])
+        return outcomes
+
+    def _store(self, prepared: list[Prepared]) -> list[Outcome]:
+        now = self.rt.clock()
+        with self.rt.sessions() as session, session.begin():
+            ids = [p.data.source_id for p in prepared]
+            existing = {
+                e.source_id: e
+                for e in session.scalars(select(Event).where(Event.source == self.source, Event.source_id.in_(ids)))
+            }
+            outcomes: list[Outcome] = []
+            new: list[Event] = []
+            for p in prepared:
+                if p.data.source_id in existing:
+                    outcomes.append(Outcome(existing[p.data.source_id], False))
+                    continue
+                event = self._event(p, now)
+                new.append(event)
+                outcomes.append(Outcome(event, True))
+            session.add_all(new)
+            session.flush()
+            session.add_all(
+                EventTransition(
+                    event_id=e.id, action=action, from_status=src, to_status=dst, at=at,
+                    actor=actor, role="system" if actor == "auto-dispatch" else "source", channel="api",
+                    department_code=e.department_code if action == "dispatch" else None,
+                )
+                for e in new
+                for action, src, dst, at, actor in (
+                    ("report", None, Status.REPORTED, e.reported_at, self.source),
+                    ("dispatch", Status.REPORTED, Status.DISPATCHED, e.dispatched_at, "auto-dispatch"),
+                )
+            )
+        return outcomes
+
+    def _event(self, p: Prepared, now: datetime) -> Event:
+        d = p.data
+        return Event(
+            source=self.source, source_id=d.source_id, channel=d.channel.value,
+            category_code=self.rt.config.item_category(d.item).code, item_code=d.item,
+            urgency=d.urgency.value, description=d.description, address=d.address,
+            photo_urls=list(d.photo_urls), reporter_name=d.reporter_name, reporter_phone=d.reporter_phone,
+            lat=p.lat, lon=p.lon, grid_id=p.grid.id, status=Status.DISPATCHED.value,
+            department_code=p.department, deadline=p.deadline,
+            reported_at=p.reported_at, dispatched_at=max(p.reported_at, min(now, p.reported_at + timedelta(seconds=1))),
+            version=1,
+        )

@@ -1,0 +1,91 @@
+"""Move one case along its life: check the action is legal now, store it, then move the counters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from bigscreen.commands.facts import facts
+from bigscreen.db.models import Event, EventTransition
+from bigscreen.lifecycle import ACTIONS, RESOLUTION_LEVELS, Status, allowed_actions
+from bigscreen.runtime import Runtime
+from bigscreen.schemas import Problem, TransitionIn, field_error
+
+FUTURE_SLACK = timedelta(minutes=2)
+
+
+class TransitionEvent:
+    def __init__(self, rt: Runtime, event_id: int, request: TransitionIn, *, actor: str, role: str, channel: str = "api") -> None:
+        self.rt = rt
+        self.event_id = event_id
+        self.request = request
+        self.actor = actor
+        self.role = role
+        self.channel = channel
+
+    def _validate_fields(self) -> None:
+        r = self.request
+        errors = []
+        if r.action not in ACTIONS:
+            errors.append(field_error(["body", "action"], f"unknown action '{r.action}'; one of {', '.join(ACTIONS)}"))
+        if r.action in ("redispatch", "dispatch") and r.department is not None and r.department not in {d.code for d in self.rt.config.departments}:
+            errors.append(field_error(["body", "department"], f"unknown department '{r.department}'"))
+        if r.action == "redispatch" and r.department is None:
+            errors.append(field_error(["body", "department"], "required to redispatch"))
+        if r.action == "verify" and not r.photo_url:
+            errors.append(field_error(["body", "photo_url"], "a photo taken on site is required to verify"))
+        if r.action == "close" and r.resolved_level not in RESOLUTION_LEVELS:
+            errors.append(field_error(["body", "resolved_level"], f"required to close; one of {', '.join(RESOLUTION_LEVELS)}"))
+        if r.action == "rate" and r.rating is None:
+            errors.append(field_error(["body", "rating"], "required to rate: 3 satisfied, 2 basically satisfied, 1 dissatisfied"))
+        if r.at is not None and r.at > self.rt.clock() + FUTURE_SLACK:
+            errors.append(field_error(["body", "at"], "must not be in the future"))
+        if errors:
+            raise Problem(422, errors)
+
+    def run(self) -> Event:
+        self._validate_fields()
+        action = ACTIONS[self.request.action]
+        r = self.request
+        with self.rt.sessions() as session, session.begin():
+            event = session.get(Event, self.event_id)
+            if event is None:
+                raise Problem(404, f"no event {self.event_id}")
+            if event.status == action.target and action.target not in (Status.DISPATCHED,):
+                return event  # the same action again: idempotent, nothing changes
+            if event.status not in action.sources:
+                raise Problem(409, {"message": f"cannot {action.name} a case that is {event.status}", "status": event.status, "allowed": allowed_actions(event.status)})
+            at = r.at or self.rt.clock()
+            last = session.scalar(select(EventTransition.at).where(EventTransition.event_id == event.id).order_by(EventTransition.id.desc()).limit(1))
+            if last is not None and at < last:
+                raise Problem(422, [field_error(["body", "at"], f"must not be before the case's previous step at {last.isoformat()}")])
+            before = facts(event, self.rt.areas)
+            values: dict = {"status": action.target.value, "version": event.version + 1}
+            if action.stamp:
+                values[action.stamp] = at
+            if r.department:
+                values["department_code"] = r.department
+            if action.name == "verify":
+                values["verify_photo_url"] = r.photo_url
+            if action.name == "close":
+                values["resolved_level"] = r.resolved_level
+            if action.name == "rate":
+                values["rating"] = r.rating
+            moved = session.execute(
+                update(Event).where(Event.id == event.id, Event.version == event.version).values(**values)
+            ).rowcount
+            if moved != 1:
+                raise Problem(409, {"message": "the case changed meanwhile; reload and try again", "status": event.status, "allowed": allowed_actions(event.status)})
+            session.add(EventTransition(
+                event_id=event.id, action=action.name, from_status=event.status, to_status=action.target.value,
+                at=at, actor=self.actor, role=self.role, channel=self.channel, note=r.note,
+                department_code=r.department,
+            ))
+            session.flush()
+            session.refresh(event)
+        now = self.rt.clock()
+        change = self.rt.live.change_set()
+        change.event_changed(before, facts(event, self.rt.areas), now)
+        self.rt.live.apply(change)
+        return event

@@ -1,0 +1,253 @@
+"""Shapes of the four admin-editable YAML files (config/*.yaml).
+
+These models check each file on its own: keys, types, ranges and code formats.
+Checks that span several entries or files (duplicates, references) live in
+``bigscreen.configuration``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+
+class Urgency(StrEnum):
+    normal = "normal"
+    urgent = "urgent"
+    critical = "critical"
+
+    @property
+    def label_zh(self) -> str:
+        return URGENCY_LABELS_ZH[self]
+
+    @classmethod
+    def _missing_(cls, value: object) -> Urgency | None:
+        # Lets admins and callers use the Chinese labels: Urgency("紧急") is Urgency.urgent.
+        return next((u for u, label in URGENCY_LABELS_ZH.items() if label == value), None)
+
+
+URGENCY_LABELS_ZH: dict[Urgency, str] = {
+    Urgency.normal: "一般",
+    Urgency.urgent: "紧急",
+    Urgency.critical: "特急",
+}
+
+LEVEL_ORDER: tuple[str, ...] = ("city", "district", "street", "community", "grid", "committee", "building")
+DEFAULT_LEVELS: tuple[str, ...] = LEVEL_ORDER[:5]
+MIN_DEPTH, MAX_DEPTH = 4, 6
+
+AlertLevel = Literal["red", "orange", "yellow", "blue"]
+Level = Literal["city", "district", "street", "community", "grid", "committee", "building"]
+
+
+def short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _fail(message: str, **context: Any) -> PydanticCustomError:
+    # Errors of type "config_invalid" carry a finished, admin-readable message; the loader shows it as is.
+    return PydanticCustomError("config_invalid", message, {k: short(v) for k, v in context.items()})
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail("must be non-empty text (got {got})", got=value)
+    return value.strip()
+
+
+def _code(pattern: str, what: str, allow_int: bool = False) -> BeforeValidator:
+    regex = re.compile(pattern)
+
+    def check(value: Any) -> str:
+        # YAML reads an unquoted 370502 as a number; accept it for administrative codes.
+        if allow_int and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not regex.fullmatch(value):
+            raise _fail("must be " + what + " (got {got})", got=value)
+        return value
+
+    return BeforeValidator(check)
+
+
+def _numeric(what: str, ok: Callable[[float], bool], whole: bool = False) -> BeforeValidator:
+    def check(value: Any) -> float | int:
+        kinds = int if whole else int | float
+        if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or not ok(value):
+            raise _fail("must be " + what + " (got {got})", got=value)
+        return value if whole else float(value)
+
+    return BeforeValidator(check)
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+CategoryCode = Annotated[str, _code(r"[A-Z]{2,4}", "2 to 4 uppercase letters, e.g. 'MS'")]
+ItemCode = Annotated[str, _code(r"[A-Z]{2,4}[0-9]{2}", "the category code plus 2 digits, e.g. 'MS01'")]
+DepartmentCode = Annotated[
+    str, _code(r"[A-Z][A-Z0-9_]{1,19}", "uppercase letters, digits or '_' (2 to 20 characters), e.g. 'CGJ'")
+]
+AdCode = Annotated[str, _code(r"[0-9]{6}", "a 6-digit administrative code, e.g. '370502'", allow_int=True)]
+Hours = Annotated[float, _numeric("a positive number of hours", lambda x: x > 0)]
+Rate = Annotated[float, _numeric("a rate above 0 and at most 1, e.g. 0.98", lambda x: 0 < x <= 1)]
+Positive = Annotated[float, _numeric("a positive number", lambda x: x > 0)]
+Latitude = Annotated[float, _numeric("a latitude between -90 and 90", lambda x: -90 <= x <= 90)]
+Longitude = Annotated[float, _numeric("a longitude between -180 and 180", lambda x: -180 <= x <= 180)]
+Zoom = Annotated[int, _numeric("a whole number from 1 to 18", lambda x: 1 <= x <= 18, whole=True)]
+Count = Annotated[int, _numeric("a positive whole number", lambda x: x > 0, whole=True)]
+Seed = Annotated[int, _numeric("a whole number", lambda x: True, whole=True)]
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail("must be an IANA time zone such as 'Asia/Shanghai' (got {got})", got=value) from None
+    return value
+
+
+def _levels(levels: list[str]) -> list[str]:
+    ranks = [LEVEL_ORDER.index(level) for level in levels]
+    if not levels or levels[0] != "city":
+        raise _fail("must start with 'city' (got {got})", got=levels)
+    if "grid" not in levels:
+        raise _fail("must include 'grid', the base grid (got {got})", got=levels)
+    if any(a >= b for a, b in zip(ranks, ranks[1:])):
+        raise _fail("must follow the order " + " > ".join(LEVEL_ORDER) + " without repeats (got {got})", got=levels)
+    if not MIN_DEPTH <= len(levels) - 1 <= MAX_DEPTH:
+        raise _fail(f"must have {MIN_DEPTH} to {MAX_DEPTH} levels below 'city' (got {{got}})", got=levels)
+    return levels
+
+
+def _all_urgencies(limits: dict[Urgency, float]) -> dict[Urgency, float]:
+    missing = [u.value for u in Urgency if u not in limits]
+    if missing:
+        raise PydanticCustomError("config_invalid", "needs normal, urgent and critical; missing " + ", ".join(missing))
+    return limits
+
+
+def check_limit_order(limits: dict[Urgency, float]) -> str | None:
+    """Why these limits are inconsistent, or None: more urgent cases never get more time."""
+    ordered = list(Urgency)
+    for slower, faster in zip(ordered, ordered[1:]):
+        if slower in limits and faster in limits and limits[faster] > limits[slower]:
+            return (
+                f"{faster.value} ({limits[faster]:g} h) must not be longer than "
+                f"{slower.value} ({limits[slower]:g} h)"
+            )
+    return None
+
+
+def _ordered_limits(limits: dict[Urgency, float]) -> dict[Urgency, float]:
+    if problem := check_limit_order(limits):
+        raise PydanticCustomError("config_invalid", problem)
+    return limits
+
+
+TimeLimits = Annotated[dict[Urgency, Hours], AfterValidator(_all_urgencies), AfterValidator(_ordered_limits)]
+TimeLimitOverride = Annotated[dict[Urgency, Hours], AfterValidator(_ordered_limits)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Center(_Model):
+    lat: Latitude
+    lon: Longitude
+
+
+class District(_Model):
+    code: AdCode
+    name: Text
+    name_en: Text
+
+
+class Targets(_Model):
+    closure_rate: Rate = 0.98
+    ontime_rate: Rate = 0.98
+    satisfaction: Rate = 0.95
+    avg_handling_hours: Hours = 24.0
+
+
+class Demo(_Model):
+    seed: Seed = 370500
+    grids: Count = 6000
+    population: Count = 2_200_000
+    households_per_grid: Count = 300
+
+
+class City(_Model):
+    name: Text
+    name_en: Text
+    code: AdCode
+    title: Text
+    title_en: Text
+    center: Center
+    zoom: Zoom = 9
+    timezone: Annotated[Text, AfterValidator(_timezone)] = "Asia/Shanghai"
+    levels: Annotated[list[Level], AfterValidator(_levels)] = Field(default_factory=lambda: list(DEFAULT_LEVELS))
+    districts: list[District] = Field(min_length=1)
+    targets: Targets = Field(default_factory=Targets)
+    demo: Demo = Field(default_factory=Demo)
+
+
+class SubItem(_Model):
+    code: ItemCode
+    name: Text
+    name_en: Text
+    time_limit_hours: TimeLimitOverride = Field(default_factory=dict)
+    alert: AlertLevel | None = None
+
+
+class Category(_Model):
+    code: CategoryCode
+    name: Text
+    name_en: Text
+    weight: Positive
+    alert: AlertLevel | None = None
+    time_limit_hours: TimeLimits
+    items: list[SubItem] = Field(min_length=1)
+
+
+class CategoriesFile(_Model):
+    categories: list[Category] = Field(min_length=1)
+
+
+class Department(_Model):
+    code: DepartmentCode
+    name: Text
+    name_en: Text
+    level: Literal["city", "district", "enterprise"]
+    district: AdCode | None = None
+
+
+class DepartmentsFile(_Model):
+    departments: list[Department] = Field(min_length=1)
+
+
+class Rule(_Model):
+    category: CategoryCode | None = None
+    item: ItemCode | None = None
+    department: DepartmentCode
+    district: AdCode | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Rule:
+        if (self.category is None) == (self.item is None):
+            raise PydanticCustomError("config_invalid", "give exactly one of 'category' or 'item'")
+        return self
+
+    @property
+    def target(self) -> tuple[str, str]:
+        return ("item", self.item) if self.item else ("category", self.category or "")
+
+
+class DispatchFile(_Model):
+    default_department: DepartmentCode | None = None
+    rules: list[Rule] = Field(default_factory=list)

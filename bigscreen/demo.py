@@ -1,0 +1,68 @@
+"""`bigscreen demo`: the whole product in one process, stopped cleanly by Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import click
+import uvicorn
+
+from bigscreen import jobs
+from bigscreen.api.auth import create_api_key
+from bigscreen.app import create_app
+from bigscreen.live.rebuild import rebuild
+from bigscreen.runtime import Runtime
+from bigscreen.settings import Settings
+from bigscreen.setup import build_city, city_exists, ensure_redis, prepare_database
+
+log = logging.getLogger(__name__)
+DEMO_SOURCE = "demo-simulator"
+
+
+def run_demo(settings: Settings, *, host: str, port: int, rate: float, backfill_days: int) -> int:
+    settings, owned_redis = ensure_redis(settings)
+    rt = Runtime.open(settings)
+    scheduler = None
+    stop = threading.Event()
+    try:
+        prepare_database(rt)
+        fresh_city = not city_exists(rt)
+        if fresh_city:
+            click.echo("building the demo city (once) ...")
+            build_city(rt)
+        rebuild(rt)  # Redis may be new or behind the database: make it agree first
+        api_key = create_api_key(rt, DEMO_SOURCE)
+        app = create_app(rt)
+        server = uvicorn.Server(uvicorn.Config(app.server, host=host, port=port, log_level="warning", lifespan="on"))
+        scheduler = jobs.background_scheduler(rt)
+        scheduler.start()
+        url = f"http://{host}:{port}"
+        threading.Thread(target=_simulate, args=(server, url, api_key, rate, backfill_days if fresh_city else 0, stop),
+                         name="simulator", daemon=True).start()
+        click.echo(f"\n  bigscreen demo: {url}/\n  API key of source '{DEMO_SOURCE}': {api_key}\n  data dir: {settings.data_dir}\n  Ctrl-C stops everything.\n")
+        server.run()  # returns on SIGINT/SIGTERM
+        return 0
+    finally:
+        stop.set()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        rt.close()
+        if owned_redis:
+            owned_redis.stop()
+        click.echo("demo stopped")
+
+
+def _simulate(server: uvicorn.Server, url: str, api_key: str, rate: float, backfill_days: int, stop: threading.Event) -> None:
+    from bigscreen.simulate import Simulator
+
+    while not server.started and not stop.is_set():
+        time.sleep(0.05)
+    sim = Simulator(url, api_key, rate=rate)
+    try:
+        if backfill_days and not stop.is_set():
+            sim.backfill(days=backfill_days, progress=False)
+        sim.run(stop)
+    except Exception:  # the demo's server keeps running even if the simulator fails
+        log.exception("simulator stopped")

@@ -1,0 +1,63 @@
+"""The live figures of an area, read from Redis only: the numbers the wall shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import redis
+
+from bigscreen.lifecycle import Status
+from bigscreen.live.contrib import Contributions
+from bigscreen.live.keys import Keys
+
+KPI_NAMES = (
+    "reported_today", "closed_today", "open", "overdue",
+    "closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours",
+)
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def figures(h: dict[str, int]) -> dict:
+    """Rates from one hash's counters; None where nothing has happened yet."""
+    closed = h.get("closed", 0)
+    return {
+        "reported": h.get("n", 0),
+        "closed": closed,
+        "open": h.get("open", 0),
+        "overdue": h.get("overdue", 0),
+        "closure_rate": _ratio(closed, h.get("n", 0)),
+        "ontime_rate": _ratio(h.get("ontime", 0), closed + h.get("overdue", 0)),
+        "satisfaction": _ratio(h.get("satisfied", 0), h.get("rated", 0)),
+        "avg_handling_hours": round(h.get("handle_s", 0) / closed / 3600, 2) if closed else None,
+        "by_status": {s.value: h.get(f"st:{s.value}", 0) for s in Status},
+    }
+
+
+def _ints(raw: dict[bytes, bytes]) -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+def read_kpi(client: redis.Redis, keys: Keys, contrib: Contributions, code: str, now: datetime) -> dict:
+    today = contrib.day(now)
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(keys.area(code))
+    pipe.hgetall(keys.day(code, today))
+    whole, day = (_ints(r) for r in pipe.execute())
+    total, today_fig = figures(whole), figures(day)
+    return {
+        "area": code,
+        "as_of": now.isoformat(),
+        "reported_today": today_fig["reported"],
+        "closed_today": day.get("fl:closed", 0),
+        "open": total["open"],
+        "overdue": total["overdue"],
+        "closure_rate": total["closure_rate"],
+        "ontime_rate": total["ontime_rate"],
+        "satisfaction": total["satisfaction"],
+        "avg_handling_hours": total["avg_handling_hours"],
+        "total": total,
+        "today": today_fig,
+    }

@@ -1,0 +1,105 @@
+"""Moves the live counters in Redis, always after the SQL commit that justifies the move."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from importlib.resources import files
+
+import orjson
+import redis
+
+from bigscreen.lifecycle import CLOSED_STATUSES
+from bigscreen.live.contrib import Contributions, Delta, EventFacts, difference, parse_member
+from bigscreen.live.keys import Keys
+
+TICKER_MAXLEN = 2000
+SWEEP_BATCH = 500
+
+
+class ChangeSet:
+    """Collects counter deltas and deadline moves for one atomic Redis script call."""
+
+    def __init__(self, contrib: Contributions) -> None:
+        self.contrib = contrib
+        self.inc: Delta = Counter()
+        self.zadd: list[tuple[float, str]] = []
+        self.done: list[tuple[str, Delta]] = []
+        self.due: list[tuple[str, Delta]] = []
+
+    def event_changed(self, before: EventFacts | None, after: EventFacts, now: datetime) -> None:
+        old = self.contrib.of(before, now) if before else Counter()
+        self.inc.update(difference(self.contrib.of(after, now), old))
+        was_open = before is not None and before.status not in CLOSED_STATUSES
+        is_open = after.status not in CLOSED_STATUSES
+        if is_open and not was_open:
+            self.zadd.append((after.deadline.timestamp(), after.member))
+        elif was_open and not is_open:
+            fields = self.contrib.overdue_fields(after.category, after.chain, after.reported_at, now)
+            undo = Counter({k: -v for k, v in fields.items()})
+            self.done.append((after.member, undo))
+
+    def overdue(self, member: str, chain_of: Callable[[str], tuple[str, ...]], now: datetime) -> None:
+        _id, category, grid, reported_at = parse_member(member)
+        self.due.append((member, self.contrib.overdue_fields(category, chain_of(grid), reported_at, now)))
+
+    def script_args(self, keys: Keys) -> tuple[list[str], bytes]:
+        index: dict[str, int] = {}
+
+        def idx(key: str) -> int:
+            if key not in index:
+                index[key] = len(index) + 3
+            return index[key]
+
+        def triples(delta: Delta) -> list[list]:
+            return [[idx(k), f, v] for (k, f), v in delta.items() if v]
+
+        body = {
+            "inc": triples(self.inc),
+            "zadd": [[s, m] for s, m in self.zadd],
+            "done": [[m, triples(d)] for m, d in self.done],
+            "due": [[m, triples(d)] for m, d in self.due],
+        }
+        body["exp"] = [[i, ts] for k, i in index.items() if (ts := self.contrib.expiry(k)) is not None]
+        return [keys.deadlines, keys.overdue, *index], orjson.dumps(body)
+
+
+class LiveWriter:
+    def __init__(self, client: redis.Redis, keys: Keys, contrib: Contributions) -> None:
+        self.client = client
+        self.keys = keys
+        self.contrib = contrib
+        self._apply = client.register_script(files("bigscreen.live").joinpath("lua/apply.lua").read_text())
+
+    def change_set(self) -> ChangeSet:
+        return ChangeSet(self.contrib)
+
+    def apply(self, change: ChangeSet, ticker: list[dict[str, str]] = (), pipe: redis.client.Pipeline | None = None) -> None:
+        keys, body = change.script_args(self.keys)
+        p = pipe or self.client.pipeline(transaction=False)
+        self._apply(keys=keys, args=[body], client=p)
+        for entry in ticker:
+            p.xadd(self.keys.ticker, entry, maxlen=TICKER_MAXLEN, approximate=True)
+        p.publish(self.keys.changed, "1")
+        if pipe is None:
+            p.execute()
+
+    def sweep(self, now: datetime, chain_of: Callable[[str], tuple[str, ...]]) -> int:
+        """Counts as overdue every open case whose deadline has passed. Cost grows with the
+        cases due, not the cases open: it reads only the head of the deadline zset."""
+        total = 0
+        while True:
+            members = self.client.zrangebyscore(self.keys.deadlines, "-inf", now.timestamp(), start=0, num=SWEEP_BATCH)
+            if not members:
+                return total
+            change = self.change_set()
+            for m in members:
+                change.overdue(m.decode(), chain_of, now)
+            keys, body = change.script_args(self.keys)
+            counted = self._apply(keys=keys, args=[body])
+            total += counted
+            if len(members) < SWEEP_BATCH:
+                if counted:
+                    self.client.publish(self.keys.changed, "1")
+                return total

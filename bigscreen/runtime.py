@@ -1,0 +1,76 @@
+"""Everything a process needs, opened once: settings, config, database, Redis, the area tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+import redis
+
+from bigscreen.areas import AreaIndex
+from bigscreen.configuration import Config, load_config
+from bigscreen.db.session import make_engine, make_sessionmaker
+from bigscreen.live.contrib import Contributions
+from bigscreen.live.keys import Keys
+from bigscreen.live.writer import LiveWriter
+from bigscreen.settings import Settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: Config
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    @classmethod
+    def open(cls, settings: Settings, config: Config | None = None) -> Runtime:
+        return cls(settings, config or load_config(settings.config_dir))
+
+    @cached_property
+    def engine(self):
+        return make_engine(self.settings.sqlalchemy_url)
+
+    @cached_property
+    def sessions(self):
+        return make_sessionmaker(self.engine)
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        url = self.settings.redis_url
+        if not url:
+            raise RuntimeError("no Redis: set BIGSCREEN_REDIS_URL or start through `bigscreen demo`/`serve`")
+        return redis.Redis.from_url(url, health_check_interval=30)
+
+    @cached_property
+    def keys(self) -> Keys:
+        return Keys(self.settings.redis_prefix)
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.config.city.timezone)
+
+    @cached_property
+    def contributions(self) -> Contributions:
+        return Contributions(self.keys, self.tz)
+
+    @cached_property
+    def live(self) -> LiveWriter:
+        return LiveWriter(self.redis, self.keys, self.contributions)
+
+    @cached_property
+    def areas(self) -> AreaIndex:
+        with self.sessions() as session:
+            return AreaIndex.load(session, self.config.city.levels, self.sessions)
+
+    def close(self) -> None:
+        if "redis" in self.__dict__:
+            self.redis.close()
+        if "engine" in self.__dict__:
+            self.engine.dispose()

@@ -1,0 +1,389 @@
+"""The event simulator: a believable live city, driven through the product's real HTTP API only.
+
+`backfill()` sends days of history (reports with past timestamps, each case moved along its life with
+past `at` times); `run()` then keeps the city alive: new reports at a day-night rhythm and open cases moved
+on, with the life steps sped up by `speedup` while every timestamp stays real wall-clock time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import random
+import threading
+import time
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import httpx
+from tqdm import tqdm
+
+from bigscreen.simulation.catalogue import AREA_LEVELS, Catalogue, CatalogueError
+from bigscreen.simulation.events import EventFactory, iso, rhythm, sample_times
+from bigscreen.simulation.life import Step, limit_from, plan_from_status, plan_life
+from bigscreen.simulation.vocab import DEFAULT_PROFILE, Profile
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500               # events per POST in backfill and after an outage
+BACKFILL_NEWEST_S = 60         # the newest history is at least this old
+STEP_MARGIN_S = 5              # backfill steps later than now minus this are left to `run`
+MAX_OPEN_CASES = 100_000       # live cases tracked at most; new reports pause above it
+MAX_PENDING_EVENTS = 5_000     # reports waiting for the server during an outage; the oldest are dropped
+MAX_STEPS_PER_TICK = 200
+MAX_ARRIVAL_LAG_S = 10.0       # after a stall, new reports restart from now instead of bursting
+IDLE_WAIT_S = 1.0
+MIN_WAIT_S = 0.02
+MAX_BACKOFF_S = 30.0
+RETRIES = 4                    # backfill retries of one request while the server is unavailable
+MAX_RESYNCS = 3
+STATS_EVERY_S = 300.0
+
+
+class ServerUnavailable(RuntimeError):
+    """HTTP 401/403/429/5xx: worth trying again later, not a reason to stop."""
+
+
+@dataclass(slots=True)
+class Case:
+    id: int | str
+    steps: list[Step]
+    origin: float             # epoch seconds the step offsets count from (the report)
+    anchor: float             # when the case entered live mode: steps before the deadline are sped up from here
+    profile: Profile
+    channel: str
+    department: str | None
+    index: int = 0
+    resyncs: int = 0
+
+
+def _epoch(value) -> float | None:
+    try:
+        dt = datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+
+
+class Simulator:
+    def __init__(self, base_url: str, api_key: str, *, rate: float = 2.0, seed: int | None = None,
+                 speedup: float = 60.0, client: httpx.Client | None = None, workers: int = 4):
+        if rate <= 0 or speedup <= 0:
+            raise ValueError("rate and speedup must be positive")
+        self.base_url = base_url.rstrip("/")
+        self.rate, self.speedup, self.workers = rate, speedup, max(1, workers)
+        self.rng = random.Random(seed)
+        self.clock = time.time
+        self.client = client or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
+        self._owns_client = client is None
+        self._headers = {"X-API-Key": api_key}
+        # Unique per simulator (a retry of one report reuses its id; a second simulator never collides).
+        self._prefix = f"sim{int(time.time()):x}-{self.rng.getrandbits(24):06x}"
+        self.catalogue: Catalogue | None = None
+        self.factory: EventFactory | None = None
+        self.departments: set[str] = set()
+        self.stats: Counter[str] = Counter()
+        self._heap: list[tuple[float, int, Case]] = []
+        self._tie = itertools.count()
+        self._pending: deque[dict] = deque()
+        self._next_arrival: float | None = None
+        self._backoff = 0.0
+        self._down_since: float | None = None
+        self._last_stats = time.monotonic()
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> Simulator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def open_cases(self) -> int:
+        return len(self._heap)
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+    def _call(self, method: str, path: str, **kw) -> httpx.Response:
+        r = self.client.request(method, self.base_url + path, headers=self._headers, **kw)
+        if r.status_code in (401, 403, 429) or r.status_code >= 500:
+            raise ServerUnavailable(f"{method} {path}: HTTP {r.status_code} {r.text[:200]}")
+        return r
+
+    def _retrying(self, fn, *args):
+        for attempt in range(RETRIES + 1):
+            try:
+                return fn(*args)
+            except (httpx.TransportError, ServerUnavailable) as exc:
+                if attempt == RETRIES:
+                    raise
+                log.warning("simulator: %s; retrying", exc)
+                time.sleep(min(MAX_BACKOFF_S, 0.5 * 2 ** attempt))
+
+    def load_catalogue(self) -> Catalogue:
+        """Read the grids and the sub-items from the server (once; `run` retries until it works)."""
+        areas = {}
+        for level in AREA_LEVELS:
+            r = self._call("GET", "/api/v1/areas", params={"level": level})
+            if r.status_code == 200 and isinstance(data := r.json(), list):
+                areas[level] = data
+        r = self._call("GET", "/open311/v2/services.json")
+        if r.status_code != 200 or not isinstance(r.json(), list):
+            raise CatalogueError(f"GET /open311/v2/services.json: HTTP {r.status_code}")
+        self.catalogue = Catalogue.from_api(areas, r.json(), self.rng)
+        self.factory = EventFactory(self.catalogue, self.rng, self._prefix)
+        self._items = {i.code: i for i in self.catalogue.items}
+        log.info("simulator: %d grids, %d sub-items; hotspot streets %s", len(self.catalogue.grids),
+                 len(self.catalogue.items), sorted(self.catalogue.hotspot_streets))
+        return self.catalogue
+
+    def _ingest(self, bodies: list[dict]) -> tuple[list[tuple[dict, dict]], int]:
+        """POST reports in one request; returns (body, event) pairs and how many were new.
+
+        A 422 names the bad reports: a point outside the city is dropped in favour of the grid code,
+        other bad reports are left out, and the rest is sent again (a batch is all or nothing)."""
+        for _ in range(3):
+            if not bodies:
+                return [], 0
+            r = self._call("POST", "/api/v1/events", json=bodies if len(bodies) > 1 else bodies[0])
+            if r.status_code in (200, 201):
+                data = r.json()
+                if isinstance(data, dict) and isinstance(data.get("events"), list):
+                    events, created = data["events"], int(data.get("created") or 0)
+                else:
+                    events, created = [data], int(r.status_code == 201 or data.get("created") is True)
+                by_id = {e.get("source_id"): e for e in events if isinstance(e, dict)}
+                self.stats["events_created"] += created
+                return [(b, by_id[b["source_id"]]) for b in bodies if b["source_id"] in by_id], created
+            if r.status_code == 413 and len(bodies) > 1:
+                half = len(bodies) // 2
+                (a, na), (b, nb) = self._ingest(bodies[:half]), self._ingest(bodies[half:])
+                return a + b, na + nb
+            bodies = self._repair(bodies, r)
+        return [], 0
+
+    def _repair(self, bodies: list[dict], r: httpx.Response) -> list[dict]:
+        try:
+            errors = r.json()["detail"]
+            errors = errors if isinstance(errors, list) else [errors]
+        except (ValueError, KeyError, TypeError):
+            errors = []
+        log.warning("simulator: POST /api/v1/events HTTP %s: %s", r.status_code, r.text[:300])
+        drop: set[int] = set()
+        for e in errors:
+            loc = e.get("loc", []) if isinstance(e, dict) else []
+            index = loc[1] if len(bodies) > 1 and len(loc) > 2 and isinstance(loc[1], int) else 0
+            name = loc[-1] if loc else None
+            if not (0 <= index < len(bodies)):
+                continue
+            if name in ("lat", "lon") and bodies[index].get("grid"):
+                bodies[index].pop("lat", None), bodies[index].pop("lon", None)
+            elif name in ("address", "photo_urls", "reporter_name", "reporter_phone"):
+                bodies[index].pop(name, None)
+            else:
+                drop.add(index)
+        if not errors or (r.status_code != 422):
+            drop = set(range(len(bodies)))
+        self.stats["events_rejected"] += len(drop)
+        return [b for i, b in enumerate(bodies) if i not in drop]
+
+    # -- cases --------------------------------------------------------------------------------------
+    def _new_case(self, body: dict, event: dict, anchor: float) -> Case | None:
+        if event.get("id") is None:
+            return None
+        item = self._items.get(body["item"])
+        profile = item.profile if item else DEFAULT_PROFILE
+        department = event.get("department")
+        if department and len(self.departments) < 500:
+            self.departments.add(department)
+        origin = _epoch(body.get("reported_at")) or anchor
+        case = Case(event["id"], [], origin, anchor, profile, body["channel"], department)
+        status = event.get("status", "dispatched")
+        if status == "dispatched":
+            limit = limit_from(body["urgency"], origin, _epoch(event.get("deadline")))
+            case.steps = plan_life(self.rng, urgency=body["urgency"], limit_s=limit, profile=profile,
+                                   channel=body["channel"], department=department, departments=sorted(self.departments))
+        else:  # a replay of a report whose case has moved on
+            self._replan(case, status, anchor)
+        return case if case.steps else None
+
+    def _replan(self, case: Case, status: str, now: float) -> None:
+        others = sorted(self.departments - {case.department})
+        case.steps = plan_from_status(self.rng, status, case.profile, channel=case.channel,
+                                      department=self.rng.choice(others) if others else case.department)
+        case.index, case.origin, case.anchor = 0, now, now
+
+    def _schedule(self, case: Case) -> None:
+        if len(self._heap) >= MAX_OPEN_CASES:
+            self.stats["cases_untracked"] += 1
+            return
+        step = case.steps[case.index]
+        at = case.origin + step.offset_s
+        if step.late:  # overdue cases stay open for real, so the wall shows them
+            due = max(at, case.anchor)
+        else:
+            due = case.anchor + max(0.0, at - case.anchor) / self.speedup
+        heapq.heappush(self._heap, (due, next(self._tie), case))
+
+    def _transition(self, case: Case, body: dict) -> httpx.Response:
+        return self._call("POST", f"/api/v1/events/{case.id}/transitions", json=body)
+
+    # -- history ------------------------------------------------------------------------------------
+    def backfill(self, days: int = 7, per_day: int = 3000, progress: bool = True) -> int:
+        """Send `days` of history, `per_day` reports a day, each moved along its life with past times.
+
+        Cases whose next step would lie in the future are kept for `run`. Returns how many were created."""
+        if self.catalogue is None:
+            self._retrying(self.load_catalogue)
+        now = self.clock()
+        times = sample_times(self.rng, now - days * 86400, now - BACKFILL_NEWEST_S, int(days * per_day))
+        created = 0
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="simulator") as pool, \
+                tqdm(total=len(times), disable=not progress, unit="event", desc="backfill") as bar:
+            for start in range(0, len(times), BATCH_SIZE):
+                bodies = [self.factory.make(t) for t in times[start:start + BATCH_SIZE]]
+                pairs, n = self._retrying(self._ingest, bodies)
+                created += n
+                now = self.clock()
+                cases = [c for body, event in pairs if (c := self._new_case(body, event, now))]
+                for case, outcome in zip(cases, pool.map(lambda c: self._replay(c, now - STEP_MARGIN_S), cases)):
+                    self.stats[f"backfill_{outcome}"] += 1
+                    if outcome == "ok" and case.index < len(case.steps):
+                        self._schedule(case)
+                bar.update(len(bodies))
+        log.info("simulator backfill: %d events created over %d days, %d cases continue live; %s",
+                 created, days, len(self._heap), dict(self.stats))
+        return created
+
+    def _replay(self, case: Case, cutoff: float) -> str:
+        """Post the steps of one case that lie before `cutoff`, with their own past times."""
+        while case.index < len(case.steps):
+            step = case.steps[case.index]
+            at = case.origin + step.offset_s
+            if at > cutoff:
+                break
+            r = self._retrying(self._transition, case, {"action": step.action, **step.body, "at": iso(at)})
+            if r.status_code != 200:
+                log.debug("simulator: case %s %s: HTTP %s %s", case.id, step.action, r.status_code, r.text[:200])
+                return {409: "conflict", 404: "missing"}.get(r.status_code, "rejected")
+            case.index += 1
+        return "ok"
+
+    # -- live ---------------------------------------------------------------------------------------
+    def run(self, stop: threading.Event, duration_s: float | None = None) -> None:
+        """Keep the city alive until `stop` is set (or `duration_s` has passed); errors are logged, never fatal."""
+        ends = None if duration_s is None else time.monotonic() + duration_s
+        log.info("simulator: live at %.2f reports/s, life steps sped up %g times", self.rate, self.speedup)
+        while not stop.is_set():
+            wait = self._tick()
+            if ends is not None:
+                left = ends - time.monotonic()
+                if left <= 0:
+                    break
+                wait = min(wait, left)
+            stop.wait(max(MIN_WAIT_S, wait))
+
+    def _tick(self) -> float:
+        """One round of work; returns how long to sleep."""
+        try:
+            if self.catalogue is None:
+                self.load_catalogue()
+            self._emit_arrivals(self.clock())
+            self._flush_pending()
+            more = self._advance(self.clock())
+        except Exception as exc:  # the server may be restarting: wait and go on
+            self._backoff = min(MAX_BACKOFF_S, max(0.5, self._backoff * 2))
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning("simulator: %s: %s; retrying with back-off", type(exc).__name__, exc,
+                            exc_info=not isinstance(exc, (httpx.TransportError, ServerUnavailable, CatalogueError)))
+            return self._backoff
+        if self._down_since is not None:
+            log.info("simulator: server answers again after %.0f s", time.monotonic() - self._down_since)
+            self._down_since = None
+        self._backoff = 0.0
+        if time.monotonic() - self._last_stats > STATS_EVERY_S:
+            self._last_stats = time.monotonic()
+            log.info("simulator: %d open cases; %s", len(self._heap), dict(self.stats))
+        if more:
+            return MIN_WAIT_S
+        now = self.clock()
+        due = min(now + IDLE_WAIT_S, self._next_arrival or now, self._heap[0][0] if self._heap else now + IDLE_WAIT_S)
+        return due - now
+
+    def _gap(self, t: float) -> float:
+        return self.rng.expovariate(self.rate * rhythm(t))
+
+    def _emit_arrivals(self, now: float) -> None:
+        if self._next_arrival is None:
+            self._next_arrival = now + self._gap(now)
+        elif now - self._next_arrival > MAX_ARRIVAL_LAG_S:
+            self._next_arrival = now
+        while self._next_arrival <= now:
+            if len(self._heap) + len(self._pending) >= MAX_OPEN_CASES:
+                self._next_arrival = now + IDLE_WAIT_S
+                self.stats["arrivals_paused"] += 1
+                return
+            t = self._next_arrival
+            if len(self._pending) >= MAX_PENDING_EVENTS:
+                self._pending.popleft()
+                self.stats["events_dropped"] += 1
+            # The source's own time: a call logged or a photo taken a little before it reaches us.
+            self._pending.append(self.factory.make(t - self.rng.uniform(3, 90)))
+            self._next_arrival = t + self._gap(t)
+
+    def _flush_pending(self) -> None:
+        while self._pending:
+            bodies = [self._pending[i] for i in range(min(BATCH_SIZE, len(self._pending)))]
+            pairs, _ = self._ingest(bodies)
+            for _ in bodies:
+                self._pending.popleft()
+            now = self.clock()
+            for body, event in pairs:
+                if case := self._new_case(body, event, now):
+                    self._schedule(case)
+
+    def _advance(self, now: float) -> bool:
+        """Post the due steps of open cases (at most MAX_STEPS_PER_TICK); True if more are due."""
+        for _ in range(MAX_STEPS_PER_TICK):
+            if not self._heap or self._heap[0][0] > now:
+                return False
+            entry = heapq.heappop(self._heap)
+            case = entry[2]
+            step = case.steps[case.index]
+            try:
+                r = self._transition(case, {"action": step.action, **step.body})  # `at`: the server's now
+            except Exception:
+                heapq.heappush(self._heap, entry)
+                raise
+            self._after_step(case, step, r)
+        return bool(self._heap) and self._heap[0][0] <= now
+
+    def _after_step(self, case: Case, step: Step, r: httpx.Response) -> None:
+        if r.status_code == 200:
+            self.stats[f"step_{step.action}"] += 1
+            case.index += 1
+            if case.index < len(case.steps):
+                self._schedule(case)
+            return
+        if r.status_code == 409 and case.resyncs < MAX_RESYNCS:
+            # Someone else (a duty officer) moved the case: carry on from where it is.
+            detail = r.json().get("detail") if r.headers.get("content-type", "").startswith("application/json") else None
+            status = detail.get("status") if isinstance(detail, dict) else None
+            if status is None:
+                got = self._call("GET", f"/api/v1/events/{case.id}")
+                status = got.json().get("status") if got.status_code == 200 else None
+            case.resyncs += 1
+            self.stats["cases_resynced"] += 1
+            if status:
+                self._replan(case, status, self.clock())
+                if case.steps:
+                    self._schedule(case)
+            return
+        self.stats[f"cases_dropped_{r.status_code}"] += 1
+        log.warning("simulator: case %s %s: HTTP %s %s; leaving it", case.id, step.action, r.status_code, r.text[:200])

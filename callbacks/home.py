@@ -1,0 +1,22 @@
+"""Home page callbacks: thin, over bigscreen.live.kpi."""
+
+from __future__ import annotations
+
+from dash import Input, Output
+
+from bigscreen import ids
+from bigscreen.live.kpi import KPI_NAMES, read_kpi
+from bigscreen.presentation import display_value
+
+
+def register(app, rt) -> None:
+    outputs = [Output(ids.kpi(n), "children") for n in KPI_NAMES]
+    outputs += [Output(ids.kpi(n), "data-value") for n in KPI_NAMES]
+    outputs.append(Output(ids.HOME_AS_OF, "children"))
+
+    @app.callback(*outputs, Input(ids.HOME_TICK, "n_intervals"))
+    def update_home_kpis(_n):
+        k = read_kpi(rt.redis, rt.keys, rt.contributions, rt.areas.city.code, rt.clock())
+        shown = [display_value(n, k[n]) for n in KPI_NAMES]
+        raw = ["" if k[n] is None else str(k[n]) for n in KPI_NAMES]
+        return *shown, *raw, rt.clock().astimezone(rt.tz).strftime("%H:%M:%S")

@@ -1,0 +1,162 @@
+"""Fixtures that start the real parts: redis-server, PostgreSQL, the app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+
+from bigscreen.configuration import load_config
+from bigscreen.live.server import EmbeddedRedis
+from bigscreen.runtime import Runtime
+from bigscreen.settings import REPO_CONFIG_DIR, Settings
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+TEST_GRIDS = 300
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis"), persist=False) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    client = redis_lib.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster on a random port, owned by the postgres user when run as root."""
+    if not (PG_BIN / "initdb").exists():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL binaries missing in CI: .ci/run must install postgresql")
+        pytest.skip("PostgreSQL 15 is not installed")
+    root = Path(tempfile.mkdtemp(prefix="bs-pg-"))
+    datadir, port = root / "data", _free_port()
+    as_root = os.geteuid() == 0
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    if as_root:
+        shutil.chown(root, "postgres", "postgres")
+    run = lambda *args: subprocess.run(prefix + list(args), check=True, capture_output=True)  # noqa: E731
+    run(str(PG_BIN / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
+    run(str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+        "-l", str(root / "log"), "-w", "start")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(prefix + [str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_db_counter = iter(range(1, 10_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    base = request.getfixturevalue("postgres_server")
+    name = f"t{os.getpid()}_{next(_db_counter)}"
+    import psycopg
+
+    with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def test_config():
+    cfg = load_config(REPO_CONFIG_DIR)
+    demo = cfg.city.demo.model_copy(update={"grids": TEST_GRIDS, "population": 300_000})
+    cfg.city = cfg.city.model_copy(update={"demo": demo})
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def city_plan(test_config):
+    from bigscreen.geo.citybuild import build_city
+
+    return build_city(test_config.city, progress=False)
+
+
+@pytest.fixture
+def runtime(tmp_path, database_url, redis_url, test_config, city_plan):
+    """A runtime on a fresh database holding a small city, and an empty Redis."""
+    from bigscreen.geo.citybuild import store_city
+    from bigscreen.setup import prepare_database
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url)
+    rt = Runtime(settings, test_config)
+    prepare_database(rt)
+    with rt.sessions() as session, session.begin():
+        store_city(session, city_plan)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def api_key(runtime):
+    from bigscreen.api.auth import create_api_key
+
+    return create_api_key(runtime, "test-source")
+
+
+@pytest.fixture
+def client(runtime, api_key):
+    from fastapi.testclient import TestClient
+
+    from bigscreen.app import create_app
+
+    with TestClient(create_app(runtime).server) as c:
+        c.headers["X-API-Key"] = api_key
+        yield c
+
+
+class LiveServer:
+    def __init__(self, app, port: int) -> None:
+        import uvicorn
+
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live_server(runtime):
+    from bigscreen.app import create_app
+
+    server = LiveServer(create_app(runtime).server, _free_port()).start()
+    yield server
+    server.stop()

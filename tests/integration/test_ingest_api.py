@@ -1,0 +1,121 @@
+"""The ingest API on the real parts: every bad-input class, idempotent retries, dispatch."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+
+from bigscreen.db.models import Event, EventTransition
+
+
+def _grid(runtime):
+    return runtime.areas.at_level(runtime.areas.grid_level)[7]
+
+
+def event(runtime, source_id="e-1", **over):
+    grid = _grid(runtime)
+    body = {"source_id": source_id, "channel": "grid_app", "item": runtime.config.categories[0].items[0].code,
+            "urgency": "normal", "description": "解放中路社区3号楼楼道堆放杂物", "lat": grid.lat, "lon": grid.lon}
+    body.update(over)
+    return body
+
+
+def count_events(runtime) -> int:
+    with runtime.sessions() as s:
+        return s.scalar(select(func.count()).select_from(Event))
+
+
+def test_single_event_is_stored_located_and_dispatched(client, runtime):
+    body = event(runtime)
+    body.pop("lat"), body.pop("lon")
+    grid = _grid(runtime)
+    r = client.post("/api/v1/events", json={**body, "lat": grid.lat, "lon": grid.lon})
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["created"] is True and out["status"] == "dispatched" and out["grid"] == grid.code
+    item = body["item"]
+    assert out["department"] == runtime.config.dispatch(item, grid.chain[1])
+    got = client.get(f"/api/v1/events/{out['id']}").json()
+    assert got["description"] == body["description"]
+    with runtime.sessions() as s:
+        actions = s.scalars(select(EventTransition.action).where(EventTransition.event_id == out["id"]).order_by(EventTransition.id)).all()
+    assert actions == ["report", "dispatch"]
+
+
+def test_retry_with_same_source_id_returns_same_event(client, runtime):
+    first = client.post("/api/v1/events", json=event(runtime))
+    again = client.post("/api/v1/events", json=event(runtime))
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"] and again.json()["created"] is False
+    assert count_events(runtime) == 1
+    kpi = client.get("/api/v1/kpi").json()
+    assert kpi["reported_today"] == 1
+
+
+def test_batch_is_all_or_nothing(client, runtime):
+    batch = [event(runtime, f"b-{i}") for i in range(20)]
+    batch[13]["item"] = "NOPE99"
+    r = client.post("/api/v1/events", json=batch)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", 13, "item"]
+    assert count_events(runtime) == 0
+    batch[13]["item"] = batch[0]["item"]
+    r = client.post("/api/v1/events", json=batch)
+    assert r.status_code == 200 and r.json()["created"] == 20
+    retry = client.post("/api/v1/events", json=batch[:5] + [event(runtime, "b-new")])
+    assert retry.json()["created"] == 1 and retry.json()["existing"] == 5
+    assert count_events(runtime) == 21
+
+
+def test_field_level_errors(client, runtime):
+    cases = [
+        ({"description": ""}, ["body", "description"]),
+        ({"channel": "fax"}, ["body", "channel"]),
+        ({"urgency": "whenever"}, ["body", "urgency"]),
+        ({"lat": 12.0, "lon": 20.0}, ["body", "lat"]),
+        ({"grid": "999999999999999", "lat": None, "lon": None}, ["body", "grid"]),
+        ({"lat": None, "lon": None}, ["body", "grid"]),
+        ({"lon": None}, ["body", "lon"]),
+        ({"reported_at": (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()}, ["body", "reported_at"]),
+        ({"reported_at": "2026-11-01T08:00:00"}, ["body", "reported_at"]),
+        ({"category": "ZZ"}, ["body", "category"]),
+        ({"surprise": 1}, ["body", "surprise"]),
+    ]
+    for over, loc in cases:
+        body = {k: v for k, v in event(runtime, **over).items() if v is not None}
+        r = client.post("/api/v1/events", json=body)
+        assert r.status_code == 422, (over, r.text)
+        assert loc in [d["loc"] for d in r.json()["detail"]], (over, r.json())
+    assert count_events(runtime) == 0
+
+
+def test_malformed_and_oversized_bodies(client, runtime):
+    r = client.post("/api/v1/events", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    r = client.post("/api/v1/events", json=[event(runtime, f"x-{i}") for i in range(1001)])
+    assert r.status_code == 413
+    r = client.post("/api/v1/events", content=b"[" + b" " * 3_000_000 + b"]", headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert count_events(runtime) == 0
+
+
+def test_wrong_or_missing_key_is_401(client, runtime):
+    r = client.post("/api/v1/events", json=event(runtime), headers={"X-API-Key": "bsk_wrong"})
+    assert r.status_code == 401
+    del client.headers["X-API-Key"]
+    assert client.post("/api/v1/events", json=event(runtime)).status_code == 401
+    assert count_events(runtime) == 0
+
+
+def test_grid_code_without_point(client, runtime):
+    grid = _grid(runtime)
+    r = client.post("/api/v1/events", json=event(runtime, grid=grid.code, lat=None, lon=None) | {"lat": None, "lon": None})
+    assert r.status_code == 201 and r.json()["grid"] == grid.code
+
+
+def test_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/events" in doc["paths"] and "EventIn" in doc["components"]["schemas"]
+    assert client.get("/docs").status_code in (200, 404)  # never the CDN-backed Swagger page
+    assert "swagger" not in client.get("/docs").text.lower()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the tests need (system packages and the project in .venv) and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v chromium >/dev/null || need+=(chromium)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+if [ ${#need[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -e '.[geo,test]'
+
+set +e
+.venv/bin/python -m pytest -q "$@"
+status=$?
+set -e
+# exit 5: the selection held no test (e.g. a -k filter); not a failure of the code
+[ $status -eq 5 ] && { echo "no tests selected"; exit 0; }
+exit $status
