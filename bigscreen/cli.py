@@ -39,6 +39,9 @@ data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False, pa
 def main(verbose: bool) -> None:
     """bigscreen: the command-centre wall for grid-based city governance."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        for noisy in ("httpx", "alembic", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @main.command("check-config")
@@ -200,3 +203,7 @@ def demo(data_dir: Path | None, port: int, host: str, rate: float, backfill_days
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": secrets.token_urlsafe(32)})
     sys.exit(run_demo(settings, host=host, port=port, rate=rate, backfill_days=backfill_days))
+
+
+if __name__ == "__main__":
+    main()

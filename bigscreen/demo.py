@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 
@@ -42,6 +43,10 @@ def run_demo(settings: Settings, *, host: str, port: int, rate: float, backfill_
         threading.Thread(target=_simulate, args=(server, url, api_key, rate, backfill_days if fresh_city else 0, stop),
                          name="simulator", daemon=True).start()
         click.echo(f"\n  bigscreen demo: {url}/\n  API key of source '{DEMO_SOURCE}': {api_key}\n  data dir: {settings.data_dir}\n  Ctrl-C stops everything.\n")
+        # uvicorn re-raises the stopping signal after its graceful shutdown; with these
+        # handlers in place that lands here as a no-op, so the finally block below runs.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
         server.run()  # returns on SIGINT/SIGTERM
         return 0
     finally:

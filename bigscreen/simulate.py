@@ -16,11 +16,12 @@ import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from functools import partial
 
 import httpx
 from tqdm import tqdm
 
+from bigscreen.simulation.api import CityApi, ServerUnavailable, epoch
 from bigscreen.simulation.catalogue import AREA_LEVELS, Catalogue, CatalogueError
 from bigscreen.simulation.events import EventFactory, iso, rhythm, sample_times
 from bigscreen.simulation.life import Step, limit_from, plan_from_status, plan_life
@@ -28,23 +29,21 @@ from bigscreen.simulation.vocab import DEFAULT_PROFILE, Profile
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500               # events per POST in backfill and after an outage
-BACKFILL_NEWEST_S = 60         # the newest history is at least this old
-STEP_MARGIN_S = 5              # backfill steps later than now minus this are left to `run`
-MAX_OPEN_CASES = 100_000       # live cases tracked at most; new reports pause above it
-MAX_PENDING_EVENTS = 5_000     # reports waiting for the server during an outage; the oldest are dropped
+BATCH_SIZE = 500                # events per POST in backfill and after an outage
+BACKFILL_NEWEST_S = 60          # the newest history is at least this old
+STEP_MARGIN_S = 5               # backfill steps later than now minus this are left to `run`
+MAX_OPEN_CASES = 100_000        # live cases tracked at most; new reports pause above it
+MAX_LIVE_OVERDUE_S = 2 * 86400  # in live mode a stuck case is closed at most this long after its deadline
+MAX_PENDING_EVENTS = 5_000      # reports waiting for the server during an outage; the oldest are dropped
 MAX_STEPS_PER_TICK = 200
-MAX_ARRIVAL_LAG_S = 10.0       # after a stall, new reports restart from now instead of bursting
+MAX_ARRIVAL_LAG_S = 10.0        # after a stall, new reports restart from now instead of bursting
 IDLE_WAIT_S = 1.0
 MIN_WAIT_S = 0.02
 MAX_BACKOFF_S = 30.0
-RETRIES = 4                    # backfill retries of one request while the server is unavailable
+RETRIES = 4                     # backfill retries of one request while the server is unavailable
 MAX_RESYNCS = 3
 STATS_EVERY_S = 300.0
-
-
-class ServerUnavailable(RuntimeError):
-    """HTTP 401/403/429/5xx: worth trying again later, not a reason to stop."""
+LOUD_FAILURES = 5               # failures of one kind logged as warnings; the rest at debug level
 
 
 @dataclass(slots=True)
@@ -52,6 +51,7 @@ class Case:
     id: int | str
     steps: list[Step]
     origin: float             # epoch seconds the step offsets count from (the report)
+    deadline: float
     anchor: float             # when the case entered live mode: steps before the deadline are sped up from here
     profile: Profile
     channel: str
@@ -60,31 +60,21 @@ class Case:
     resyncs: int = 0
 
 
-def _epoch(value) -> float | None:
-    try:
-        dt = datetime.fromisoformat(str(value))
-    except (TypeError, ValueError):
-        return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
-
-
 class Simulator:
     def __init__(self, base_url: str, api_key: str, *, rate: float = 2.0, seed: int | None = None,
                  speedup: float = 60.0, client: httpx.Client | None = None, workers: int = 4):
         if rate <= 0 or speedup <= 0:
             raise ValueError("rate and speedup must be positive")
-        self.base_url = base_url.rstrip("/")
+        self.api = CityApi(base_url, api_key, client)
         self.rate, self.speedup, self.workers = rate, speedup, max(1, workers)
         self.rng = random.Random(seed)
         self.clock = time.time
-        self.client = client or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
-        self._owns_client = client is None
-        self._headers = {"X-API-Key": api_key}
         # Unique per simulator (a retry of one report reuses its id; a second simulator never collides).
         self._prefix = f"sim{int(time.time()):x}-{self.rng.getrandbits(24):06x}"
         self.catalogue: Catalogue | None = None
         self.factory: EventFactory | None = None
         self.departments: set[str] = set()
+        self._department_list: list[str] = []
         self.stats: Counter[str] = Counter()
         self._heap: list[tuple[float, int, Case]] = []
         self._tie = itertools.count()
@@ -95,8 +85,7 @@ class Simulator:
         self._last_stats = time.monotonic()
 
     def close(self) -> None:
-        if self._owns_client:
-            self.client.close()
+        self.api.close()
 
     def __enter__(self) -> Simulator:
         return self
@@ -107,13 +96,6 @@ class Simulator:
     @property
     def open_cases(self) -> int:
         return len(self._heap)
-
-    # -- HTTP ---------------------------------------------------------------------------------------
-    def _call(self, method: str, path: str, **kw) -> httpx.Response:
-        r = self.client.request(method, self.base_url + path, headers=self._headers, **kw)
-        if r.status_code in (401, 403, 429) or r.status_code >= 500:
-            raise ServerUnavailable(f"{method} {path}: HTTP {r.status_code} {r.text[:200]}")
-        return r
 
     def _retrying(self, fn, *args):
         for attempt in range(RETRIES + 1):
@@ -127,15 +109,11 @@ class Simulator:
 
     def load_catalogue(self) -> Catalogue:
         """Read the grids and the sub-items from the server (once; `run` retries until it works)."""
-        areas = {}
-        for level in AREA_LEVELS:
-            r = self._call("GET", "/api/v1/areas", params={"level": level})
-            if r.status_code == 200 and isinstance(data := r.json(), list):
-                areas[level] = data
-        r = self._call("GET", "/open311/v2/services.json")
-        if r.status_code != 200 or not isinstance(r.json(), list):
-            raise CatalogueError(f"GET /open311/v2/services.json: HTTP {r.status_code}")
-        self.catalogue = Catalogue.from_api(areas, r.json(), self.rng)
+        areas = {level: found for level in AREA_LEVELS if (found := self.api.areas(level)) is not None}
+        services = self.api.services()
+        if services is None:
+            raise CatalogueError("GET /open311/v2/services.json gave no list")
+        self.catalogue = Catalogue.from_api(areas, services, self.rng)
         self.factory = EventFactory(self.catalogue, self.rng, self._prefix)
         self._items = {i.code: i for i in self.catalogue.items}
         log.info("simulator: %d grids, %d sub-items; hotspot streets %s", len(self.catalogue.grids),
@@ -143,54 +121,10 @@ class Simulator:
         return self.catalogue
 
     def _ingest(self, bodies: list[dict]) -> tuple[list[tuple[dict, dict]], int]:
-        """POST reports in one request; returns (body, event) pairs and how many were new.
-
-        A 422 names the bad reports: a point outside the city is dropped in favour of the grid code,
-        other bad reports are left out, and the rest is sent again (a batch is all or nothing)."""
-        for _ in range(3):
-            if not bodies:
-                return [], 0
-            r = self._call("POST", "/api/v1/events", json=bodies if len(bodies) > 1 else bodies[0])
-            if r.status_code in (200, 201):
-                data = r.json()
-                if isinstance(data, dict) and isinstance(data.get("events"), list):
-                    events, created = data["events"], int(data.get("created") or 0)
-                else:
-                    events, created = [data], int(r.status_code == 201 or data.get("created") is True)
-                by_id = {e.get("source_id"): e for e in events if isinstance(e, dict)}
-                self.stats["events_created"] += created
-                return [(b, by_id[b["source_id"]]) for b in bodies if b["source_id"] in by_id], created
-            if r.status_code == 413 and len(bodies) > 1:
-                half = len(bodies) // 2
-                (a, na), (b, nb) = self._ingest(bodies[:half]), self._ingest(bodies[half:])
-                return a + b, na + nb
-            bodies = self._repair(bodies, r)
-        return [], 0
-
-    def _repair(self, bodies: list[dict], r: httpx.Response) -> list[dict]:
-        try:
-            errors = r.json()["detail"]
-            errors = errors if isinstance(errors, list) else [errors]
-        except (ValueError, KeyError, TypeError):
-            errors = []
-        log.warning("simulator: POST /api/v1/events HTTP %s: %s", r.status_code, r.text[:300])
-        drop: set[int] = set()
-        for e in errors:
-            loc = e.get("loc", []) if isinstance(e, dict) else []
-            index = loc[1] if len(bodies) > 1 and len(loc) > 2 and isinstance(loc[1], int) else 0
-            name = loc[-1] if loc else None
-            if not (0 <= index < len(bodies)):
-                continue
-            if name in ("lat", "lon") and bodies[index].get("grid"):
-                bodies[index].pop("lat", None), bodies[index].pop("lon", None)
-            elif name in ("address", "photo_urls", "reporter_name", "reporter_phone"):
-                bodies[index].pop(name, None)
-            else:
-                drop.add(index)
-        if not errors or (r.status_code != 422):
-            drop = set(range(len(bodies)))
-        self.stats["events_rejected"] += len(drop)
-        return [b for i, b in enumerate(bodies) if i not in drop]
+        pairs, created, rejected = self.api.post_events(bodies)
+        self.stats["events_created"] += created
+        self.stats["events_rejected"] += rejected
+        return pairs, created
 
     # -- cases --------------------------------------------------------------------------------------
     def _new_case(self, body: dict, event: dict, anchor: float) -> Case | None:
@@ -199,15 +133,16 @@ class Simulator:
         item = self._items.get(body["item"])
         profile = item.profile if item else DEFAULT_PROFILE
         department = event.get("department")
-        if department and len(self.departments) < 500:
+        if department and department not in self.departments and len(self.departments) < 500:
             self.departments.add(department)
-        origin = _epoch(body.get("reported_at")) or anchor
-        case = Case(event["id"], [], origin, anchor, profile, body["channel"], department)
+            self._department_list = sorted(self.departments)
+        origin = epoch(body.get("reported_at")) or anchor
+        limit = limit_from(body["urgency"], origin, epoch(event.get("deadline")))
+        case = Case(event["id"], [], origin, origin + limit, anchor, profile, body["channel"], department)
         status = event.get("status", "dispatched")
         if status == "dispatched":
-            limit = limit_from(body["urgency"], origin, _epoch(event.get("deadline")))
             case.steps = plan_life(self.rng, urgency=body["urgency"], limit_s=limit, profile=profile,
-                                   channel=body["channel"], department=department, departments=sorted(self.departments))
+                                   channel=body["channel"], department=department, departments=self._department_list)
         else:  # a replay of a report whose case has moved on
             self._replan(case, status, anchor)
         return case if case.steps else None
@@ -225,13 +160,10 @@ class Simulator:
         step = case.steps[case.index]
         at = case.origin + step.offset_s
         if step.late:  # overdue cases stay open for real, so the wall shows them
-            due = max(at, case.anchor)
+            due = max(case.anchor, min(at, max(case.deadline, case.anchor) + MAX_LIVE_OVERDUE_S))
         else:
             due = case.anchor + max(0.0, at - case.anchor) / self.speedup
         heapq.heappush(self._heap, (due, next(self._tie), case))
-
-    def _transition(self, case: Case, body: dict) -> httpx.Response:
-        return self._call("POST", f"/api/v1/events/{case.id}/transitions", json=body)
 
     # -- history ------------------------------------------------------------------------------------
     def backfill(self, days: int = 7, per_day: int = 3000, progress: bool = True) -> int:
@@ -251,8 +183,10 @@ class Simulator:
                 created += n
                 now = self.clock()
                 cases = [c for body, event in pairs if (c := self._new_case(body, event, now))]
-                for case, outcome in zip(cases, pool.map(lambda c: self._replay(c, now - STEP_MARGIN_S), cases)):
+                for case, (outcome, why) in zip(cases, pool.map(partial(self._replay, cutoff=now - STEP_MARGIN_S), cases)):
                     self.stats[f"backfill_{outcome}"] += 1
+                    if outcome != "ok":
+                        self._complain(f"backfill_{outcome}", f"case {case.id}: {why}")
                     if outcome == "ok" and case.index < len(case.steps):
                         self._schedule(case)
                 bar.update(len(bodies))
@@ -260,19 +194,24 @@ class Simulator:
                  created, days, len(self._heap), dict(self.stats))
         return created
 
-    def _replay(self, case: Case, cutoff: float) -> str:
-        """Post the steps of one case that lie before `cutoff`, with their own past times."""
+    def _replay(self, case: Case, cutoff: float) -> tuple[str, str]:
+        """Post the steps of one case that lie before `cutoff`, with their own past times: (outcome, why)."""
         while case.index < len(case.steps):
             step = case.steps[case.index]
             at = case.origin + step.offset_s
             if at > cutoff:
                 break
-            r = self._retrying(self._transition, case, {"action": step.action, **step.body, "at": iso(at)})
+            r = self._retrying(self.api.transition, case.id, {"action": step.action, **step.body, "at": iso(at)})
             if r.status_code != 200:
-                log.debug("simulator: case %s %s: HTTP %s %s", case.id, step.action, r.status_code, r.text[:200])
-                return {409: "conflict", 404: "missing"}.get(r.status_code, "rejected")
+                outcome = {409: "conflict", 404: "missing"}.get(r.status_code, "rejected")
+                return outcome, f"{step.action}: HTTP {r.status_code} {r.text[:300]}"
             case.index += 1
-        return "ok"
+        return "ok", ""
+
+    def _complain(self, kind: str, message: str) -> None:
+        self.stats[f"complaints_{kind}"] += 1
+        level = logging.WARNING if self.stats[f"complaints_{kind}"] <= LOUD_FAILURES else logging.DEBUG
+        log.log(level, "simulator: %s %s", kind, message)
 
     # -- live ---------------------------------------------------------------------------------------
     def run(self, stop: threading.Event, duration_s: float | None = None) -> None:
@@ -357,11 +296,11 @@ class Simulator:
             case = entry[2]
             step = case.steps[case.index]
             try:
-                r = self._transition(case, {"action": step.action, **step.body})  # `at`: the server's now
+                r = self.api.transition(case.id, {"action": step.action, **step.body})  # `at`: the server's now
+                self._after_step(case, step, r)
             except Exception:
-                heapq.heappush(self._heap, entry)
+                heapq.heappush(self._heap, entry)  # the same step again after the back-off
                 raise
-            self._after_step(case, step, r)
         return bool(self._heap) and self._heap[0][0] <= now
 
     def _after_step(self, case: Case, step: Step, r: httpx.Response) -> None:
@@ -373,11 +312,13 @@ class Simulator:
             return
         if r.status_code == 409 and case.resyncs < MAX_RESYNCS:
             # Someone else (a duty officer) moved the case: carry on from where it is.
-            detail = r.json().get("detail") if r.headers.get("content-type", "").startswith("application/json") else None
+            try:
+                detail = r.json().get("detail")
+            except (ValueError, AttributeError):
+                detail = None
             status = detail.get("status") if isinstance(detail, dict) else None
             if status is None:
-                got = self._call("GET", f"/api/v1/events/{case.id}")
-                status = got.json().get("status") if got.status_code == 200 else None
+                status = (self.api.event(case.id) or {}).get("status")
             case.resyncs += 1
             self.stats["cases_resynced"] += 1
             if status:
@@ -385,5 +326,4 @@ class Simulator:
                 if case.steps:
                     self._schedule(case)
             return
-        self.stats[f"cases_dropped_{r.status_code}"] += 1
-        log.warning("simulator: case %s %s: HTTP %s %s; leaving it", case.id, step.action, r.status_code, r.text[:200])
+        self._complain(f"dropped_{r.status_code}", f"case {case.id} {step.action}: {r.text[:300]}; leaving it")

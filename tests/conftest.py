@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -37,10 +36,7 @@ def redis_url(redis_server):
     return redis_server.url
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests_support import free_port as _free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")

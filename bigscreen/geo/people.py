@@ -37,7 +37,7 @@ def profiles(grids: list[GridStub], population: int, households_per_grid: float,
 
     per_household = population / max(1.0, n * households_per_grid)
     households = np.maximum(1, np.rint(people / (per_household * rng.lognormal(0.0, 0.08, n)))).astype(int)
-    households[people == 0] = 0
+    households = np.minimum(households, people)
     per_building = (1.3 + 35.0 * urban) * rng.lognormal(0.0, 0.2, n)
     buildings = np.maximum(1, np.rint(households / per_building)).astype(int)
     key_places = rng.poisson(1.0 + 6.0 * urban) + np.where(special, rng.integers(1, 4, n), 0)

@@ -53,10 +53,12 @@ def sample_points(
     """n points (plane coordinates) inside geom, drawn by rejection with the given density."""
     shapely.prepare(geom)
     minx, miny, maxx, maxy = geom.bounds
-    out: list[np.ndarray] = []
+    out: list[np.ndarray] = [np.empty((0, 2))]
     have = 0
     batch = max(64, 4 * n)
-    while have < n:
+    for _ in range(1000):  # a sliver may take long to hit: then it gets fewer points
+        if have >= n:
+            break
         xs = rng.uniform(minx, maxx, batch)
         ys = rng.uniform(miny, maxy, batch)
         inside = shapely.contains_xy(geom, xs, ys)
@@ -81,9 +83,13 @@ def _cells(plane_pts: np.ndarray, parent: BaseGeometry, frame: Frame) -> np.ndar
 
 def split(parent: BaseGeometry, plane_pts: np.ndarray, frame: Frame) -> list[Polygon | MultiPolygon | None]:
     """Cut parent into the Voronoi cells of the points (None for a cell left without area)."""
-    if len(plane_pts) == 1:
+    if len(plane_pts) <= 1:
         return [parent]
-    return [polygonal(c) for c in _cells(plane_pts, parent, frame)]
+    try:
+        cells = _cells(plane_pts, parent, frame)
+    except shapely.errors.GEOSException:  # coincident points: keep the parent whole
+        return [parent] + [None] * (len(plane_pts) - 1)
+    return [polygonal(c) for c in cells]
 
 
 def relax(plane_pts: np.ndarray, parent: BaseGeometry, frame: Frame, rounds: int = 1) -> np.ndarray:
@@ -93,7 +99,10 @@ def relax(plane_pts: np.ndarray, parent: BaseGeometry, frame: Frame, rounds: int
     shapely.prepare(parent)
     pts = plane_pts.copy()
     for _ in range(rounds):
-        cells = _cells(pts, parent, frame)
+        try:
+            cells = _cells(pts, parent, frame)
+        except shapely.errors.GEOSException:
+            break
         cents = shapely.get_coordinates(shapely.centroid(cells))
         if len(cents) != len(pts):
             break

@@ -44,7 +44,7 @@ class Builder:
     grid_scale: float
     below_grid: tuple[str, ...] = ()
     tick: Callable[[int], None] = lambda n: None
-    _district: str = ""
+    _district: str = field(default="", init=False)
 
     def district(self, outline: DistrictOutline, n_grids: int) -> Node:
         node = Node("district", outline.name, outline.geometry, suffix=outline.code, district=outline.code)

@@ -15,7 +15,7 @@ AREA_LEVELS = ("city", "district", "street", "community", "grid")
 HOTSPOT_STREET_FACTOR = 3.0      # a hotspot street gets this many times the events of an ordinary one
 HOTSPOT_COMMUNITY_FACTOR = 2.5
 KIND_FACTORS = {"special": 0.5, "rural": 0.7, "village": 0.7}
-FITTING_SHARE = 0.8              # sensors and cameras report what they can see, mostly
+FITTING_SHARE = 1.0              # sensors and cameras report only what they can sense or see
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +111,14 @@ class Catalogue:
         if fitting and rng.random() < FITTING_SHARE:
             return fitting.pick(rng)
         return self._items.pick(rng)
+
+    def emergency_share(self, channel: str) -> float:
+        """Expected share of emergency sub-items (gas leaks, fires ...) among reports from `channel`."""
+        def share(items: list[SubItem]) -> float:
+            return sum(i.weight for i in items if i.emergency) / sum(i.weight for i in items)
+        fitting = self._fitting.get(channel)
+        everything = share(self.items)
+        return everything if fitting is None else FITTING_SHARE * share(fitting.things) + (1 - FITTING_SHARE) * everything
 
     def category_shares(self) -> dict[str, float]:
         """Expected share of each category code among events from channels other than sensor and video."""

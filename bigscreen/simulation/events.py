@@ -13,8 +13,8 @@ from bigscreen.simulation.catalogue import Catalogue
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving in China
 CHANNEL_WEIGHTS = {"grid_app": 54, "hotline_12345": 20, "citizen_snap": 15, "sensor": 3.5, "video": 3.5,
                    "wechat_group": 3, "city_platform": 1}
-URGENCY_WEIGHTS = {"normal": 86.2, "urgent": 12.2, "critical": 1.6}
-EMERGENCY_URGENCY_WEIGHTS = {"normal": 35, "urgent": 45, "critical": 20}  # gas leaks, fires, collapses ...
+URGENCY_TARGET = {"normal": 0.85, "urgent": 0.13, "critical": 0.02}       # over all reports
+EMERGENCY_URGENCY = {"normal": 0.45, "urgent": 0.42, "critical": 0.13}   # gas leaks, fires, collapses ...
 # Relative event intensity per local hour (mean 1): quiet nights, busy 8-20 h.
 HOURLY = (0.22, 0.15, 0.12, 0.10, 0.11, 0.18, 0.38, 0.75, 1.25, 1.55, 1.60, 1.45, 1.15, 1.10, 1.40, 1.55, 1.55,
           1.45, 1.30, 1.15, 0.95, 0.72, 0.48, 0.32)
@@ -63,12 +63,20 @@ def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
+def ordinary_urgency(emergency_share: float) -> dict[str, float]:
+    """Urgency of ordinary reports such that, with the emergencies, the mix meets URGENCY_TARGET."""
+    e = min(emergency_share, 0.5)
+    mix = {u: max(0.002, (URGENCY_TARGET[u] - e * EMERGENCY_URGENCY[u]) / (1 - e)) for u in URGENCY_TARGET}
+    return {u: w / sum(mix.values()) for u, w in mix.items()}
+
+
 class EventFactory:
     """Makes one believable event body at a time."""
 
     def __init__(self, catalogue: Catalogue, rng: random.Random, source_prefix: str):
         self.catalogue, self.rng, self.prefix = catalogue, rng, source_prefix
         self.serial = 0
+        self.urgency = {c: ordinary_urgency(catalogue.emergency_share(c)) for c in CHANNEL_WEIGHTS}
 
     def make(self, reported_at: float) -> dict:
         rng = self.rng
@@ -76,8 +84,9 @@ class EventFactory:
         channel = _weighted(rng, CHANNEL_WEIGHTS)
         item = self.catalogue.pick_item(rng, channel)
         grid = self.catalogue.pick_grid(rng)
-        urgency = _weighted(rng, EMERGENCY_URGENCY_WEIGHTS if item.emergency else URGENCY_WEIGHTS)
-        spot = vocab.place(vocab.place_kind(item.name, item.profile, rng), grid.community, grid.community_code, rng)
+        urgency = _weighted(rng, EMERGENCY_URGENCY if item.emergency else self.urgency[channel])
+        kind = vocab.place_kind(item.name, item.profile, rng)
+        spot = vocab.place(kind, grid.community, grid.community_code, rng, item.name)
         body: dict = {
             "source_id": f"{self.prefix}-{self.serial:07d}",
             "channel": channel,
@@ -94,8 +103,8 @@ class EventFactory:
             body["lon"] = round(grid.lon + rng.uniform(-JITTER_DEG, JITTER_DEG), 6)
         share, low, high = PHOTO_COUNTS.get(channel, (0.0, 0, 0))
         if rng.random() < share:
-            body["photo_urls"] = [f"{PHOTO_DIR}{item.category.lower()}-{rng.randint(1, PHOTO_KINDS):02d}.jpg"
-                                  for _ in range(rng.randint(low, high))]
+            body["photo_urls"] = [f"{PHOTO_DIR}{item.category.lower()}-{k:02d}.jpg"
+                                  for k in sorted(rng.sample(range(1, PHOTO_KINDS + 1), rng.randint(low, high)))]
         if channel in REPORTER_CHANNELS and (channel == "hotline_12345" or rng.random() < 0.9):
             body["reporter_name"] = vocab.person_name(rng, polite=channel == "hotline_12345" and rng.random() < 0.5)
             body["reporter_phone"] = vocab.phone(rng)

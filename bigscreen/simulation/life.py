@@ -1,7 +1,8 @@
 """The life a case will have: its steps with their delays after the report, fitted to its time limit.
 
 Most cases are accepted within minutes and closed well inside their time limit; a few are sent back and
-redispatched, a few fail the on-site check and are reopened, and a few (about 3%) run past their deadline.
+redispatched, a few fail the on-site check and are reopened, about 2% are closed a little late and about 2%
+stay open for days past their deadline.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ HOUR = 3600.0
 DEFAULT_LIMIT_S = {"normal": 72 * HOUR, "urgent": 12 * HOUR, "critical": 1 * HOUR}
 MAX_LIMIT_S = 30 * 24 * HOUR
 # Report to close, for cases closed in time: lognormal (median seconds, sigma), then fitted inside the limit.
-CLOSE_MEDIAN_S = {"normal": 2.5 * HOUR, "urgent": 1.2 * HOUR, "critical": 0.35 * HOUR}
+CLOSE_MEDIAN_S = {"normal": 2.0 * HOUR, "urgent": 1.2 * HOUR, "critical": 0.35 * HOUR}
 CLOSE_SIGMA = {"normal": 0.8, "urgent": 0.6, "critical": 0.4}
-LATE_SHARE = {"normal": 0.03, "urgent": 0.025, "critical": 0.01}
+# Overdue cases: some are closed a little after their deadline, some stay stuck for days (supervised, 督办).
+LATE_SHARE = {"normal": 0.02, "urgent": 0.018, "critical": 0.008}
+STUCK_SHARE = {"normal": 0.022, "urgent": 0.015, "critical": 0.005}
+STUCK_DAYS = (1.0, 8.0)
 RETURN_SHARE = 0.03      # the department sends it back, the centre redispatches it
 REOPEN_SHARE = 0.02      # the on-site check fails, the department works on it again
 START_SHARE = 0.85       # the others are handled straight after acceptance
@@ -82,7 +86,9 @@ def step_body(rng: random.Random, action: str, profile: Profile, *, channel: str
 def plan_life(rng: random.Random, *, urgency: str, limit_s: float, profile: Profile, channel: str = "",
               department: str | None = None, departments: Sequence[str] = ()) -> list[Step]:
     """Steps after the automatic dispatch, with offsets in seconds after the report, strictly increasing."""
-    late = rng.random() < LATE_SHARE.get(urgency, 0.03)
+    draw = rng.random()
+    late_share, stuck_share = LATE_SHARE.get(urgency, 0.02), STUCK_SHARE.get(urgency, 0.02)
+    late = draw < late_share + stuck_share
     pace = min(rng.lognormvariate(0, CLOSE_SIGMA.get(urgency, 0.8)) * CLOSE_MEDIAN_S.get(urgency, 2.5 * HOUR),
                limit_s * rng.uniform(0.5, 0.9))
     close_at = max(pace, min(20 * 60, 0.4 * limit_s))
@@ -95,7 +101,10 @@ def plan_life(rng: random.Random, *, urgency: str, limit_s: float, profile: Prof
         times.append((close_at * rng.uniform(0.03, 0.12), "accept"))
     if late:
         # Accepted and started at the usual pace, then stuck until after the deadline.
-        close_at = limit_s * rng.uniform(1.1, 2.0)
+        if draw < late_share:
+            close_at = limit_s * rng.uniform(1.05, 1.6)
+        else:
+            close_at = limit_s + rng.uniform(*STUCK_DAYS) * 24 * HOUR
         handled = limit_s + (close_at - limit_s) * rng.uniform(0.3, 0.7)
         times.append((min(limit_s * 0.4, times[-1][0] + close_at * rng.uniform(0.02, 0.1)), "start"))
         times += [(handled, "handle"), (handled + (close_at - handled) * rng.uniform(0.4, 0.8), "verify")]

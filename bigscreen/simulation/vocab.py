@@ -23,7 +23,7 @@ class Profile:
 # Weights are relative frequencies of the categories (市容环卫, 民生, 安全隐患 frequent; fire, flood rare).
 PROFILES: tuple[Profile, ...] = (
     Profile("SR", 20, ("SR",), ("市容", "环卫"), ("road", "estate", "building", "shop"),
-            ("影响市容环境", "影响居民出行", "气味难闻，居民反映强烈", "已持续数日无人清理", "周边商户意见较大"),
+            ("影响市容环境", "影响居民出行", "群众反映强烈", "已持续数日无人清理", "周边商户意见较大"),
             ("已清理完毕", "已联系环卫清运", "已规劝撤离，现场恢复整洁", "已清除并加强巡查")),
     Profile("MS", 16, ("MS",), ("民生",), ("building", "estate"),
             ("影响居民正常生活", "涉及约{n}户居民", "已持续{h}小时", "老人小孩出行不便", "联系物业未果"),
@@ -124,6 +124,8 @@ ESTATE_HEADS = ("金湖", "胜利", "锦华", "丽景", "河畔", "阳光", "书
                 "西城", "新城", "馨园", "龙居", "运河", "银座", "海通", "安泰", "华林", "悦湖", "凤凰")
 ESTATE_TAILS = ("花园", "家园", "新村", "苑", "名居", "雅居", "华庭", "佳苑", "小区", "公寓")
 ESTATE_SPOTS = ("北门", "南门口", "东门", "中心广场", "地下车库", "{n}号楼前", "内部道路", "车棚", "")
+FOOD_WORDS = ("餐饮", "油烟", "后厨", "烧烤", "食品", "食物")
+FOOD_SHOPS = ("餐馆", "烧烤店", "早餐店", "饭店", "小吃店", "火锅店", "熟食店")
 SHOP_TYPES = ("超市", "餐馆", "烧烤店", "水果店", "五金店", "早餐店", "便利店", "药店", "汽修店", "理发店", "洗车行")
 COMPANY_HEADS = ("鑫源", "宏达", "华泰", "胜利", "金海", "恒丰", "利华", "正和", "万达", "科力", "永昌", "海科")
 COMPANY_TYPES = ("机械有限公司", "化工有限公司", "建筑工程有限公司", "物流有限公司", "纺织厂", "汽修厂", "石油装备有限公司")
@@ -149,6 +151,17 @@ CHANNEL_OPENINGS: dict[str, tuple[str, ...]] = {
     "video": ("视频巡查发现", "雪亮工程AI识别：", "视频监控发现"),
     "sensor": ("物联感知设备告警：", "智能传感器报警：", "感知设备监测到"),
 }
+# What is said about particular sub-items, in place of the category's usual words.
+DETAIL_HINTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("火情", "火灾", "着火", "冒烟"), ("现场有浓烟冒出", "有明火，已拨打119", "火势较小，现场人员正在扑救")),
+    (("燃气泄漏",), ("现场有明显燃气味", "已疏散周边住户", "已关闭总阀，等待燃气公司处置")),
+    (("井盖",), ("夜间通行存在安全隐患", "已设置临时警示", "车辆经过时有异响")),
+    (("积水", "内涝"), ("积水深约{n}厘米", "车辆涉水通行困难", "行人无法通过")),
+    (("困人",), ("{n}人被困轿厢内", "已联系电梯维保单位")),
+    (("事故",), ("有人员受伤", "双方车辆停在路中", "造成交通拥堵")),
+    (("倒塌", "塌陷", "开裂"), ("裂缝有扩大趋势", "已拉设警戒线", "周边住户担忧")),
+    (("垃圾", "满溢", "公厕"), ("气味难闻，居民反映强烈", "蚊蝇滋生", "已持续数日无人清理")),
+)
 DEMANDS = ("希望尽快处理", "请相关部门核实处理", "要求尽快解决", "希望给予答复", "请尽快派人查看")
 URGENCY_TAILS = {"normal": "", "urgent": "，情况较急，请优先处置", "critical": "，情况紧急，请立即处置"}
 
@@ -172,7 +185,7 @@ def _short(community: str) -> str:
     return community
 
 
-def place(kind: str, community: str, community_code: str, rng: random.Random) -> str:
+def place(kind: str, community: str, community_code: str, rng: random.Random, item_name: str = "") -> str:
     """A concrete spot inside the grid's community, e.g. 解放中路社区3号楼, 黄河路与西四路交叉口."""
     local = stable_rng("place", community_code)
     roads = local.sample(ROADS, 4)
@@ -192,7 +205,8 @@ def place(kind: str, community: str, community_code: str, rng: random.Random) ->
         return rng.choice((f"{road}{rng.randint(1, 400)}号附近", f"{road}{_short(community)}段", f"{road}{estate}门口",
                            f"{a}与{b}交叉口", f"{a}与{b}路口{rng.choice(DIRECTIONS)}侧"))
     if kind == "shop":
-        return f"{road}{rng.randint(1, 400)}号{rng.choice(SURNAMES)}记{rng.choice(SHOP_TYPES)}"
+        shops = FOOD_SHOPS if any(w in item_name for w in FOOD_WORDS) else SHOP_TYPES
+        return f"{road}{rng.randint(1, 400)}号{rng.choice(SURNAMES)}记{rng.choice(shops)}"
     if kind == "river":
         return rng.choice((f"{local.choice(RIVERS)}{road}桥段", f"{local.choice(RIVERS)}{_short(community)}段"))
     if kind == "site":
@@ -206,8 +220,9 @@ def place(kind: str, community: str, community_code: str, rng: random.Random) ->
     return community
 
 
-def detail(profile: Profile, rng: random.Random) -> str:
-    return rng.choice(profile.details).format(n=rng.randint(2, 60), h=rng.randint(2, 48),
+def detail(profile: Profile, rng: random.Random, item_name: str = "") -> str:
+    choices = next((d for words, d in DETAIL_HINTS if any(w in item_name for w in words)), profile.details)
+    return rng.choice(choices).format(n=rng.randint(2, 60), h=rng.randint(2, 48),
                                               m=rng.choice((800, 1500, 3000, 5600, 12000, 36000)))
 
 
@@ -220,9 +235,9 @@ def describe(channel: str, urgency: str, spot: str, item_name: str, profile: Pro
     elif channel == "video":
         text = f"{opening}{body}，点位编号{rng.randint(100, 9999)}"
     elif channel == "hotline_12345":
-        text = f"{opening}{body}，{detail(profile, rng)}，{rng.choice(DEMANDS)}"
+        text = f"{opening}{body}，{detail(profile, rng, item_name)}，{rng.choice(DEMANDS)}"
     else:
-        text = f"{opening}{body}，{detail(profile, rng)}"
+        text = f"{opening}{body}，{detail(profile, rng, item_name)}"
     return text + URGENCY_TAILS.get(urgency, "") + "。"
 
 
@@ -230,7 +245,7 @@ def person_name(rng: random.Random, *, polite: bool = False) -> str:
     surname = rng.choice(SURNAMES)
     if polite:
         return surname + rng.choice(("先生", "女士"))
-    return surname + "".join(rng.choice(GIVEN_CHARS) for _ in range(rng.choice((1, 2, 2))))
+    return surname + "".join(rng.sample(GIVEN_CHARS, rng.choice((1, 2, 2))))
 
 
 def phone(rng: random.Random) -> str:

@@ -1,0 +1,80 @@
+"""The commands as a user runs them: the demo starts, moves numbers and stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bigscreen.settings import REPO_CONFIG_DIR
+from tests_support import free_port
+
+
+def _bigscreen(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bigscreen.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120, **kw)
+
+
+def _redis_children(data_dir: Path) -> list[str]:
+    out = subprocess.run(["pgrep", "-fa", "redis-server"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if str(data_dir) in line]
+
+
+def test_demo_runs_moves_numbers_and_stops_cleanly(tmp_path):
+    data_dir, port = tmp_path / "data", free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bigscreen.cli", "demo", "--data-dir", str(data_dir), "--port", str(port),
+                             "--backfill-days", "0", "--rate", "20"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        key, lines = None, []
+        deadline = time.monotonic() + 90
+        while key is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if m := re.search(r"(bsk_[\w-]+)", line):
+                key = m.group(1)
+        assert key, "".join(lines)
+        assert _redis_children(data_dir), "the demo runs its own redis-server in the data dir"
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(url + "/").status_code == 200
+        first = None
+        for _ in range(100):
+            kpi = httpx.get(url + "/api/v1/kpi", headers={"X-API-Key": key}).json()
+            first = first if first is not None else kpi["reported_today"]
+            if kpi["reported_today"] > first:
+                break
+            time.sleep(0.2)
+        assert kpi["reported_today"] > first, "the simulator's events reach the live figures"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert not _redis_children(data_dir), "no redis-server left behind"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_apikey_create_prints_a_key_that_authenticates(tmp_path):
+    r = _bigscreen("apikey", "create", "--source", "hotline-12345", "--data-dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert re.fullmatch(r"bsk_[\w-]{20,}\n", r.stdout)
+    bad = _bigscreen("apikey", "create", "--source", " ", "--data-dir", str(tmp_path))
+    assert bad.returncode != 0 and "--source" in bad.stderr
+
+
+def test_broken_config_names_file_and_key(tmp_path):
+    config = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG_DIR, config)
+    text = (config / "city.yaml").read_text().replace("zoom: 9", "zoom: nine")
+    (config / "city.yaml").write_text(text)
+    r = _bigscreen("check-config", env={"BIGSCREEN_CONFIG_DIR": str(config)})
+    assert r.returncode != 0
+    assert "city.yaml" in r.stderr and "zoom" in r.stderr and "Traceback" not in r.stderr
+    ok = _bigscreen("check-config")
+    assert ok.returncode == 0 and "15 categories" in ok.stdout
