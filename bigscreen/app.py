@@ -59,6 +59,8 @@ def create_app(rt: Runtime) -> Dash:
     from layouts import home as home_layout
 
     api = create_api(rt)
+    if rt.areas.by_code:
+        rt.areas.locator  # built now, not inside the first request that gives a point
     app = Dash(
         __name__,
         server=api,

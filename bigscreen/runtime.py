@@ -69,7 +69,15 @@ class Runtime:
         with self.sessions() as session:
             return AreaIndex.load(session, self.config.city.levels, self.sessions)
 
+    @cached_property
+    def ingest(self):
+        from bigscreen.commands.ingest_writer import IngestWriter
+
+        return IngestWriter(self)
+
     def close(self) -> None:
+        if "ingest" in self.__dict__:
+            self.ingest.close()
         if "redis" in self.__dict__:
             self.redis.close()
         if "engine" in self.__dict__:

@@ -34,6 +34,7 @@ BACKFILL_NEWEST_S = 60          # the newest history is at least this old
 STEP_MARGIN_S = 5               # backfill steps later than now minus this are left to `run`
 MAX_OPEN_CASES = 100_000        # live cases tracked at most; new reports pause above it
 MAX_LIVE_OVERDUE_S = 2 * 86400  # in live mode a stuck case is closed at most this long after its deadline
+MAX_LATE_CASES = 20_000         # live cases waiting for their real deadline (about 2 kB each); more close on time
 MAX_PENDING_EVENTS = 5_000      # reports waiting for the server during an outage; the oldest are dropped
 MAX_STEPS_PER_TICK = 200
 MAX_ARRIVAL_LAG_S = 10.0        # after a stall, new reports restart from now instead of bursting
@@ -62,7 +63,7 @@ class Case:
 
 class Simulator:
     def __init__(self, base_url: str, api_key: str, *, rate: float = 2.0, seed: int | None = None,
-                 speedup: float = 60.0, client: httpx.Client | None = None, workers: int = 4):
+                 speedup: float = 60.0, client: httpx.Client | None = None, workers: int = 2):
         if rate <= 0 or speedup <= 0:
             raise ValueError("rate and speedup must be positive")
         self.api = CityApi(base_url, api_key, client)
@@ -77,6 +78,7 @@ class Simulator:
         self._department_list: list[str] = []
         self.stats: Counter[str] = Counter()
         self._heap: list[tuple[float, int, Case]] = []
+        self._late_waiting = 0          # heap entries whose step waits for the real clock
         self._tie = itertools.count()
         self._pending: deque[dict] = deque()
         self._next_arrival: float | None = None
@@ -127,7 +129,7 @@ class Simulator:
         return pairs, created
 
     # -- cases --------------------------------------------------------------------------------------
-    def _new_case(self, body: dict, event: dict, anchor: float) -> Case | None:
+    def _new_case(self, body: dict, event: dict, anchor: float, live: bool = False) -> Case | None:
         if event.get("id") is None:
             return None
         item = self._items.get(body["item"])
@@ -141,8 +143,11 @@ class Simulator:
         case = Case(event["id"], [], origin, origin + limit, anchor, profile, body["channel"], department)
         status = event.get("status", "dispatched")
         if status == "dispatched":
-            case.steps = plan_life(self.rng, urgency=body["urgency"], limit_s=limit, profile=profile,
-                                   channel=body["channel"], department=department, departments=self._department_list)
+            for _ in range(10):
+                case.steps = plan_life(self.rng, urgency=body["urgency"], limit_s=limit, profile=profile,
+                                       channel=body["channel"], department=department, departments=self._department_list)
+                if not (live and self._late_waiting >= MAX_LATE_CASES and any(s.late for s in case.steps)):
+                    break
         else:  # a replay of a report whose case has moved on
             self._replan(case, status, anchor)
         return case if case.steps else None
@@ -163,7 +168,18 @@ class Simulator:
             due = max(case.anchor, min(at, max(case.deadline, case.anchor) + MAX_LIVE_OVERDUE_S))
         else:
             due = case.anchor + max(0.0, at - case.anchor) / self.speedup
-        heapq.heappush(self._heap, (due, next(self._tie), case))
+        self._push((due, next(self._tie), case))
+
+    def _push(self, entry: tuple[float, int, Case]) -> None:
+        case = entry[2]
+        self._late_waiting += case.steps[case.index].late
+        heapq.heappush(self._heap, entry)
+
+    def _pop(self) -> tuple[float, int, Case]:
+        entry = heapq.heappop(self._heap)
+        case = entry[2]
+        self._late_waiting -= case.steps[case.index].late
+        return entry
 
     # -- history ------------------------------------------------------------------------------------
     def backfill(self, days: int = 7, per_day: int = 3000, progress: bool = True) -> int:
@@ -284,7 +300,7 @@ class Simulator:
                 self._pending.popleft()
             now = self.clock()
             for body, event in pairs:
-                if case := self._new_case(body, event, now):
+                if case := self._new_case(body, event, now, live=True):
                     self._schedule(case)
 
     def _advance(self, now: float) -> bool:
@@ -292,14 +308,14 @@ class Simulator:
         for _ in range(MAX_STEPS_PER_TICK):
             if not self._heap or self._heap[0][0] > now:
                 return False
-            entry = heapq.heappop(self._heap)
+            entry = self._pop()
             case = entry[2]
             step = case.steps[case.index]
             try:
                 r = self.api.transition(case.id, {"action": step.action, **step.body})  # `at`: the server's now
                 self._after_step(case, step, r)
             except Exception:
-                heapq.heappush(self._heap, entry)  # the same step again after the back-off
+                self._push(entry)  # the same step again after the back-off
                 raise
         return bool(self._heap) and self._heap[0][0] <= now
 

@@ -8,6 +8,7 @@ import time
 
 from fastapi import Header, HTTPException, Request
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from bigscreen.db.models import ApiKey
 from bigscreen.runtime import Runtime
@@ -34,19 +35,28 @@ class KeyCache:
         self._sources: dict[str, str] = {}
         self._loaded = 0.0
 
-    def source(self, key: str) -> str | None:
-        digest = hash_key(key)
-        if digest not in self._sources or time.monotonic() - self._loaded > CACHE_S:
-            with self.rt.sessions() as session:
-                rows = session.execute(select(ApiKey.key_hash, ApiKey.source).where(ApiKey.revoked_at.is_(None))).all()
-            self._sources = {h: s for h, s in rows}
-            self._loaded = time.monotonic()
+    def fresh(self, digest: str) -> bool:
+        return digest in self._sources and time.monotonic() - self._loaded <= CACHE_S
+
+    def source(self, digest: str) -> str | None:
+        if not self.fresh(digest):
+            self.reload()
         return self._sources.get(digest)
 
+    def reload(self) -> None:
+        with self.rt.sessions() as session:
+            rows = session.execute(select(ApiKey.key_hash, ApiKey.source).where(ApiKey.revoked_at.is_(None))).all()
+        self._sources = {h: s for h, s in rows}
+        self._loaded = time.monotonic()
 
-def api_source(request: Request, x_api_key: str | None = Header(None, description="The source's API key.")) -> str:
+
+async def api_source(request: Request, x_api_key: str | None = Header(None, description="The source's API key.")) -> str:
     key = x_api_key or request.query_params.get("api_key")
-    source = request.app.state.api_keys.source(key) if key else None
+    cache: KeyCache = request.app.state.api_keys
+    source = None
+    if key:
+        digest = hash_key(key)
+        source = cache.source(digest) if cache.fresh(digest) else await run_in_threadpool(cache.source, digest)
     if source is None:
         raise HTTPException(401, "missing or unknown API key (header X-API-Key)", headers={"WWW-Authenticate": "ApiKey"})
     return source

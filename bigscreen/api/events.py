@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from pydantic import TypeAdapter, ValidationError
 
 from bigscreen.api.auth import api_source
+from bigscreen.api.responses import JSON
 from bigscreen.commands.ingest import IngestEvents
 from bigscreen.commands.transition import TransitionEvent
 from bigscreen.db.models import Event
@@ -23,7 +25,7 @@ _one = TypeAdapter(EventIn)
 _many = TypeAdapter(list[EventIn])
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -67,7 +69,10 @@ _EVENT_BODY = {
 
 
 async def _json(request: Request) -> Any:
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except ClientDisconnect as exc:  # the client went away mid-body: nothing to answer, nothing stored
+        raise Problem(400, "request body incomplete: the client disconnected") from exc
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -87,48 +92,58 @@ async def post_events(request: Request, rt: RT, source: Source):
         items = _many.validate_python(data) if batch else [_one.validate_python(data)]
     except ValidationError as exc:
         raise Problem(422, _errors(exc, batch)) from exc
-    outcomes = await run_in_threadpool(IngestEvents(rt, source, items, batch=batch).run)
+    outcomes = await ingest(rt, source, items, batch)
     if batch:
         created = sum(o.created for o in outcomes)
-        return JSONResponse({"events": [event_out(o.event, rt, o.created) for o in outcomes],
-                             "created": created, "existing": len(outcomes) - created}, status_code=200)
+        return JSON({"events": [event_out(o.event, rt, o.created) for o in outcomes],
+                     "created": created, "existing": len(outcomes) - created}, status_code=200)
     o = outcomes[0]
-    return JSONResponse(event_out(o.event, rt, o.created), status_code=201 if o.created else 200)
+    return JSON(event_out(o.event, rt, o.created), status_code=201 if o.created else 200)
+
+
+async def ingest(rt: Runtime, source: str, items: list[EventIn], batch: bool) -> list:
+    """Validates in the request's own task, then waits for the process's group-commit writer."""
+    rows = IngestEvents(rt, source, items, batch=batch).rows()
+    return await asyncio.wrap_future(rt.ingest.submit(source, rows))
 
 
 @router.post("/events/{event_id}/transitions", summary="Move a case along its life")
-def post_transition(event_id: int, body: TransitionIn, rt: RT, source: Source):
-    event = TransitionEvent(rt, event_id, body, actor=source, role="source").run()
-    return event_out(event, rt)
+async def post_transition(event_id: int, body: TransitionIn, rt: RT, source: Source):
+    event = await run_in_threadpool(TransitionEvent(rt, event_id, body, actor=source, role="source").run)
+    return JSON(event_out(event, rt))
 
 
 @router.get("/events/{event_id}", summary="One event")
-def get_event(event_id: int, rt: RT, source: Source):
-    with rt.sessions() as session:
-        event = session.get(Event, event_id)
+async def get_event(event_id: int, rt: RT, source: Source):
+    event = await run_in_threadpool(_load_event, rt, event_id)
     if event is None:
         raise HTTPException(404, f"no event {event_id}")
-    return event_out(event, rt)
+    return JSON(event_out(event, rt))
+
+
+def _load_event(rt: Runtime, event_id: int) -> Event | None:
+    with rt.sessions() as session:
+        return session.get(Event, event_id)
 
 
 @router.get("/kpi", summary="Live figures of an area (default: the whole city)")
-def get_kpi(rt: RT, source: Source, area: Annotated[str | None, Query(max_length=32)] = None):
+async def get_kpi(rt: RT, source: Source, area: Annotated[str | None, Query(max_length=32)] = None):
     code = area or rt.areas.city.code
     info = rt.areas.by_code.get(code)
     if info is None:
         raise Problem(404, f"unknown area '{code}'")
     figures = read_kpi(rt.redis, rt.keys, rt.contributions, code, rt.clock())
-    return {"name": info.name, "level": info.level_name, **figures}
+    return JSON({"name": info.name, "level": info.level_name, **figures})
 
 
 @router.get("/areas", summary="Areas of one level, optionally under a parent")
-def get_areas(rt: RT, source: Source, level: Annotated[str, Query(max_length=16)] = "district",
+async def get_areas(rt: RT, source: Source, level: Annotated[str, Query(max_length=16)] = "district",
               parent: Annotated[str | None, Query(max_length=32)] = None):
     number = rt.areas.level_number(level)
     if number is None:
         raise Problem(422, [{"loc": ["query", "level"], "msg": f"unknown level '{level}'; one of {', '.join(rt.config.city.levels)}", "type": "value_error"}])
-    return [
+    return JSON([
         {"code": a.code, "name": a.name, "level": a.level_name, "parent": a.parent_code, "kind": a.kind, "lat": a.lat, "lon": a.lon}
         for a in rt.areas.at_level(number)
         if parent is None or parent in a.chain[:-1]
-    ]
+    ])

@@ -7,14 +7,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from bigscreen.api.auth import api_source
-from bigscreen.api.events import RT, _errors
-from bigscreen.commands.ingest import IngestEvents
+from bigscreen.api.events import RT, _errors, ingest
+from bigscreen.api.responses import JSON
 from bigscreen.db.models import Event
 from bigscreen.lifecycle import CLOSED_STATUSES
 from bigscreen.schemas import EventIn, Problem
@@ -24,12 +23,12 @@ MAX_REQUESTS = 1000
 
 
 @router.get("/services.json", summary="Open311: the sub-items one can report")
-def services(rt: RT):
-    return [
+async def services(rt: RT):
+    return JSON([
         {"service_code": item.code, "service_name": item.name, "description": f"{cat.name} / {item.name}",
          "metadata": False, "type": "realtime", "keywords": cat.code, "group": cat.name}
         for cat in rt.config.categories for item in cat.items
-    ]
+    ])
 
 
 def request_out(e: Event, rt) -> dict:
@@ -110,12 +109,12 @@ async def post_request(request: Request, rt: RT, source: Annotated[str, Depends(
                 err["loc"][1] = renamed.get(err["loc"][1], err["loc"][1])
         raise Problem(422, errors) from exc
     try:
-        outcome = (await run_in_threadpool(IngestEvents(rt, source, [item], batch=False).run))[0]
+        outcome = (await ingest(rt, source, [item], False))[0]
     except Problem as problem:
         if isinstance(problem.detail, list):
             for err in problem.detail:
                 if len(err["loc"]) > 1:
                     err["loc"][1] = renamed.get(err["loc"][1], err["loc"][1])
         raise
-    return JSONResponse([{"service_request_id": str(outcome.event.id), "service_notice": "", "account_id": ""}],
+    return JSON([{"service_request_id": str(outcome.event.id), "service_notice": "", "account_id": ""}],
                         status_code=201 if outcome.created else 200)

@@ -9,12 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from bigscreen.areas import AreaInfo
-from bigscreen.commands.facts import facts, ticker_entry
-from bigscreen.db.models import Event, EventTransition
+from bigscreen.commands.ingest_writer import Outcome
 from bigscreen.lifecycle import Status
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import EventIn, Problem, field_error
@@ -31,12 +28,6 @@ class Prepared:
     department: str
     reported_at: datetime
     deadline: datetime
-
-
-@dataclass
-class Outcome:
-    event: Event
-    created: bool
 
 
 class IngestEvents:
@@ -107,59 +98,17 @@ class IngestEvents:
             errors.append(field_error(self._loc(i, "grid"), "give a grid code or a point (lat, lon)"))
         return located
 
-    def run(self) -> list[Outcome]:
-        prepared = self.validate()
-        try:
-            outcomes = self._store(prepared)
-        except IntegrityError:
-            # A concurrent request stored some of the same source ids first: now they all exist.
-            outcomes = self._store(prepared)
-        fresh = [o.event for o in outcomes if o.created]
-        if fresh:
-            now = self.rt.clock()
-            change = self.rt.live.change_set()
-            areas = self.rt.areas
-            for event in fresh:
-                change.event_changed(None, facts(event, areas), now)
-            self.rt.live.apply(change, ticker=[ticker_entry(e, areas) for e in fresh[-50:]])
-        return outcomes
-
-    def _store(self, prepared: list[Prepared]) -> list[Outcome]:
+    def rows(self) -> list[dict]:
+        """Validated rows ready to store; raises Problem with every field error."""
         now = self.rt.clock()
-        with self.rt.sessions() as session, session.begin():
-            ids = [p.data.source_id for p in prepared]
-            existing = {
-                e.source_id: e
-                for e in session.scalars(select(Event).where(Event.source == self.source, Event.source_id.in_(ids)))
-            }
-            outcomes: list[Outcome] = []
-            new: list[Event] = []
-            for p in prepared:
-                if p.data.source_id in existing:
-                    outcomes.append(Outcome(existing[p.data.source_id], False))
-                    continue
-                event = self._event(p, now)
-                new.append(event)
-                outcomes.append(Outcome(event, True))
-            session.add_all(new)
-            session.flush()
-            session.add_all(
-                EventTransition(
-                    event_id=e.id, action=action, from_status=src, to_status=dst, at=at,
-                    actor=actor, role="system" if actor == "auto-dispatch" else "source", channel="api",
-                    department_code=e.department_code if action == "dispatch" else None,
-                )
-                for e in new
-                for action, src, dst, at, actor in (
-                    ("report", None, Status.REPORTED, e.reported_at, self.source),
-                    ("dispatch", Status.REPORTED, Status.DISPATCHED, e.dispatched_at, "auto-dispatch"),
-                )
-            )
-        return outcomes
+        return [self._row(p, now) for p in self.validate()]
 
-    def _event(self, p: Prepared, now: datetime) -> Event:
+    def run(self) -> list[Outcome]:
+        return self.rt.ingest.store(self.source, self.rows())
+
+    def _row(self, p: Prepared, now: datetime) -> dict:
         d = p.data
-        return Event(
+        return dict(
             source=self.source, source_id=d.source_id, channel=d.channel.value,
             category_code=self.rt.config.item_category(d.item).code, item_code=d.item,
             urgency=d.urgency.value, description=d.description, address=d.address,
@@ -167,5 +116,6 @@ class IngestEvents:
             lat=p.lat, lon=p.lon, grid_id=p.grid.id, status=Status.DISPATCHED.value,
             department_code=p.department, deadline=p.deadline,
             reported_at=p.reported_at, dispatched_at=max(p.reported_at, min(now, p.reported_at + timedelta(seconds=1))),
-            version=1,
+            accepted_at=None, started_at=None, handled_at=None, verified_at=None, closed_at=None, rated_at=None,
+            verify_photo_url=None, rating=None, resolved_level=None, version=1,
         )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -71,52 +72,58 @@ class Contributions:
         return (now.astimezone(self.tz).date() - moment.astimezone(self.tz).date()).days < DAY_KEEP
 
     def of(self, e: EventFacts, now: datetime) -> Delta:
-        out: Delta = Counter()
         c = e.category
         closed = e.status in CLOSED_STATUSES
-        fields = [f"n", f"n:{c}", f"st:{e.status}", f"st:{e.status}:{c}"]
-        sums: list[tuple[str, int]] = []
+        fields = ["n", f"n:{c}", f"st:{e.status}", f"st:{e.status}:{c}"]
+        handle_s = 0
+        ontime = False
         if closed:
             assert e.closed_at is not None
+            ontime = e.closed_at <= e.deadline
             fields.append("closed")
-            if e.closed_at <= e.deadline:
+            if ontime:
                 fields.append("ontime")
             if e.resolved_level:
                 fields.append(f"lvl:{e.resolved_level}")
-            sums.append(("handle_s", round((e.closed_at - e.reported_at).total_seconds())))
+            handle_s = round((e.closed_at - e.reported_at).total_seconds())
         else:
             fields += ["open", f"open:{c}"]
         if e.rating is not None:
             fields.append("rated")
             if e.rating >= 2:
                 fields.append("satisfied")
-        cohort = self.keep_day(e.reported_at, now)
-        close_day = closed and self.keep_day(e.closed_at, now)
+        report_day = self.day(e.reported_at) if self.keep_day(e.reported_at, now) else None
+        close_day = self.day(e.closed_at) if closed and self.keep_day(e.closed_at, now) else None
+        trend_r = self._trend_slot(e.reported_at, "r", now)
+        trend_c = self._trend_slot(e.closed_at, "c", now) if closed else None
+        keys = self.keys
+        out: Delta = Counter()
         for level, code in enumerate(e.chain):
-            targets = [self.keys.area(code)]
-            if cohort:
-                targets.append(self.keys.day(code, self.day(e.reported_at)))
+            targets = [keys.area(code)]
+            if report_day:
+                targets.append(keys.day(code, report_day))
             for key in targets:
                 for f in fields:
-                    out[(key, f)] += 1
-                for f, v in sums:
-                    out[(key, f)] += v
-            if close_day:
-                key = self.keys.day(code, self.day(e.closed_at))
-                out[(key, "fl:closed")] += 1
-                if e.closed_at <= e.deadline:
-                    out[(key, "fl:ontime")] += 1
-            if level <= TREND_MAX_LEVEL:
-                self._trend(out, code, e.reported_at, "r", now)
+                    out[(key, f)] = 1
                 if closed:
-                    self._trend(out, code, e.closed_at, "c", now)
+                    out[(key, "handle_s")] = handle_s
+            if close_day:
+                key = keys.day(code, close_day)
+                out[(key, "fl:closed")] = 1
+                if ontime:
+                    out[(key, "fl:ontime")] = 1
+            if level <= TREND_MAX_LEVEL:
+                for slot in (trend_r, trend_c):
+                    if slot:
+                        k = (keys.trend(code, slot[0]), slot[1])
+                        out[k] = out.get(k, 0) + 1
         return out
 
-    def _trend(self, out: Delta, code: str, moment: datetime, flow: str, now: datetime) -> None:
+    def _trend_slot(self, moment: datetime, flow: str, now: datetime) -> tuple[str, str] | None:
         if (now - moment).total_seconds() >= TREND_KEEP_S or moment > now + timedelta(minutes=5):
-            return
+            return None
         local = moment.astimezone(self.tz)
-        out[(self.keys.trend(code, local.strftime("%Y%m%d%H")), f"{local.minute:02d}:{flow}")] += 1
+        return local.strftime("%Y%m%d%H"), f"{local.minute:02d}:{flow}"
 
     def overdue_fields(self, category: str, chain: tuple[str, ...], reported_at: datetime, now: datetime) -> Delta:
         out: Delta = Counter()
@@ -133,12 +140,18 @@ class Contributions:
     def expiry(self, key: str) -> int | None:
         """Unix time at which a dated key may go, or None for all-time keys."""
         if ":d:" in key:
-            day = datetime.strptime(key.rsplit(":", 1)[1], "%Y%m%d").replace(tzinfo=self.tz)
-            return int((day + timedelta(days=DAY_KEEP + 1)).timestamp())
-        if key.startswith(self.keys.trend("", "")[:-1]):
-            hour = datetime.strptime(key.rsplit(":", 1)[1], "%Y%m%d%H").replace(tzinfo=self.tz)
-            return int((hour + timedelta(seconds=TREND_KEEP_S + 3600)).timestamp())
+            return self._expiry(key.rsplit(":", 1)[1], "%Y%m%d", timedelta(days=DAY_KEEP + 1))
+        if key.startswith(self._trend_prefix):
+            return self._expiry(key.rsplit(":", 1)[1], "%Y%m%d%H", timedelta(seconds=TREND_KEEP_S + 3600))
         return None
+
+    @cached_property
+    def _trend_prefix(self) -> str:
+        return self.keys.trend("", "")[:-1]
+
+    @lru_cache(maxsize=4096)  # noqa: B019 -- one Contributions per process; the stamps are few
+    def _expiry(self, stamp: str, fmt: str, keep: timedelta) -> int:
+        return int((datetime.strptime(stamp, fmt).replace(tzinfo=self.tz) + keep).timestamp())
 
 
 def difference(after: Delta, before: Delta) -> Delta:

@@ -29,8 +29,8 @@ class ChangeSet:
         self.due: list[tuple[str, Delta]] = []
 
     def event_changed(self, before: EventFacts | None, after: EventFacts, now: datetime) -> None:
-        old = self.contrib.of(before, now) if before else Counter()
-        self.inc.update(difference(self.contrib.of(after, now), old))
+        after_fields = self.contrib.of(after, now)
+        self.inc.update(difference(after_fields, self.contrib.of(before, now)) if before else after_fields)
         was_open = before is not None and before.status not in CLOSED_STATUSES
         is_open = after.status not in CLOSED_STATUSES
         if is_open and not was_open:
@@ -47,23 +47,22 @@ class ChangeSet:
     def script_args(self, keys: Keys) -> tuple[list[str], bytes]:
         index: dict[str, int] = {}
 
-        def idx(key: str) -> int:
-            if key not in index:
-                index[key] = len(index) + 3
-            return index[key]
-
-        def triples(delta: Delta) -> list[list]:
-            return [[idx(k), f, v] for (k, f), v in delta.items() if v]
+        def grouped(delta: Delta) -> dict[str, dict[str, int]]:
+            out: dict[str, dict[str, int]] = {}
+            for (key, field), value in delta.items():
+                if value:
+                    i = index.setdefault(key, len(index) + 3)
+                    out.setdefault(str(i), {})[field] = value
+            return out
 
         body = {
-            "inc": triples(self.inc),
+            "inc": grouped(self.inc),
             "zadd": [[s, m] for s, m in self.zadd],
-            "done": [[m, triples(d)] for m, d in self.done],
-            "due": [[m, triples(d)] for m, d in self.due],
+            "done": [[m, grouped(d)] for m, d in self.done],
+            "due": [[m, grouped(d)] for m, d in self.due],
         }
         body["exp"] = [[i, ts] for k, i in index.items() if (ts := self.contrib.expiry(k)) is not None]
         return [keys.deadlines, keys.overdue, *index], orjson.dumps(body)
-
 
 class LiveWriter:
     def __init__(self, client: redis.Redis, keys: Keys, contrib: Contributions) -> None:

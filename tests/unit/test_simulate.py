@@ -21,7 +21,6 @@ import pytest
 from bigscreen import simulate
 from bigscreen.simulate import Simulator
 from bigscreen.simulation import events as ev
-from bigscreen.simulation.catalogue import Catalogue
 from bigscreen.simulation.life import HOUR, plan_life
 from bigscreen.simulation.vocab import ROADS, profile_for
 
@@ -250,6 +249,12 @@ def server():
 
 
 @pytest.fixture
+def steady(monkeypatch):
+    """Live tests run at any hour: take the day-night rhythm out of the arrival rate."""
+    monkeypatch.setattr(simulate, "rhythm", lambda t: 1.0)
+
+
+@pytest.fixture
 def sim(server):
     s = Simulator("http://city.test", KEY, seed=7, client=server.client(), rate=2.0)
     s.load_catalogue()
@@ -408,7 +413,7 @@ def test_backfill_repairs_a_batch_the_server_rejects(server, sim):
 
 
 # -- live ------------------------------------------------------------------------------------------------
-def test_run_reports_and_moves_cases_along(server):
+def test_run_reports_and_moves_cases_along(server, steady):
     sim = Simulator("http://city.test", KEY, seed=1, client=server.client(), rate=60.0, speedup=20000)
     stop = threading.Event()
     started = time.monotonic()
@@ -423,7 +428,7 @@ def test_run_reports_and_moves_cases_along(server):
     assert all("reported_at" in b for m, p, b in server.requests if p == "/api/v1/events" for b in (b if isinstance(b, list) else [b]))
 
 
-def test_run_survives_a_server_outage_without_busy_looping(server):
+def test_run_survives_a_server_outage_without_busy_looping(server, steady):
     server.down = True
     calls = Counter()
 
@@ -463,7 +468,24 @@ def test_a_case_moved_by_someone_else_is_continued_from_where_it_is(server, sim)
     assert sim.stats["cases_resynced"] == 1 and sim.open_cases == 0
 
 
-def test_open_cases_are_bounded(server, monkeypatch):
+def test_live_cases_waiting_for_their_real_deadline_are_bounded(server, sim, monkeypatch):
+    monkeypatch.setattr(simulate, "MAX_LATE_CASES", 0)
+    pairs, _ = sim._ingest([sim.factory.make(time.time() - 10) for _ in range(300)])
+    cases = [sim._new_case(body, event, time.time(), live=True) for body, event in pairs]
+    assert not any(step.late for case in cases for step in case.steps)
+    monkeypatch.setattr(simulate, "MAX_LATE_CASES", 10**6)
+    cases = [sim._new_case(body, event, time.time(), live=True) for body, event in pairs * 10]
+    for case in cases:
+        case.index = next((i for i, step in enumerate(case.steps) if step.late), 0)
+        sim._schedule(case)
+    late = sum(case.steps[case.index].late for case in cases)
+    assert late > 30 and sim._late_waiting == late and sim.open_cases == len(cases)
+    while sim.open_cases:
+        sim._pop()
+    assert sim._late_waiting == 0
+
+
+def test_open_cases_are_bounded(server, steady, monkeypatch):
     monkeypatch.setattr(simulate, "MAX_OPEN_CASES", 20)
     sim = Simulator("http://city.test", KEY, seed=4, client=server.client(), rate=200.0, speedup=1.0)
     sim.run(threading.Event(), duration_s=1.0)

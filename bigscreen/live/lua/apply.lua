@@ -3,28 +3,32 @@
 -- KEYS[2]: overdue set (open cases counted as overdue)
 -- KEYS[3..n]: counter hashes, referred to by index from ARGV
 -- ARGV[1]: JSON {
---   "inc":  [[key_index, field, delta], ...]           always applied
+--   "inc":  {"key_index": {field: delta, ...}, ...}    always applied
 --   "exp":  [[key_index, unix_ts], ...]                EXPIREAT for dated keys
 --   "zadd": [[score, member], ...]                     cases that start waiting for their deadline
---   "done": [[member, [[key_index, field, delta], ...]], ...]
+--   "done": [[member, {"key_index": {field: delta}}], ...]
 --           cases leaving the open set: removed from the deadlines zset, and if they had been
 --           counted overdue, their overdue fields are applied (negative deltas)
---   "due":  [[member, [[key_index, field, delta], ...]], ...]
+--   "due":  [[member, {"key_index": {field: delta}}], ...]
 --           cases the sweep found past their deadline: counted overdue once
 -- }
 local change = cjson.decode(ARGV[1])
-for _, t in ipairs(change.inc or {}) do
-  redis.call('HINCRBY', KEYS[t[1]], t[2], t[3])
+local function increment(grouped)
+  for index, fields in pairs(grouped) do
+    local key = KEYS[tonumber(index)]
+    for field, delta in pairs(fields) do
+      redis.call('HINCRBY', key, field, delta)
+    end
+  end
 end
+increment(change.inc or {})
 for _, z in ipairs(change.zadd or {}) do
   redis.call('ZADD', KEYS[1], z[1], z[2])
 end
 for _, d in ipairs(change.done or {}) do
   redis.call('ZREM', KEYS[1], d[1])
   if redis.call('SREM', KEYS[2], d[1]) == 1 then
-    for _, t in ipairs(d[2]) do
-      redis.call('HINCRBY', KEYS[t[1]], t[2], t[3])
-    end
+    increment(d[2])
   end
 end
 local counted = 0
@@ -32,9 +36,7 @@ for _, d in ipairs(change.due or {}) do
   if redis.call('ZREM', KEYS[1], d[1]) == 1 then
     redis.call('SADD', KEYS[2], d[1])
     counted = counted + 1
-    for _, t in ipairs(d[2]) do
-      redis.call('HINCRBY', KEYS[t[1]], t[2], t[3])
-    end
+    increment(d[2])
   end
 end
 for _, e in ipairs(change.exp or {}) do

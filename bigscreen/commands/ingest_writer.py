@@ -1,0 +1,156 @@
+"""Group commit: one writer thread per process stores whatever ingest requests are waiting,
+together, in one transaction and one Redis call.
+
+Under load, single posts then cost about what batches cost, and SQLite sees one writer per
+process instead of one per request (its busy handler sleeps in millisecond steps when writers
+collide). A request's events are never split: a group commits whole or fails whole, and every
+waiting request gets its own outcome or the group's error.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bigscreen.commands.facts import facts, ticker_entry
+from bigscreen.db.models import Event, EventTransition
+from bigscreen.lifecycle import Status
+
+log = logging.getLogger(__name__)
+GROUP_MAX_EVENTS = 2000
+TICKER_PER_GROUP = 50
+
+
+class EventRecord(SimpleNamespace):
+    """A stored event's columns, as ingest returns them (same attributes as a row of `events`)."""
+
+
+@dataclass
+class Outcome:
+    event: EventRecord
+    created: bool
+
+
+@dataclass
+class _Job:
+    source: str
+    rows: list[dict]
+    future: Future
+
+
+class IngestWriter:
+    def __init__(self, rt) -> None:
+        self.rt = rt
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, source: str, rows: list[dict]) -> Future:
+        future: Future = Future()
+        self._ensure_thread()
+        self._jobs.put(_Job(source, rows, future))
+        return future
+
+    def store(self, source: str, rows: list[dict]) -> list[Outcome]:
+        return self.submit(source, rows).result()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join(10)
+            self._thread = None
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="ingest-writer", daemon=True)
+                    self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            group, size = [job], len(job.rows)
+            while size < GROUP_MAX_EVENTS:
+                try:
+                    nxt = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._jobs.put(None)
+                    break
+                group.append(nxt)
+                size += len(nxt.rows)
+            try:
+                results = self._store_group(group)
+            except Exception as exc:  # every waiting request learns of it; nothing was committed
+                log.exception("ingest group of %d event(s) failed", size)
+                for j in group:
+                    j.future.set_exception(exc)
+                continue
+            for j, outcome in zip(group, results):
+                j.future.set_result(outcome)
+
+    def _store_group(self, group: list[_Job]) -> list[list[Outcome]]:
+        rt = self.rt
+        events = Event.__table__
+        insert = postgresql.insert if rt.engine.dialect.name == "postgresql" else sqlite.insert
+        rows = [r for j in group for r in j.rows]
+        with rt.engine.begin() as conn:
+            stmt = insert(events).on_conflict_do_nothing(index_elements=["source", "source_id"])
+            created = {(r.source, r.source_id): r.id for r in conn.execute(stmt.returning(events.c.id, events.c.source, events.c.source_id), rows)}
+            replayed = {(r["source"], r["source_id"]) for r in rows if (r["source"], r["source_id"]) not in created}
+            existing = self._existing(conn, replayed)
+            claimed: set[tuple[str, str]] = set()
+            results: list[list[Outcome]] = []
+            fresh: list[EventRecord] = []
+            records: dict[tuple[str, str], EventRecord] = {}
+            for j in group:
+                outcomes = []
+                for r in j.rows:
+                    ident = (r["source"], r["source_id"])
+                    if ident in created and ident not in claimed:
+                        claimed.add(ident)
+                        records[ident] = record = EventRecord(id=created[ident], **r)
+                        fresh.append(record)
+                        outcomes.append(Outcome(record, True))
+                    else:  # a retry, or the same id twice in one group: the stored event
+                        outcomes.append(Outcome(records.get(ident) or existing[ident], False))
+                results.append(outcomes)
+            if fresh:
+                conn.execute(insert(EventTransition.__table__), [
+                    {"event_id": e.id, "action": action, "from_status": src, "to_status": dst, "at": at, "actor": actor,
+                     "role": role, "channel": "api", "note": None, "department_code": dept}
+                    for e in fresh
+                    for action, src, dst, at, actor, role, dept in (
+                        ("report", None, Status.REPORTED.value, e.reported_at, e.source, "source", None),
+                        ("dispatch", Status.REPORTED.value, Status.DISPATCHED.value, e.dispatched_at, "auto-dispatch", "system", e.department_code),
+                    )
+                ])
+        if fresh:
+            now = rt.clock()
+            change = rt.live.change_set()
+            for event in fresh:
+                change.event_changed(None, facts(event, rt.areas), now)
+            rt.live.apply(change, ticker=[ticker_entry(e, rt.areas) for e in fresh[-TICKER_PER_GROUP:]])
+        return results
+
+    @staticmethod
+    def _existing(conn, idents: set[tuple[str, str]]) -> dict[tuple[str, str], object]:
+        if not idents:
+            return {}
+        events = Event.__table__
+        by_source: dict[str, list[str]] = {}
+        for source, source_id in idents:
+            by_source.setdefault(source, []).append(source_id)
+        clause = or_(*(and_(events.c.source == s, events.c.source_id.in_(ids)) for s, ids in by_source.items()))
+        return {(r.source, r.source_id): r for r in conn.execute(select(events).where(clause))}
