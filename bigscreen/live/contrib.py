@@ -6,10 +6,9 @@ disagree. Overdue is the one figure that moves with the clock rather than with t
 event: the deadline sweep counts it (bigscreen.live.writer), and rebuild recounts it.
 
 Fields of an area hash and of a day hash (the cohort of events reported that day):
-  n, n:{cat}                     reported
-  st:{status}, st:{status}:{cat} current status
-  open, open:{cat}               not closed
-  closed, ontime, handle_s       closed; closed by the deadline; seconds from report to close
+  st:{status}, st:{status}:{cat} current status; reported, open and closed are sums of these
+                                 (bigscreen.live.kpi), so ingest moves only two fields per hash
+  ontime, handle_s               closed by the deadline; seconds from report to close
   rated, satisfied               rated; rated 2 or 3
   lvl:{level}                    closed at that level (grid, community, street ...)
   overdue, overdue:{cat}         open and past the deadline (kept by the sweep)
@@ -74,20 +73,17 @@ class Contributions:
     def of(self, e: EventFacts, now: datetime) -> Delta:
         c = e.category
         closed = e.status in CLOSED_STATUSES
-        fields = ["n", f"n:{c}", f"st:{e.status}", f"st:{e.status}:{c}"]
+        fields = [f"st:{e.status}", f"st:{e.status}:{c}"]
         handle_s = 0
         ontime = False
         if closed:
             assert e.closed_at is not None
             ontime = e.closed_at <= e.deadline
-            fields.append("closed")
             if ontime:
                 fields.append("ontime")
             if e.resolved_level:
                 fields.append(f"lvl:{e.resolved_level}")
             handle_s = round((e.closed_at - e.reported_at).total_seconds())
-        else:
-            fields += ["open", f"open:{c}"]
         if e.rating is not None:
             fields.append("rated")
             if e.rating >= 2:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import redis
 
-from bigscreen.lifecycle import Status
+from bigscreen.lifecycle import CLOSED_STATUSES, Status
 from bigscreen.live.contrib import Contributions
 from bigscreen.live.keys import Keys
 
@@ -20,19 +20,24 @@ def _ratio(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
+STATUS_FIELDS = {f"st:{s.value}": s.value for s in Status}
+CLOSED_FIELDS = tuple(f"st:{s.value}" for s in CLOSED_STATUSES)
+
+
 def figures(h: dict[str, int]) -> dict:
     """Rates from one hash's counters; None where nothing has happened yet."""
-    closed = h.get("closed", 0)
+    reported = sum(h.get(f, 0) for f in STATUS_FIELDS)
+    closed = sum(h.get(f, 0) for f in CLOSED_FIELDS)
     return {
-        "reported": h.get("n", 0),
+        "reported": reported,
         "closed": closed,
-        "open": h.get("open", 0),
+        "open": reported - closed,
         "overdue": h.get("overdue", 0),
-        "closure_rate": _ratio(closed, h.get("n", 0)),
+        "closure_rate": _ratio(closed, reported),
         "ontime_rate": _ratio(h.get("ontime", 0), closed + h.get("overdue", 0)),
         "satisfaction": _ratio(h.get("satisfied", 0), h.get("rated", 0)),
         "avg_handling_hours": round(h.get("handle_s", 0) / closed / 3600, 2) if closed else None,
-        "by_status": {s.value: h.get(f"st:{s.value}", 0) for s in Status},
+        "by_status": {status: h.get(f, 0) for f, status in STATUS_FIELDS.items()},
     }
 
 
