@@ -50,6 +50,15 @@ def event_out(e: Event, rt: Runtime, created: bool | None = None) -> dict[str, A
     return out
 
 
+def receipt(e: Event, rt: Runtime, created: bool) -> dict[str, Any]:
+    """What a batch answers per event: enough to follow it up, not the whole event again."""
+    return {
+        "id": e.id, "source_id": e.source_id, "created": created, "status": e.status,
+        "grid": rt.areas.by_id[e.grid_id].code, "department": e.department_code,
+        "reported_at": e.reported_at.isoformat(), "deadline": e.deadline.isoformat(),
+    }
+
+
 def _errors(exc: ValidationError, batch: bool) -> list[dict]:
     return [
         {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
@@ -95,7 +104,7 @@ async def post_events(request: Request, rt: RT, source: Source):
     outcomes = await ingest(rt, source, items, batch)
     if batch:
         created = sum(o.created for o in outcomes)
-        return JSON({"events": [event_out(o.event, rt, o.created) for o in outcomes],
+        return JSON({"events": [receipt(o.event, rt, o.created) for o in outcomes],
                      "created": created, "existing": len(outcomes) - created}, status_code=200)
     o = outcomes[0]
     return JSON(event_out(o.event, rt, o.created), status_code=201 if o.created else 200)

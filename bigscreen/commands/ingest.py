@@ -116,6 +116,5 @@ class IngestEvents:
             lat=p.lat, lon=p.lon, grid_id=p.grid.id, status=Status.DISPATCHED.value,
             department_code=p.department, deadline=p.deadline,
             reported_at=p.reported_at, dispatched_at=max(p.reported_at, min(now, p.reported_at + timedelta(seconds=1))),
-            accepted_at=None, started_at=None, handled_at=None, verified_at=None, closed_at=None, rated_at=None,
-            verify_photo_url=None, rating=None, resolved_level=None, version=1,
-        )
+            version=1,
+        )  # later stages' columns are left out (NULL): fewer parameters to process per row

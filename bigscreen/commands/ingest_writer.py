@@ -5,6 +5,10 @@ Under load, single posts then cost about what batches cost, and SQLite sees one 
 process instead of one per request (its busy handler sleeps in millisecond steps when writers
 collide). A request's events are never split: a group commits whole or fails whole, and every
 waiting request gets its own outcome or the group's error.
+
+The Redis update of a committed group runs on a second thread while the writer stores the
+next group: Redis still moves only after its own group's commit, and a request is answered
+only once its figures are in Redis.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -30,6 +34,9 @@ TICKER_PER_GROUP = 50
 
 class EventRecord(SimpleNamespace):
     """A stored event's columns, as ingest returns them (same attributes as a row of `events`)."""
+
+    accepted_at = started_at = handled_at = verified_at = closed_at = rated_at = None
+    verify_photo_url = rating = resolved_level = None
 
 
 @dataclass
@@ -51,6 +58,7 @@ class IngestWriter:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-live")
 
     def submit(self, source: str, rows: list[dict]) -> Future:
         future: Future = Future()
@@ -66,6 +74,7 @@ class IngestWriter:
             self._jobs.put(None)
             self._thread.join(10)
             self._thread = None
+        self._live.shutdown(wait=True)
 
     def _ensure_thread(self) -> None:
         if self._thread is None:
@@ -91,16 +100,29 @@ class IngestWriter:
                 group.append(nxt)
                 size += len(nxt.rows)
             try:
-                results = self._store_group(group)
+                results, fresh = self._store_group(group)
             except Exception as exc:  # every waiting request learns of it; nothing was committed
                 log.exception("ingest group of %d event(s) failed", size)
                 for j in group:
                     j.future.set_exception(exc)
                 continue
-            for j, outcome in zip(group, results):
-                j.future.set_result(outcome)
+            self._live.submit(self._publish, group, results, fresh)
 
-    def _store_group(self, group: list[_Job]) -> list[list[Outcome]]:
+    def _publish(self, group: list[_Job], results: list[list[Outcome]], fresh: list[EventRecord]) -> None:
+        rt = self.rt
+        try:
+            if fresh:
+                now = rt.clock()
+                change = rt.live.change_set()
+                for event in fresh:
+                    change.event_changed(None, facts(event, rt.areas), now)
+                rt.live.apply(change, ticker=[ticker_entry(e, rt.areas) for e in fresh[-TICKER_PER_GROUP:]])
+        except Exception:  # stored in SQL: the answer stands; reconcile/rebuild repairs Redis
+            log.exception("live counters not updated for %d stored event(s)", len(fresh))
+        for j, outcome in zip(group, results):
+            j.future.set_result(outcome)
+
+    def _store_group(self, group: list[_Job]) -> tuple[list[list[Outcome]], list[EventRecord]]:
         rt = self.rt
         events = Event.__table__
         insert = postgresql.insert if rt.engine.dialect.name == "postgresql" else sqlite.insert
@@ -136,13 +158,7 @@ class IngestWriter:
                         ("dispatch", Status.REPORTED.value, Status.DISPATCHED.value, e.dispatched_at, "auto-dispatch", "system", e.department_code),
                     )
                 ])
-        if fresh:
-            now = rt.clock()
-            change = rt.live.change_set()
-            for event in fresh:
-                change.event_changed(None, facts(event, rt.areas), now)
-            rt.live.apply(change, ticker=[ticker_entry(e, rt.areas) for e in fresh[-TICKER_PER_GROUP:]])
-        return results
+        return results, fresh
 
     @staticmethod
     def _existing(conn, idents: set[tuple[str, str]]) -> dict[tuple[str, str], object]:
