@@ -1,10 +1,19 @@
-"""The facts of an event that the live counters are computed from."""
+"""An event as the commands pass it around, and the facts the live counters are computed from."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 from bigscreen.areas import AreaIndex
 from bigscreen.db.models import Event
 from bigscreen.live.contrib import EventFacts
+
+
+class EventRecord(SimpleNamespace):
+    """A stored event's columns, as ingest returns them (same attributes as a row of `events`)."""
+
+    accepted_at = started_at = handled_at = verified_at = closed_at = rated_at = None
+    verify_photo_url = rating = resolved_level = None
 
 
 def facts(event: Event, areas: AreaIndex) -> EventFacts:

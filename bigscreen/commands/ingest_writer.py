@@ -18,25 +18,17 @@ import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bigscreen.commands.facts import facts, ticker_entry
+from bigscreen.commands.facts import EventRecord, facts, ticker_entry
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.lifecycle import Status
 
 log = logging.getLogger(__name__)
 GROUP_MAX_EVENTS = 2000
 TICKER_PER_GROUP = 50
-
-
-class EventRecord(SimpleNamespace):
-    """A stored event's columns, as ingest returns them (same attributes as a row of `events`)."""
-
-    accepted_at = started_at = handled_at = verified_at = closed_at = rated_at = None
-    verify_photo_url = rating = resolved_level = None
 
 
 @dataclass

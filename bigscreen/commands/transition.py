@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bigscreen.commands.facts import facts
+from bigscreen.commands.facts import EventRecord, facts
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.lifecycle import ACTIONS, RESOLUTION_LEVELS, Status, allowed_actions
 from bigscreen.runtime import Runtime
@@ -44,23 +44,25 @@ class TransitionEvent:
         if errors:
             raise Problem(422, errors)
 
-    def run(self) -> Event:
+    def run(self) -> EventRecord:
         self._validate_fields()
         action = ACTIONS[self.request.action]
         r = self.request
-        with self.rt.sessions() as session, session.begin():
-            event = session.get(Event, self.event_id)
-            if event is None:
+        events, log = Event.__table__, EventTransition.__table__
+        with self.rt.engine.begin() as conn:
+            row = conn.execute(select(events).where(events.c.id == self.event_id)).first()
+            if row is None:
                 raise Problem(404, f"no event {self.event_id}")
-            if event.status == action.target and action.target not in (Status.DISPATCHED,):
+            event = EventRecord(**row._mapping)
+            if event.status == action.target and action.target != Status.DISPATCHED:
                 return event  # the same action again: idempotent, nothing changes
             if event.status not in action.sources:
-                raise Problem(409, {"message": f"cannot {action.name} a case that is {event.status}", "status": event.status, "allowed": allowed_actions(event.status)})
+                raise Problem(409, {"message": f"cannot {action.name} a case that is {event.status}",
+                                    "status": event.status, "allowed": allowed_actions(event.status)})
             at = r.at or self.rt.clock()
-            last = session.scalar(select(EventTransition.at).where(EventTransition.event_id == event.id).order_by(EventTransition.id.desc()).limit(1))
+            last = conn.scalar(select(log.c.at).where(log.c.event_id == event.id).order_by(log.c.id.desc()).limit(1))
             if last is not None and at < last:
                 raise Problem(422, [field_error(["body", "at"], f"must not be before the case's previous step at {last.isoformat()}")])
-            before = facts(event, self.rt.areas)
             values: dict = {"status": action.target.value, "version": event.version + 1}
             if action.stamp:
                 values[action.stamp] = at
@@ -72,20 +74,18 @@ class TransitionEvent:
                 values["resolved_level"] = r.resolved_level
             if action.name == "rate":
                 values["rating"] = r.rating
-            moved = session.execute(
-                update(Event).where(Event.id == event.id, Event.version == event.version).values(**values)
+            moved = conn.execute(
+                update(events).where(events.c.id == event.id, events.c.version == event.version).values(**values)
             ).rowcount
             if moved != 1:
-                raise Problem(409, {"message": "the case changed meanwhile; reload and try again", "status": event.status, "allowed": allowed_actions(event.status)})
-            session.add(EventTransition(
+                raise Problem(409, {"message": "the case changed meanwhile; reload and try again",
+                                    "status": event.status, "allowed": allowed_actions(event.status)})
+            conn.execute(log.insert().values(
                 event_id=event.id, action=action.name, from_status=event.status, to_status=action.target.value,
-                at=at, actor=self.actor, role=self.role, channel=self.channel, note=r.note,
-                department_code=r.department,
+                at=at, actor=self.actor, role=self.role, channel=self.channel, note=r.note, department_code=r.department,
             ))
-            session.flush()
-            session.refresh(event)
-        now = self.rt.clock()
+        after = EventRecord(**{**vars(event), **values})
         change = self.rt.live.change_set()
-        change.event_changed(before, facts(event, self.rt.areas), now)
+        change.event_changed(facts(event, self.rt.areas), facts(after, self.rt.areas), self.rt.clock())
         self.rt.live.apply(change)
-        return event
+        return after

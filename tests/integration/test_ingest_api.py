@@ -119,3 +119,22 @@ def test_openapi_document(client):
     assert "/api/v1/events" in doc["paths"] and "EventIn" in doc["components"]["schemas"]
     assert client.get("/docs").status_code in (200, 404)  # never the CDN-backed Swagger page
     assert "swagger" not in client.get("/docs").text.lower()
+
+
+def test_concurrent_retries_store_one_event(live_server, runtime, api_key):
+    """Ten clients send the same report at the same moment: one event, every answer names it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    body = event(runtime, "same-moment")
+    with httpx.Client(base_url=live_server.url, headers={"X-API-Key": api_key}) as c, ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda _: c.post("/api/v1/events", json=body), range(10)))
+        others = list(pool.map(lambda i: c.post("/api/v1/events", json=event(runtime, f"other-{i}")), range(20)))
+    assert {a.json()["id"] for a in answers} == {answers[0].json()["id"]}
+    assert sum(a.json()["created"] for a in answers) == 1
+    assert sorted(a.status_code for a in answers) == [200] * 9 + [201]
+    assert all(o.status_code == 201 for o in others)
+    assert count_events(runtime) == 21
+    kpi = httpx.get(live_server.url + "/api/v1/kpi", headers={"X-API-Key": api_key}).json()
+    assert kpi["reported_today"] == 21
