@@ -39,9 +39,10 @@ def run_demo(settings: Settings, *, host: str, port: int, rate: float, backfill_
         scheduler = jobs.background_scheduler(rt)
         scheduler.start()
         url = f"http://{host}:{port}"
-        threading.Thread(target=_simulate, args=(server, url, api_key, rate, backfill_days if fresh_city else 0, stop),
+        banner = (f"\n  bigscreen demo: {url}/\n  API key of source '{DEMO_SOURCE}': {api_key}\n"
+                  f"  data dir: {settings.data_dir}\n  Ctrl-C stops everything.\n")
+        threading.Thread(target=_simulate, args=(server, url, api_key, rate, backfill_days if fresh_city else 0, stop, banner),
                          name="simulator", daemon=True).start()
-        click.echo(f"\n  bigscreen demo: {url}/\n  API key of source '{DEMO_SOURCE}': {api_key}\n  data dir: {settings.data_dir}\n  Ctrl-C stops everything.\n")
         # uvicorn re-raises the stopping signal after its graceful shutdown; with these
         # handlers in place that lands here as a no-op, so the finally block below runs.
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -58,11 +59,13 @@ def run_demo(settings: Settings, *, host: str, port: int, rate: float, backfill_
         click.echo("demo stopped")
 
 
-def _simulate(server: uvicorn.Server, url: str, api_key: str, rate: float, backfill_days: int, stop: threading.Event) -> None:
+def _simulate(server: uvicorn.Server, url: str, api_key: str, rate: float, backfill_days: int,
+              stop: threading.Event, banner: str) -> None:
     from bigscreen.simulate import Simulator
 
     while not server.started and not stop.is_set():
         time.sleep(0.05)
+    click.echo(banner)  # only now does the URL answer
     sim = Simulator(url, api_key, rate=rate)
     try:
         if backfill_days and not stop.is_set():
