@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 from dash import Dash
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
 
 from bigscreen.api import events, open311
 from bigscreen.api.auth import KeyCache
@@ -13,7 +18,8 @@ from bigscreen.api.limits import BodyLimit
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 
 
 def create_api(rt: Runtime) -> FastAPI:
@@ -45,6 +51,17 @@ def create_api(rt: Runtime) -> FastAPI:
     @api.exception_handler(Problem)
     async def _problem(_request: Request, exc: Problem):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+    @api.exception_handler(OperationalError)
+    async def _database_down(_request: Request, exc: OperationalError):
+        log.error("database unavailable: %s", exc.orig)
+        return JSONResponse({"detail": "the database is unavailable; nothing was stored, try again"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    @api.exception_handler(RedisError)
+    async def _redis_down(_request: Request, exc: RedisError):
+        log.error("redis unavailable: %s", exc)
+        return JSONResponse({"detail": "live figures are unavailable; try again"}, status_code=503, headers={"Retry-After": "5"})
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError):
