@@ -7,9 +7,15 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DATETIME stores
+
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Stored as naive UTC (SQLite keeps no zone); always read back aware in UTC."""
+    """Stored as naive UTC (SQLite keeps no zone); always read back aware in UTC.
+
+    On SQLite the conversion to and from text is done here in one step instead of two
+    (this decorator, then SQLAlchemy's DATETIME), in the same storage format: ingest
+    binds several timestamps per event."""
 
     impl = DateTime
     cache_ok = True
@@ -25,3 +31,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+    def bind_processor(self, dialect):
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        to_naive = self.process_bind_param
+
+        def process(value: datetime | None) -> str | None:
+            naive = to_naive(value, dialect)
+            return None if naive is None else naive.strftime(SQLITE_FORMAT)
+
+        return process
+
+    def result_processor(self, dialect, coltype):
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: str | None) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+        return process
