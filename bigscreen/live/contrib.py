@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from bigscreen.lifecycle import CLOSED_STATUSES
@@ -63,14 +63,27 @@ class Contributions:
     def __init__(self, keys: Keys, tz: ZoneInfo) -> None:
         self.keys = keys
         self.tz = tz
+        self._today_of: tuple[datetime | None, date | None] = (None, None)
+        self._keys_of: dict[str, tuple[str]] = {}
+        self._day_keys: dict[tuple[str, str], str] = {}
 
     def day(self, moment: datetime) -> str:
         return moment.astimezone(self.tz).strftime("%Y%m%d")
 
     def keep_day(self, moment: datetime, now: datetime) -> bool:
-        return (now.astimezone(self.tz).date() - moment.astimezone(self.tz).date()).days < DAY_KEEP
+        return (self._local_date(now) - moment.astimezone(self.tz).date()).days < DAY_KEEP
+
+    def _local_date(self, now: datetime) -> date:
+        cached = self._today_of  # one attribute, read once: safe across threads
+        if cached[0] is not now:  # a change set asks with the same `now` for every event
+            cached = self._today_of = (now, now.astimezone(self.tz).date())
+        return cached[1]
 
     def of(self, e: EventFacts, now: datetime) -> Delta:
+        return self.add(Counter(), e, now)
+
+    def add(self, out: Delta, e: EventFacts, now: datetime, sign: int = 1) -> Delta:
+        """Adds `sign` times the event's contribution into `out` (and returns it)."""
         c = e.category
         closed = e.status in CLOSED_STATUSES
         fields = [f"st:{e.status}", f"st:{e.status}:{c}"]
@@ -90,30 +103,41 @@ class Contributions:
                 fields.append("satisfied")
         report_day = self.day(e.reported_at) if self.keep_day(e.reported_at, now) else None
         close_day = self.day(e.closed_at) if closed and self.keep_day(e.closed_at, now) else None
-        trend_r = self._trend_slot(e.reported_at, "r", now)
-        trend_c = self._trend_slot(e.closed_at, "c", now) if closed else None
-        keys = self.keys
-        out: Delta = Counter()
+        trends = [slot for slot in (self._trend_slot(e.reported_at, "r", now),
+                                    self._trend_slot(e.closed_at, "c", now) if closed else None) if slot]
+        get = out.get
         for level, code in enumerate(e.chain):
-            targets = [keys.area(code)]
-            if report_day:
-                targets.append(keys.day(code, report_day))
+            keys = self._area_keys(code)
+            targets = [keys[0], self._day_key(code, report_day)] if report_day else [keys[0]]
             for key in targets:
                 for f in fields:
-                    out[(key, f)] = 1
+                    out[(key, f)] = get((key, f), 0) + sign
                 if closed:
-                    out[(key, "handle_s")] = handle_s
+                    out[(key, "handle_s")] = get((key, "handle_s"), 0) + sign * handle_s
             if close_day:
-                key = keys.day(code, close_day)
-                out[(key, "fl:closed")] = 1
+                key = self._day_key(code, close_day)
+                out[(key, "fl:closed")] = get((key, "fl:closed"), 0) + sign
                 if ontime:
-                    out[(key, "fl:ontime")] = 1
+                    out[(key, "fl:ontime")] = get((key, "fl:ontime"), 0) + sign
             if level <= TREND_MAX_LEVEL:
-                for slot in (trend_r, trend_c):
-                    if slot:
-                        k = (keys.trend(code, slot[0]), slot[1])
-                        out[k] = out.get(k, 0) + 1
+                for hour, field in trends:
+                    k = (self.keys.trend(code, hour), field)
+                    out[k] = get(k, 0) + sign
         return out
+
+    def _area_keys(self, code: str) -> tuple[str]:
+        found = self._keys_of.get(code)
+        if found is None:
+            found = self._keys_of[code] = (self.keys.area(code),)
+        return found
+
+    def _day_key(self, code: str, day: str) -> str:
+        found = self._day_keys.get((code, day))
+        if found is None:
+            if len(self._day_keys) > 200_000:
+                self._day_keys.clear()
+            found = self._day_keys[(code, day)] = self.keys.day(code, day)
+        return found
 
     def _trend_slot(self, moment: datetime, flow: str, now: datetime) -> tuple[str, str] | None:
         if (now - moment).total_seconds() >= TREND_KEEP_S or moment > now + timedelta(minutes=5):
@@ -148,9 +172,3 @@ class Contributions:
     @lru_cache(maxsize=4096)  # noqa: B019 -- one Contributions per process; the stamps are few
     def _expiry(self, stamp: str, fmt: str, keep: timedelta) -> int:
         return int((datetime.strptime(stamp, fmt).replace(tzinfo=self.tz) + keep).timestamp())
-
-
-def difference(after: Delta, before: Delta) -> Delta:
-    out = Counter(after)
-    out.subtract(before)
-    return Counter({k: v for k, v in out.items() if v})

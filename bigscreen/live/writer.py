@@ -11,7 +11,7 @@ import orjson
 import redis
 
 from bigscreen.lifecycle import CLOSED_STATUSES
-from bigscreen.live.contrib import Contributions, Delta, EventFacts, difference, parse_member
+from bigscreen.live.contrib import Contributions, Delta, EventFacts, parse_member
 from bigscreen.live.keys import Keys
 
 TICKER_MAXLEN = 2000
@@ -29,8 +29,9 @@ class ChangeSet:
         self.due: list[tuple[str, Delta]] = []
 
     def event_changed(self, before: EventFacts | None, after: EventFacts, now: datetime) -> None:
-        after_fields = self.contrib.of(after, now)
-        self.inc.update(difference(after_fields, self.contrib.of(before, now)) if before else after_fields)
+        self.contrib.add(self.inc, after, now)
+        if before is not None:
+            self.contrib.add(self.inc, before, now, sign=-1)
         was_open = before is not None and before.status not in CLOSED_STATUSES
         is_open = after.status not in CLOSED_STATUSES
         if is_open and not was_open:
