@@ -115,7 +115,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10, help="wrk duration per repeat")
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--concurrency", type=int, default=32, help="connections for single posts")
+    ap.add_argument("--batch-concurrency", type=int, default=2, help="batches in flight at once")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
@@ -152,14 +153,14 @@ def main() -> None:
                 n = args.batches * 1000
                 rows = bodies(rt, n, f"b{r}", 100 + r)
                 batches = [rows[i : i + 1000] for i in range(0, n, 1000)]
-                batched.append(n / asyncio.run(post_all(url, key, batches, 2)))
+                batched.append(n / asyncio.run(post_all(url, key, batches, args.batch_concurrency)))
                 base.append(n / baseline(rt, bodies(rt, n, f"base{r}", 200 + r)))
         finally:
             server.terminate()
             server.wait()
     s, b, bl = statistics.median(single), statistics.median(batched), statistics.median(base)
     client = "wrk" if shutil.which("wrk") else "httpx"
-    print(f"workers={args.workers} concurrency={args.concurrency} repeats={args.repeat} single-post client={client} (medians)")
+    print(f"workers={args.workers} concurrency={args.concurrency} batch-concurrency={args.batch_concurrency} repeats={args.repeat} single-post client={client} (medians)")
     print(f"single posts   : {s:8.0f} events/s   (target >= 1,000)")
     print(f"batches of 1000: {b:8.0f} events/s   (target >= 5,000)")
     print(f"baseline       : {bl:8.0f} events/s   (bare SQL executemany + one HINCRBY per row, pipelined)")
