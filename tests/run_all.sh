@@ -15,7 +15,13 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-[ -x .venv/bin/python ] || python3 -m venv .venv
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv 2>/dev/null || {
+    rm -rf .venv
+    $SUDO apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv .venv
+  }
+fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[geo,test]'
 
 set +e
