@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from bigscreen.configuration import ConfigError
 from bigscreen.settings import Settings
@@ -17,8 +18,12 @@ from bigscreen.settings import Settings
 log = logging.getLogger("bigscreen")
 
 
-def _settings(data_dir: Path | None) -> Settings:
-    return Settings(**({"data_dir": data_dir} if data_dir else {}))
+def _settings(data_dir: Path | None = None) -> Settings:
+    try:
+        return Settings(**({"data_dir": data_dir} if data_dir else {}))
+    except ValidationError as exc:
+        problems = "; ".join(f"BIGSCREEN_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise click.ClickException(f"settings error: {problems}") from exc
 
 
 def _runtime(settings: Settings):
@@ -47,7 +52,7 @@ def main(verbose: bool) -> None:
 @main.command("check-config")
 def check_config() -> None:
     """Load and validate config/; print a summary or what is wrong and where."""
-    rt = _runtime(Settings())
+    rt = _runtime(_settings())
     cfg = rt.config
     click.echo(f"{cfg.city.name}: {len(cfg.categories)} categories, {sum(len(c.items) for c in cfg.categories)} sub-items, "
                f"{len(cfg.departments)} departments")
@@ -204,9 +209,10 @@ def demo(data_dir: Path | None, port: int, host: str, rate: float, backfill_days
     from bigscreen.demo import run_demo
 
     settings = _settings(data_dir)
+    config = _runtime(settings).config  # a broken config stops here, with its file and key
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": secrets.token_urlsafe(32)})
-    sys.exit(run_demo(settings, host=host, port=port, rate=rate, backfill_days=backfill_days))
+    sys.exit(run_demo(settings, config, host=host, port=port, rate=rate, backfill_days=backfill_days))
 
 
 if __name__ == "__main__":

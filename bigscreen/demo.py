@@ -13,6 +13,7 @@ import uvicorn
 from bigscreen import jobs
 from bigscreen.api.auth import create_api_key
 from bigscreen.app import create_app
+from bigscreen.configuration import Config
 from bigscreen.runtime import Runtime
 from bigscreen.settings import Settings
 from bigscreen.setup import build_city, city_exists, ensure_redis, prepare_database, sync_live
@@ -21,9 +22,9 @@ log = logging.getLogger(__name__)
 DEMO_SOURCE = "demo-simulator"
 
 
-def run_demo(settings: Settings, *, host: str, port: int, rate: float, backfill_days: int) -> int:
+def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: float, backfill_days: int) -> int:
     settings, owned_redis = ensure_redis(settings)
-    rt = Runtime.open(settings)
+    rt = Runtime.open(settings, config)
     scheduler = None
     stop = threading.Event()
     try:

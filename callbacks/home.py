@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dash import Input, Output
+from dash import Input, Output, no_update
+from redis.exceptions import RedisError
 
 from bigscreen import ids
 from bigscreen.live.kpi import KPI_NAMES, read_kpi
@@ -16,7 +17,11 @@ def register(app, rt) -> None:
 
     @app.callback(*outputs, Input(ids.HOME_TICK, "n_intervals"))
     def update_home_kpis(_n):
-        k = read_kpi(rt.redis, rt.keys, rt.contributions, rt.areas.city.code, rt.clock())
+        try:
+            k = read_kpi(rt.redis, rt.keys, rt.contributions, rt.areas.city.code, rt.clock())
+        except RedisError:
+            return (no_update,) * len(outputs)  # keep the last picture; the page never breaks
+
         shown = [display_value(n, k[n]) for n in KPI_NAMES]
         raw = ["" if k[n] is None else str(k[n]) for n in KPI_NAMES]
         return *shown, *raw, rt.clock().astimezone(rt.tz).strftime("%H:%M:%S")

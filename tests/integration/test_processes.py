@@ -78,3 +78,13 @@ def test_broken_config_names_file_and_key(tmp_path):
     assert "city.yaml" in r.stderr and "zoom" in r.stderr and "Traceback" not in r.stderr
     ok = _bigscreen("check-config")
     assert ok.returncode == 0 and "15 categories" in ok.stdout
+
+
+def test_bad_settings_and_config_stop_commands_with_a_clear_line(tmp_path):
+    r = _bigscreen("init", "--data-dir", str(tmp_path), env={"BIGSCREEN_MAX_BODY_BYTES": "lots"})
+    assert r.returncode != 0 and "BIGSCREEN_MAX_BODY_BYTES" in r.stderr and "Traceback" not in r.stderr
+    config = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG_DIR, config)
+    (config / "dispatch.yaml").write_text((config / "dispatch.yaml").read_text() + "\nsurprise: 1\n")
+    r = _bigscreen("demo", "--data-dir", str(tmp_path / "d"), env={"BIGSCREEN_CONFIG_DIR": str(config)})
+    assert r.returncode != 0 and "dispatch.yaml" in r.stderr and "surprise" in r.stderr and "Traceback" not in r.stderr
