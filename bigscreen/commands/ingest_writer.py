@@ -19,7 +19,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bigscreen.commands.facts import EventRecord, facts, ticker_entry
@@ -29,6 +29,7 @@ from bigscreen.lifecycle import Status
 log = logging.getLogger(__name__)
 GROUP_MAX_EVENTS = 2000
 TICKER_PER_GROUP = 50
+IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit
 
 
 @dataclass
@@ -141,16 +142,28 @@ class IngestWriter:
                         outcomes.append(Outcome(records.get(ident) or existing[ident], False))
                 results.append(outcomes)
             if fresh:
-                conn.execute(insert(EventTransition.__table__), [
-                    {"event_id": e.id, "action": action, "from_status": src, "to_status": dst, "at": at, "actor": actor,
-                     "role": role, "channel": "api", "note": None, "department_code": dept}
-                    for e in fresh
-                    for action, src, dst, at, actor, role, dept in (
-                        ("report", None, Status.REPORTED.value, e.reported_at, e.source, "source", None),
-                        ("dispatch", Status.REPORTED.value, Status.DISPATCHED.value, e.dispatched_at, "auto-dispatch", "system", e.department_code),
-                    )
-                ])
+                self._log_transitions(conn, [e.id for e in fresh])
         return results, fresh
+
+    @staticmethod
+    def _log_transitions(conn, ids: list[int]) -> None:
+        """The report and the automatic dispatch of each new event, written by the database
+        from the rows just stored (INSERT .. SELECT) rather than sent again from Python."""
+        events, log_table = Event.__table__, EventTransition.__table__
+        columns = ["event_id", "action", "from_status", "to_status", "at", "actor", "role", "channel", "department_code"]
+        steps = (
+            ("report", None, Status.REPORTED.value, events.c.reported_at, events.c.source, "source", None),
+            ("dispatch", Status.REPORTED.value, Status.DISPATCHED.value, events.c.dispatched_at,
+             literal("auto-dispatch"), "system", events.c.department_code),
+        )
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            for action, src, dst, at, actor, role, department in steps:
+                rows = select(
+                    events.c.id, literal(action), literal(src, String), literal(dst), at, actor,
+                    literal(role), literal("api"), department if department is not None else literal(None, String),
+                ).where(events.c.id.in_(chunk)).order_by(events.c.id)
+                conn.execute(log_table.insert().from_select(columns, rows))
 
     @staticmethod
     def _existing(conn, idents: set[tuple[str, str]]) -> dict[tuple[str, str], object]:
