@@ -69,7 +69,9 @@ def ensure_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
 
 def sync_live(rt: Runtime) -> bool:
     """Rebuilds the live counters when Redis does not count the events SQL holds (a new or
-    wiped Redis, or one that lost its last writes). Returns whether it rebuilt."""
+    wiped Redis, or one that lost its last writes) or was built with another key schema.
+    Returns whether it rebuilt."""
+    from bigscreen.live.keys import SCHEMA_VERSION
     from bigscreen.live.kpi import read_kpi
     from bigscreen.live.rebuild import rebuild
 
@@ -78,7 +80,11 @@ def sync_live(rt: Runtime) -> bool:
     with rt.sessions() as session:
         stored = session.scalar(select(func.count()).select_from(models.Event))
     counted = read_kpi(rt.redis, rt.keys, rt.contributions, rt.areas.city.code, rt.clock())["total"]["reported"]
-    if stored == counted:
+    schema = rt.redis.get(rt.keys.schema)
+    if stored == counted == 0:
+        rt.redis.set(rt.keys.schema, SCHEMA_VERSION)  # an empty start: the live path builds this schema
+        return False
+    if stored == counted and schema is not None and schema.decode() == SCHEMA_VERSION:
         return False
     rebuild(rt)
     return True

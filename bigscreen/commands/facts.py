@@ -27,6 +27,7 @@ def facts(event: Event, areas: AreaIndex) -> EventFacts:
         closed_at=event.closed_at,
         rating=event.rating,
         resolved_level=event.resolved_level,
+        department=event.department_code,
     )
 
 

@@ -12,6 +12,7 @@ Fields of an area hash and of a day hash (the cohort of events reported that day
   rated, satisfied               rated; rated 2 or 3
   lvl:{level}                    closed at that level (grid, community, street ...)
   overdue, overdue:{cat}         open and past the deadline (kept by the sweep)
+Department hashes carry the same fields as an area's all-time hash.
 Flows counted on the day they happen (day hash of that day): fl:closed, fl:ontime.
 Trend hashes (city, district and street only): "{minute}:r" reported, "{minute}:c" closed.
 """
@@ -43,17 +44,32 @@ class EventFacts:
     closed_at: datetime | None = None
     rating: int | None = None
     resolved_level: str | None = None
+    department: str | None = None
+
+    @property
+    def waiting(self) -> Waiting:
+        return Waiting(self.id, self.category, self.chain[-1], self.reported_at, self.department)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What the deadline zset and the overdue set know of an open case: enough to find
+    every counter its lateness moves, without reading SQL."""
+
+    id: int
+    category: str
+    grid: str
+    reported_at: datetime
+    department: str | None
 
     @property
     def member(self) -> str:
-        """How the event appears in the deadline zset and the overdue set."""
-        return f"{self.id}|{self.category}|{self.chain[-1]}|{self.reported_at.timestamp():.0f}"
+        return f"{self.id}|{self.category}|{self.grid}|{self.reported_at.timestamp():.0f}|{self.department or ''}"
 
-
-def parse_member(member: str) -> tuple[int, str, str, datetime]:
-    """(event id, category, grid code, reported at) of a deadline-zset member."""
-    event_id, category, grid, reported = member.split("|")
-    return int(event_id), category, grid, datetime.fromtimestamp(int(reported), timezone.utc)
+    @classmethod
+    def parse(cls, member: str) -> Waiting:
+        event_id, category, grid, reported, department = member.split("|")
+        return cls(int(event_id), category, grid, datetime.fromtimestamp(int(reported), timezone.utc), department or None)
 
 
 Delta = Counter  # (key, field) -> int
@@ -65,6 +81,7 @@ class Contributions:
         self.tz = tz
         self._today_of: tuple[datetime | None, date | None] = (None, None)
         self._keys_of: dict[str, tuple[str]] = {}
+        self._dept_keys: dict[str, str] = {}
         self._day_keys: dict[tuple[str, str], str] = {}
 
     def day(self, moment: datetime) -> str:
@@ -106,6 +123,12 @@ class Contributions:
         trends = [slot for slot in (self._trend_slot(e.reported_at, "r", now),
                                     self._trend_slot(e.closed_at, "c", now) if closed else None) if slot]
         get = out.get
+        if e.department:
+            key = self._dept_key(e.department)
+            for f in fields:
+                out[(key, f)] = get((key, f), 0) + sign
+            if closed:
+                out[(key, "handle_s")] = get((key, "handle_s"), 0) + sign * handle_s
         for level, code in enumerate(e.chain):
             keys = self._area_keys(code)
             targets = [keys[0], self._day_key(code, report_day)] if report_day else [keys[0]]
@@ -131,6 +154,12 @@ class Contributions:
             found = self._keys_of[code] = (self.keys.area(code),)
         return found
 
+    def _dept_key(self, code: str) -> str:
+        found = self._dept_keys.get(code)
+        if found is None:
+            found = self._dept_keys[code] = self.keys.department(code)
+        return found
+
     def _day_key(self, code: str, day: str) -> str:
         found = self._day_keys.get((code, day))
         if found is None:
@@ -145,17 +174,26 @@ class Contributions:
         local = moment.astimezone(self.tz)
         return local.strftime("%Y%m%d%H"), f"{local.minute:02d}:{flow}"
 
-    def overdue_fields(self, category: str, chain: tuple[str, ...], reported_at: datetime, now: datetime) -> Delta:
+    def overdue_fields(self, w: Waiting, chain: tuple[str, ...], now: datetime, sign: int = 1) -> Delta:
+        """The counters one case moves by being overdue: its areas (all-time and its report
+        day) and its department."""
         out: Delta = Counter()
-        cohort = self.keep_day(reported_at, now)
+        cohort = self.keep_day(w.reported_at, now)
+        targets = [self._dept_key(w.department)] if w.department else []
         for code in chain:
-            targets = [self.keys.area(code)]
+            targets.append(self.keys.area(code))
             if cohort:
-                targets.append(self.keys.day(code, self.day(reported_at)))
-            for key in targets:
-                out[(key, "overdue")] += 1
-                out[(key, f"overdue:{category}")] += 1
+                targets.append(self.keys.day(code, self.day(w.reported_at)))
+        for key in targets:
+            out[(key, "overdue")] = sign
+            out[(key, f"overdue:{w.category}")] = sign
         return out
+
+    def department_overdue_fields(self, w: Waiting, sign: int) -> Delta:
+        if not w.department:
+            return Counter()
+        key = self._dept_key(w.department)
+        return Counter({(key, "overdue"): sign, (key, f"overdue:{w.category}"): sign})
 
     def expiry(self, key: str) -> int | None:
         """Unix time at which a dated key may go, or None for all-time keys."""

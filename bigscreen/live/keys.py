@@ -4,15 +4,19 @@ area hash      {p}a:{area}              all-time counters of an area (see bigscr
 day hash       {p}a:{area}:d:{yyyymmdd} counters of the events reported that (local) day,
                                         plus fl:* flows that happened that day
 trend hash     {p}tr:{area}:{yyyymmddhh} per-minute buckets, field "{mm}:{flow}"
+department     {p}dep:{code}            all-time counters of a handling department
 deadlines      {p}deadlines             zset: open cases not yet overdue, scored by deadline (epoch s)
 overdue        {p}overdue               set: open cases counted as overdue
 ticker         {p}ticker                capped stream of recent events
 changed        {p}changed               pub/sub channel: area codes whose figures moved
+schema         {p}schema                version of this schema the counters were built with
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+SCHEMA_VERSION = "2"  # bump when counters change shape: `sync_live` then rebuilds at start
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,9 @@ class Keys:
 
     def day(self, code: str, day: str) -> str:
         return f"{self.prefix}a:{code}:d:{day}"
+
+    def department(self, code: str) -> str:
+        return f"{self.prefix}dep:{code}"
 
     def trend(self, code: str, hour: str) -> str:
         return f"{self.prefix}tr:{code}:{hour}"
@@ -39,6 +46,10 @@ class Keys:
     @property
     def ticker(self) -> str:
         return f"{self.prefix}ticker"
+
+    @property
+    def schema(self) -> str:
+        return f"{self.prefix}schema"
 
     @property
     def changed(self) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bigscreen.commands.facts import facts
 from bigscreen.db.models import Event
 from bigscreen.lifecycle import CLOSED_STATUSES
+from bigscreen.live.keys import SCHEMA_VERSION
 from bigscreen.runtime import Runtime
 
 CHUNK = 5000
@@ -33,10 +34,11 @@ def rebuild(rt: Runtime, now: datetime | None = None) -> int:
             count += 1
             if f.status in CLOSED_STATUSES:
                 continue
+            w = f.waiting
             if f.deadline.timestamp() <= now.timestamp():
-                overdue.append((f.member, contrib.overdue_fields(f.category, f.chain, f.reported_at, now)))
+                overdue.append((w.member, contrib.overdue_fields(w, f.chain, now)))
             else:
-                deadlines.append((f.deadline.timestamp(), f.member))
+                deadlines.append((f.deadline.timestamp(), w.member))
     for _member, fields in overdue:
         total.update(fields)
     wipe(rt)
@@ -55,6 +57,7 @@ def rebuild(rt: Runtime, now: datetime | None = None) -> int:
         pipe.zadd(rt.keys.deadlines, {m: s for s, m in deadlines[i : i + CHUNK]})
     for i in range(0, len(overdue), CHUNK):
         pipe.sadd(rt.keys.overdue, *(m for m, _ in overdue[i : i + CHUNK]))
+    pipe.set(rt.keys.schema, SCHEMA_VERSION)
     pipe.publish(rt.keys.changed, "rebuild")
     pipe.execute()
     return count

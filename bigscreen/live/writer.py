@@ -11,7 +11,7 @@ import orjson
 import redis
 
 from bigscreen.lifecycle import CLOSED_STATUSES
-from bigscreen.live.contrib import Contributions, Delta, EventFacts, parse_member
+from bigscreen.live.contrib import Contributions, Delta, EventFacts, Waiting
 from bigscreen.live.keys import Keys
 
 TICKER_MAXLEN = 2000
@@ -27,6 +27,7 @@ class ChangeSet:
         self.zadd: list[tuple[float, str]] = []
         self.done: list[tuple[str, Delta]] = []
         self.due: list[tuple[str, Delta]] = []
+        self.move: list[tuple[str, str, float, Delta]] = []
 
     def event_changed(self, before: EventFacts | None, after: EventFacts, now: datetime) -> None:
         self.contrib.add(self.inc, after, now)
@@ -35,15 +36,19 @@ class ChangeSet:
         was_open = before is not None and before.status not in CLOSED_STATUSES
         is_open = after.status not in CLOSED_STATUSES
         if is_open and not was_open:
-            self.zadd.append((after.deadline.timestamp(), after.member))
+            self.zadd.append((after.deadline.timestamp(), after.waiting.member))
         elif was_open and not is_open:
-            fields = self.contrib.overdue_fields(after.category, after.chain, after.reported_at, now)
-            undo = Counter({k: -v for k, v in fields.items()})
-            self.done.append((after.member, undo))
+            w = before.waiting
+            self.done.append((w.member, self.contrib.overdue_fields(w, before.chain, now, sign=-1)))
+        elif was_open and before.department != after.department:
+            old, new = before.waiting, after.waiting
+            shift = self.contrib.department_overdue_fields(old, -1)
+            shift.update(self.contrib.department_overdue_fields(new, 1))  # update, not +: keeps negatives
+            self.move.append((old.member, new.member, after.deadline.timestamp(), shift))
 
     def overdue(self, member: str, chain_of: Callable[[str], tuple[str, ...]], now: datetime) -> None:
-        _id, category, grid, reported_at = parse_member(member)
-        self.due.append((member, self.contrib.overdue_fields(category, chain_of(grid), reported_at, now)))
+        w = Waiting.parse(member)
+        self.due.append((member, self.contrib.overdue_fields(w, chain_of(w.grid), now)))
 
     def script_args(self, keys: Keys) -> tuple[list[str], bytes]:
         index: dict[str, int] = {}
@@ -61,6 +66,7 @@ class ChangeSet:
             "zadd": [[s, m] for s, m in self.zadd],
             "done": [[m, grouped(d)] for m, d in self.done],
             "due": [[m, grouped(d)] for m, d in self.due],
+            "move": [[old, new, score, grouped(d)] for old, new, score, d in self.move],
         }
         body["exp"] = [[i, ts] for k, i in index.items() if (ts := self.contrib.expiry(k)) is not None]
         return [keys.deadlines, keys.overdue, *index], orjson.dumps(body)

@@ -105,12 +105,39 @@ def test_wiped_redis_is_rebuilt_at_start(client, runtime):
     from bigscreen.live.rebuild import wipe
     from bigscreen.setup import sync_live
 
+    assert sync_live(runtime) is False, "an empty start: nothing to rebuild"
     _post_history(client, runtime, n=30, seed=11)
     runtime.live.sweep(datetime.now(timezone.utc), runtime.areas.chain_of)
     before = client.get("/api/v1/kpi").json()
     assert sync_live(runtime) is False, "counters agree: nothing to do"
+    runtime.redis.set(runtime.keys.schema, "0")
+    assert sync_live(runtime) is True, "counters of an older schema are rebuilt"
     wipe(runtime)
     assert client.get("/api/v1/kpi").json()["total"]["reported"] == 0
     assert sync_live(runtime) is True
     after = client.get("/api/v1/kpi").json()
     assert {k: after[k] for k in ("total", "open", "closure_rate")} == {k: before[k] for k in ("total", "open", "closure_rate")}
+
+
+def test_redispatch_moves_an_overdue_case_between_departments(client, runtime):
+    grid = runtime.areas.at_level(runtime.areas.grid_level)[0]
+    item = runtime.config.categories[0].items[0].code
+    long_ago = datetime.now(timezone.utc) - timedelta(days=20)
+    e = client.post("/api/v1/events", json={"source_id": "moved", "channel": "grid_app", "item": item, "description": "x",
+                                            "grid": grid.code, "reported_at": long_ago.isoformat()}).json()
+    first = e["department"]
+    other = next(d.code for d in runtime.config.departments if d.code != first)
+    now = datetime.now(timezone.utc)
+    assert runtime.live.sweep(now, runtime.areas.chain_of) == 1
+
+    def dept(code):
+        return {k.decode(): int(v) for k, v in runtime.redis.hgetall(runtime.keys.department(code)).items()}
+
+    assert dept(first).get("overdue") == 1
+    r = client.post(f"/api/v1/events/{e['id']}/transitions", json={"action": "redispatch", "department": other})
+    assert r.status_code == 200, r.text
+    assert dept(first).get("overdue", 0) == 0 and dept(other).get("overdue") == 1
+    assert dept(first).get("st:dispatched", 0) == 0 and dept(other).get("st:dispatched") == 1
+    live = snapshot(runtime)
+    rebuild(runtime, now)
+    assert snapshot(runtime) == live

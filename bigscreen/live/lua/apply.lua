@@ -11,6 +11,10 @@
 --           counted overdue, their overdue fields are applied (negative deltas)
 --   "due":  [[member, {"key_index": {field: delta}}], ...]
 --           cases the sweep found past their deadline: counted overdue once
+--   "move": [[old_member, new_member, score, {"key_index": {field: delta}}], ...]
+--           an open case whose member changed (redispatched to another department): it keeps
+--           its place in whichever of the two sets holds it; if overdue, the deltas move
+--           its lateness from the old department to the new
 -- }
 local change = cjson.decode(ARGV[1])
 local function increment(grouped)
@@ -37,6 +41,15 @@ for _, d in ipairs(change.due or {}) do
     redis.call('SADD', KEYS[2], d[1])
     counted = counted + 1
     increment(d[2])
+  end
+end
+for _, m in ipairs(change.move or {}) do
+  if redis.call('ZREM', KEYS[1], m[1]) == 1 then
+    redis.call('ZADD', KEYS[1], m[3], m[2])
+  end
+  if redis.call('SREM', KEYS[2], m[1]) == 1 then
+    redis.call('SADD', KEYS[2], m[2])
+    increment(m[4])
   end
 end
 for _, e in ipairs(change.exp or {}) do
