@@ -10,6 +10,8 @@ overdue        {p}overdue               set: open cases counted as overdue
 ticker         {p}ticker                capped stream of recent events
 changed        {p}changed               pub/sub channel: area codes whose figures moved
 schema         {p}schema                version of this schema the counters were built with
+frame          {p}frame:{scope}         the wall's ready frame of a scope (JSON, with a TTL)
+frames         {p}frames                pub/sub channel: scopes whose frames were rebuilt
 """
 
 from __future__ import annotations
@@ -46,6 +48,13 @@ class Keys:
     @property
     def ticker(self) -> str:
         return f"{self.prefix}ticker"
+
+    def frame(self, scope: str) -> str:
+        return f"{self.prefix}frame:{scope}"
+
+    @property
+    def frames(self) -> str:
+        return f"{self.prefix}frames"
 
     @property
     def schema(self) -> str:

@@ -41,16 +41,20 @@ def figures(h: dict[str, int]) -> dict:
     }
 
 
-def _ints(raw: dict[bytes, bytes]) -> dict[str, int]:
+def ints(raw: dict[bytes, bytes]) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in raw.items()}
 
 
 def read_kpi(client: redis.Redis, keys: Keys, contrib: Contributions, code: str, now: datetime) -> dict:
-    today = contrib.day(now)
     pipe = client.pipeline(transaction=False)
     pipe.hgetall(keys.area(code))
-    pipe.hgetall(keys.day(code, today))
-    whole, day = (_ints(r) for r in pipe.execute())
+    pipe.hgetall(keys.day(code, contrib.day(now)))
+    whole, day = (ints(r) for r in pipe.execute())
+    return headline(code, whole, day, now)
+
+
+def headline(code: str, whole: dict[str, int], day: dict[str, int], now: datetime) -> dict:
+    """The wall's headline figures from an area's all-time hash and today's hash."""
     total, today_fig = figures(whole), figures(day)
     return {
         "area": code,

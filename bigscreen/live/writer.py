@@ -76,7 +76,9 @@ class LiveWriter:
         self.client = client
         self.keys = keys
         self.contrib = contrib
-        self._apply = client.register_script(files("bigscreen.live").joinpath("lua/apply.lua").read_text())
+        lua = files("bigscreen.live").joinpath("lua")
+        self._apply = client.register_script(lua.joinpath("apply.lua").read_text())
+        self.open_overdue = client.register_script(lua.joinpath("open_overdue.lua").read_text())
 
     def change_set(self) -> ChangeSet:
         return ChangeSet(self.contrib)

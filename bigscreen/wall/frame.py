@@ -1,0 +1,159 @@
+"""The wall's frame: everything one scope's wall shows, built from Redis alone.
+
+Built once per change (coalesced, see publisher.py) and handed as-is to every viewer, so a
+refresh costs the same with ten thousand or ten million events in history and with one or
+five hundred viewers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bigscreen.lifecycle import CLOSED_STATUSES, Status
+from bigscreen.live.kpi import figures, headline, ints
+from bigscreen.runtime import Runtime
+
+TOP_CATEGORIES = 8
+RANKED = 10
+FEED = 20
+FEED_SCAN = 300  # recent ticker entries read to find a district's own
+TREND_HOURS = 24
+OPEN_FIELDS = [f"st:{s.value}" for s in Status if s not in CLOSED_STATUSES]
+
+
+@dataclass(frozen=True)
+class Scope:
+    code: str
+    name: str
+    level: int
+
+
+def scopes(rt: Runtime) -> list[Scope]:
+    """The city and each district: the walls that can be shown."""
+    return [Scope(a.code, a.name, a.level) for a in [rt.areas.city, *rt.areas.at_level(1)]]
+
+
+@dataclass(frozen=True)
+class ScopePlan:
+    """What a scope's frame reads, worked out once: the streets it ranks and the areas it colours."""
+
+    scope: Scope
+    children: list
+    map_level: int
+    map_areas: list
+    map_keys: list[str]
+
+
+def plan(rt: Runtime, scope: Scope) -> ScopePlan:
+    areas = rt.areas
+    streets = [a for a in areas.at_level(2) if scope.code in a.chain]  # ranked on every wall
+    map_level = 3 if scope.level == 0 else areas.grid_level
+    map_areas = [a for a in areas.at_level(map_level) if scope.code in a.chain]
+    return ScopePlan(scope, streets, map_level, map_areas, [rt.keys.area(a.code) for a in map_areas])
+
+
+def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime) -> dict:
+    p = scope if isinstance(scope, ScopePlan) else plan(rt, scope)
+    scope, children, map_level, map_areas = p.scope, p.children, p.map_level, p.map_areas
+    client, keys, contrib = rt.redis, rt.keys, rt.contributions
+    hours = [(now - timedelta(hours=h)).astimezone(rt.tz) for h in range(TREND_HOURS - 1, -1, -1)]
+    departments = rt.config.departments
+
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(keys.area(scope.code))
+    pipe.hgetall(keys.day(scope.code, contrib.day(now)))
+    for h in hours:
+        pipe.hgetall(keys.trend(scope.code, h.strftime("%Y%m%d%H")))
+    for a in children:
+        pipe.hgetall(keys.area(a.code))
+    for d in departments:
+        pipe.hgetall(keys.department(d.code))
+    rt.live.open_overdue(keys=p.map_keys, args=OPEN_FIELDS, client=pipe)
+    pipe.xrevrange(keys.ticker, count=FEED_SCAN)
+    replies = pipe.execute()
+
+    whole, day = ints(replies[0]), ints(replies[1])
+    at = 2
+    trend_raw = replies[at : at + len(hours)]
+    at += len(hours)
+    child_raw = replies[at : at + len(children)]
+    at += len(children)
+    dept_raw = replies[at : at + len(departments)]
+    at += len(departments)
+    map_raw = replies[at]
+    ticker = replies[-1]
+
+    kpi = headline(scope.code, whole, day, now)
+    return {
+        "scope": scope.code,
+        "name": scope.name,
+        "level": scope.level,
+        "built_at": now.isoformat(),
+        "built_ms": int(now.timestamp() * 1000),
+        "kpi": {k: kpi[k] for k in ("reported_today", "closed_today", "open", "overdue", "closure_rate",
+                                    "ontime_rate", "satisfaction", "avg_handling_hours")},
+        "targets": rt.config.city.targets.model_dump(),
+        "categories": _categories(rt, day),
+        "trend": _trend(hours, trend_raw),
+        "areas": _ranked([(a.code, a.name, ints(r)) for a, r in zip(children, child_raw)]),
+        "departments": _ranked([(d.code, d.name, ints(r)) for d, r in zip(departments, dept_raw)]),
+        "map": _map(map_areas, map_raw, map_level, rt),
+        "feed": _feed(ticker, scope),
+    }
+
+
+def _categories(rt: Runtime, day: dict[str, int]) -> list[dict]:
+    counts = []
+    for c in rt.config.categories:
+        n = sum(day.get(f"st:{s.value}:{c.code}", 0) for s in Status)
+        if n:
+            counts.append({"code": c.code, "name": c.name, "name_en": c.name_en, "count": n})
+    return sorted(counts, key=lambda x: -x["count"])[:TOP_CATEGORIES]
+
+
+def _trend(hours: list[datetime], raw: list[dict[bytes, bytes]]) -> dict:
+    reported, closed = [], []
+    for r in raw:
+        fields = ints(r)
+        reported.append(sum(v for f, v in fields.items() if f.endswith(":r")))
+        closed.append(sum(v for f, v in fields.items() if f.endswith(":c")))
+    return {"hours": [h.strftime("%H:00") for h in hours], "reported": reported, "closed": closed}
+
+
+def _ranked(rows: list[tuple[str, str, dict[str, int]]]) -> list[dict]:
+    """By on-time rate, best first; areas with no closed or overdue case yet go last."""
+    out = []
+    for code, name, h in rows:
+        f = figures(h)
+        out.append({"code": code, "name": name, "ontime_rate": f["ontime_rate"], "closure_rate": f["closure_rate"],
+                    "open": f["open"], "overdue": f["overdue"], "reported": f["reported"]})
+    out.sort(key=lambda x: (x["ontime_rate"] is None, -(x["ontime_rate"] or 0), -x["reported"]))
+    return out[:RANKED]
+
+
+def _map(map_areas, flat: list[int], level: int, rt: Runtime) -> dict:
+    open_by, overdue_by = {}, {}
+    for i, a in enumerate(map_areas):
+        opened, overdue = flat[2 * i], flat[2 * i + 1]
+        if opened:
+            open_by[a.code] = opened
+        if overdue:
+            overdue_by[a.code] = overdue
+    level_name = rt.config.city.levels[level]
+    return {"level": level_name, "open": open_by, "overdue": overdue_by, "max": max(open_by.values(), default=0)}
+
+
+def _feed(ticker, scope: Scope) -> list[dict]:
+    items = []
+    for entry_id, fields in ticker:
+        e = {k.decode(): v.decode() for k, v in fields.items()}
+        if scope.level and not e.get("grid", "").startswith(scope.code):
+            continue
+        items.append({
+            "id": e.get("id"), "at": e.get("at"), "grid": e.get("grid_name", ""),
+            "category": e.get("category"), "status": e.get("status"), "text": e.get("text", ""),
+        })
+        if len(items) >= FEED:
+            break
+    return items
