@@ -48,6 +48,11 @@
     return style;
   }
 
+  // dash-leaflet does not pass `interactive` on to a GeoJSON's features; this runs before each is added.
+  function inert(feature, layer) {
+    layer.options.interactive = false;
+  }
+
   window.bigscreen = window.bigscreen || {};
-  window.bigscreen.map = Object.assign({}, window.bigscreen.map, {areaStyle: areaStyle, colour: colour});
+  window.bigscreen.map = Object.assign({}, window.bigscreen.map, {areaStyle: areaStyle, inert: inert, colour: colour});
 })();

@@ -72,8 +72,13 @@ def create_api(rt: Runtime) -> FastAPI:
 
 
 def create_app(rt: Runtime) -> Dash:
+    from dash import dcc, html
+
+    from bigscreen import ids
     from callbacks import home as home_callbacks
+    from callbacks import pages, wall as wall_callbacks
     from layouts import home as home_layout
+    from layouts import wall as wall_layout
 
     api = create_api(rt)
     if rt.areas.by_code:
@@ -87,8 +92,14 @@ def create_app(rt: Runtime) -> Dash:
         title=rt.config.city.title,
         update_title=None,
     )
-    app.layout = home_layout.build(rt.config)
+    app.layout = html.Div([dcc.Location(id=ids.URL), html.Div(id=ids.PAGE)])
+    app.validation_layout = html.Div([
+        app.layout, home_layout.build(rt.config),
+        wall_layout.build(rt.config, scope="", scope_name="", lang="zh", fit="contain"),
+    ])
+    pages.register(app, rt)
     home_callbacks.register(app, rt)
+    wall_callbacks.register(app, rt)
     api.add_middleware(BodyLimit, max_bytes=rt.settings.max_body_bytes)
     return app
 

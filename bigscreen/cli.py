@@ -157,8 +157,10 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
 @main.command("scheduler")
 @data_dir_option
 def scheduler_cmd(data_dir: Path | None) -> None:
-    """Run the scheduled jobs (deadline sweep ...) in this process until stopped."""
+    """Run the scheduled jobs (deadline sweep, wall frames ...) in this process until stopped."""
     from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from bigscreen.wall.publisher import FramePublisher
 
     from bigscreen import jobs
     from bigscreen.setup import ensure_redis
@@ -167,11 +169,15 @@ def scheduler_cmd(data_dir: Path | None) -> None:
     try:
         rt = _runtime(settings)
         scheduler = jobs.register(BlockingScheduler(timezone="UTC"), rt)
+        stop = threading.Event()
+        threading.Thread(target=FramePublisher(rt).run, args=(stop,), name="frames", daemon=True).start()
         signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
         try:
             scheduler.start()
         except KeyboardInterrupt:
             pass
+        finally:
+            stop.set()
     finally:
         if owned:
             owned.stop()

@@ -16,6 +16,7 @@ from bigscreen.app import create_app
 from bigscreen.configuration import Config
 from bigscreen.runtime import Runtime
 from bigscreen.settings import Settings
+from bigscreen.wall.publisher import FramePublisher
 from bigscreen.setup import build_city, city_exists, ensure_redis, prepare_database, sync_live
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,9 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
         server = uvicorn.Server(uvicorn.Config(app.server, host=host, port=port, log_level="warning", lifespan="on"))
         scheduler = jobs.background_scheduler(rt)
         scheduler.start()
+        threading.Thread(target=FramePublisher(rt).run, args=(stop,), name="frames", daemon=True).start()
         url = f"http://{host}:{port}"
-        banner = (f"\n  bigscreen demo: {url}/\n  API key of source '{DEMO_SOURCE}': {api_key}\n"
+        banner = (f"\n  bigscreen demo: {url}/wall  (overview: {url}/)\n  API key of source '{DEMO_SOURCE}': {api_key}\n"
                   f"  data dir: {settings.data_dir}\n  Ctrl-C stops everything.\n")
         threading.Thread(target=_simulate, args=(server, url, api_key, rate, backfill_days if fresh_city else 0, stop, banner),
                          name="simulator", daemon=True).start()

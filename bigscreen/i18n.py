@@ -25,3 +25,39 @@ STRINGS: dict[str, dict[str, str]] = {
 def t(key: str, lang: str = DEFAULT_LANG) -> str:
     entry = STRINGS[key]
     return entry.get(lang) or entry[DEFAULT_LANG]
+
+STRINGS.update({
+    "wall.data_age": {"zh": "数据更新", "en": "Data age"},
+    "wall.seconds_ago": {"zh": "秒前", "en": "s ago"},
+    "wall.stale": {"zh": "数据连接中断 · 显示最后一次数据", "en": "Connection lost · showing the last data"},
+    "wall.gauges": {"zh": "考核指标", "en": "Targets"},
+    "wall.target": {"zh": "目标", "en": "Target"},
+    "wall.categories": {"zh": "今日事件类别", "en": "Today's categories"},
+    "wall.trend": {"zh": "24小时趋势", "en": "Last 24 hours"},
+    "wall.trend_reported": {"zh": "上报", "en": "Reported"},
+    "wall.trend_closed": {"zh": "办结", "en": "Closed"},
+    "wall.rank_streets": {"zh": "街道按期办结排名", "en": "Streets by on-time rate"},
+    "wall.rank_departments": {"zh": "部门按期办结排名", "en": "Departments by on-time rate"},
+    "wall.feed": {"zh": "实时事件", "en": "Live events"},
+    "wall.map": {"zh": "网格事件分布", "en": "Open cases by area"},
+    "wall.legend_open": {"zh": "在办事件数", "en": "Open cases"},
+    "wall.no_data": {"zh": "暂无", "en": "None yet"},
+    "status.reported": {"zh": "已上报", "en": "reported"},
+    "status.dispatched": {"zh": "已派单", "en": "dispatched"},
+    "status.accepted": {"zh": "已签收", "en": "accepted"},
+    "status.in_progress": {"zh": "处置中", "en": "in hand"},
+    "status.handled": {"zh": "已处置", "en": "handled"},
+    "status.verified": {"zh": "已核查", "en": "verified"},
+    "status.closed": {"zh": "已办结", "en": "closed"},
+    "status.rated": {"zh": "已评价", "en": "rated"},
+    "status.returned": {"zh": "已退回", "en": "sent back"},
+})
+
+
+def catalogue(prefix: str, lang: str = DEFAULT_LANG) -> dict[str, str]:
+    """Every string under a prefix, in one language, keyed without the prefix (for scripts)."""
+    return {k[len(prefix):]: t(k, lang) for k in STRINGS if k.startswith(prefix)}
+
+
+def pick_lang(value: str | None) -> str:
+    return value if value in LANGS else DEFAULT_LANG

@@ -13,6 +13,7 @@ from dash import html
 
 GEO_URL = "/geo/"
 AREA_STYLE = {"variable": "bigscreen.map.areaStyle"}  # what dash_extensions' Namespace("bigscreen", "map")("areaStyle") gives
+INERT = {"variable": "bigscreen.map.inert"}
 OUTLINE_STYLE = {"color": "#4fe3ff", "weight": 2.2, "opacity": 0.95, "fill": False}
 
 
@@ -61,21 +62,28 @@ def city_map(
     tile_url: str | None = None,
     prefer_canvas: bool = True,
     locked: bool = True,
+    fit: bool = False,
 ) -> html.Div:
-    """`center` is (lat, lon); `locked` keeps a stray mouse on the wall from moving the map."""
+    """`center` is (lat, lon); `fit` frames the outline level's extent instead, whatever the screen size;
+    `locked` keeps a stray mouse on the wall from moving the map."""
     ids = map_ids(map_id)
     hideout = hideout or empty_hideout()
     layers: list = [dl.TileLayer(url=tile_url, attribution="")] if tile_url else []
     layers += [
         dl.GeoJSON(id=ids.fill, url=level_url(manifest, fill_level), style=AREA_STYLE, hideout=hideout),
-        dl.GeoJSON(id=ids.outline, url=level_url(manifest, outline_level), style=OUTLINE_STYLE, interactive=False),
+        dl.GeoJSON(id=ids.outline, url=level_url(manifest, outline_level), style=OUTLINE_STYLE, onEachFeature=INERT),
         dl.LayerGroup(id=ids.events, children=[]),
     ]
+    framing: dict = {"center": list(center), "zoom": zoom}
+    if fit and manifest["levels"][outline_level].get("bbox"):
+        west, south, east, north = manifest["levels"][outline_level]["bbox"]
+        framing = {"bounds": [[south, west], [north, east]], "boundsOptions": {"padding": [16, 16]}}  # Leaflet ignores bounds given a center
     fixed = {k: False for k in ("dragging", "scrollWheelZoom", "doubleClickZoom", "boxZoom", "keyboard", "touchZoom")}
     leaflet = dl.Map(
-        layers, id=ids.map, center=list(center), zoom=zoom, zoomSnap=0.1, preferCanvas=prefer_canvas,
+        layers, id=ids.map, **framing, zoomSnap=0.1, preferCanvas=prefer_canvas,
         zoomControl=False, attributionControl=False, className="city-map-leaflet",
         style={"width": "100%", "height": "100%"}, **(fixed if locked else {}),
+        trackViewport=not (locked or fit),  # its viewport sync assumes a center prop, and a locked map never moves
     )
     parts: list = [leaflet]
     if legend is not None:

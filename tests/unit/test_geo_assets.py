@@ -124,18 +124,19 @@ def test_manifest_is_revalidated(manifest, geo_client):
 
 
 @pytest.mark.parametrize("name", [
-    "grid-00000000.json", "..%2Fbigscreen.db", "%2e%2e%2fbigscreen.db", "..", ".lock", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-    "manifest.json.gz", "community.json", "..%5Cbigscreen.db",
+    "grid-00000000.json", "..%2Fsecret.json", "%2e%2e%2fsecret.json", "..", ".lock", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "manifest.json.gz", "community.json", "..%5Csecret.json", "extra.json", "%2Fetc%2Fpasswd",
 ])
 def test_only_manifest_names_are_served(runtime, manifest, geo_client, name):
-    assert (runtime.settings.data_dir / "bigscreen.db").exists()
+    (runtime.settings.data_dir / "secret.json").write_text("{}")
+    (geo_dir(runtime.settings) / "extra.json").write_text("{}")
     r = geo_client.get(f"/geo/{name}")
     assert r.status_code == 404, (name, r.status_code)
 
 
 def test_gz_files_are_not_reachable_by_name(manifest, geo_client):
     assert geo_client.get(f"/geo/{manifest['levels']['grid']['file']}.gz").status_code == 404
-    assert geo_client.get("/geo/../bigscreen.db").status_code == 404
+    assert geo_client.get("/geo/../secret.json").status_code == 404
     assert geo_client.get("/geo//etc/passwd").status_code == 404
 
 

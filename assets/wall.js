@@ -1,0 +1,159 @@
+/* The wall: scale the 1920×1080 stage to the screen, draw each frame, keep the clock and the
+   data age. Every text goes in through textContent: citizens' words are never HTML. */
+(function () {
+  "use strict";
+  var STAGE_W = 1920, STAGE_H = 1080, STALE_MS = 5000, RELOAD_AFTER_MS = 240000;
+  var state = { receivedAt: 0, builtMs: 0, strings: null, clockFmt: null, loadedAt: Date.now() };
+
+  function el(id) { return document.getElementById(id); }
+
+  function fitStage() {
+    var root = el("wall-root"), stage = el("wall-stage");
+    if (!root || !stage) return;
+    var w = window.innerWidth, h = window.innerHeight, sx = w / STAGE_W, sy = h / STAGE_H;
+    var fit = root.dataset.fit;
+    if (fit === "width") { sy = sx; } else if (fit !== "stretch") { sx = sy = Math.min(sx, sy); }
+    var tx = (w - STAGE_W * sx) / 2, ty = Math.max(0, (h - STAGE_H * sy) / 2);
+    stage.style.transform = "translate(" + tx + "px," + ty + "px) scale(" + sx + "," + sy + ")";
+    stage.dataset.fitted = "1";
+  }
+
+  function strings() {
+    if (!state.strings) {
+      var root = el("wall-root");
+      state.strings = root ? JSON.parse(root.dataset.strings || "{}") : {};
+    }
+    return state.strings;
+  }
+
+  function pct(x) { return x === null || x === undefined ? "—" : (x * 100).toFixed(1) + "%"; }
+  function num(x) { return x === null || x === undefined ? "—" : Number(x).toLocaleString("zh-CN"); }
+  function show(name, x) {
+    if (x === null || x === undefined) return "—";
+    if (name === "avg_handling_hours") return Number(x).toFixed(1);
+    if (/_rate$|^satisfaction$/.test(name)) return pct(x);
+    return num(x);
+  }
+
+  /* Reuse list items instead of rebuilding them: a wall runs for months. */
+  function syncList(list, items, fill) {
+    if (!list) return;
+    while (list.children.length > items.length) list.removeChild(list.lastChild);
+    while (list.children.length < items.length) list.appendChild(document.createElement("li"));
+    items.forEach(function (item, i) { fill(list.children[i], item, i); });
+  }
+
+  function part(li, cls, tag) {
+    var found = li.querySelector(":scope > ." + cls);
+    if (!found) { found = document.createElement(tag || "span"); found.className = cls; li.appendChild(found); }
+    return found;
+  }
+
+  function drawKpis(f) {
+    Object.keys(f.kpi).forEach(function (name) {
+      var node = el("wall-kpi-" + name);
+      if (!node) return;
+      var v = f.kpi[name];
+      node.textContent = show(name, v);
+      node.dataset.value = v === null || v === undefined ? "" : String(v);
+    });
+    ["closure_rate", "ontime_rate", "satisfaction"].forEach(function (name) {
+      var ring = el("wall-gauge-" + name), v = f.kpi[name], target = f.targets[name];
+      if (!ring) return;
+      ring.style.setProperty("--pct", String(v === null ? 0 : v * 100));
+      ring.classList.toggle("below-target", v !== null && v < target);
+      el("wall-gauge-" + name + "-value").textContent = pct(v);
+      el("wall-gauge-" + name + "-target").textContent = pct(target);
+    });
+  }
+
+  function drawBars(f) {
+    var max = Math.max.apply(null, [1].concat(f.categories.map(function (c) { return c.count; })));
+    var lang = strings().lang;
+    syncList(el("wall-categories"), f.categories, function (li, c) {
+      part(li, "bar-name").textContent = lang === "en" ? c.name_en : c.name;
+      part(li, "bar-track").style.setProperty("--w", (100 * c.count / max).toFixed(1) + "%");
+      part(li, "bar-count").textContent = num(c.count);
+    });
+    function ranking(list, rows) {
+      syncList(list, rows, function (li, r, i) {
+        part(li, "rank-no").textContent = String(i + 1);
+        part(li, "rank-name").textContent = r.name;
+        part(li, "bar-track").style.setProperty("--w", r.ontime_rate === null ? "0%" : (100 * r.ontime_rate).toFixed(1) + "%");
+        part(li, "rank-rate").textContent = pct(r.ontime_rate);
+      });
+    }
+    ranking(el("wall-streets"), f.areas);
+    ranking(el("wall-departments"), f.departments);
+  }
+
+  function drawTrend(f) {
+    var t = f.trend, max = Math.max.apply(null, [1].concat(t.reported, t.closed));
+    var cols = t.hours.map(function (h, i) { return { h: h, r: t.reported[i], c: t.closed[i] }; });
+    syncList(el("wall-trend-list") || makeTrendList(), cols, function (li, c, i) {
+      part(li, "trend-r").style.height = (100 * c.r / max).toFixed(1) + "%";
+      part(li, "trend-c").style.height = (100 * c.c / max).toFixed(1) + "%";
+      part(li, "trend-h").textContent = i % 3 === 0 ? c.h.slice(0, 2) : "";
+      li.title = c.h + "  " + c.r + " / " + c.c;
+    });
+  }
+
+  function makeTrendList() {
+    var box = el("wall-trend"), list = document.createElement("ol");
+    list.id = "wall-trend-list";
+    list.className = "trend-cols";
+    if (box) box.appendChild(list);
+    return list;
+  }
+
+  function drawFeed(f) {
+    var s = strings(), tz = s.timezone || "Asia/Shanghai";
+    var fmt = new Intl.DateTimeFormat("zh-CN", { timeZone: tz, hour: "2-digit", minute: "2-digit", hour12: false });
+    syncList(el("wall-feed"), f.feed, function (li, e) {
+      li.dataset.event = e.id;
+      part(li, "feed-time").textContent = e.at ? fmt.format(new Date(e.at)) : "";
+      part(li, "feed-place").textContent = e.grid;
+      part(li, "feed-text").textContent = e.text;
+      part(li, "feed-status").textContent = s[e.status] || e.status || "";
+    });
+  }
+
+  function tick() {
+    var s = strings(), clock = el("wall-clock");
+    if (!clock) return;
+    if (!el("wall-stage").dataset.fitted) fitStage();
+    if (!state.clockFmt) {
+      state.clockFmt = new Intl.DateTimeFormat("zh-CN", { timeZone: s.timezone || "Asia/Shanghai", year: "numeric",
+        month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+    }
+    clock.textContent = state.clockFmt.format(new Date());
+    var now = Date.now(), age = state.builtMs ? now - state.builtMs : null;
+    if (age !== null && (age < 0 || age > 864e5)) age = now - state.receivedAt;  /* clocks disagree: trust arrival */
+    el("wall-age").textContent = age === null ? "—" : Math.round(age / 1000) + " " + (s.seconds_ago || "s");
+    var stale = state.receivedAt === 0 ? now - state.loadedAt > STALE_MS : now - state.receivedAt > STALE_MS;
+    var banner = el("wall-stale");
+    banner.hidden = !stale;
+    el("wall-stage").classList.toggle("is-stale", stale);
+    if (stale && now - Math.max(state.receivedAt, state.loadedAt) > RELOAD_AFTER_MS && navigator.onLine !== false) {
+      window.location.reload();  /* a page that has given up comes back with its URL and settings */
+    }
+  }
+
+  function render(data) {
+    if (!data) return window.dash_clientside.no_update;
+    var f = JSON.parse(data);
+    if (f.built_ms === state.builtMs) return window.dash_clientside.no_update;
+    state.receivedAt = Date.now();
+    state.builtMs = f.built_ms;
+    drawKpis(f);
+    drawBars(f);
+    drawTrend(f);
+    drawFeed(f);
+    tick();
+    return f.built_ms;
+  }
+
+  window.addEventListener("resize", fitStage);
+  setInterval(function () { if (el("wall-root")) tick(); }, 1000);
+  window.dash_clientside = Object.assign({}, window.dash_clientside, { wall: { render: render } });
+})();

@@ -1,0 +1,100 @@
+"""The wall: a 1920×1080 stage scaled to any screen. Server-side it is structure and labels
+only; assets/wall.js fills it from the ready frame (text as text, never as HTML)."""
+
+from __future__ import annotations
+
+import json
+
+from dash import dcc, html
+
+from bigscreen import ids
+from bigscreen.i18n import catalogue, t
+from bigscreen.live.kpi import KPI_NAMES
+
+FITS = ("contain", "stretch", "width")
+COUNTERS = ("reported_today", "closed_today", "open", "overdue")
+RATES = ("closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours")
+
+
+def _panel(title: str, body, part: str, extra: str = "") -> html.Section:
+    return html.Section([html.H2(title, className="panel-title"), body], id=ids.wall(part), className=f"panel {extra}".strip())
+
+
+def _counter(name: str, lang: str) -> html.Div:
+    return html.Div(
+        [html.Div(t(f"kpi.{name}", lang), className="counter-label"),
+         html.Div("—", id=ids.wall(f"kpi-{name}"), className="counter-value", **{"data-kpi": name, "data-value": ""})],
+        className=f"counter counter-{name}",
+    )
+
+
+def _gauge(name: str, lang: str) -> html.Div:
+    return html.Div(
+        [html.Div(html.Div("—", id=ids.wall(f"gauge-{name}-value"), className="gauge-value"),
+                  id=ids.wall(f"gauge-{name}"), className="gauge-ring"),
+         html.Div(t(f"kpi.{name}", lang), className="gauge-label"),
+         html.Div([t("wall.target", lang), " ", html.Span("—", id=ids.wall(f"gauge-{name}-target"))], className="gauge-target")],
+        className="gauge",
+    )
+
+
+def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_component=None) -> html.Div:
+    title = config.city.title if lang == "zh" else config.city.title_en
+    strings = {**catalogue("status.", lang), **{k: t(f"wall.{k}", lang) for k in ("stale", "seconds_ago", "no_data")},
+               "lang": lang, "timezone": config.city.timezone}
+    header = html.Header(
+        [
+            html.Div([html.H1(title, className="wall-title"), html.Div(scope_name, className="wall-scope")], className="wall-heading"),
+            html.Div("--:--:--", id=ids.wall("clock"), className="wall-clock"),
+            html.Div([t("wall.data_age", lang), " ", html.Span("—", id=ids.wall("age"))], className="wall-age"),
+        ],
+        className="wall-header",
+    )
+    left = html.Div(
+        [
+            html.Div([_counter(n, lang) for n in COUNTERS], className="counters"),
+            html.Div([_counter(n, lang) for n in RATES], className="counters counters-rates"),
+            _panel(t("wall.categories", lang), html.Ol(id=ids.wall("categories"), className="bars"), "categories-panel"),
+        ],
+        className="wall-left",
+    )
+    centre = html.Div(
+        [_panel(t("wall.map", lang), map_component or html.Div(className="map-placeholder"), "map-panel", "panel-map"),
+         _panel(t("wall.trend", lang), html.Div([
+             html.Div(id=ids.wall("trend"), className="trend"),
+             html.Div([html.Span(className="swatch swatch-reported"), t("wall.trend_reported", lang),
+                       html.Span(className="swatch swatch-closed"), t("wall.trend_closed", lang)], className="trend-legend"),
+         ]), "trend-panel")],
+        className="wall-centre",
+    )
+    right = html.Div(
+        [
+            _panel(t("wall.gauges", lang), html.Div([_gauge(n, lang) for n in ("closure_rate", "ontime_rate", "satisfaction")],
+                                                     className="gauges"), "gauges-panel"),
+            _panel(t("wall.rank_streets", lang), html.Ol(id=ids.wall("streets"), className="ranking"), "streets-panel"),
+            _panel(t("wall.rank_departments", lang), html.Ol(id=ids.wall("departments"), className="ranking"), "departments-panel"),
+        ],
+        className="wall-right",
+    )
+    feed = html.Footer(
+        [html.H2(t("wall.feed", lang), className="feed-title"), html.Ul(id=ids.wall("feed"), className="feed")],
+        className="wall-feed",
+    )
+    stage = html.Div(
+        [header, html.Main([left, centre, right], className="wall-main"), feed,
+         html.Div(t("wall.stale", lang), id=ids.wall("stale"), className="wall-stale", hidden=True)],
+        id=ids.wall("stage"), className="wall-stage",
+    )
+    return html.Div(
+        [
+            html.Div(stage, id=ids.WALL_ROOT, className="wall-viewport",
+                     **{"data-fit": fit if fit in FITS else "contain", "data-scope": scope, "data-strings": json.dumps(strings, ensure_ascii=False)}),
+            dcc.Store(id=ids.WALL_FRAME),
+            dcc.Store(id=ids.WALL_RENDERED),
+            dcc.Interval(id=ids.WALL_TICK, interval=1000),
+        ],
+        className="wall-page",
+    )
+
+
+assert set(COUNTERS + RATES) == set(KPI_NAMES)
