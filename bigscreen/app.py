@@ -8,7 +8,7 @@ from pathlib import Path
 from dash import Dash
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
@@ -19,6 +19,7 @@ from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem
 
 ROOT = Path(__file__).resolve().parent.parent
+PAGES = ("/wall",)  # besides "/", which Dash serves itself
 log = logging.getLogger(__name__)
 
 
@@ -101,7 +102,26 @@ def create_app(rt: Runtime) -> Dash:
     home_callbacks.register(app, rt)
     wall_callbacks.register(app, rt)
     api.add_middleware(BodyLimit, max_bytes=rt.settings.max_body_bytes)
+    # Dash prepares its page (asset scripts, callbacks) on the first request to one of its own
+    # paths, and serves other paths from whichever app is global. A kiosk whose first request
+    # is /wall would get a page without our scripts: prepare now, and serve our pages ourselves.
+    app._setup_server()
+    for path in PAGES:
+        api.add_api_route(path, _page(app), methods=["GET"], include_in_schema=False)
     return app
+
+
+def _page(app: Dash):
+    from dash.backends._fastapi import reset_current_request, set_current_request
+
+    async def page(request: Request) -> HTMLResponse:
+        token = set_current_request(request)  # Dash's index() reads the request it answers
+        try:
+            return HTMLResponse(app.index())
+        finally:
+            reset_current_request(token)
+
+    return page
 
 
 def asgi(rt: Runtime):

@@ -77,7 +77,8 @@ def city_map(
     framing: dict = {"center": list(center), "zoom": zoom}
     if fit and manifest["levels"][outline_level].get("bbox"):
         west, south, east, north = manifest["levels"][outline_level]["bbox"]
-        framing = {"bounds": [[south, west], [north, east]], "boundsOptions": {"padding": [16, 16]}}  # Leaflet ignores bounds given a center
+        # react-leaflet ignores bounds when a center is given
+        framing = {"bounds": [[south, west], [north, east]], "boundsOptions": {"padding": [16, 16]}}
     fixed = {k: False for k in ("dragging", "scrollWheelZoom", "doubleClickZoom", "boxZoom", "keyboard", "touchZoom")}
     leaflet = dl.Map(
         layers, id=ids.map, **framing, zoomSnap=0.1, preferCanvas=prefer_canvas,

@@ -36,7 +36,7 @@ def redis_url(redis_server):
     return redis_server.url
 
 
-from tests_support import free_port as _free_port  # noqa: E402
+from tests_support import LiveServer, free_port as _free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -125,28 +125,6 @@ def client(runtime, api_key):
     with TestClient(create_app(runtime).server) as c:
         c.headers["X-API-Key"] = api_key
         yield c
-
-
-class LiveServer:
-    def __init__(self, app, port: int) -> None:
-        import uvicorn
-
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> "LiveServer":
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @pytest.fixture

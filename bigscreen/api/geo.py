@@ -66,3 +66,9 @@ def level_file(file_name: str, request: Request) -> Response:
     if not path.is_file():
         raise HTTPException(404, "no such map file")
     return FileResponse(path, media_type="application/geo+json", headers=headers)
+
+
+@router.get("/{rest:path}")
+def not_a_map_file(rest: str) -> Response:
+    """Paths with slashes would otherwise fall through to Dash's catch-all page route."""
+    raise HTTPException(404, "no such map file")

@@ -87,16 +87,17 @@ def load_manifest(out_dir: Path) -> dict | None:
     except FileNotFoundError:
         return None
     key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
-    if _cache.get("key") != key:
+    cached = _cache.get("entry")
+    if cached is None or cached[0] != key:
         try:
-            manifest = orjson.loads(path.read_bytes())
+            cached = (key, orjson.loads(path.read_bytes()))
         except (OSError, orjson.JSONDecodeError):
             return None
-        _cache.update(key=key, manifest=manifest)
-    return _cache["manifest"]
+        _cache["entry"] = cached  # one assignment: request threads never see a key with another's manifest
+    return cached[1]
 
 
-_cache: dict[str, Any] = {}
+_cache: dict[str, tuple[tuple, dict]] = {}
 
 
 def ensure_level_assets(runtime: Any) -> dict:

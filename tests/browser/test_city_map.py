@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from dash import Dash, Input, Output, html
 
 from bigscreen.geo.assets import ensure_level_assets
 from layouts.city_map import Legend, city_map, event_marker, map_ids
-from tests_support import free_port
+from tests_support import LiveServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 IDS = map_ids("test-map")
@@ -57,9 +58,7 @@ def map_app(runtime, prefer_canvas: bool) -> Dash:
 
 
 @pytest.fixture
-def serve(request, runtime):
-    # The root conftest's module is shadowed by tests/browser/conftest.py under the name "conftest".
-    LiveServer = request.config.pluginmanager.get_plugin(str(ROOT / "tests" / "conftest.py")).LiveServer
+def serve(runtime):
     servers = []
 
     def start(prefer_canvas: bool):
@@ -121,6 +120,10 @@ def test_svg_map_draws_areas_and_recolours_them_without_refetching(browser, runt
     assert {u.split("/")[2] for u in seen["urls"] if not u.startswith("data:")} == {server.url.split("/")[2]}
     assert not seen["errors"], seen["errors"]
     page.close()
+
+    (runtime.settings.data_dir / "secret.json").write_text("{}")
+    for tricky in ("%2e%2e%2fsecret.json", "..%2Fsecret.json", "a/b.json", "%2e%2e/%2e%2e/etc/passwd"):
+        assert httpx.get(f"{server.url}/geo/{tricky}").status_code == 404, tricky  # not Dash's catch-all page
 
 
 RED_PIXELS = """() => {

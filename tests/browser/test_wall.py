@@ -1,0 +1,99 @@
+"""A person in front of the wall: right numbers, citizens' text as text, every size, self-recovery."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+
+from bigscreen.wall.publisher import FramePublisher
+from tests_support import LiveServer, free_port
+
+SIZES = [(1920, 1080, 1), (3840, 2160, 1), (1366, 768, 1), (5760, 1080, 1), (1920, 1080, 1.5)]
+XSS = '<img src=x onerror="window.__xss=1">楼道堆放杂物<script>window.__xss=2</script>'
+
+
+@pytest.fixture
+def publisher(runtime):
+    stop = threading.Event()
+    thread = threading.Thread(target=FramePublisher(runtime).run, args=(stop,), daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(5)
+
+
+def _post(server, api_key, runtime, sid, description="路灯不亮"):
+    grid = runtime.areas.at_level(runtime.areas.grid_level)[5]
+    item = runtime.config.categories[1].items[0].code
+    r = httpx.post(server.url + "/api/v1/events", headers={"X-API-Key": api_key},
+                   json={"source_id": sid, "channel": "citizen_snap", "item": item, "grid": grid.code, "description": description})
+    assert r.status_code == 201, r.text
+
+
+def _value(page, name):
+    return page.get_attribute(f'[data-kpi="{name}"]', "data-value")
+
+
+def test_wall_numbers_text_sizes_and_origin(browser, live_server, runtime, api_key, publisher):
+    for i in range(9):
+        _post(live_server, api_key, runtime, f"w-{i}")
+    _post(live_server, api_key, runtime, "w-xss", XSS)
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    hosts, errors = set(), []
+    page.on("request", lambda req: hosts.add(req.url.split("/")[2]))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(live_server.url + "/wall")
+    page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '10'", timeout=15000)
+
+    kpi = httpx.get(live_server.url + "/api/v1/kpi", headers={"X-API-Key": api_key}).json()
+    for name in ("reported_today", "closed_today", "open", "overdue", "closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours"):
+        shown = _value(page, name)
+        assert (None if shown == "" else float(shown)) == kpi[name], name
+
+    feed = page.inner_text("#wall-feed")
+    assert "<img src=x onerror=" in feed and "<script>" in feed
+    assert page.evaluate("window.__xss") is None and page.locator("#wall-feed img, #wall-feed script").count() == 0
+
+    _post(live_server, api_key, runtime, "w-new")
+    page.wait_for_function("document.querySelector('[data-kpi=reported_today]').dataset.value === '11'", timeout=5000)
+
+    for width, height, scale in SIZES:
+        p = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=scale)
+        p.goto(live_server.url + "/wall")
+        p.wait_for_function("(document.querySelector('[data-kpi=open]')?.dataset.value ?? '') !== ''"
+                            " && document.getElementById('wall-stage').dataset.fitted === '1'", timeout=15000)
+        sizes = p.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight, innerWidth, innerHeight]")
+        assert sizes[0] <= sizes[2] and sizes[1] <= sizes[3], (width, height, scale, sizes)
+        box = p.evaluate("(() => { const r = document.getElementById('wall-stage').getBoundingClientRect();"
+                         " return [r.left, r.top, r.right, r.bottom]; })()")
+        assert box[0] >= -0.5 and box[1] >= -0.5 and box[2] <= width + 0.5 and box[3] <= height + 0.5, (width, height, box)
+        p.screenshot(path=f"/tmp/bigscreen-wall-{width}x{height}@{scale}.png")
+        p.close()
+    assert hosts == {live_server.url.split("/")[2]}, hosts
+    assert not errors, errors
+    page.close()
+
+
+def test_wall_shows_stale_banner_and_recovers(browser, runtime, api_key, publisher):
+    from bigscreen.app import create_app
+
+    port = free_port()
+    app = create_app(runtime).server
+    server = LiveServer(app, port).start()
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(server.url + "/wall")
+    page.wait_for_function("document.querySelector('[data-kpi=open]')?.dataset.value === '0'", timeout=15000)
+    assert page.is_hidden("#wall-stale")
+    server.stop()
+    page.wait_for_selector("#wall-stale", state="visible", timeout=10000)
+    assert page.get_attribute('[data-kpi="open"]', "data-value") == "0", "the last picture stays"
+    server = LiveServer(create_app(runtime).server, port).start()
+    try:
+        _post(server, api_key, runtime, "after-restart")
+        page.wait_for_function("document.querySelector('[data-kpi=open]').dataset.value === '1'", timeout=15000)
+        page.wait_for_selector("#wall-stale", state="hidden", timeout=5000)
+    finally:
+        server.stop()
+        page.close()
