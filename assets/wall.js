@@ -139,10 +139,17 @@
     }
   }
 
+  function hideout(f) {
+    var legendMax = el("wall-map-legend-max");
+    if (legendMax) legendMax.textContent = num(f.map.max);
+    return { values: f.map.open, alerts: [], max: Math.max(1, f.map.max) };  /* alert areas: with the alerts work */
+  }
+
   function render(data) {
-    if (!data) return window.dash_clientside.no_update;
+    var none = window.dash_clientside.no_update;
+    if (!data) return [none, none];
     var f = JSON.parse(data);
-    if (f.built_ms === state.builtMs) return window.dash_clientside.no_update;
+    if (f.built_ms === state.builtMs) return [none, none];
     state.receivedAt = Date.now();
     state.builtMs = f.built_ms;
     drawKpis(f);
@@ -150,7 +157,7 @@
     drawTrend(f);
     drawFeed(f);
     tick();
-    return f.built_ms;
+    return [f.built_ms, hideout(f)];
   }
 
   window.addEventListener("resize", fitStage);

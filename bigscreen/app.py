@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
-from bigscreen.api import events, open311
+from bigscreen.api import events, geo, open311
 from bigscreen.api.auth import KeyCache
 from bigscreen.api.limits import BodyLimit
 from bigscreen.runtime import Runtime
@@ -32,6 +32,7 @@ def create_api(rt: Runtime) -> FastAPI:
     api.state.api_keys = KeyCache(rt)
     api.include_router(events.router)
     api.include_router(open311.router)
+    api.include_router(geo.router)  # before Dash adds its catch-all route
 
     def openapi() -> dict:
         if api.openapi_schema is None:
@@ -73,6 +74,7 @@ def create_api(rt: Runtime) -> FastAPI:
 
 
 def create_app(rt: Runtime) -> Dash:
+    import dash_leaflet as dl
     from dash import dcc, html
 
     from bigscreen import ids
@@ -80,10 +82,15 @@ def create_app(rt: Runtime) -> Dash:
     from callbacks import pages, wall as wall_callbacks
     from layouts import home as home_layout
     from layouts import wall as wall_layout
+    from layouts.city_map import map_ids
+
+    from bigscreen.geo.assets import ensure_level_assets
 
     api = create_api(rt)
+    manifest = None
     if rt.areas.by_code:
         rt.areas.locator  # built now, not inside the first request that gives a point
+        manifest = ensure_level_assets(rt)
     app = Dash(
         __name__,
         server=api,
@@ -97,8 +104,9 @@ def create_app(rt: Runtime) -> Dash:
     app.validation_layout = html.Div([
         app.layout, home_layout.build(rt.config),
         wall_layout.build(rt.config, scope="", scope_name="", lang="zh", fit="contain"),
+        dl.GeoJSON(id=map_ids(ids.WALL_MAP).fill),
     ])
-    pages.register(app, rt)
+    pages.register(app, rt, manifest)
     home_callbacks.register(app, rt)
     wall_callbacks.register(app, rt)
     api.add_middleware(BodyLimit, max_bytes=rt.settings.max_body_bytes)

@@ -21,6 +21,7 @@ from bigscreen.setup import build_city, city_exists, ensure_redis, prepare_datab
 
 log = logging.getLogger(__name__)
 DEMO_SOURCE = "demo-simulator"
+DAY_SHARE = 0.6  # the simulator's day-night rhythm sends about this share of rate × 24 h a day
 
 
 def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: float, backfill_days: int) -> int:
@@ -72,7 +73,8 @@ def _simulate(server: uvicorn.Server, url: str, api_key: str, rate: float, backf
     sim = Simulator(url, api_key, rate=rate)
     try:
         if backfill_days and not stop.is_set():
-            sim.backfill(days=backfill_days, progress=False)
+            # history at the live rate, so the 24-hour trend does not jump when the live part begins
+            sim.backfill(days=backfill_days, per_day=max(100, round(rate * 86400 * DAY_SHARE)), progress=False)
         sim.run(stop)
     except Exception:  # the demo's server keeps running even if the simulator fails
         log.exception("simulator stopped")

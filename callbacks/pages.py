@@ -7,25 +7,39 @@ from urllib.parse import parse_qs
 from dash import Input, Output, html
 
 from bigscreen import ids
-from bigscreen.i18n import pick_lang
+from bigscreen.i18n import pick_lang, t
+from layouts.city_map import Legend, city_map
 from layouts import home as home_layout
 from layouts import wall as wall_layout
 
 
-def page_for(rt, pathname: str | None, search: str | None):
+def page_for(rt, manifest: dict | None, pathname: str | None, search: str | None):
     query = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
     lang = pick_lang(query.get("lang"))
     if pathname in ("/wall", "/wall/"):
         scope = rt.areas.by_code.get(query.get("scope", ""), None)
         if scope is None or scope.level > 1:
             scope = rt.areas.city
-        return wall_layout.build(rt.config, scope=scope.code, scope_name=scope.name, lang=lang, fit=query.get("fit", "contain"))
+        name = scope.name if lang == "zh" or scope.level else rt.config.city.name_en
+        return wall_layout.build(rt.config, scope=scope.code, scope_name=name, lang=lang, fit=query.get("fit", "contain"),
+                                 map_component=wall_map(rt, manifest, scope, lang))
     if pathname in ("/", "", None):
         return home_layout.build(rt.config, lang)
     return html.Div("404", className="not-found")
 
 
-def register(app, rt) -> None:
+def wall_map(rt, manifest: dict | None, scope, lang: str):
+    if manifest is None:
+        return None
+    city = rt.config.city
+    framing = {"fit": True} if scope.level == 0 else {"fit": False}
+    centre = (city.center.lat, city.center.lon) if scope.level == 0 else (scope.lat, scope.lon)
+    zoom = city.zoom if scope.level == 0 else city.zoom + 1
+    legend = Legend(t("wall.legend_open", lang))
+    return city_map(ids.WALL_MAP, centre, zoom, manifest, "community", legend=legend, **framing)
+
+
+def register(app, rt, manifest: dict | None) -> None:
     @app.callback(Output(ids.PAGE, "children"), Input(ids.URL, "pathname"), Input(ids.URL, "search"))
     def show_page(pathname, search):
-        return page_for(rt, pathname, search)
+        return page_for(rt, manifest, pathname, search)

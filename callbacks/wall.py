@@ -7,6 +7,7 @@ from redis.exceptions import RedisError
 
 from bigscreen import ids
 from bigscreen.wall.publisher import read_frame
+from layouts.city_map import map_ids
 
 
 def register(app, rt) -> None:
@@ -21,5 +22,6 @@ def register(app, rt) -> None:
     app.clientside_callback(
         ClientsideFunction(namespace="wall", function_name="render"),
         Output(ids.WALL_RENDERED, "data"),
+        Output(map_ids(ids.WALL_MAP).fill, "hideout"),
         Input(ids.WALL_FRAME, "data"),
     )

@@ -48,7 +48,7 @@ class ScopePlan:
 def plan(rt: Runtime, scope: Scope) -> ScopePlan:
     areas = rt.areas
     streets = [a for a in areas.at_level(2) if scope.code in a.chain]  # ranked on every wall
-    map_level = 3 if scope.level == 0 else areas.grid_level
+    map_level = 3  # communities: the wall's map colours them on every scope
     map_areas = [a for a in areas.at_level(map_level) if scope.code in a.chain]
     return ScopePlan(scope, streets, map_level, map_areas, [rt.keys.area(a.code) for a in map_areas])
 
