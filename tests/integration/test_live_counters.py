@@ -71,12 +71,18 @@ def test_kpi_matches_sql(client, runtime):
     assert client.get("/api/v1/kpi?area=nowhere").status_code == 404
 
 
-def test_overdue_sweep_counts_once_and_close_uncounts(client, runtime):
+def _late_case(client, runtime, source_id: str) -> dict:
+    """A case reported 20 days ago: past any time limit."""
     grid = runtime.areas.at_level(runtime.areas.grid_level)[0]
     item = runtime.config.categories[0].items[0].code
     long_ago = datetime.now(timezone.utc) - timedelta(days=20)
-    e = client.post("/api/v1/events", json={"source_id": "late", "channel": "grid_app", "item": item, "description": "x",
-                                            "grid": grid.code, "reported_at": long_ago.isoformat()}).json()
+    return client.post("/api/v1/events", json={"source_id": source_id, "channel": "grid_app", "item": item, "description": "x",
+                                               "grid": grid.code, "reported_at": long_ago.isoformat()}).json()
+
+
+def test_overdue_sweep_counts_once_and_close_uncounts(client, runtime):
+    grid = runtime.areas.at_level(runtime.areas.grid_level)[0]
+    e = _late_case(client, runtime, "late")
     now = datetime.now(timezone.utc)
     assert runtime.live.sweep(now, runtime.areas.chain_of) == 1
     assert runtime.live.sweep(now, runtime.areas.chain_of) == 0
@@ -120,11 +126,7 @@ def test_wiped_redis_is_rebuilt_at_start(client, runtime):
 
 
 def test_redispatch_moves_an_overdue_case_between_departments(client, runtime):
-    grid = runtime.areas.at_level(runtime.areas.grid_level)[0]
-    item = runtime.config.categories[0].items[0].code
-    long_ago = datetime.now(timezone.utc) - timedelta(days=20)
-    e = client.post("/api/v1/events", json={"source_id": "moved", "channel": "grid_app", "item": item, "description": "x",
-                                            "grid": grid.code, "reported_at": long_ago.isoformat()}).json()
+    e = _late_case(client, runtime, "moved")
     first = e["department"]
     other = next(d.code for d in runtime.config.departments if d.code != first)
     now = datetime.now(timezone.utc)
