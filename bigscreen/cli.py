@@ -208,7 +208,7 @@ def simulate(url: str, api_key: str, rate: float, backfill_days: int, seed: int 
 @data_dir_option
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--rate", default=0.5, show_default=True, type=click.FloatRange(0.01, 1000),
+@click.option("--rate", default=0.2, show_default=True, type=click.FloatRange(0.01, 1000),
               help="Simulated events per second (Dongying's published 900,000 a year is about 0.03).")
 @click.option("--backfill-days", default=1, show_default=True, type=click.IntRange(0, 30),
               help="Days of history sent at the same rate when the city is first built.")
