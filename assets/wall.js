@@ -2,7 +2,7 @@
    data age. Every text goes in through textContent: citizens' words are never HTML. */
 (function () {
   "use strict";
-  var STAGE_W = 1920, STAGE_H = 1080, STALE_MS = 5000, RELOAD_AFTER_MS = 240000;
+  var STAGE_W = 1920, STAGE_H = 1080, STALE_MS = 5000, RELOAD_AFTER_MS = 240000, POLL_AFTER_MS = 2500;
   var state = { receivedAt: 0, builtMs: 0, strings: null, clockFmt: null, loadedAt: Date.now() };
 
   function el(id) { return document.getElementById(id); }
@@ -130,6 +130,10 @@
     var now = Date.now(), age = state.builtMs ? now - state.builtMs : null;
     if (age !== null && (age < 0 || age > 864e5)) age = now - state.receivedAt;  /* clocks disagree: trust arrival */
     el("wall-age").textContent = age === null ? "—" : Math.round(age / 1000) + " " + (s.seconds_ago || "s");
+    if (state.receivedAt && now - state.receivedAt > POLL_AFTER_MS && window.dash_clientside.set_props) {
+      /* pushed frames stopped: poll until the push channel comes back and turns polling off */
+      window.dash_clientside.set_props("wall-tick", { disabled: false });
+    }
     var stale = state.receivedAt === 0 ? now - state.loadedAt > STALE_MS : now - state.receivedAt > STALE_MS;
     var banner = el("wall-stale");
     banner.hidden = !stale;

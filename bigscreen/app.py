@@ -99,6 +99,7 @@ def create_app(rt: Runtime) -> Dash:
         serve_locally=True,
         title=rt.config.city.title,
         update_title=None,
+        websocket_inactivity_timeout=0,  # walls receive a frame a second anyway; never drop an idle wall
     )
     app.layout = html.Div([dcc.Location(id=ids.URL), html.Div(id=ids.PAGE)])
     app.validation_layout = html.Div([
@@ -109,6 +110,7 @@ def create_app(rt: Runtime) -> Dash:
     pages.register(app, rt, manifest)
     home_callbacks.register(app, rt)
     wall_callbacks.register(app, rt)
+    wall_callbacks.register_push(app, rt)
     api.add_middleware(BodyLimit, max_bytes=rt.settings.max_body_bytes)
     # Dash prepares its page (asset scripts, callbacks) on the first request to one of its own
     # paths, and serves other paths from whichever app is global. A kiosk whose first request

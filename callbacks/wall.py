@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dash import ClientsideFunction, Input, Output, State, no_update
+import asyncio
+
+from dash import ClientsideFunction, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
 from redis.exceptions import RedisError
 
 from bigscreen import ids
+from bigscreen.wall.hub import FrameHub
 from bigscreen.wall.publisher import read_frame
 from layouts.city_map import map_ids
 
@@ -25,3 +29,48 @@ def register(app, rt) -> None:
         Output(map_ids(ids.WALL_MAP).fill, "hideout"),
         Input(ids.WALL_FRAME, "data"),
     )
+
+
+PUSH_WAIT_S = 5.0  # how long a page has to show a wall before the push gives up on it
+
+
+def register_push(app, rt) -> None:
+    """Frames pushed over Dash's websocket as they are built; polling stays as the fallback
+    (the browser turns it back on when pushed frames stop, see assets/wall.js)."""
+    hubs: dict[int, FrameHub] = {}
+
+    @app.callback(persistent=True, websocket=True)
+    async def push_wall_frames():
+        ws = ctx.websocket
+        if ws is None:
+            raise PreventUpdate
+        scope = await _wall_scope(ws)
+        if scope is None:
+            raise PreventUpdate  # this page shows no wall
+        hub = hubs.setdefault(id(asyncio.get_running_loop()), FrameHub(rt.settings.redis_url, rt.keys))
+        queue = await hub.subscribe(scope)
+        ws.set_prop_sync(ids.WALL_TICK, "disabled", True)
+        try:
+            while not ws.is_shutdown:
+                try:
+                    frame = await asyncio.wait_for(queue.get(), timeout=1.0)
+                except TimeoutError:
+                    continue
+                ws.set_prop_sync(ids.WALL_FRAME, "data", frame)
+        finally:
+            hub.unsubscribe(scope, queue)
+        raise PreventUpdate
+
+
+async def _wall_scope(ws) -> str | None:
+    """The scope of the wall on this page, once the page has rendered one."""
+    deadline = asyncio.get_running_loop().time() + PUSH_WAIT_S
+    while not ws.is_shutdown and asyncio.get_running_loop().time() < deadline:
+        try:
+            scope = await ws.get_prop(ids.WALL_ROOT, "data-scope", timeout=1.0)
+        except Exception:  # the component is not there yet, or the socket went away
+            scope = None
+        if scope:
+            return scope
+        await asyncio.sleep(0.25)
+    return None

@@ -97,3 +97,30 @@ def test_wall_shows_stale_banner_and_recovers(browser, runtime, api_key, publish
     finally:
         server.stop()
         page.close()
+
+
+def test_wall_is_pushed_and_falls_back_to_polling(browser, live_server, runtime, api_key, publisher):
+    import re
+    import time
+
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    polls: list[float] = []
+    page.on("request", lambda req: "_dash-update-component" in req.url and polls.append(time.monotonic()))
+    page.goto(live_server.url + "/wall")
+    page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '0'", timeout=15000)
+    page.wait_for_timeout(1500)  # the push channel takes over and turns polling off
+    quiet_from = time.monotonic()
+    _post(live_server, api_key, runtime, "pushed")
+    page.wait_for_function("document.querySelector('[data-kpi=reported_today]').dataset.value === '1'", timeout=5000)
+    page.wait_for_timeout(1500)
+    assert not [t for t in polls if t > quiet_from], "frames arrive by push, not by polling"
+    page.close()
+
+    blocked = browser.new_page(viewport={"width": 1920, "height": 1080})
+    blocked.route_web_socket(re.compile(".*"), lambda ws: ws.close())
+    blocked.goto(live_server.url + "/wall")
+    blocked.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '1'", timeout=15000)
+    _post(live_server, api_key, runtime, "polled")
+    blocked.wait_for_function("document.querySelector('[data-kpi=reported_today]').dataset.value === '2'", timeout=8000)
+    assert blocked.is_hidden("#wall-stale")
+    blocked.close()

@@ -1,0 +1,81 @@
+"""One Redis subscription per web worker, fanned out to every wall connected to that worker.
+
+Each viewer gets a queue of length one: a slow screen skips to the newest frame instead of
+falling behind, and the server never holds more than one frame per viewer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import redis.asyncio as aioredis
+
+from bigscreen.live.keys import Keys
+
+log = logging.getLogger(__name__)
+
+
+class FrameHub:
+    def __init__(self, url: str, keys: Keys) -> None:
+        self.url = url
+        self.keys = keys
+        self._viewers: dict[str, set[asyncio.Queue]] = {}
+        self._task: asyncio.Task | None = None
+        self._client: aioredis.Redis | None = None
+
+    def viewers(self) -> int:
+        return sum(len(q) for q in self._viewers.values())
+
+    async def subscribe(self, scope: str) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=1)
+        self._viewers.setdefault(scope, set()).add(queue)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._listen())
+        frame = await self._redis().get(self.keys.frame(scope))
+        if frame is not None:
+            _offer(queue, frame.decode())
+        return queue
+
+    def unsubscribe(self, scope: str, queue: asyncio.Queue) -> None:
+        viewers = self._viewers.get(scope)
+        if viewers is not None:
+            viewers.discard(queue)
+            if not viewers:
+                del self._viewers[scope]
+
+    def _redis(self) -> aioredis.Redis:
+        if self._client is None:
+            self._client = aioredis.Redis.from_url(self.url)
+        return self._client
+
+    async def _listen(self) -> None:
+        while self._viewers:
+            pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.keys.frames)
+                while self._viewers:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    scopes = [s for s in message["data"].decode().split(",") if s in self._viewers]
+                    if not scopes:
+                        continue
+                    frames = await self._redis().mget([self.keys.frame(s) for s in scopes])
+                    for scope, frame in zip(scopes, frames):
+                        if frame is not None:
+                            text = frame.decode()
+                            for queue in list(self._viewers.get(scope, ())):
+                                _offer(queue, text)
+            except (aioredis.RedisError, OSError) as exc:
+                log.warning("frame hub: %s; resubscribing", exc)
+                await asyncio.sleep(1.0)
+            finally:
+                await pubsub.aclose()
+
+
+def _offer(queue: asyncio.Queue, frame: str) -> None:
+    """Newest frame wins: drop the one still waiting, if any."""
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(frame)
