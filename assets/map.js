@@ -1,5 +1,6 @@
 /* Map style functions, referenced from Python as {"variable": "bigscreen.map.<name>"}.
-   hideout = {values: {code: number}, alerts: [code], max: number}. */
+   hideout = {values: {code: number}, alerts: [code], max: number}
+             or {property: name, alerts: [code], max: number} to colour by a feature property. */
 (function () {
   // Same stops as .map-legend-bar in map.css.
   const STOPS = [[0, [11, 42, 110]], [0.35, [0, 200, 255]], [0.7, [255, 221, 0]], [1, [255, 48, 48]]];
@@ -34,7 +35,8 @@
   function areaStyle(feature, context) {
     const h = (context && context.hideout) || {};
     const code = feature.properties.code;
-    const v = h.values ? h.values[code] : undefined;
+    // `property`: colour by a figure the static geometry carries (population, workers ...)
+    const v = h.property ? feature.properties[h.property] : (h.values ? h.values[code] : undefined);
     const style = {color: "#1d4f8f", weight: 0.6, opacity: 0.7, fill: true, fillOpacity: 0.82};
     if (v === undefined || v === null || v <= 0) {
       style.fillColor = EMPTY;

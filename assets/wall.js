@@ -3,7 +3,10 @@
 (function () {
   "use strict";
   var STAGE_W = 1920, STAGE_H = 1080, STALE_MS = 5000, RELOAD_AFTER_MS = 240000, POLL_AFTER_MS = 2500;
-  var state = { receivedAt: 0, builtMs: 0, strings: null, clockFmt: null, loadedAt: Date.now() };
+  var CLOUDS = ["events", "people", "workforce"];  /* 三云图, shown in turn */
+  var CLOUD_PROPERTY = { people: "population", workforce: "workers" };
+  var state = { receivedAt: 0, builtMs: 0, strings: null, clockFmt: null, loadedAt: Date.now(),
+                cloud: 0, cloudSince: Date.now(), last: null };
 
   function el(id) { return document.getElementById(id); }
 
@@ -128,6 +131,7 @@
     }
     clock.textContent = state.clockFmt.format(new Date());
     var now = Date.now(), age = state.builtMs ? now - state.builtMs : null;
+    rotate(now);
     if (age !== null && (age < 0 || age > 864e5)) age = now - state.receivedAt;  /* clocks disagree: trust arrival */
     el("wall-age").textContent = age === null ? "—" : Math.round(age / 1000) + " " + (s.seconds_ago || "s");
     if (state.receivedAt && now - state.receivedAt > POLL_AFTER_MS && window.dash_clientside.set_props) {
@@ -144,9 +148,39 @@
   }
 
   function hideout(f) {
+    var cloud = CLOUDS[state.cloud], prop = CLOUD_PROPERTY[cloud];
+    var top = prop ? f.static.max[prop] : f.map.max;
     var legendMax = el("wall-map-legend-max");
-    if (legendMax) legendMax.textContent = num(f.map.max);
-    return { values: f.map.open, alerts: [], max: Math.max(1, f.map.max) };  /* alert areas: with the alerts work */
+    if (legendMax) legendMax.textContent = num(top);
+    /* alert areas arrive with the alerts work */
+    return prop ? { property: prop, alerts: [], max: Math.max(1, top) } : { values: f.map.open, alerts: [], max: Math.max(1, top) };
+  }
+
+  function showCloud() {
+    var s = strings(), cloud = CLOUDS[state.cloud];
+    var title = el("wall-map-panel-title"), legend = document.querySelector("#wall-map-legend .map-legend-title");
+    if (title) title.textContent = s["cloud." + cloud] || "";
+    if (legend) legend.textContent = s["cloud.legend." + cloud] || "";
+    document.querySelectorAll(".cloud-figures").forEach(function (box) {
+      box.hidden = !box.classList.contains("cloud-" + cloud);
+    });
+  }
+
+  function drawStatic(f) {
+    document.querySelectorAll("[data-figure]").forEach(function (node) {
+      var parts = node.dataset.figure.split("."), group = f.static[parts[0]];
+      var v = parts[1] === "grids" ? f.static.grids : group && group[parts[1]];
+      node.textContent = num(v);
+    });
+  }
+
+  function rotate(now) {
+    var root = el("wall-root"), every = root ? Number(root.dataset.rotate) || 0 : 0;
+    if (every > 0 && now - state.cloudSince >= every * 1000) {
+      state.cloud = (state.cloud + 1) % CLOUDS.length;
+      state.cloudSince = now;
+      showCloud();
+    }
   }
 
   function render(data) {
@@ -160,6 +194,7 @@
     drawBars(f);
     drawTrend(f);
     drawFeed(f);
+    drawStatic(f);
     tick();
     return [f.built_ms, hideout(f)];
   }

@@ -39,8 +39,6 @@ STRINGS.update({
     "wall.rank_streets": {"zh": "街道按期办结排名", "en": "Streets by on-time rate"},
     "wall.rank_departments": {"zh": "部门按期办结排名", "en": "Departments by on-time rate"},
     "wall.feed": {"zh": "实时事件", "en": "Live events"},
-    "wall.map": {"zh": "网格事件分布", "en": "Open cases by area"},
-    "wall.legend_open": {"zh": "在办事件数", "en": "Open cases"},
     "wall.no_data": {"zh": "暂无", "en": "None yet"},
     "status.reported": {"zh": "已上报", "en": "reported"},
     "status.dispatched": {"zh": "已派单", "en": "dispatched"},
@@ -61,3 +59,20 @@ def catalogue(prefix: str, lang: str = DEFAULT_LANG) -> dict[str, str]:
 
 def pick_lang(value: str | None) -> str:
     return value if value in LANGS else DEFAULT_LANG
+
+STRINGS.update({
+    "cloud.events": {"zh": "事件统计云图", "en": "Events"},
+    "cloud.people": {"zh": "人房管理云图", "en": "People and housing"},
+    "cloud.workforce": {"zh": "运行管理云图", "en": "Grid workforce"},
+    "cloud.legend.events": {"zh": "在办事件数", "en": "Open cases"},
+    "cloud.legend.people": {"zh": "常住人口", "en": "Residents"},
+    "cloud.legend.workforce": {"zh": "专职网格员", "en": "Grid workers"},
+    "people.population": {"zh": "常住人口", "en": "Residents"},
+    "people.households": {"zh": "户数", "en": "Households"},
+    "people.buildings": {"zh": "楼栋", "en": "Buildings"},
+    "people.key_places": {"zh": "重点场所", "en": "Key places"},
+    "people.cared_for": {"zh": "关爱对象", "en": "People cared for"},
+    "workforce.grids": {"zh": "网格数", "en": "Grids"},
+    "workforce.workers": {"zh": "专职网格员", "en": "Full-time workers"},
+    "workforce.helpers": {"zh": "兼职力量(N)", "en": "Helpers (N)"},
+})

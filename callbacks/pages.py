@@ -21,8 +21,10 @@ def page_for(rt, manifest: dict | None, pathname: str | None, search: str | None
         if scope is None or scope.level > 1:
             scope = rt.areas.city
         name = scope.name if lang == "zh" or scope.level else rt.config.city.name_en
+        rotate = query.get("rotate", "")
+        rotate_s = int(rotate) if rotate.isdigit() and int(rotate) <= 3600 else wall_layout.DEFAULT_ROTATE_S
         return wall_layout.build(rt.config, scope=scope.code, scope_name=name, lang=lang, fit=query.get("fit", "contain"),
-                                 map_component=wall_map(rt, manifest, scope, lang))
+                                 map_component=wall_map(rt, manifest, scope, lang), rotate_s=rotate_s)
     if pathname in ("/", "", None):
         return home_layout.build(rt.config, lang)
     return html.Div("404", className="not-found")
@@ -35,7 +37,7 @@ def wall_map(rt, manifest: dict | None, scope, lang: str):
     framing = {"fit": True} if scope.level == 0 else {"fit": False}
     centre = (city.center.lat, city.center.lon) if scope.level == 0 else (scope.lat, scope.lon)
     zoom = city.zoom if scope.level == 0 else city.zoom + 1
-    legend = Legend(t("wall.legend_open", lang))
+    legend = Legend(t("cloud.legend.events", lang))
     return city_map(ids.WALL_MAP, centre, zoom, manifest, "community", legend=legend, **framing)
 
 

@@ -17,7 +17,8 @@ RATES = ("closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours")
 
 
 def _panel(title: str, body, part: str, extra: str = "") -> html.Section:
-    return html.Section([html.H2(title, className="panel-title"), body], id=ids.wall(part), className=f"panel {extra}".strip())
+    return html.Section([html.H2(title, id=ids.wall(f"{part}-title"), className="panel-title"), body],
+                        id=ids.wall(part), className=f"panel {extra}".strip())
 
 
 def _counter(name: str, lang: str) -> html.Div:
@@ -38,9 +39,31 @@ def _gauge(name: str, lang: str) -> html.Div:
     )
 
 
-def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_component=None) -> html.Div:
+CLOUDS = ("events", "people", "workforce")  # 三云图: 事件统计, 人房管理, 运行管理
+CLOUD_FIGURES = {
+    "events": (),
+    "people": ("population", "households", "buildings", "key_places", "cared_for"),
+    "workforce": ("grids", "workers", "helpers"),
+}
+DEFAULT_ROTATE_S = 30
+
+
+def _cloud_figures(cloud: str, lang: str) -> html.Dl:
+    group = "people" if cloud == "people" else "workforce"
+    return html.Dl(
+        [part for name in CLOUD_FIGURES[cloud] for part in (
+            html.Dt(t(f"{group}.{name}", lang)),
+            html.Dd("—", id=ids.wall(f"{cloud}-{name}"), **{"data-figure": f"{group}.{name}"}),
+        )],
+        className=f"cloud-figures cloud-{cloud}", hidden=cloud != "events",
+    )
+
+
+def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_component=None,
+          rotate_s: int = DEFAULT_ROTATE_S) -> html.Div:
     title = config.city.title if lang == "zh" else config.city.title_en
     strings = {**catalogue("status.", lang), **{k: t(f"wall.{k}", lang) for k in ("stale", "seconds_ago", "no_data")},
+               **{f"cloud.{k}": v for k, v in catalogue("cloud.", lang).items()},
                "lang": lang, "timezone": config.city.timezone}
     header = html.Header(
         [
@@ -59,7 +82,10 @@ def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_compo
         className="wall-left",
     )
     centre = html.Div(
-        [_panel(t("wall.map", lang), map_component or html.Div(className="map-placeholder"), "map-panel", "panel-map"),
+        [_panel(t("cloud.events", lang), html.Div(
+            [map_component or html.Div(className="map-placeholder"),
+             html.Div([_cloud_figures(c, lang) for c in CLOUDS], className="cloud-box")],
+            className="map-box"), "map-panel", "panel-map"),
          _panel(t("wall.trend", lang), html.Div([
              html.Div(id=ids.wall("trend"), className="trend"),
              html.Div([html.Span(className="swatch swatch-reported"), t("wall.trend_reported", lang),
@@ -88,7 +114,8 @@ def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_compo
     return html.Div(
         [
             html.Div(stage, id=ids.WALL_ROOT, className="wall-viewport",
-                     **{"data-fit": fit if fit in FITS else "contain", "data-scope": scope, "data-strings": json.dumps(strings, ensure_ascii=False)}),
+                     **{"data-fit": fit if fit in FITS else "contain", "data-scope": scope, "data-rotate": str(rotate_s),
+                        "data-strings": json.dumps(strings, ensure_ascii=False)}),
             dcc.Store(id=ids.WALL_FRAME),
             dcc.Store(id=ids.WALL_RENDERED),
             dcc.Interval(id=ids.WALL_TICK, interval=1000),

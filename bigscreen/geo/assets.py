@@ -27,8 +27,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from bigscreen.db.models import Area
+from bigscreen.geo.totals import area_totals
 
-FORMAT = 1  # bump when the file layout changes, so existing data dirs rebuild
+FORMAT = 2  # bump when the file layout changes, so existing data dirs rebuild
 MANIFEST = "manifest.json"
 DECIMALS = 5
 TOLERANCE = {  # degrees; 1e-4° is about 10 m
@@ -66,7 +67,8 @@ def areas_fingerprint(session: Session, levels: list[str]) -> str:
 def build_level_assets(session: Session, levels: list[str], out_dir: Path) -> dict[str, AssetInfo]:
     """Writes {level}-{hash8}.json (and .json.gz) per level below the city, then manifest.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    infos = {level: _write_level(session, level, out_dir) for level in levels if level != "city"}
+    totals = area_totals(session)
+    infos = {level: _write_level(session, level, out_dir, totals) for level in levels if level != "city"}
     manifest = {
         "format": FORMAT,
         "fingerprint": areas_fingerprint(session, levels),
@@ -124,7 +126,7 @@ def _is_current(out_dir: Path, fingerprint: str) -> bool:
     )
 
 
-def _write_level(session: Session, level: str, out_dir: Path) -> AssetInfo:
+def _write_level(session: Session, level: str, out_dir: Path, totals: dict[str, dict[str, int]]) -> AssetInfo:
     parent = aliased(Area)
     rows = session.execute(
         select(Area.code, Area.name, parent.code, Area.geometry)
@@ -133,7 +135,9 @@ def _write_level(session: Session, level: str, out_dir: Path) -> AssetInfo:
     ).all()
     geoms = _simplify([shape(r[3]) for r in rows], TOLERANCE.get(level, 0.00002))
     features = [
-        {"type": "Feature", "properties": {"code": r[0], "name": r[1], "parent": r[2]}, "geometry": mapping(g)}
+        {"type": "Feature", "geometry": mapping(g),
+         # people and workforce travel with the static geometry: the cloud maps colour by them
+         "properties": {"code": r[0], "name": r[1], "parent": r[2], **_static_figures(totals.get(r[0]))}}
         for r, g in zip(rows, geoms, strict=True)
     ]
     blob = orjson.dumps({"type": "FeatureCollection", "features": features})
@@ -145,6 +149,10 @@ def _write_level(session: Session, level: str, out_dir: Path) -> AssetInfo:
             _write_atomic(path, data)
     bbox = tuple(round(float(v), DECIMALS) for v in shapely.total_bounds(geoms)) if len(geoms) else None
     return AssetInfo(name, digest, len(blob), len(packed), len(features), bbox)
+
+
+def _static_figures(row: dict[str, int] | None) -> dict[str, int]:
+    return {k: row[k] for k in ("population", "households", "workers", "helpers")} if row else {}
 
 
 def _simplify(geoms: list, tolerance: float) -> np.ndarray:

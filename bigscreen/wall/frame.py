@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bigscreen.lifecycle import CLOSED_STATUSES, Status
+from bigscreen.geo.totals import PEOPLE, WORKFORCE
 from bigscreen.live.kpi import figures, headline, ints
 from bigscreen.runtime import Runtime
 
@@ -43,14 +44,28 @@ class ScopePlan:
     map_level: int
     map_areas: list
     map_keys: list[str]
+    static: dict  # people, housing and workforce of the scope: they change only with the city
 
 
-def plan(rt: Runtime, scope: Scope) -> ScopePlan:
+def static_figures(scope: Scope, map_areas: list, grids: int, totals: dict[str, dict[str, int]]) -> dict:
+    own = totals.get(scope.code, {})
+    shown = [totals.get(a.code, {}) for a in map_areas]
+    return {
+        "people": {k: own.get(k, 0) for k in PEOPLE},
+        "workforce": {k: own.get(k, 0) for k in WORKFORCE},
+        "grids": grids,
+        "max": {k: max((row.get(k, 0) for row in shown), default=0) for k in ("population", "workers")},
+    }
+
+
+def plan(rt: Runtime, scope: Scope, totals: dict[str, dict[str, int]] | None = None) -> ScopePlan:
     areas = rt.areas
     streets = [a for a in areas.at_level(2) if scope.code in a.chain]  # ranked on every wall
     map_level = 3  # communities: the wall's map colours them on every scope
     map_areas = [a for a in areas.at_level(map_level) if scope.code in a.chain]
-    return ScopePlan(scope, streets, map_level, map_areas, [rt.keys.area(a.code) for a in map_areas])
+    grids = sum(1 for a in areas.at_level(areas.grid_level) if scope.code in a.chain)
+    return ScopePlan(scope, streets, map_level, map_areas, [rt.keys.area(a.code) for a in map_areas],
+                     static_figures(scope, map_areas, grids, totals or {}))
 
 
 def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime) -> dict:
@@ -100,6 +115,7 @@ def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime) -> dict:
         "departments": _ranked([(d.code, d.name, ints(r)) for d, r in zip(departments, dept_raw)]),
         "map": _map(map_areas, map_raw, map_level, rt),
         "feed": _feed(ticker, scope),
+        "static": p.static,
     }
 
 

@@ -14,6 +14,7 @@ import time
 import orjson
 import redis
 
+from bigscreen.geo.totals import area_totals
 from bigscreen.runtime import Runtime
 from bigscreen.wall.frame import ScopePlan, build_frame, plan, scopes
 
@@ -32,7 +33,9 @@ class FramePublisher:
         """Builds and stores every scope's frame now; returns them by scope code."""
         now = self.rt.clock()
         if self._plans is None:
-            self._plans = [plan(self.rt, s) for s in scopes(self.rt)]
+            with self.rt.sessions() as session:
+                totals = area_totals(session)  # once: people and workforce change only with the city
+            self._plans = [plan(self.rt, s, totals) for s in scopes(self.rt)]
         frames = {p.scope.code: orjson.dumps(build_frame(self.rt, p, now)) for p in self._plans}
         pipe = self.rt.redis.pipeline(transaction=False)
         for code, body in frames.items():

@@ -59,7 +59,7 @@ def test_city(cfg: Config) -> None:
     assert (city.targets.closure_rate, city.targets.ontime_rate, city.targets.satisfaction) == (0.98, 0.98, 0.95)
     assert city.targets.avg_handling_hours == 24
     assert (city.demo.seed, city.demo.grids, city.demo.population, city.demo.households_per_grid) == (
-        370500, 6000, 2_200_000, 300,
+        370500, 6000, 2_200_000, 140,
     )
 
 

@@ -51,9 +51,11 @@ def test_one_hashed_file_per_level_below_the_city(runtime, manifest):
         fc = json.loads(blob)
         expected = runtime.areas.at_level(runtime.areas.level_number(level))
         assert fc["type"] == "FeatureCollection" and info["features"] == len(fc["features"]) == len(expected)
-        assert [f["properties"] for f in fc["features"]] == [
+        assert [{k: f["properties"][k] for k in ("code", "name", "parent")} for f in fc["features"]] == [
             {"code": a.code, "name": a.name, "parent": a.parent_code} for a in expected
         ]
+        assert sum(f["properties"]["population"] for f in fc["features"]) == runtime.config.city.demo.population
+        assert sum(f["properties"]["workers"] for f in fc["features"]) == len(runtime.areas.at_level(runtime.areas.grid_level))
         assert all(f["type"] == "Feature" and f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in fc["features"])
         west, south, east, north = info["bbox"]
         assert 117.5 < west < east < 119.6 and 36.5 < south < north < 38.5
