@@ -6,7 +6,8 @@
   var CLOUDS = ["events", "people", "workforce"];  /* 三云图, shown in turn */
   var CLOUD_PROPERTY = { people: "population", workforce: "workers" };
   var state = { receivedAt: 0, builtMs: 0, strings: null, clockFmt: null, loadedAt: Date.now(),
-                cloud: 0, cloudSince: Date.now(), last: null };
+                cloud: 0, cloudSince: Date.now(), seen: {}, pulses: [] };
+  var PULSE_MS = 4000;
 
   function el(id) { return document.getElementById(id); }
 
@@ -183,11 +184,31 @@
     }
   }
 
+  /* New events pulse on the map for a few seconds; what was on screen at load does not. */
+  function pulses(f, first) {
+    var now = Date.now(), before = state.pulses.length, fresh = [];
+    f.feed.forEach(function (e) {
+      if (e.lat === null || state.seen[e.id]) return;
+      state.seen[e.id] = now;
+      if (!first) fresh.push({ t: now, e: e });
+    });
+    var ids = Object.keys(state.seen);
+    if (ids.length > 500) ids.slice(0, ids.length - 200).forEach(function (id) { delete state.seen[id]; });
+    state.pulses = state.pulses.filter(function (p) { return now - p.t < PULSE_MS; }).concat(fresh);
+    if (!fresh.length && state.pulses.length === before) return window.dash_clientside.no_update;
+    return state.pulses.map(function (p) {
+      return { type: "DivMarker", namespace: "dash_leaflet", props: {
+        id: "pulse-" + p.e.id, position: [p.e.lat, p.e.lon], interactive: false, keyboard: false,
+        iconOptions: { className: p.e.urgent ? "pulse urgent" : "pulse", iconSize: [18, 18], html: "<span></span>" } } };
+    });
+  }
+
   function render(data) {
     var none = window.dash_clientside.no_update;
-    if (!data) return [none, none];
+    if (!data) return [none, none, none];
     var f = JSON.parse(data);
-    if (f.built_ms === state.builtMs) return [none, none];
+    if (f.built_ms === state.builtMs) return [none, none, none];
+    var first = state.builtMs === 0;
     state.receivedAt = Date.now();
     state.builtMs = f.built_ms;
     drawKpis(f);
@@ -196,7 +217,7 @@
     drawFeed(f);
     drawStatic(f);
     tick();
-    return [f.built_ms, hideout(f)];
+    return [f.built_ms, hideout(f), pulses(f, first)];
   }
 
   window.addEventListener("resize", fitStage);

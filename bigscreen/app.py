@@ -105,7 +105,7 @@ def create_app(rt: Runtime) -> Dash:
     app.validation_layout = html.Div([
         app.layout, home_layout.build(rt.config),
         wall_layout.build(rt.config, scope="", scope_name="", lang="zh", fit="contain"),
-        dl.GeoJSON(id=map_ids(ids.WALL_MAP).fill),
+        dl.GeoJSON(id=map_ids(ids.WALL_MAP).fill), dl.LayerGroup(id=map_ids(ids.WALL_MAP).events),
     ])
     pages.register(app, rt, manifest)
     home_callbacks.register(app, rt)

@@ -27,6 +27,7 @@ def register(app, rt) -> None:
         ClientsideFunction(namespace="wall", function_name="render"),
         Output(ids.WALL_RENDERED, "data"),
         Output(map_ids(ids.WALL_MAP).fill, "hideout"),
+        Output(map_ids(ids.WALL_MAP).events, "children"),
         Input(ids.WALL_FRAME, "data"),
     )
 

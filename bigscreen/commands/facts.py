@@ -42,4 +42,8 @@ def ticker_entry(event: Event, areas: AreaIndex) -> dict[str, str]:
         "item": event.item_code,
         "status": event.status,
         "text": event.description[:120],
+        "lat": f"{event.lat:.5f}",
+        "lon": f"{event.lon:.5f}",
+        "urgency": event.urgency,
+        "department": event.department_code or "",
     }

@@ -169,6 +169,8 @@ def _feed(ticker, scope: Scope) -> list[dict]:
         items.append({
             "id": e.get("id"), "at": e.get("at"), "grid": e.get("grid_name", ""),
             "category": e.get("category"), "status": e.get("status"), "text": e.get("text", ""),
+            "lat": float(e["lat"]) if e.get("lat") else None, "lon": float(e["lon"]) if e.get("lon") else None,
+            "urgent": e.get("urgency", "normal") != "normal",
         })
         if len(items) >= FEED:
             break

@@ -124,3 +124,22 @@ def test_wall_is_pushed_and_falls_back_to_polling(browser, live_server, runtime,
     blocked.wait_for_function("document.querySelector('[data-kpi=reported_today]').dataset.value === '2'", timeout=8000)
     assert blocked.is_hidden("#wall-stale")
     blocked.close()
+
+
+def test_new_events_pulse_and_cloud_maps_rotate(browser, live_server, runtime, api_key, publisher):
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(live_server.url + "/wall?rotate=2")
+    page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '0'", timeout=15000)
+    assert page.locator(".leaflet-marker-icon.pulse").count() == 0
+    _post(live_server, api_key, runtime, "pulse", "井盖缺失")
+    page.wait_for_selector(".leaflet-marker-icon.pulse", timeout=5000)
+    titles = set()
+    for _ in range(12):
+        titles.add(page.inner_text("#wall-map-panel-title"))
+        page.wait_for_timeout(500)
+    assert titles == {"事件统计云图", "人房管理云图", "运行管理云图"}
+    page.wait_for_function("document.querySelector('#wall-map-panel-title').textContent === '人房管理云图'", timeout=8000)
+    population = page.inner_text("#wall-people-population").replace(",", "")
+    assert int(population) == runtime.config.city.demo.population
+    page.wait_for_selector(".leaflet-marker-icon.pulse", state="detached", timeout=8000)
+    page.close()
