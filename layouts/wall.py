@@ -9,7 +9,6 @@ from dash import dcc, html
 
 from bigscreen import ids
 from bigscreen.i18n import catalogue, t
-from bigscreen.live.kpi import KPI_NAMES
 
 FITS = ("contain", "stretch", "width")
 COUNTERS = ("reported_today", "closed_today", "open", "overdue")
@@ -124,4 +123,3 @@ def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_compo
     )
 
 
-assert set(COUNTERS + RATES) == set(KPI_NAMES)
