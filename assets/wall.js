@@ -7,7 +7,7 @@
   var CLOUD_PROPERTY = { people: "population", workforce: "workers" };
   var state = { receivedAt: 0, builtMs: 0, strings: null, clockFmt: null, loadedAt: Date.now(),
                 cloud: 0, cloudSince: Date.now(), seen: {}, pulses: [] };
-  var PULSE_MS = 4000;
+  var PULSE_MS = 4000, HISTORY_KEEP = 5;
 
   function el(id) { return document.getElementById(id); }
 
@@ -122,7 +122,17 @@
     });
   }
 
+  /* Dash's renderer keeps every change of a callback input as an undo step (undo is off here):
+     a frame a second would pile up ~190 MB an hour. Keep the last few. */
+  function trimHistory() {
+    var history = window.store && window.store.getState && window.store.getState().history;
+    if (history && history.past && history.past.length > HISTORY_KEEP) {
+      history.past.splice(0, history.past.length - HISTORY_KEEP);
+    }
+  }
+
   function tick() {
+    trimHistory();
     var s = strings(), clock = el("wall-clock");
     if (!clock) return;
     if (!el("wall-stage").dataset.fitted) fitStage();
@@ -150,6 +160,9 @@
 
   function hideout(f) {
     var cloud = CLOUDS[state.cloud], prop = CLOUD_PROPERTY[cloud];
+    var key = cloud + "|" + (prop ? "" : JSON.stringify(f.map.open));
+    if (key === state.mapKey) return window.dash_clientside.no_update;  /* a recolour costs the browser ~80 ms */
+    state.mapKey = key;
     var top = prop ? f.static.max[prop] : f.map.max;
     var legendMax = el("wall-map-legend-max");
     if (legendMax) legendMax.textContent = num(top);

@@ -63,22 +63,27 @@ class Chromium:
             ctx.add_init_script(script)
         page = ctx.new_page()
         if poll_only:
+            # Dash's websocket lives in a SharedWorker, which page.route_web_socket does not reach:
+            # the socket would still connect. Keep the worker script from loading as well, so the
+            # wall never gets a push channel and stays on polling (its fallback).
             page.route_web_socket(re.compile(".*"), lambda ws: ws.close())
+            ctx.route(re.compile(r"dash-ws-worker"), lambda route: route.abort())
         page.goto(url + "/wall")
         page.wait_for_function(FILLED, timeout=timeout_ms)
         return ctx, page
 
 
-def capture(chrome: Chromium, url: str) -> tuple[str, dict]:
-    """A wall's polling request body (websockets blocked) and its push callback request."""
+def capture(chrome: Chromium, url: str) -> tuple[str, str, dict]:
+    """A wall's polling request (path with query, body; websockets blocked) and its push callback request."""
     ctx, page = chrome.wall(url, poll_only=True)
-    bodies = []
-    page.on("request", lambda r: "_dash-update-component" in r.url and bodies.append(r.post_data))
+    seen = []
+    page.on("request", lambda r: "_dash-update-component" in r.url and seen.append((r.url, r.post_data)))
     page.wait_for_timeout(2500)
     ctx.close()
-    polls = [b for b in bodies if b and json.loads(b).get("output") == "wall-frame.data"]
+    polls = [(u, b) for u, b in seen if b and json.loads(b).get("output") == "wall-frame.data"]
     if not polls:
         raise RuntimeError("no polling request seen from the wall")
+    path = polls[-1][0][len(url):]
     ctx, page = chrome.wall(url, init=(HOOK_WS_REQUESTS,))
     page.wait_for_timeout(1500)
     sent = page.evaluate("window.__wsRequests || []")
@@ -86,7 +91,7 @@ def capture(chrome: Chromium, url: str) -> tuple[str, dict]:
     persistent = [m for m in sent if not m["payload"].get("inputs")]
     if not persistent:
         raise RuntimeError(f"no persistent websocket callback seen: {sent}")
-    return polls[-1], persistent[0]["payload"]
+    return path, polls[-1][1], persistent[0]["payload"]
 
 
 def latency(chrome: Chromium, env: Env, *, poll_only: bool, events: int, seed: int) -> dict:
@@ -120,6 +125,7 @@ def latency(chrome: Chromium, env: Env, *, poll_only: bool, events: int, seed: i
     window_s = time.monotonic() - t_start
     ctx.close()
     return {"n": len(out), "missed": missed, "p50": median(out), "p95": pct(out, 95), "max": max(out, default=float("nan")),
+            "deciles": [pct(out, p) for p in range(10, 100, 10)], "all": sorted(out),
             "polls_per_s": len([t for t in polls if t >= t_start]) / window_s}
 
 
@@ -196,7 +202,8 @@ def heap(chrome: Chromium, env: Env, *, first: int, last: int, rate: float, limi
         used = cdp.send("Runtime.getHeapUsage")["usedSize"]
         dom = cdp.send("Memory.getDOMCounters")
         metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-        return {"renders": page.evaluate("window.__renders"), "heap": used, "nodes": dom["nodes"],
+        undo = page.evaluate("(() => { try { return window.store.getState().history.past.length; } catch (e) { return null; } })()")
+        return {"renders": page.evaluate("window.__renders"), "heap": used, "nodes": dom["nodes"], "dash_history": undo,
                 "listeners": dom["jsEventListeners"], "task_s": metrics.get("TaskDuration", 0.0), "t": time.monotonic()}
 
     samples = []
@@ -208,7 +215,8 @@ def heap(chrome: Chromium, env: Env, *, first: int, last: int, rate: float, limi
                 page.wait_for_timeout(500)
             samples.append(sample())
             print(f"  heap: {samples[-1]['renders']} frames drawn, {samples[-1]['heap'] / 1e6:.2f} MB, "
-                  f"{samples[-1]['nodes']} DOM nodes ({time.monotonic() - t0:.0f} s)", flush=True)
+                  f"{samples[-1]['nodes']} DOM nodes, Dash undo history {samples[-1]['dash_history']} entries "
+                  f"({time.monotonic() - t0:.0f} s)", flush=True)
             if time.monotonic() - t0 >= limit_s:
                 break
         built = len(forced.publisher.builds)

@@ -99,6 +99,44 @@ class CpuWindow:
         return {"wall_s": wall, **used}
 
 
+class CpuSampler:
+    """Samples the CPU seconds of some processes twice a second, so the CPU of a window known only
+    afterwards (e.g. by a client process) can be read off."""
+
+    def __init__(self, pids: dict[str, int], every: float = 0.5) -> None:
+        self.pids, self.every = pids, every
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            row = {}
+            for k, p in self.pids.items():
+                try:
+                    row[k] = proc_cpu_s(p)
+                except OSError:
+                    pass
+            self.samples.append((time.time(), row))
+            self._stop.wait(self.every)
+
+    def usage(self, t0: float, t1: float) -> dict[str, float]:
+        """CPU seconds per process between the samples closest inside [t0, t1]; plus wall_s."""
+        inside = [s for s in self.samples if t0 <= s[0] <= t1]
+        if len(inside) < 2:
+            return {"wall_s": float("nan")}
+        (a_t, a), (b_t, b) = inside[0], inside[-1]
+        return {"wall_s": b_t - a_t, **{k: b[k] - a[k] for k in a if k in b}}
+
+
 class TimedPublisher(FramePublisher):
     """The product's publisher, also noting when each frame (by built_ms) was stored and announced."""
 

@@ -19,6 +19,9 @@ from bigscreen.live.writer import LiveWriter
 from bigscreen.settings import Settings
 
 
+REDIS_TIMEOUT_S = 5.0
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -46,7 +49,9 @@ class Runtime:
         url = self.settings.redis_url
         if not url:
             raise RuntimeError("no Redis: set BIGSCREEN_REDIS_URL or start through `bigscreen demo`/`serve`")
-        return redis.Redis.from_url(url, health_check_interval=30)
+        # a hung Redis must fail requests, not stall the worker that waits on it
+        return redis.Redis.from_url(url, health_check_interval=30, socket_timeout=REDIS_TIMEOUT_S,
+                                    socket_connect_timeout=REDIS_TIMEOUT_S)
 
     @cached_property
     def keys(self) -> Keys:

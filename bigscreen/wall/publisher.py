@@ -47,19 +47,23 @@ class FramePublisher:
     def run(self, stop: threading.Event) -> None:
         """Until `stop`: wait for a change (or a second), build, repeat; survives Redis outages."""
         pubsub = None
-        last = 0.0
+        last = last_change = 0.0
         while not stop.is_set():
             try:
                 if pubsub is None:
                     pubsub = self.rt.redis.pubsub(ignore_subscribe_messages=True)
                     pubsub.subscribe(self.rt.keys.changed)
                 wait = max(0.0, last + MAX_INTERVAL_S - time.monotonic())
-                if pubsub.get_message(timeout=wait) is not None:
+                changed = pubsub.get_message(timeout=wait) is not None
+                if changed:
                     while pubsub.get_message(timeout=0) is not None:
                         pass  # everything that arrived meanwhile is covered by one build
-                pause = last + MIN_INTERVAL_S - time.monotonic()
-                if pause > 0:
-                    stop.wait(pause)
+                    # only builds for changes are spaced out: the once-a-second one must not
+                    # make the next event wait
+                    pause = last_change + MIN_INTERVAL_S - time.monotonic()
+                    if pause > 0:
+                        stop.wait(pause)
+                    last_change = time.monotonic()
                 last = time.monotonic()
                 self.publish()
             except redis.RedisError as exc:

@@ -116,14 +116,19 @@ def test_wall_is_pushed_and_falls_back_to_polling(browser, live_server, runtime,
     assert not [t for t in polls if t > quiet_from], "frames arrive by push, not by polling"
     page.close()
 
-    blocked = browser.new_page(viewport={"width": 1920, "height": 1080})
-    blocked.route_web_socket(re.compile(".*"), lambda ws: ws.close())
+    # Dash's websocket lives in a SharedWorker, out of route_web_socket's reach: refuse the worker
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    context.route(re.compile(r".*dash-ws-worker.*"), lambda route: route.abort())
+    blocked = context.new_page()
+    fallback_polls: list[float] = []
+    blocked.on("request", lambda req: "_dash-update-component" in req.url and fallback_polls.append(time.monotonic()))
     blocked.goto(live_server.url + "/wall")
     blocked.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '1'", timeout=15000)
     _post(live_server, api_key, runtime, "polled")
     blocked.wait_for_function("document.querySelector('[data-kpi=reported_today]').dataset.value === '2'", timeout=8000)
     assert blocked.is_hidden("#wall-stale")
-    blocked.close()
+    assert len(fallback_polls) >= 3, "without the push channel the wall polls"
+    context.close()
 
 
 def test_new_events_pulse_and_cloud_maps_rotate(browser, live_server, runtime, api_key, publisher):
@@ -142,4 +147,15 @@ def test_new_events_pulse_and_cloud_maps_rotate(browser, live_server, runtime, a
     population = page.inner_text("#wall-people-population").replace(",", "")
     assert int(population) == runtime.config.city.demo.population
     page.wait_for_selector(".leaflet-marker-icon.pulse", state="detached", timeout=8000)
+    page.close()
+
+
+def test_dash_undo_history_stays_bounded(browser, live_server, runtime, api_key, publisher):
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(live_server.url + "/wall")
+    page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '0'", timeout=15000)
+    for i in range(8):  # about ten frames: without trimming, ten undo steps or more
+        _post(live_server, api_key, runtime, f"h-{i}")
+        page.wait_for_timeout(1200)
+    assert page.evaluate("window.store.getState().history.past.length") <= 6
     page.close()

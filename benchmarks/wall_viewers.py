@@ -1,0 +1,302 @@
+"""Viewers without browsers: polling clients (wrk, or httpx when wrk is missing), push clients that
+speak Dash's websocket protocol (a separate process, so their CPU is theirs), and a byte-counting
+TCP proxy for bytes on the wire. Used by benchmarks/wall.py.
+
+Dash's websocket protocol, as dash-renderer's SharedWorker speaks it (dash/backends/_fastapi.py
+websocket_handler, dash-renderer/build/dash-ws-worker.js): the client sends
+{"type": "callback_request", "rendererId", "requestId", "payload"} for the wall's persistent
+callback (payload captured from Chromium); the server asks {"type": "get_props_request",
+"requestId", "payload": {"componentId": "wall-root", "properties": ["data-scope"]}} and the
+client answers {"type": "get_props_response", "requestId", "payload": {"data-scope": scope}};
+from then on the server sends {"type": "set_props", "payload": {"componentId": "wall-frame",
+"props": {"data": frame}}} (several at once arrive as a JSON array).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+WRK_LUA = r"""
+-- POST the wall's polling callback; with BENCH_DELAY_MS each connection waits that long between
+-- requests (its first wait random, so the viewers do not poll in step).
+local body = os.getenv("BENCH_BODY")
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+local per_thread = tonumber(os.getenv("BENCH_CONNS_PER_THREAD") or "1")
+local calls = 0
+local tid = 0
+function setup(thread) tid = tid + 1; thread:set("tid", tid) end
+function init(args)
+  wrk.method = "POST"
+  wrk.path = os.getenv("BENCH_PATH")
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/json"
+  math.randomseed(os.time() * 100 + (tid or 0))
+end
+if delay_ms > 0 then
+  function delay()
+    calls = calls + 1
+    if calls <= per_thread then return math.random(0, delay_ms) end
+    return delay_ms
+  end
+end
+function done(summary, latency, requests)
+  io.write(string.format("WRK requests=%d duration_us=%d bytes=%d non2xx=%d errors=%d p50_ms=%.3f p95_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+    summary.requests, summary.duration, summary.bytes, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end
+"""
+
+
+def have_wrk() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def wrk_poll(url: str, path: str, body: str, *, connections: int, threads: int, seconds: float, delay_ms: int = 0) -> dict:
+    """wrk posting the polling callback request; returns its counts and latency percentiles (ms)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_LUA)
+        script = f.name
+    try:
+        env = {**os.environ, "BENCH_PATH": path, "BENCH_BODY": body, "BENCH_DELAY_MS": str(delay_ms),
+               "BENCH_CONNS_PER_THREAD": str(max(1, connections // threads))}
+        timeout = "10s"
+        out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", f"--timeout={timeout}", "-s", script, url],
+                             capture_output=True, text=True, env=env, check=True, timeout=seconds + 60).stdout
+    finally:
+        os.unlink(script)
+    line = next((ln for ln in out.splitlines() if ln.startswith("WRK ")), None)
+    if line is None:
+        raise RuntimeError(out)
+    f = dict(kv.split("=") for kv in line.split()[1:])
+    res = {k: float(v) for k, v in f.items()}
+    res["rate"] = res["requests"] / (res["duration_us"] / 1e6)
+    return res
+
+
+def httpx_poll(url: str, path: str, body: str, *, seconds: float, max_requests: int) -> dict:
+    """Sequential polls on one keep-alive connection (the fallback when wrk is missing)."""
+    import httpx
+
+    lat = []
+    headers = {"Content-Type": "application/json"}
+    with httpx.Client(base_url=url, timeout=10) as client:
+        t_end = time.monotonic() + seconds
+        t0 = time.monotonic()
+        while time.monotonic() < t_end and len(lat) < max_requests:
+            t = time.perf_counter()
+            r = client.post(path, content=body, headers=headers)
+            lat.append((time.perf_counter() - t) * 1000)
+            if r.status_code != 200:
+                raise RuntimeError(f"poll: {r.status_code} {r.text[:200]}")
+        wall = time.monotonic() - t0
+    lat.sort()
+    return {"requests": len(lat), "rate": len(lat) / wall, "p50_ms": lat[len(lat) // 2], "p95_ms": lat[int(len(lat) * 0.95)],
+            "p99_ms": lat[int(len(lat) * 0.99)], "max_ms": lat[-1], "non2xx": 0, "errors": 0, "duration_us": wall * 1e6}
+
+
+async def _httpx_viewers(url: str, path: str, body: str, n: int, seconds: float) -> dict:
+    import random
+
+    import httpx
+
+    lat, errors = [], 0
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    headers = {"Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10) as client:
+        t_end = time.monotonic() + seconds
+
+        async def viewer():
+            nonlocal errors
+            await asyncio.sleep(random.uniform(0, 1))
+            while time.monotonic() < t_end:
+                t = time.perf_counter()
+                try:
+                    r = await client.post(path, content=body, headers=headers)
+                    lat.append((time.perf_counter() - t) * 1000)
+                    errors += r.status_code != 200
+                except httpx.HTTPError:
+                    errors += 1
+                await asyncio.sleep(1.0)
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(viewer() for _ in range(n)))
+        wall = time.monotonic() - t0
+    lat.sort()
+    return {"requests": len(lat), "rate": len(lat) / wall, "p50_ms": lat[len(lat) // 2], "p95_ms": lat[int(len(lat) * 0.95)],
+            "p99_ms": lat[int(len(lat) * 0.99)], "max_ms": lat[-1], "non2xx": errors, "errors": 0, "duration_us": wall * 1e6}
+
+
+def poll_viewers(url: str, path: str, body: str, n: int, seconds: float) -> dict:
+    """`n` viewers each polling once a second (1 s between a response and the next request)."""
+    if have_wrk():
+        return wrk_poll(url, path, body, connections=n, threads=2, seconds=seconds, delay_ms=1000)
+    return asyncio.run(_httpx_viewers(url, path, body, n, seconds))
+
+
+# -- push viewers ------------------------------------------------------------------------------
+
+BUILT = re.compile(r'built_ms\\":(\d+)')
+
+
+async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: float, seconds: float, ramp: int,
+                        compression: str | None) -> dict:
+    import websockets
+
+    ws_url = url.replace("http://", "ws://") + "/_dash-ws-callback"
+    records: list[list] = [[] for _ in range(n)]
+    sizes: list[int] = []
+    state = {"measuring": False, "stop": False}
+    ready = [asyncio.Event() for _ in range(n)]
+    failures = []
+
+    async def viewer(i: int, sem: asyncio.Semaphore) -> None:
+        rid = f"bench-{os.getpid()}-{i}"
+        try:
+            async with sem:
+                ws = await websockets.connect(ws_url, origin=url, max_size=None, ping_interval=None,
+                                              compression=compression, open_timeout=30)
+            async with ws:
+                await ws.send(json.dumps({"type": "callback_request", "rendererId": rid, "requestId": f"{rid}-1", "payload": payload}))
+                while not state["stop"]:
+                    try:
+                        raw = await asyncio.wait_for(ws.recv(), timeout=1.0)
+                    except asyncio.TimeoutError:
+                        continue
+                    now = time.time()
+                    if '"get_props_request"' in raw[:200]:
+                        for m in (lambda d: d if isinstance(d, list) else [d])(json.loads(raw)):
+                            if m.get("type") == "get_props_request":
+                                await ws.send(json.dumps({"type": "get_props_response", "rendererId": rid,
+                                                          "requestId": m["requestId"], "payload": {"data-scope": scope}}))
+                    for built in BUILT.findall(raw):
+                        ready[i].set()
+                        if state["measuring"]:
+                            records[i].append((now, int(built)))
+                    if state["measuring"] and len(sizes) < 200 and "wall-frame" in raw:
+                        sizes.append(len(raw.encode()))
+        except Exception as exc:  # noqa: BLE001 -- counted and reported
+            failures.append(repr(exc)[:200])
+            ready[i].set()
+
+    sem = asyncio.Semaphore(ramp)
+    t0 = time.monotonic()
+    tasks = [asyncio.create_task(viewer(i, sem)) for i in range(n)]
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), timeout=120)
+    connected_s = time.monotonic() - t0
+    await asyncio.sleep(settle_s)
+    state["measuring"] = True
+    m0 = time.time()
+    await asyncio.sleep(seconds)
+    state["measuring"] = False
+    m1 = time.time()
+    state["stop"] = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {"records": records, "sizes": sizes, "failures": failures, "connected_s": connected_s, "window": [m0, m1]}
+
+
+def push_client_process(url: str, payload: dict, scope: str, n: int, settle_s: float, seconds: float,
+                        ramp: int = 25, compression: str | None = "deflate") -> subprocess.Popen:
+    """Starts the push viewers in their own process; `collect()` its result."""
+    out = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    out.close()
+    args = json.dumps({"url": url, "payload": payload, "scope": scope, "n": n, "settle_s": settle_s, "seconds": seconds,
+                       "ramp": ramp, "compression": compression, "out": out.name})
+    proc = subprocess.Popen([sys.executable, __file__, "push-client", args])
+    proc.out_path = out.name  # type: ignore[attr-defined]
+    return proc
+
+
+def collect(proc: subprocess.Popen, timeout: float) -> dict:
+    proc.wait(timeout)
+    path = Path(proc.out_path)  # type: ignore[attr-defined]
+    try:
+        return json.loads(path.read_text())
+    finally:
+        path.unlink(missing_ok=True)
+
+
+# -- bytes on the wire -------------------------------------------------------------------------
+
+class CountingProxy:
+    """A TCP proxy on loopback counting bytes each way per connection (browser → proxy → server)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.conns: list[dict] = []
+        self._ready = threading.Event()
+
+    def __enter__(self) -> CountingProxy:
+        from wall_env import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+    async def _shutdown(self) -> None:
+        self.server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", self.port))
+        self._ready.set()
+        self.loop.run_forever()
+
+    async def _handle(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        sr, sw = await asyncio.open_connection("127.0.0.1", self.target_port)
+        rec = {"first": b"", "up": 0, "down": 0}
+        self.conns.append(rec)
+
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter, key: str) -> None:
+            try:
+                while data := await r.read(65536):
+                    if key == "up" and not rec["first"]:
+                        rec["first"] = data[:64]
+                    rec[key] += len(data)
+                    w.write(data)
+                    await w.drain()
+            except (ConnectionError, OSError, asyncio.CancelledError):
+                pass
+            finally:
+                w.close()
+
+        try:
+            await asyncio.gather(pipe(cr, sw, "up"), pipe(sr, cw, "down"))
+        except asyncio.CancelledError:
+            pass  # the proxy is closing
+
+    def totals(self, websocket: bool) -> tuple[int, int]:
+        """(bytes up, bytes down) over the websocket connections, or over all the others."""
+        conns = [c for c in list(self.conns) if c["first"].startswith(b"GET /_dash-ws-callback") == websocket]
+        return sum(c["up"] for c in conns), sum(c["down"] for c in conns)
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "push-client":
+    a = json.loads(sys.argv[2])
+    result = asyncio.run(_push_viewers(a["url"], a["payload"], a["scope"], a["n"], a["settle_s"], a["seconds"], a["ramp"],
+                                       a["compression"]))
+    Path(a["out"]).write_text(json.dumps(result))
