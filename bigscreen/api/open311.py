@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from bigscreen.api.auth import api_source
 from bigscreen.api.events import RT, _errors, ingest

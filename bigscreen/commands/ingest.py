@@ -43,7 +43,7 @@ class IngestEvents:
     def validate(self) -> list[Prepared]:
         errors: list[dict] = []
         prepared: list[Prepared] = []
-        cfg, areas = self.rt.config, self.rt.areas
+        cfg = self.rt.config
         now = self.rt.clock()
         seen: dict[str, int] = {}
         for i, item in enumerate(self.items):

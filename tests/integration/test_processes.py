@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from bigscreen.settings import REPO_CONFIG_DIR
 from tests_support import free_port
