@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
-from bigscreen.api import events, geo, open311
+from bigscreen.api import events, geo, mediation, open311, whistles
 from bigscreen.api.auth import KeyCache
 from bigscreen.api.limits import BodyLimit
 from bigscreen.runtime import Runtime
@@ -31,6 +31,8 @@ def create_api(rt: Runtime) -> FastAPI:
     api.state.runtime = rt
     api.state.api_keys = KeyCache(rt)
     api.include_router(events.router)
+    api.include_router(whistles.router)
+    api.include_router(mediation.router)
     api.include_router(open311.router)
     api.include_router(geo.router)  # before Dash adds its catch-all route
 

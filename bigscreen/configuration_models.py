@@ -182,6 +182,38 @@ class Demo(_Model):
     households_per_grid: Count = 300
 
 
+Minutes = Annotated[float, _numeric("a positive number of minutes", lambda x: x > 0)]
+
+
+class Supervision(_Model):
+    """三次督办: when an overdue case (or a whistled department that has not reported in) gets
+    its notices, and the warning colour of the alert each one raises."""
+
+    first_after_hours: Annotated[float, _numeric("a number of hours, 0 or more", lambda x: x >= 0)] = 0.0
+    second_after_hours: Hours = 24.0
+    third_after_hours: Hours = 24.0
+    second_level: Literal["street", "district"] = "street"
+    colours: Annotated[list[AlertLevel], Field(min_length=3, max_length=3)] = Field(
+        default_factory=lambda: ["yellow", "orange", "red"])
+
+    def delays(self) -> tuple[float, float, float]:
+        """Hours from the deadline to the first notice, then between notices."""
+        return (self.first_after_hours, self.second_after_hours, self.third_after_hours)
+
+
+class WhistleKind(_Model):
+    report_within_minutes: Minutes
+    colour: AlertLevel
+
+
+def _default_whistles() -> dict[str, WhistleKind]:
+    return {
+        "emergency": WhistleKind(report_within_minutes=30, colour="red"),
+        "assembly": WhistleKind(report_within_minutes=120, colour="orange"),
+        "livelihood": WhistleKind(report_within_minutes=1440, colour="yellow"),
+    }
+
+
 class City(_Model):
     name: Text
     name_en: Text
@@ -195,6 +227,8 @@ class City(_Model):
     districts: list[District] = Field(min_length=1)
     targets: Targets = Field(default_factory=Targets)
     demo: Demo = Field(default_factory=Demo)
+    supervision: Supervision = Field(default_factory=Supervision)
+    whistles: dict[Literal["assembly", "livelihood", "emergency"], WhistleKind] = Field(default_factory=_default_whistles)
 
 
 class SubItem(_Model):
@@ -211,6 +245,7 @@ class Category(_Model):
     name_en: Text
     weight: Positive
     alert: AlertLevel | None = None
+    dispute: bool = False
     time_limit_hours: TimeLimits
     items: list[SubItem] = Field(min_length=1)
 

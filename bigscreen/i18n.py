@@ -16,6 +16,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "kpi.ontime_rate": {"zh": "按期办结率", "en": "On-time rate"},
     "kpi.satisfaction": {"zh": "满意率", "en": "Satisfaction"},
     "kpi.avg_handling_hours": {"zh": "平均办理时长(小时)", "en": "Avg. handling (hours)"},
+    "kpi.resolved_locally_share": {"zh": "网格社区化解率", "en": "Settled in grid or community"},
+    "kpi.mediation_success": {"zh": "调解成功率", "en": "Mediation success"},
     "home.as_of": {"zh": "数据时间", "en": "As of"},
     "home.stale": {"zh": "数据连接中断,显示的是最后一次数据", "en": "Connection lost: showing the last figures"},
     "home.no_data": {"zh": "暂无数据", "en": "No data yet"},

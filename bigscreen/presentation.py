@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-RATES = {"closure_rate", "ontime_rate", "satisfaction"}
+RATES = {"closure_rate", "ontime_rate", "satisfaction", "resolved_locally_share", "mediation_success"}
 
 
 def display_value(name: str, value: float | int | None) -> str:

@@ -58,6 +58,8 @@ class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     action: Annotated[str, Field(min_length=1, max_length=16)]
+    role: Annotated[str, Field(min_length=1, max_length=32, description="centre, department, grid_worker or citizen.")]
+    actor: Annotated[str | None, Field(min_length=1, max_length=100, description="Who acts; default: the API key's source.")] = None
     at: AwareDatetime | None = None
     note: Annotated[str | None, Field(max_length=2000)] = None
     department: Annotated[str | None, Field(max_length=32)] = None

@@ -118,7 +118,7 @@ async def ingest(rt: Runtime, source: str, items: list[EventIn], batch: bool) ->
 
 @router.post("/events/{event_id}/transitions", summary="Move a case along its life")
 async def post_transition(event_id: int, body: TransitionIn, rt: RT, source: Source):
-    event = await run_in_threadpool(TransitionEvent(rt, event_id, body, actor=source, role="source").run)
+    event = await run_in_threadpool(TransitionEvent(rt, event_id, body, actor=body.actor or source, role=body.role).run)
     return JSON(event_out(event, rt))
 
 

@@ -13,7 +13,7 @@ class EventRecord(SimpleNamespace):
     """A stored event's columns, as ingest returns them (same attributes as a row of `events`)."""
 
     accepted_at = started_at = handled_at = verified_at = closed_at = rated_at = None
-    verify_photo_url = rating = resolved_level = None
+    verify_photo_url = rating = resolved_level = dispute_rung = dispute_outcome = None
 
 
 def facts(event: Event, areas: AreaIndex) -> EventFacts:
@@ -28,6 +28,8 @@ def facts(event: Event, areas: AreaIndex) -> EventFacts:
         rating=event.rating,
         resolved_level=event.resolved_level,
         department=event.department_code,
+        dispute_rung=event.dispute_rung,
+        dispute_outcome=event.dispute_outcome,
     )
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from bigscreen.commands.facts import EventRecord, facts
 from bigscreen.db.models import Event, EventTransition
-from bigscreen.lifecycle import ACTIONS, RESOLUTION_LEVELS, Status, allowed_actions
+from bigscreen.lifecycle import ACTIONS, RESOLUTION_LEVELS, Role, Status, allowed_actions
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem, TransitionIn, field_error
 
@@ -29,6 +29,8 @@ class TransitionEvent:
         errors = []
         if r.action not in ACTIONS:
             errors.append(field_error(["body", "action"], f"unknown action '{r.action}'; one of {', '.join(ACTIONS)}"))
+        if r.role not in set(Role) - {Role.SYSTEM}:
+            errors.append(field_error(["body", "role"], f"unknown role '{r.role}'; one of centre, department, grid_worker, citizen"))
         if r.action in ("redispatch", "dispatch") and r.department is not None and r.department not in {d.code for d in self.rt.config.departments}:
             errors.append(field_error(["body", "department"], f"unknown department '{r.department}'"))
         if r.action == "redispatch" and r.department is None:
@@ -48,6 +50,9 @@ class TransitionEvent:
         self._validate_fields()
         action = ACTIONS[self.request.action]
         r = self.request
+        if self.role not in action.roles:
+            raise Problem(403, {"message": f"the role '{self.role}' may not {action.name} a case",
+                                "loc": ["body", "role"], "roles": sorted(action.roles - {Role.SYSTEM})})
         events, log = Event.__table__, EventTransition.__table__
         with self.rt.engine.begin() as conn:
             row = conn.execute(select(events).where(events.c.id == self.event_id)).first()

@@ -139,6 +139,8 @@ class Event(Base):
     verify_photo_url: Mapped[str | None] = mapped_column(String(500))
     rating: Mapped[int | None] = mapped_column(Integer, doc="3 satisfied, 2 basically satisfied, 1 dissatisfied.")
     resolved_level: Mapped[str | None] = mapped_column(String(16))
+    dispute_rung: Mapped[str | None] = mapped_column(String(16), doc="A dispute's current rung of the mediation ladder.")
+    dispute_outcome: Mapped[str | None] = mapped_column(String(16), doc="mediated or referred (to court), once settled.")
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -158,6 +160,71 @@ class EventTransition(Base):
     channel: Mapped[str] = mapped_column(String(16), doc="api, web or system.")
     note: Mapped[str | None] = mapped_column(Text)
     department_code: Mapped[str | None] = mapped_column(String(32))
+
+
+class SupervisionNotice(Base):
+    """One supervision notice (督办): level 1 to the department, 2 to the street or district
+    leader, 3 to the city. Its subject is a late case ("case:{id}") or a whistled department
+    that did not report in ("call:{id}"); each level is sent once."""
+
+    __tablename__ = "supervision_notices"
+    __table_args__ = (UniqueConstraint("subject", "level", name="uq_supervision_subject_level"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    whistle_call_id: Mapped[int | None] = mapped_column(ForeignKey("whistle_calls.id"))
+    level: Mapped[int] = mapped_column(Integer)
+    target_kind: Mapped[str] = mapped_column(String(16), doc="department, street, district or city.")
+    target: Mapped[str] = mapped_column(String(32), doc="A department or area code.")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+
+
+class Whistle(Base):
+    """The centre whistles a case (吹哨) to several departments, which must report in (报到)."""
+
+    __tablename__ = "whistles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="assembly (集结哨), livelihood (民生哨) or emergency (紧急哨).")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    report_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class WhistleCall(Base):
+    """One summoned department of a whistle, and when it reported in."""
+
+    __tablename__ = "whistle_calls"
+    __table_args__ = (UniqueConstraint("whistle_id", "department_code", name="uq_whistle_call_department"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    whistle_id: Mapped[int] = mapped_column(ForeignKey("whistles.id"), index=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reported_by: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class MediationStep(Base):
+    """One rung tried on a dispute's mediation ladder and how it ended there."""
+
+    __tablename__ = "mediation_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    rung: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16), doc="mediated, failed (climbs a rung) or referred (to court).")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class Alert(Base):

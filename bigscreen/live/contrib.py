@@ -11,6 +11,8 @@ Fields of an area hash and of a day hash (the cohort of events reported that day
   ontime, handle_s               closed by the deadline; seconds from report to close
   rated, satisfied               rated; rated 2 or 3
   lvl:{level}                    closed at that level (grid, community, street ...)
+  med:{outcome}                  disputes settled: mediated, or referred to court
+  med:lvl:{rung}                 disputes mediated on that rung of the ladder
   overdue, overdue:{cat}         open and past the deadline (kept by the sweep)
 Department hashes carry the same fields as an area's all-time hash.
 Flows counted on the day they happen (day hash of that day): fl:closed, fl:ontime.
@@ -45,6 +47,8 @@ class EventFacts:
     rating: int | None = None
     resolved_level: str | None = None
     department: str | None = None
+    dispute_rung: str | None = None
+    dispute_outcome: str | None = None
 
     @property
     def waiting(self) -> Waiting:
@@ -114,6 +118,10 @@ class Contributions:
             if e.resolved_level:
                 fields.append(f"lvl:{e.resolved_level}")
             handle_s = round((e.closed_at - e.reported_at).total_seconds())
+        if e.dispute_outcome:
+            fields.append(f"med:{e.dispute_outcome}")
+            if e.dispute_outcome == "mediated":
+                fields.append(f"med:lvl:{e.dispute_rung}")
         if e.rating is not None:
             fields.append("rated")
             if e.rating >= 2:

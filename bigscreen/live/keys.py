@@ -7,18 +7,24 @@ trend hash     {p}tr:{area}:{yyyymmddhh} per-minute buckets, field "{mm}:{flow}"
 department     {p}dep:{code}            all-time counters of a handling department
 deadlines      {p}deadlines             zset: open cases not yet overdue, scored by deadline (epoch s)
 overdue        {p}overdue               set: open cases counted as overdue
+supervise      {p}supervise             zset: next supervision notice due, scored by when (epoch s);
+                                        members "case:{id}" (overdue) and "call:{id}" (whistled
+                                        department not reported in)
 ticker         {p}ticker                capped stream of recent events
 changed        {p}changed               pub/sub channel: area codes whose figures moved
 schema         {p}schema                version of this schema the counters were built with
 frame          {p}frame:{scope}         the wall's ready frame of a scope (JSON, with a TTL)
 frames         {p}frames                pub/sub channel: scopes whose frames were rebuilt
+leader         {p}leader                the scheduler leader's token (SET NX PX; see bigscreen.leader)
+jobs           {p}jobs                  capped stream: which process ran which scheduled job, when
+alerts         {p}alerts                pub/sub channel: alert ids raised or changed
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = "2"  # bump when counters change shape: `sync_live` then rebuilds at start
+SCHEMA_VERSION = "3"  # bump when counters change shape: `sync_live` then rebuilds at start
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,26 @@ class Keys:
     @property
     def overdue(self) -> str:
         return f"{self.prefix}overdue"
+
+    @property
+    def supervise(self) -> str:
+        return f"{self.prefix}supervise"
+
+    @property
+    def leader(self) -> str:
+        return f"{self.prefix}leader"
+
+    @property
+    def jobs(self) -> str:
+        return f"{self.prefix}jobs"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}alerts"
+
+    def not_counters(self) -> frozenset[str]:
+        """Keys a rebuild leaves alone: they are not derived from SQL's events."""
+        return frozenset({self.ticker, self.leader, self.jobs})
 
     @property
     def ticker(self) -> str:

@@ -6,18 +6,25 @@ from datetime import datetime
 
 import redis
 
-from bigscreen.lifecycle import CLOSED_STATUSES, Status
+from bigscreen.lifecycle import CLOSED_STATUSES, MEDIATION_RUNGS, RESOLUTION_LEVELS, Status
 from bigscreen.live.contrib import Contributions
 from bigscreen.live.keys import Keys
 
 KPI_NAMES = (
     "reported_today", "closed_today", "open", "overdue",
     "closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours",
+    "resolved_locally_share", "mediation_success",
 )
+LOCAL_LEVELS = ("grid", "community")  # 小事不出网格, 大事不出社区
 
 
-def _ratio(num: int, den: int) -> float | None:
+def ratio(num: int, den: int) -> float | None:
+    """Every rate of docs/METRICS.md: a fraction rounded to 4 places, None when nothing is counted."""
     return round(num / den, 4) if den else None
+
+
+def hours(seconds: int, count: int) -> float | None:
+    return round(seconds / count / 3600, 2) if count else None
 
 
 STATUS_FIELDS = {f"st:{s.value}": s.value for s in Status}
@@ -25,19 +32,27 @@ CLOSED_FIELDS = tuple(f"st:{s.value}" for s in CLOSED_STATUSES)
 
 
 def figures(h: dict[str, int]) -> dict:
-    """Rates from one hash's counters; None where nothing has happened yet."""
+    """Rates from one hash's counters; None where nothing has happened yet. The definitions
+    are those of docs/METRICS.md (bigscreen.reports computes the same from SQL)."""
     reported = sum(h.get(f, 0) for f in STATUS_FIELDS)
     closed = sum(h.get(f, 0) for f in CLOSED_FIELDS)
+    by_level = {level: h.get(f"lvl:{level}", 0) for level in RESOLUTION_LEVELS}
+    mediated, referred = h.get("med:mediated", 0), h.get("med:referred", 0)
     return {
         "reported": reported,
         "closed": closed,
         "open": reported - closed,
         "overdue": h.get("overdue", 0),
-        "closure_rate": _ratio(closed, reported),
-        "ontime_rate": _ratio(h.get("ontime", 0), closed + h.get("overdue", 0)),
-        "satisfaction": _ratio(h.get("satisfied", 0), h.get("rated", 0)),
-        "avg_handling_hours": round(h.get("handle_s", 0) / closed / 3600, 2) if closed else None,
+        "closure_rate": ratio(closed, reported),
+        "ontime_rate": ratio(h.get("ontime", 0), closed + h.get("overdue", 0)),
+        "satisfaction": ratio(h.get("satisfied", 0), h.get("rated", 0)),
+        "avg_handling_hours": hours(h.get("handle_s", 0), closed),
+        "resolved_locally_share": ratio(sum(by_level[lv] for lv in LOCAL_LEVELS), sum(by_level.values())),
+        "mediation_success": ratio(mediated, mediated + referred),
         "by_status": {status: h.get(f, 0) for f, status in STATUS_FIELDS.items()},
+        "by_level": by_level,
+        "mediation": {"mediated": mediated, "referred": referred,
+                      "by_rung": {rung: h.get(f"med:lvl:{rung}", 0) for rung in MEDIATION_RUNGS}},
     }
 
 
@@ -67,6 +82,8 @@ def headline(code: str, whole: dict[str, int], day: dict[str, int], now: datetim
         "ontime_rate": total["ontime_rate"],
         "satisfaction": total["satisfaction"],
         "avg_handling_hours": total["avg_handling_hours"],
+        "resolved_locally_share": total["resolved_locally_share"],
+        "mediation_success": total["mediation_success"],
         "total": total,
         "today": today_fig,
     }

@@ -66,9 +66,10 @@ def rebuild(rt: Runtime, now: datetime | None = None) -> int:
 def wipe(rt: Runtime) -> None:
     """Deletes every counter key of this prefix (not the ticker stream)."""
     client = rt.redis
+    keep = rt.keys.not_counters()
     batch: list[bytes] = []
     for key in client.scan_iter(match=rt.keys.all_pattern(), count=5000):
-        if key.decode() == rt.keys.ticker:
+        if key.decode() in keep:
             continue
         batch.append(key)
         if len(batch) >= 5000:
@@ -82,8 +83,11 @@ def snapshot(rt: Runtime) -> dict[str, dict]:
     """Every counter key and its content, for comparing two states (tests, reconcile)."""
     out: dict[str, dict] = {}
     client = rt.redis
+    keep = rt.keys.not_counters()
     for key in client.scan_iter(match=rt.keys.all_pattern(), count=5000):
         k = key.decode()
+        if k in keep:
+            continue
         kind = client.type(key).decode()
         if kind == "hash":
             out[k] = {f.decode(): int(v) for f, v in client.hgetall(key).items() if int(v) != 0}

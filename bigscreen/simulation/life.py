@@ -58,9 +58,21 @@ def limit_from(urgency: str, reported: float, deadline: float | None) -> float:
     return DEFAULT_LIMIT_S.get(urgency, DEFAULT_LIMIT_S["normal"])
 
 
+# Who takes each step in the simulated city, and in whose name.
+ROLE_OF = {"dispatch": "centre", "redispatch": "centre", "return": "department", "accept": "department",
+           "start": "department", "handle": "department", "reopen": "centre", "verify": "grid_worker",
+           "close": "centre", "rate": "citizen"}
+ACTOR_OF = {"centre": "指挥中心值班员", "department": "承办部门", "grid_worker": "网格员", "citizen": "群众"}
+
+
 def step_body(rng: random.Random, action: str, profile: Profile, *, channel: str = "",
               department: str | None = None) -> dict:
     """The fields a transition needs besides `action` and `at`."""
+    role = ROLE_OF.get(action, "centre")
+    return {"role": role, "actor": ACTOR_OF[role], **_fields(rng, action, profile, department)}
+
+
+def _fields(rng: random.Random, action: str, profile: Profile, department: str | None) -> dict:
     if action == "accept":
         return {"note": "已签收"}
     if action == "start":

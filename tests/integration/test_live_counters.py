@@ -6,6 +6,7 @@ import random
 from datetime import datetime, timedelta, timezone
 
 from bigscreen.live.rebuild import rebuild, snapshot
+from bigscreen.simulation.life import ROLE_OF
 
 STEPS = [("accept", {}), ("start", {}), ("handle", {}), ("verify", {"photo_url": "/media/v.jpg"}),
          ("close", {"resolved_level": "grid"}), ("rate", {"rating": 3})]
@@ -30,7 +31,7 @@ def _post_history(client, runtime, n=120, seed=7):
         reported = datetime.fromisoformat(e["reported_at"])
         for k, (action, extra) in enumerate(STEPS[:steps]):
             at = min(now, reported + timedelta(hours=(k + 1) * rng.uniform(0.1, 8)))
-            r = client.post(f"/api/v1/events/{e['id']}/transitions", json={"action": action, "at": at.isoformat(), **extra})
+            r = client.post(f"/api/v1/events/{e['id']}/transitions", json={"role": ROLE_OF[action], "action": action, "at": at.isoformat(), **extra})
             assert r.status_code == 200, r.text
             reported = at
     return events
@@ -88,7 +89,7 @@ def test_overdue_sweep_counts_once_and_close_uncounts(client, runtime):
     assert runtime.live.sweep(now, runtime.areas.chain_of) == 0
     assert client.get(f"/api/v1/kpi?area={grid.code}").json()["overdue"] == 1
     for action, extra in STEPS[:5]:
-        assert client.post(f"/api/v1/events/{e['id']}/transitions", json={"action": action, **extra}).status_code == 200
+        assert client.post(f"/api/v1/events/{e['id']}/transitions", json={"role": ROLE_OF[action], "action": action, **extra}).status_code == 200
     kpi = client.get(f"/api/v1/kpi?area={grid.code}").json()
     assert kpi["overdue"] == 0 and kpi["total"]["closed"] == 1 and kpi["ontime_rate"] == 0.0
 
@@ -97,13 +98,13 @@ def test_illegal_transition_is_409_and_changes_nothing(client, runtime):
     grid = runtime.areas.at_level(runtime.areas.grid_level)[0]
     item = runtime.config.categories[0].items[0].code
     e = client.post("/api/v1/events", json={"source_id": "t", "channel": "grid_app", "item": item, "description": "x", "grid": grid.code}).json()
-    r = client.post(f"/api/v1/events/{e['id']}/transitions", json={"action": "close", "resolved_level": "grid"})
+    r = client.post(f"/api/v1/events/{e['id']}/transitions", json={"role": ROLE_OF["close"], "action": "close", "resolved_level": "grid"})
     assert r.status_code == 409 and r.json()["detail"]["status"] == "dispatched" and "accept" in r.json()["detail"]["allowed"]
-    assert client.post(f"/api/v1/events/{e['id']}/transitions", json={"action": "verify"}).status_code == 422
-    assert client.post("/api/v1/events/999999/transitions", json={"action": "accept"}).status_code == 404
+    assert client.post(f"/api/v1/events/{e['id']}/transitions", json={"role": ROLE_OF["verify"], "action": "verify"}).status_code == 422
+    assert client.post("/api/v1/events/999999/transitions", json={"role": ROLE_OF["accept"], "action": "accept"}).status_code == 404
     assert client.get(f"/api/v1/events/{e['id']}").json()["status"] == "dispatched"
-    assert client.post(f"/api/v1/events/{e['id']}/transitions", json={"action": "accept"}).status_code == 200
-    assert client.post(f"/api/v1/events/{e['id']}/transitions", json={"action": "accept"}).status_code == 200
+    assert client.post(f"/api/v1/events/{e['id']}/transitions", json={"role": ROLE_OF["accept"], "action": "accept"}).status_code == 200
+    assert client.post(f"/api/v1/events/{e['id']}/transitions", json={"role": ROLE_OF["accept"], "action": "accept"}).status_code == 200
     assert client.get("/api/v1/kpi").json()["total"]["by_status"]["accepted"] == 1
 
 
@@ -136,7 +137,7 @@ def test_redispatch_moves_an_overdue_case_between_departments(client, runtime):
         return {k.decode(): int(v) for k, v in runtime.redis.hgetall(runtime.keys.department(code)).items()}
 
     assert dept(first).get("overdue") == 1
-    r = client.post(f"/api/v1/events/{e['id']}/transitions", json={"action": "redispatch", "department": other})
+    r = client.post(f"/api/v1/events/{e['id']}/transitions", json={"role": ROLE_OF["redispatch"], "action": "redispatch", "department": other})
     assert r.status_code == 200, r.text
     assert dept(first).get("overdue", 0) == 0 and dept(other).get("overdue") == 1
     assert dept(first).get("st:dispatched", 0) == 0 and dept(other).get("st:dispatched") == 1

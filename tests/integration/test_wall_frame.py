@@ -6,6 +6,7 @@ import orjson
 from sqlalchemy import select
 
 from bigscreen.db.models import Event
+from bigscreen.simulation.life import ROLE_OF
 from bigscreen.wall.frame import build_frame, scopes
 from bigscreen.wall.publisher import FramePublisher, read_frame
 
@@ -16,7 +17,7 @@ def _post(client, runtime, n=40):
     batch = [{"source_id": f"f-{i}", "channel": "grid_app", "item": items[i % len(items)], "grid": grids[(i * 7) % len(grids)].code,
               "description": f"<script>alert({i})</script>楼道堆放杂物"} for i in range(n)]
     assert client.post("/api/v1/events", json=batch).status_code == 200
-    return client.post("/api/v1/events/1/transitions", json={"action": "accept"})
+    return client.post("/api/v1/events/1/transitions", json={"role": ROLE_OF["accept"], "action": "accept"})
 
 
 def test_frame_figures_match_kpi_and_sql(client, runtime):

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from bigscreen import simulate
+from bigscreen.lifecycle import ACTIONS
 from bigscreen.simulate import Simulator
 from bigscreen.simulation import events as ev
 from bigscreen.simulation.life import HOUR, plan_life
@@ -215,11 +216,13 @@ class FakeServer:
         now = datetime.now().astimezone()
         action = body.get("action")
         where = f"event {e['id']} {action}"
-        for name in set(body) - {"action", "at", "note", "department", "photo_url", "resolved_level", "rating"}:
+        for name in set(body) - {"action", "role", "actor", "at", "note", "department", "photo_url", "resolved_level", "rating"}:
             self.problems.append(f"{where}: unknown field {name}")
         if action not in MOVES:
             self.problems.append(f"{where}: unknown action")
             return httpx.Response(422, json={"detail": [{"loc": ["body", "action"], "msg": "unknown", "type": "value_error"}]})
+        if body.get("role") not in ACTIONS[action].roles:
+            self.problems.append(f"{where}: the role {body.get('role')!r} may not take this step")
         sources, target = MOVES[action]
         if e["status"] not in sources:
             allowed = [a for a, (s, _) in MOVES.items() if e["status"] in s]
