@@ -67,7 +67,8 @@ class Runtime:
 
     @cached_property
     def live(self) -> LiveWriter:
-        return LiveWriter(self.redis, self.keys, self.contributions)
+        return LiveWriter(self.redis, self.keys, self.contributions,
+                          first_notice_s=self.config.city.supervision.first_after_hours * 3600)
 
     @cached_property
     def areas(self) -> AreaIndex:

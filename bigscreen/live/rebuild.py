@@ -12,6 +12,7 @@ from bigscreen.db.models import Event
 from bigscreen.lifecycle import CLOSED_STATUSES
 from bigscreen.live.keys import SCHEMA_VERSION
 from bigscreen.runtime import Runtime
+from bigscreen.supervision import Supervisor
 
 CHUNK = 5000
 
@@ -35,12 +36,14 @@ def rebuild(rt: Runtime, now: datetime | None = None) -> int:
             if f.status in CLOSED_STATUSES:
                 continue
             w = f.waiting
-            if f.deadline.timestamp() <= now.timestamp():
+            if f.deadline.timestamp() < now.timestamp():  # late after the deadline, not at it
                 overdue.append((w.member, contrib.overdue_fields(w, f.chain, now)))
             else:
                 deadlines.append((f.deadline.timestamp(), w.member))
     for _member, fields in overdue:
         total.update(fields)
+    with rt.engine.connect() as conn:
+        notices = Supervisor(rt).pending(conn, now)
     wipe(rt)
     by_key: dict[str, dict[str, int]] = {}
     for (key, field), value in total.items():
@@ -57,6 +60,9 @@ def rebuild(rt: Runtime, now: datetime | None = None) -> int:
         pipe.zadd(rt.keys.deadlines, {m: s for s, m in deadlines[i : i + CHUNK]})
     for i in range(0, len(overdue), CHUNK):
         pipe.sadd(rt.keys.overdue, *(m for m, _ in overdue[i : i + CHUNK]))
+    items = list(notices.items())
+    for i in range(0, len(items), CHUNK):
+        pipe.zadd(rt.keys.supervise, dict(items[i : i + CHUNK]))
     pipe.set(rt.keys.schema, SCHEMA_VERSION)
     pipe.publish(rt.keys.changed, "rebuild")
     pipe.execute()

@@ -21,8 +21,9 @@ SWEEP_BATCH = 500
 class ChangeSet:
     """Collects counter deltas and deadline moves for one atomic Redis script call."""
 
-    def __init__(self, contrib: Contributions) -> None:
+    def __init__(self, contrib: Contributions, first_notice_s: float = 0) -> None:
         self.contrib = contrib
+        self.first_notice_s = first_notice_s
         self.inc: Delta = Counter()
         self.zadd: list[tuple[float, str]] = []
         self.done: list[tuple[str, Delta]] = []
@@ -57,7 +58,7 @@ class ChangeSet:
             out: dict[str, dict[str, int]] = {}
             for (key, field), value in delta.items():
                 if value:
-                    i = index.setdefault(key, len(index) + 3)
+                    i = index.setdefault(key, len(index) + 4)
                     out.setdefault(str(i), {})[field] = value
             return out
 
@@ -67,21 +68,23 @@ class ChangeSet:
             "done": [[m, grouped(d)] for m, d in self.done],
             "due": [[m, grouped(d)] for m, d in self.due],
             "move": [[old, new, score, grouped(d)] for old, new, score, d in self.move],
+            "first_s": self.first_notice_s,
         }
         body["exp"] = [[i, ts] for k, i in index.items() if (ts := self.contrib.expiry(k)) is not None]
-        return [keys.deadlines, keys.overdue, *index], orjson.dumps(body)
+        return [keys.deadlines, keys.overdue, keys.supervise, *index], orjson.dumps(body)
 
 class LiveWriter:
-    def __init__(self, client: redis.Redis, keys: Keys, contrib: Contributions) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, contrib: Contributions, first_notice_s: float = 0) -> None:
         self.client = client
         self.keys = keys
         self.contrib = contrib
+        self.first_notice_s = first_notice_s
         lua = files("bigscreen.live").joinpath("lua")
         self._apply = client.register_script(lua.joinpath("apply.lua").read_text())
         self.open_overdue = client.register_script(lua.joinpath("open_overdue.lua").read_text())
 
     def change_set(self) -> ChangeSet:
-        return ChangeSet(self.contrib)
+        return ChangeSet(self.contrib, self.first_notice_s)
 
     def apply(self, change: ChangeSet, ticker: list[dict[str, str]] = (), pipe: redis.client.Pipeline | None = None) -> None:
         keys, body = change.script_args(self.keys)
@@ -94,11 +97,12 @@ class LiveWriter:
             p.execute()
 
     def sweep(self, now: datetime, chain_of: Callable[[str], tuple[str, ...]]) -> int:
-        """Counts as overdue every open case whose deadline has passed. Cost grows with the
-        cases due, not the cases open: it reads only the head of the deadline zset."""
+        """Counts as overdue every open case whose deadline has passed (a case is late after
+        its deadline, not at it), and schedules its first supervision notice. Cost grows with
+        the cases due, not the cases open: it reads only the head of the deadline zset."""
         total = 0
         while True:
-            members = self.client.zrangebyscore(self.keys.deadlines, "-inf", now.timestamp(), start=0, num=SWEEP_BATCH)
+            members = self.client.zrangebyscore(self.keys.deadlines, "-inf", f"({now.timestamp()}", start=0, num=SWEEP_BATCH)
             if not members:
                 return total
             change = self.change_set()

@@ -1,7 +1,8 @@
 -- Apply one change-set to the live counters, atomically.
 -- KEYS[1]: deadlines zset (open cases not yet overdue, score = deadline epoch s)
 -- KEYS[2]: overdue set (open cases counted as overdue)
--- KEYS[3..n]: counter hashes, referred to by index from ARGV
+-- KEYS[3]: supervise zset (next supervision notice of a late case "case:{id}", scored by when)
+-- KEYS[4..n]: counter hashes, referred to by index from ARGV
 -- ARGV[1]: JSON {
 --   "inc":  {"key_index": {field: delta, ...}, ...}    always applied
 --   "exp":  [[key_index, unix_ts], ...]                EXPIREAT for dated keys
@@ -10,13 +11,18 @@
 --           cases leaving the open set: removed from the deadlines zset, and if they had been
 --           counted overdue, their overdue fields are applied (negative deltas)
 --   "due":  [[member, {"key_index": {field: delta}}], ...]
---           cases the sweep found past their deadline: counted overdue once
+--           cases the sweep found past their deadline: counted overdue once, and their
+--           first supervision notice scheduled at deadline + "first_s"
+--   "first_s": seconds from the deadline to the first supervision notice
 --   "move": [[old_member, new_member, score, {"key_index": {field: delta}}], ...]
 --           an open case whose member changed (redispatched to another department): it keeps
 --           its place in whichever of the two sets holds it; if overdue, the deltas move
 --           its lateness from the old department to the new
 -- }
 local change = cjson.decode(ARGV[1])
+local function case_of(member)
+  return 'case:' .. string.match(member, '^(%d+)|')
+end
 local function increment(grouped)
   for index, fields in pairs(grouped) do
     local key = KEYS[tonumber(index)]
@@ -32,13 +38,16 @@ end
 for _, d in ipairs(change.done or {}) do
   redis.call('ZREM', KEYS[1], d[1])
   if redis.call('SREM', KEYS[2], d[1]) == 1 then
+    redis.call('ZREM', KEYS[3], case_of(d[1]))
     increment(d[2])
   end
 end
 local counted = 0
 for _, d in ipairs(change.due or {}) do
-  if redis.call('ZREM', KEYS[1], d[1]) == 1 then
+  local deadline = redis.call('ZSCORE', KEYS[1], d[1])
+  if deadline and redis.call('ZREM', KEYS[1], d[1]) == 1 then
     redis.call('SADD', KEYS[2], d[1])
+    redis.call('ZADD', KEYS[3], tonumber(deadline) + (change.first_s or 0), case_of(d[1]))
     counted = counted + 1
     increment(d[2])
   end

@@ -1,0 +1,121 @@
+"""Time limits and 三次督办, on an injected clock: the boundary, the three levels, what stops them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+
+from bigscreen.db.models import Alert, EventTransition, SupervisionNotice
+from bigscreen.live.rebuild import rebuild, snapshot
+from bigscreen.simulation.life import ROLE_OF
+from bigscreen.supervision import Supervisor
+
+REPORTED = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=10)
+
+
+def _late_case(client, runtime, source_id="late"):
+    grid = runtime.areas.at_level(runtime.areas.grid_level)[0]
+    item = runtime.config.categories[0].items[0].code
+    r = client.post("/api/v1/events", json={"source_id": source_id, "channel": "grid_app", "item": item,
+                                            "description": "楼道堆放杂物", "grid": grid.code,
+                                            "reported_at": REPORTED.isoformat()})
+    assert r.status_code == 201, r.text
+    e = r.json()
+    return e, datetime.fromisoformat(e["deadline"])
+
+
+def _step(client, e, action, at=None, **extra):
+    body = {"action": action, "role": ROLE_OF[action], **extra}
+    if at is not None:
+        body["at"] = at.isoformat()
+    r = client.post(f"/api/v1/events/{e['id']}/transitions", json=body)
+    assert r.status_code == 200, r.text
+
+
+def _notices(runtime):
+    with runtime.sessions() as s:
+        return [(n.level, n.target_kind, n.target) for n in s.scalars(select(SupervisionNotice).order_by(SupervisionNotice.id))]
+
+
+def _sweep_and_supervise(runtime, now):
+    runtime.clock = lambda: now
+    runtime.live.sweep(now, runtime.areas.chain_of)
+    return Supervisor(runtime).run(now)
+
+
+def test_a_case_is_late_after_its_deadline_not_at_it(client, runtime):
+    e, deadline = _late_case(client, runtime)
+    assert runtime.live.sweep(deadline, runtime.areas.chain_of) == 0
+    assert client.get("/api/v1/kpi").json()["overdue"] == 0
+    assert runtime.live.sweep(deadline + timedelta(seconds=1), runtime.areas.chain_of) == 1
+    assert client.get("/api/v1/kpi").json()["overdue"] == 1
+
+
+def test_closing_exactly_at_the_deadline_is_on_time(client, runtime):
+    e, deadline = _late_case(client, runtime)
+    for action, extra in [("accept", {}), ("handle", {}), ("verify", {"photo_url": "/v.jpg"})]:
+        _step(client, e, action, at=deadline - timedelta(minutes=1), **extra)
+    _step(client, e, "close", at=deadline, resolved_level="grid")
+    kpi = client.get("/api/v1/kpi").json()
+    assert kpi["ontime_rate"] == 1.0 and kpi["overdue"] == 0
+
+
+def test_three_notices_climb_department_street_city_then_stop(client, runtime):
+    e, deadline = _late_case(client, runtime)
+    cfg = runtime.config.city.supervision
+    grid = runtime.areas.by_code[e["grid"]]
+    assert _sweep_and_supervise(runtime, deadline) == 0, "not late at the deadline itself"
+    first = deadline + timedelta(seconds=1)
+    assert _sweep_and_supervise(runtime, first) == 1
+    assert _sweep_and_supervise(runtime, first) == 0, "each level is sent once"
+    assert _notices(runtime) == [(1, "department", e["department"])]
+    second = first + timedelta(hours=cfg.second_after_hours)
+    assert _sweep_and_supervise(runtime, second - timedelta(seconds=1)) == 0, "not before the interval"
+    assert _sweep_and_supervise(runtime, second) == 1
+    third = second + timedelta(hours=cfg.third_after_hours)
+    assert _sweep_and_supervise(runtime, third) == 1
+    assert _sweep_and_supervise(runtime, third + timedelta(days=30)) == 0, "three notices at most"
+    street = grid.chain[runtime.areas.level_number(cfg.second_level)]
+    assert _notices(runtime) == [(1, "department", e["department"]), (2, cfg.second_level, street),
+                                 (3, "city", runtime.areas.city.code)]
+    with runtime.sessions() as s:
+        colours = s.scalars(select(Alert.colour).where(Alert.source == "supervision").order_by(Alert.id)).all()
+        logged = s.scalar(select(func.count()).select_from(EventTransition).where(EventTransition.action == "supervise"))
+    assert colours == list(cfg.colours) and logged == 3
+    assert runtime.redis.zscore(runtime.keys.supervise, f"case:{e['id']}") is None
+
+
+def test_closing_a_late_case_stops_its_supervision(client, runtime):
+    e, deadline = _late_case(client, runtime)
+    late = deadline + timedelta(hours=1)
+    assert _sweep_and_supervise(runtime, late) == 1
+    for action, extra in [("accept", {}), ("handle", {}), ("verify", {"photo_url": "/v.jpg"}),
+                          ("close", {"resolved_level": "community"})]:
+        _step(client, e, action, **extra)
+    assert runtime.redis.zscore(runtime.keys.supervise, f"case:{e['id']}") is None
+    assert _sweep_and_supervise(runtime, late + timedelta(days=5)) == 0
+    assert [n[0] for n in _notices(runtime)] == [1]
+
+
+def test_a_lost_redis_update_neither_repeats_nor_hurries_a_notice(client, runtime):
+    e, deadline = _late_case(client, runtime)
+    member = f"case:{e['id']}"
+    first = deadline + timedelta(minutes=5)
+    assert _sweep_and_supervise(runtime, first) == 1
+    runtime.redis.zadd(runtime.keys.supervise, {member: first.timestamp()})  # as if the reschedule was lost
+    assert _sweep_and_supervise(runtime, first + timedelta(minutes=1)) == 0
+    expected = first + timedelta(hours=runtime.config.city.supervision.second_after_hours)
+    assert runtime.redis.zscore(runtime.keys.supervise, member) == expected.timestamp()
+
+
+def test_rebuild_restores_the_supervision_schedule(client, runtime):
+    e, deadline = _late_case(client, runtime)
+    _late_case(client, runtime, "late-2")
+    now = deadline + timedelta(hours=30)
+    _sweep_and_supervise(runtime, now)
+    _sweep_and_supervise(runtime, now)
+    live = snapshot(runtime)
+    rebuild(runtime, now)
+    assert snapshot(runtime) == live
+    assert len(live[runtime.keys.supervise]) == 2
