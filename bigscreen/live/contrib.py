@@ -33,6 +33,7 @@ from bigscreen.live.keys import Keys
 DAY_KEEP = 8  # days of day hashes kept; older days live only in SQL reports
 TREND_MAX_LEVEL = 2  # city, district, street
 TREND_KEEP_S = 25 * 3600
+ONE_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class Contributions:
                 fields.append("ontime")
             if e.resolved_level:
                 fields.append(f"lvl:{e.resolved_level}")
-            handle_s = round((e.closed_at - e.reported_at).total_seconds())
+            handle_s = (e.closed_at - e.reported_at) // ONE_SECOND  # whole seconds, truncated (docs/METRICS.md)
         if e.dispute_outcome:
             fields.append(f"med:{e.dispute_outcome}")
             if e.dispute_outcome == "mediated":
