@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,56 +18,71 @@ from bigscreen.supervision import Supervisor
 CHUNK = 5000
 
 
-def rebuild(rt: Runtime, now: datetime | None = None) -> int:
-    """Wipes the prefix's keys and writes them anew; returns the number of events counted.
+@dataclass
+class Expected:
+    """Everything the counter keys should hold, computed from SQL at one moment."""
 
-    Counters are summed in memory and written in one script call per chunk of keys, so a
-    reader sees either old or new figures per hash, never half a hash."""
-    now = now or rt.clock()
+    hashes: dict[str, dict[str, int]]
+    deadlines: dict[str, float]  # member -> deadline
+    overdue: set[str]
+    supervise: dict[str, float]  # subject -> when its next notice is due
+    events: int
+
+
+def expected(rt: Runtime, now: datetime) -> Expected:
+    """Sums every event's contribution (the same function the live path applies) and places
+    each open case in the deadline zset or the overdue set as the sweep at `now` would."""
     contrib, areas = rt.contributions, rt.areas
     total: Counter = Counter()
-    deadlines: list[tuple[float, str]] = []
-    overdue: list[tuple[str, Counter]] = []
+    deadlines: dict[str, float] = {}
+    overdue: set[str] = set()
     count = 0
     with rt.sessions() as session:
         for event in session.scalars(select(Event).execution_options(yield_per=CHUNK)):
             f = facts(event, areas)
-            total.update(contrib.of(f, now))
+            contrib.add(total, f, now)
             count += 1
             if f.status in CLOSED_STATUSES:
                 continue
             w = f.waiting
             if f.deadline.timestamp() < now.timestamp():  # late after the deadline, not at it
-                overdue.append((w.member, contrib.overdue_fields(w, f.chain, now)))
+                overdue.add(w.member)
+                total.update(contrib.overdue_fields(w, f.chain, now))
             else:
-                deadlines.append((f.deadline.timestamp(), w.member))
-    for _member, fields in overdue:
-        total.update(fields)
+                deadlines[w.member] = f.deadline.timestamp()
     with rt.engine.connect() as conn:
-        notices = Supervisor(rt).pending(conn, now)
-    wipe(rt)
-    by_key: dict[str, dict[str, int]] = {}
+        supervise = Supervisor(rt).pending(conn, now)
+    hashes: dict[str, dict[str, int]] = {}
     for (key, field), value in total.items():
         if value:
-            by_key.setdefault(key, {})[field] = value
+            hashes.setdefault(key, {})[field] = value
+    return Expected(hashes, deadlines, overdue, supervise, count)
+
+
+def rebuild(rt: Runtime, now: datetime | None = None) -> int:
+    """Wipes the prefix's keys and writes them anew; returns the number of events counted."""
+    now = now or rt.clock()
+    state = expected(rt, now)
+    wipe(rt)
+    contrib = rt.contributions
     pipe = rt.redis.pipeline(transaction=False)
-    for i, (key, mapping) in enumerate(by_key.items(), 1):
+    for i, (key, mapping) in enumerate(state.hashes.items(), 1):
         pipe.hset(key, mapping=mapping)
         if (ts := contrib.expiry(key)) is not None:
             pipe.expireat(key, ts)
         if i % 2000 == 0:
             pipe.execute()
-    for i in range(0, len(deadlines), CHUNK):
-        pipe.zadd(rt.keys.deadlines, {m: s for s, m in deadlines[i : i + CHUNK]})
-    for i in range(0, len(overdue), CHUNK):
-        pipe.sadd(rt.keys.overdue, *(m for m, _ in overdue[i : i + CHUNK]))
-    items = list(notices.items())
-    for i in range(0, len(items), CHUNK):
-        pipe.zadd(rt.keys.supervise, dict(items[i : i + CHUNK]))
+    for key, scores in ((rt.keys.deadlines, state.deadlines), (rt.keys.supervise, state.supervise)):
+        items = list(scores.items())
+        for i in range(0, len(items), CHUNK):
+            pipe.zadd(key, dict(items[i : i + CHUNK]))
+    members = list(state.overdue)
+    for i in range(0, len(members), CHUNK):
+        pipe.sadd(rt.keys.overdue, *members[i : i + CHUNK])
     pipe.set(rt.keys.schema, SCHEMA_VERSION)
     pipe.publish(rt.keys.changed, "rebuild")
     pipe.execute()
-    return count
+    return state.events
 
 
 def wipe(rt: Runtime) -> None:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from importlib.resources import files
 
+import logging
+
 import orjson
 import redis
 
@@ -14,6 +16,7 @@ from bigscreen.lifecycle import CLOSED_STATUSES
 from bigscreen.live.contrib import Contributions, Delta, EventFacts, Waiting
 from bigscreen.live.keys import Keys
 
+log = logging.getLogger(__name__)
 TICKER_MAXLEN = 2000
 SWEEP_BATCH = 500
 
@@ -107,7 +110,11 @@ class LiveWriter:
                 return total
             change = self.change_set()
             for m in members:
-                change.overdue(m.decode(), chain_of, now)
+                try:
+                    change.overdue(m.decode(), chain_of, now)
+                except (KeyError, ValueError):  # not a member we wrote (its grid is unknown): drop it
+                    log.error("deadline sweep: dropping malformed member %r", m)
+                    self.client.zrem(self.keys.deadlines, m)
             keys, body = change.script_args(self.keys)
             counted = self._apply(keys=keys, args=[body])
             total += counted

@@ -119,3 +119,10 @@ def test_rebuild_restores_the_supervision_schedule(client, runtime):
     rebuild(runtime, now)
     assert snapshot(runtime) == live
     assert len(live[runtime.keys.supervise]) == 2
+
+
+def test_a_malformed_deadline_member_does_not_stop_the_sweep(client, runtime):
+    e, deadline = _late_case(client, runtime)
+    runtime.redis.zadd(runtime.keys.deadlines, {"junk": 1.0, "1|MS|NO-SUCH-GRID|0|": 2.0})
+    assert runtime.live.sweep(deadline + timedelta(seconds=1), runtime.areas.chain_of) == 1
+    assert runtime.redis.zcard(runtime.keys.deadlines) == 0

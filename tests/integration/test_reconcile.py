@@ -1,0 +1,42 @@
+"""Reconcile finds what drifted in Redis, repairs it from SQL, says what it repaired, and
+leaves a healthy Redis alone."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from bigscreen.live.rebuild import rebuild, snapshot
+from bigscreen.live.reconcile import reconcile
+from test_metrics import generate_month
+
+
+def test_drift_is_repaired_and_logged(runtime, caplog):
+    now = datetime.now(timezone.utc)
+    runtime.clock = lambda: now
+    generate_month(runtime, now, n=120)
+    assert len(reconcile(runtime, now)) == 0, "the live path left nothing to repair"
+    healthy = snapshot(runtime)
+
+    city, keys, r = runtime.areas.city.code, runtime.keys, runtime.redis
+    r.hincrby(keys.area(city), "st:closed", 5)                      # a counter off by five
+    r.hdel(keys.area(city), "ontime")                              # a field lost
+    district = runtime.areas.at_level(1)[0].code
+    r.delete(keys.day(district, runtime.contributions.day(now)))   # today's hash of a district lost
+    grid = runtime.areas.at_level(runtime.areas.grid_level)[0].code
+    ghost = f"999999|MS|{grid}|0|"
+    r.zadd(keys.deadlines, {ghost: 4e9})                           # a case SQL does not have
+    lost = sorted(healthy[keys.overdue])[0]
+    r.srem(keys.overdue, lost)                                     # an overdue case forgotten
+    r.zrem(keys.supervise, f"case:{lost.split('|')[0]}")           # and its supervision
+
+    with caplog.at_level(logging.WARNING, logger="bigscreen.live.reconcile"):
+        repairs = reconcile(runtime, now)
+    assert snapshot(runtime) == healthy
+    assert len(repairs) >= 6
+    assert f"{keys.area(city)} st:closed: " in repairs.lines[0] or f"{keys.area(city)} st:closed: " in repairs.lines[1]
+    assert f"{keys.deadlines} {ghost}: removed" in repairs.lines
+    assert f"reconcile: {len(repairs)} repair(s) from SQL" in caplog.text and repairs.lines[0] in caplog.text
+    assert len(reconcile(runtime, now)) == 0
+    rebuild(runtime, now)
+    assert snapshot(runtime) == healthy, "what reconcile restored is what a full rebuild gives"
