@@ -1,0 +1,256 @@
+"""吹哨报到: the centre whistles a case to several departments; each must report in by a set time.
+
+A whistle is one transaction: the whistle, one call per summoned department, a line in the
+case's log and an alert in the kind's colour. After the commit each call waits in the
+`supervise` zset until it is due (bigscreen.supervision sends notices for calls still not
+reported in then); reporting in takes it out again. Redis failing after a commit leaves the
+answer standing: `bigscreen rebuild` refills the zset from SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
+from sqlalchemy import Connection, select, update
+
+from bigscreen.alerts import raise_alert
+from bigscreen.commands.transition import FUTURE_SLACK
+from bigscreen.db.models import Event, EventTransition, Whistle, WhistleCall
+from bigscreen.lifecycle import CLOSED_STATUSES, REPORT_IN_ROLES, WHISTLE_KINDS, WHISTLE_ROLES, Role
+from bigscreen.runtime import Runtime
+from bigscreen.schemas import AwareDatetime, Problem, field_error
+from bigscreen.supervision import Supervisor, call_subject
+
+log = logging.getLogger(__name__)
+
+KIND_NAMES = {"assembly": "集结哨", "livelihood": "民生哨", "emergency": "紧急哨"}
+MAX_DEPARTMENTS = 10
+DepartmentCode = Annotated[str, Field(min_length=1, max_length=32)]
+Actor = Annotated[str | None, Field(min_length=1, max_length=100, description="Who acts; default: the API key's source.")]
+Note = Annotated[str | None, Field(max_length=2000)]
+
+
+class WhistleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: Annotated[str, Field(min_length=1, max_length=16,
+                               description="assembly (集结哨), livelihood (民生哨) or emergency (紧急哨).")]
+    departments: Annotated[list[DepartmentCode], Field(min_length=1, max_length=MAX_DEPARTMENTS,
+                                                       description="Codes of the departments summoned.")]
+    role: Annotated[str, Field(min_length=1, max_length=32, description="Only the centre whistles.")]
+    actor: Actor = None
+    note: Note = None
+    at: AwareDatetime | None = None
+
+
+class ReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    department: DepartmentCode
+    role: Annotated[str, Field(min_length=1, max_length=32, description="Only a department reports in.")]
+    actor: Actor = None
+    note: Note = None
+    at: AwareDatetime | None = None
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    id: int
+    department: str
+    reported_at: datetime | None
+    reported_by: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class WhistleRecord:
+    id: int
+    event_id: int
+    kind: str
+    at: datetime
+    report_by: datetime
+    actor: str
+    role: str
+    note: str | None
+    calls: tuple[CallRecord, ...]
+
+
+def call_state(call: CallRecord, report_by: datetime, now: datetime) -> str:
+    """reported, reported_late, waiting (not yet, still in time) or late (not yet, past report-by)."""
+    if call.reported_at is not None:
+        return "reported" if call.reported_at <= report_by else "reported_late"
+    return "waiting" if now <= report_by else "late"
+
+
+def _call(row) -> CallRecord:
+    return CallRecord(row.id, row.department_code, row.reported_at, row.reported_by, row.note)
+
+
+def load_whistles(conn: Connection, event_id: int, whistle_id: int | None = None) -> list[WhistleRecord]:
+    """The whistles of a case (or the one asked for, if it belongs to the case) with their calls."""
+    whistles, calls = Whistle.__table__, WhistleCall.__table__
+    where = [whistles.c.event_id == event_id]
+    if whistle_id is not None:
+        where.append(whistles.c.id == whistle_id)
+    rows = conn.execute(select(whistles).where(*where).order_by(whistles.c.id)).all()
+    by_whistle: dict[int, list[CallRecord]] = {r.id: [] for r in rows}
+    for c in conn.execute(select(calls).where(calls.c.whistle_id.in_(by_whistle)).order_by(calls.c.id)):
+        by_whistle[c.whistle_id].append(_call(c))
+    return [WhistleRecord(r.id, r.event_id, r.kind, r.at, r.report_by, r.actor, r.role, r.note, tuple(by_whistle[r.id]))
+            for r in rows]
+
+
+def _refuse_role(role: str, allowed: frozenset[Role], what: str) -> None:
+    if role not in allowed:
+        raise Problem(403, {"message": f"the role '{role}' may not {what}", "loc": ["body", "role"], "roles": sorted(allowed)})
+
+
+def _not_in_future(rt: Runtime, at: datetime | None) -> dict | None:
+    if at is not None and at > rt.clock() + FUTURE_SLACK:
+        return field_error(["body", "at"], "must not be in the future")
+    return None
+
+
+class WhistleCase:
+    def __init__(self, rt: Runtime, event_id: int, request: WhistleIn, *, actor: str, channel: str = "api") -> None:
+        self.rt = rt
+        self.event_id = event_id
+        self.request = request
+        self.actor = actor
+        self.channel = channel
+
+    def _validate_fields(self) -> None:
+        r = self.request
+        errors = []
+        configured = [k for k in WHISTLE_KINDS if k in self.rt.config.city.whistles]
+        if r.kind not in configured:
+            kinds = ", ".join(f"{k} ({KIND_NAMES[k]})" for k in configured)
+            errors.append(field_error(["body", "kind"], f"unknown kind '{r.kind}'; one of {kinds}"))
+        known = {d.code for d in self.rt.config.departments}
+        seen: set[str] = set()
+        for i, code in enumerate(r.departments):
+            if code not in known:
+                errors.append(field_error(["body", "departments", i], f"unknown department '{code}'"))
+            elif code in seen:
+                errors.append(field_error(["body", "departments", i], f"department '{code}' is named twice"))
+            seen.add(code)
+        if error := _not_in_future(self.rt, r.at):
+            errors.append(error)
+        if errors:
+            raise Problem(422, errors)
+
+    def run(self) -> tuple[WhistleRecord, bool]:
+        """The whistle and whether this request created it (False: the same whistle is still open)."""
+        self._validate_fields()
+        r = self.request
+        _refuse_role(r.role, WHISTLE_ROLES, "whistle a case")
+        kind = self.rt.config.city.whistles[r.kind]
+        events, whistles, calls = Event.__table__, Whistle.__table__, WhistleCall.__table__
+        with self.rt.engine.begin() as conn:
+            # on PostgreSQL the row lock makes a repeated whistle wait for the first, then find it
+            event = conn.execute(select(events.c.id, events.c.status, events.c.reported_at, events.c.grid_id,
+                                        events.c.description)
+                                 .where(events.c.id == self.event_id).with_for_update()).first()
+            if event is None:
+                raise Problem(404, f"no event {self.event_id}")
+            if event.status in CLOSED_STATUSES:
+                raise Problem(409, {"message": f"cannot whistle a case that is {event.status}", "status": event.status})
+            at = r.at or self.rt.clock()
+            if at < event.reported_at:
+                raise Problem(422, [field_error(["body", "at"],
+                                                f"must not be before the case was reported at {event.reported_at.isoformat()}")])
+            summoned = set(r.departments)
+            for earlier in load_whistles(conn, event.id):
+                if (earlier.kind == r.kind and {c.department for c in earlier.calls} == summoned
+                        and any(c.reported_at is None for c in earlier.calls)):
+                    return earlier, False
+            report_by = at + timedelta(minutes=kind.report_within_minutes)
+            whistle_id = conn.execute(whistles.insert().values(
+                event_id=event.id, kind=r.kind, at=at, report_by=report_by, actor=self.actor, role=r.role,
+                channel=self.channel, note=r.note,
+            )).inserted_primary_key[0]
+            call_ids = [conn.execute(calls.insert().values(whistle_id=whistle_id, department_code=code)).inserted_primary_key[0]
+                        for code in r.departments]
+            summary = f"{KIND_NAMES[r.kind]} → {', '.join(r.departments)}"
+            conn.execute(EventTransition.__table__.insert().values(
+                event_id=event.id, action="whistle", from_status=event.status, to_status=event.status, at=at,
+                actor=self.actor, role=r.role, channel=self.channel, note=f"{summary}\n{r.note}" if r.note else summary,
+            ))
+            chain = self.rt.areas.by_id[event.grid_id].chain
+            alert_id = raise_alert(conn, colour=kind.colour, source="whistle", subject=f"whistle:{whistle_id}",
+                                   title=f"{KIND_NAMES[r.kind]}: {event.description[:40]}",
+                                   area_code=chain[2] if len(chain) > 2 else None, event_id=event.id, at=at)
+        # report-by plus the configured first delay (0 by default): what a rebuild schedules
+        due = (report_by + Supervisor(self.rt).delay(0)).timestamp()
+        try:
+            pipe = self.rt.redis.pipeline(transaction=False)
+            pipe.zadd(self.rt.keys.supervise, {call_subject(c): due for c in call_ids})
+            pipe.publish(self.rt.keys.alerts, alert_id)
+            pipe.execute()
+        except RedisError:  # stored in SQL: the answer stands; rebuild refills the zset
+            log.exception("whistle %d stored, but its calls were not scheduled for supervision", whistle_id)
+        return WhistleRecord(
+            whistle_id, event.id, r.kind, at, report_by, self.actor, r.role, r.note,
+            tuple(CallRecord(c, code, None, None, None) for c, code in zip(call_ids, r.departments)),
+        ), True
+
+
+class ReportInCase:
+    def __init__(self, rt: Runtime, event_id: int, whistle_id: int, request: ReportIn, *, actor: str,
+                 channel: str = "api") -> None:
+        self.rt = rt
+        self.event_id = event_id
+        self.whistle_id = whistle_id
+        self.request = request
+        self.actor = actor
+        self.channel = channel
+
+    def run(self) -> tuple[WhistleRecord, CallRecord, bool]:
+        """The whistle, the department's call, and whether this request recorded the report
+        (False: it had reported already, and the first report stands)."""
+        r = self.request
+        if error := _not_in_future(self.rt, r.at):
+            raise Problem(422, [error])
+        _refuse_role(r.role, REPORT_IN_ROLES, "report in to a whistle")
+        events, calls = Event.__table__, WhistleCall.__table__
+        with self.rt.engine.begin() as conn:
+            status = conn.scalar(select(events.c.status).where(events.c.id == self.event_id))
+            if status is None:
+                raise Problem(404, f"no event {self.event_id}")
+            found = load_whistles(conn, self.event_id, self.whistle_id)
+            if not found:
+                raise Problem(404, f"no whistle {self.whistle_id} on event {self.event_id}")
+            whistle = found[0]
+            call = next((c for c in whistle.calls if c.department == r.department), None)
+            if call is None:
+                summoned = ", ".join(c.department for c in whistle.calls)
+                raise Problem(422, [field_error(["body", "department"],
+                                                f"'{r.department}' was not summoned by this whistle; summoned: {summoned}")])
+            recorded = False
+            if call.reported_at is None:
+                at = r.at or self.rt.clock()
+                if at < whistle.at:
+                    raise Problem(422, [field_error(["body", "at"],
+                                                    f"must not be before the whistle at {whistle.at.isoformat()}")])
+                recorded = conn.execute(
+                    update(calls).where(calls.c.id == call.id, calls.c.reported_at.is_(None))
+                    .values(reported_at=at, reported_by=self.actor, note=r.note)
+                ).rowcount == 1
+                if recorded:
+                    call = replace(call, reported_at=at, reported_by=self.actor, note=r.note)
+                    conn.execute(EventTransition.__table__.insert().values(
+                        event_id=self.event_id, action="report_in", from_status=status, to_status=status, at=at,
+                        actor=self.actor, role=r.role, channel=self.channel, note=r.note, department_code=r.department,
+                    ))
+                else:  # a concurrent report of the same department won: answer with it
+                    call = _call(conn.execute(select(calls).where(calls.c.id == call.id)).one())
+        try:  # also on a repeat: it repairs a removal lost to an earlier Redis failure
+            self.rt.redis.zrem(self.rt.keys.supervise, call_subject(call.id))
+        except RedisError:
+            log.exception("report of call %d stored, but it was not taken off the supervision zset", call.id)
+        return whistle, call, recorded
