@@ -73,12 +73,13 @@ class Supervisor:
         return "city", s.chain[0]
 
     def run(self, now: datetime | None = None) -> int:
-        """Sends every notice due by `now`; returns how many were sent."""
+        """Sends every notice whose time has passed (like a deadline: due after it, not at it);
+        returns how many were sent."""
         now = now or self.rt.clock()
         sent = 0
         while True:
             members = [m.decode() for m in self.rt.redis.zrangebyscore(
-                self.rt.keys.supervise, "-inf", now.timestamp(), start=0, num=BATCH)]
+                self.rt.keys.supervise, "-inf", f"({now.timestamp()}", start=0, num=BATCH)]
             if not members:
                 return sent
             reschedule: dict[str, float] = {}
@@ -94,7 +95,7 @@ class Supervisor:
                         drop.append(member)
                         continue
                     due = (s.start if last_at is None else last_at) + self.delay(level)
-                    if due > now:  # already sent, the Redis update was lost: only reschedule
+                    if due >= now:  # already sent, the Redis update was lost: only reschedule
                         reschedule[member] = due.timestamp()
                         continue
                     alerts.append(self._notice(conn, s, level + 1, now))

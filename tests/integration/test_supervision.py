@@ -72,9 +72,10 @@ def test_three_notices_climb_department_street_city_then_stop(client, runtime):
     assert _notices(runtime) == [(1, "department", e["department"])]
     second = first + timedelta(hours=cfg.second_after_hours)
     assert _sweep_and_supervise(runtime, second - timedelta(seconds=1)) == 0, "not before the interval"
-    assert _sweep_and_supervise(runtime, second) == 1
-    third = second + timedelta(hours=cfg.third_after_hours)
-    assert _sweep_and_supervise(runtime, third) == 1
+    assert _sweep_and_supervise(runtime, second) == 0, "nor at it"
+    assert _sweep_and_supervise(runtime, second + timedelta(seconds=1)) == 1
+    third = second + timedelta(seconds=1) + timedelta(hours=cfg.third_after_hours)
+    assert _sweep_and_supervise(runtime, third + timedelta(seconds=1)) == 1
     assert _sweep_and_supervise(runtime, third + timedelta(days=30)) == 0, "three notices at most"
     street = grid.chain[runtime.areas.level_number(cfg.second_level)]
     assert _notices(runtime) == [(1, "department", e["department"]), (2, cfg.second_level, street),
@@ -126,3 +127,23 @@ def test_a_malformed_deadline_member_does_not_stop_the_sweep(client, runtime):
     runtime.redis.zadd(runtime.keys.deadlines, {"junk": 1.0, "1|MS|NO-SUCH-GRID|0|": 2.0})
     assert runtime.live.sweep(deadline + timedelta(seconds=1), runtime.areas.chain_of) == 1
     assert runtime.redis.zcard(runtime.keys.deadlines) == 0
+
+
+def test_a_whistled_department_that_does_not_report_in_is_supervised(client, runtime):
+    e, _ = _late_case(client, runtime)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    departments = [d.code for d in runtime.config.departments[:2]]
+    w = client.post(f"/api/v1/events/{e['id']}/whistles", json={"kind": "emergency", "departments": departments,
+                                                                "role": "centre", "at": now.isoformat()}).json()
+    report_by = datetime.fromisoformat(w["report_by"])
+    r = client.post(f"/api/v1/events/{e['id']}/whistles/{w['id']}/reports", json={"department": departments[0], "role": "department"})
+    assert r.status_code == 200, r.text
+    runtime.clock = lambda: report_by
+    assert Supervisor(runtime).run(report_by) == 0, "not late at the report-by time itself"
+    later = report_by + timedelta(seconds=1)
+    assert Supervisor(runtime).run(later) == 1
+    assert Supervisor(runtime).run(later + timedelta(hours=runtime.config.city.supervision.second_after_hours, seconds=1)) == 1
+    with runtime.sessions() as s:
+        notices = s.execute(select(SupervisionNotice.level, SupervisionNotice.target, SupervisionNotice.whistle_call_id)).all()
+    assert [(n.level, n.target) for n in notices][0] == (1, departments[1]) and all(n.whistle_call_id for n in notices)
+    assert [n.level for n in notices] == [1, 2]
