@@ -163,8 +163,11 @@ def _describe(err: Any) -> str:
         return f"must be a mapping of 'key: value' lines (got {got})"
     if kind == "list_type":
         return f"must be a list of '- ' entries (got {got})"
-    if kind == "too_short":
-        return "must not be empty"
+    if kind in ("too_short", "too_long"):
+        wanted = (err.get("ctx") or {}).get("min_length" if kind == "too_short" else "max_length")
+        if kind == "too_short" and wanted in (None, 1):
+            return "must not be empty"
+        return f"must have {'at least' if kind == 'too_short' else 'at most'} {wanted} entries (got {got})"
     return f"{err['msg'].replace('Input should be', 'must be', 1)} (got {got})"
 
 

@@ -414,6 +414,25 @@ BAD_INPUTS = {
         _set("default_department", "NOBODY"),
         "dispatch.yaml: default_department: unknown department 'NOBODY'",
     ),
+    "supervision interval not a number": (
+        "city.yaml", _set("supervision.second_after_hours", "一天"),
+        "city.yaml: supervision.second_after_hours: must be a positive number of hours",
+    ),
+    "supervision colour unknown": (
+        "city.yaml", _set("supervision.colours", ["yellow", "orange", "purple"]),
+        "city.yaml: supervision.colours[2]: must be 'red', 'orange', 'yellow' or 'blue' (got 'purple')",
+    ),
+    "supervision needs three colours": (
+        "city.yaml", _set("supervision.colours", ["red"]), "city.yaml: supervision.colours: must have at least 3 entries (got ['red'])",
+    ),
+    "unknown whistle kind": (
+        "city.yaml", _set("whistles.party", {"report_within_minutes": 5, "colour": "red"}), "city.yaml: whistles.party",
+    ),
+    "whistle report time negative": (
+        "city.yaml", _set("whistles.emergency.report_within_minutes", -5),
+        "city.yaml: whistles.emergency.report_within_minutes: must be a positive number of minutes",
+    ),
+    "dispute flag not a boolean": ("categories.yaml", _set("categories.3.dispute", "maybe"), "categories.yaml: categories[3].dispute"),
     "category without a route": (
         "dispatch.yaml",
         lambda d: d.update(default_department=None, rules=[r for r in d["rules"] if r.get("category") != "XF"]),
