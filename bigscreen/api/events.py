@@ -7,18 +7,20 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
-from pydantic import TypeAdapter, ValidationError
 
 from bigscreen.api.auth import api_source
 from bigscreen.api.responses import JSON
 from bigscreen.commands.ingest import IngestEvents
 from bigscreen.commands.transition import TransitionEvent
-from bigscreen.db.models import Event
+from bigscreen.db.models import Event, EventTransition, SupervisionNotice
 from bigscreen.live.kpi import read_kpi
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import EventIn, Problem, TransitionIn
+from bigscreen.supervision import case_subject
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 _one = TypeAdapter(EventIn)
@@ -133,6 +135,28 @@ async def get_event(event_id: int, rt: RT, source: Source):
 def _load_event(rt: Runtime, event_id: int) -> Event | None:
     with rt.sessions() as session:
         return session.get(Event, event_id)
+
+
+@router.get("/events/{event_id}/history", summary="Every step of a case: who, as what, when, through which channel")
+async def get_history(event_id: int, rt: RT, source: Source):
+    return JSON(await run_in_threadpool(_history, rt, event_id))
+
+
+def _history(rt: Runtime, event_id: int) -> dict[str, Any]:
+    with rt.sessions() as session:
+        if session.get(Event, event_id) is None:
+            raise Problem(404, f"no event {event_id}")
+        steps = session.scalars(select(EventTransition).where(EventTransition.event_id == event_id)
+                                .order_by(EventTransition.id)).all()
+        level = session.scalar(select(func.max(SupervisionNotice.level))
+                               .where(SupervisionNotice.subject == case_subject(event_id)))
+    return {
+        "event_id": event_id,
+        "supervision_level": level or 0,
+        "steps": [{"action": t.action, "from": t.from_status, "to": t.to_status, "at": t.at.isoformat(),
+                   "actor": t.actor, "role": t.role, "channel": t.channel, "note": t.note,
+                   "department": t.department_code} for t in steps],
+    }
 
 
 @router.get("/kpi", summary="Live figures of an area (default: the whole city)")

@@ -147,3 +147,15 @@ def test_a_whistled_department_that_does_not_report_in_is_supervised(client, run
         notices = s.execute(select(SupervisionNotice.level, SupervisionNotice.target, SupervisionNotice.whistle_call_id)).all()
     assert [(n.level, n.target) for n in notices][0] == (1, departments[1]) and all(n.whistle_call_id for n in notices)
     assert [n.level for n in notices] == [1, 2]
+
+
+def test_the_case_history_shows_every_step_and_the_supervision_level(client, runtime):
+    e, deadline = _late_case(client, runtime)
+    _step(client, e, "accept", actor="李四")
+    _sweep_and_supervise(runtime, datetime.now(timezone.utc))
+    h = client.get(f"/api/v1/events/{e['id']}/history").json()
+    assert h["supervision_level"] == 1
+    assert [(s["action"], s["role"]) for s in h["steps"]] == [
+        ("report", "source"), ("dispatch", "system"), ("accept", "department"), ("supervise", "system")]
+    assert h["steps"][2]["actor"] == "李四" and h["steps"][2]["channel"] == "api"
+    assert client.get("/api/v1/events/999999/history").status_code == 404
