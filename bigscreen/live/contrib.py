@@ -187,15 +187,16 @@ class Contributions:
         """The counters one case moves by being overdue: its areas (all-time and its report
         day) and its department."""
         out: Delta = Counter()
-        cohort = self.keep_day(w.reported_at, now)
+        day = self.day(w.reported_at) if self.keep_day(w.reported_at, now) else None
         targets = [self._dept_key(w.department)] if w.department else []
         for code in chain:
-            targets.append(self.keys.area(code))
-            if cohort:
-                targets.append(self.keys.day(code, self.day(w.reported_at)))
+            targets.append(self._area_keys(code)[0])
+            if day:
+                targets.append(self._day_key(code, day))
+        by_category = f"overdue:{w.category}"
         for key in targets:
             out[(key, "overdue")] = sign
-            out[(key, f"overdue:{w.category}")] = sign
+            out[(key, by_category)] = sign
         return out
 
     def department_overdue_fields(self, w: Waiting, sign: int) -> Delta:
