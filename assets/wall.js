@@ -32,10 +32,11 @@
 
   function pct(x) { return x === null || x === undefined ? "—" : (x * 100).toFixed(1) + "%"; }
   function num(x) { return x === null || x === undefined ? "—" : Number(x).toLocaleString("zh-CN"); }
-  function show(name, x) {
+  /* data-format comes from bigscreen.presentation.display_format: the home page reads the same */
+  function show(format, x) {
     if (x === null || x === undefined) return "—";
-    if (name === "avg_handling_hours") return Number(x).toFixed(1);
-    if (/_rate$|^satisfaction$/.test(name)) return pct(x);
+    if (format === "percent") return pct(x);
+    if (format === "decimal") return Number(x).toFixed(1);
     return num(x);
   }
 
@@ -58,7 +59,7 @@
       var node = el("wall-kpi-" + name);
       if (!node) return;
       var v = f.kpi[name];
-      node.textContent = show(name, v);
+      node.textContent = show(node.dataset.format, v);
       node.dataset.value = v === null || v === undefined ? "" : String(v);
     });
     ["closure_rate", "ontime_rate", "satisfaction"].forEach(function (name) {

@@ -9,10 +9,13 @@ from dash import dcc, html
 
 from bigscreen import ids
 from bigscreen.i18n import catalogue, t
+from bigscreen.presentation import display_format
 
 FITS = ("contain", "stretch", "width")
 COUNTERS = ("reported_today", "closed_today", "open", "overdue")
-RATES = ("closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours")
+RATES_LEFT = ("closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours")  # the left column's second block
+LOCAL = ("resolved_locally_share", "mediation_success")  # 基层化解: beside the trend, under the map
+RATES = RATES_LEFT + LOCAL
 
 
 def _panel(title: str, body, part: str, extra: str = "") -> html.Section:
@@ -23,7 +26,8 @@ def _panel(title: str, body, part: str, extra: str = "") -> html.Section:
 def _counter(name: str, lang: str) -> html.Div:
     return html.Div(
         [html.Div(t(f"kpi.{name}", lang), className="counter-label"),
-         html.Div("—", id=ids.wall(f"kpi-{name}"), className="counter-value", **{"data-kpi": name, "data-value": ""})],
+         html.Div("—", id=ids.wall(f"kpi-{name}"), className="counter-value",
+                  **{"data-kpi": name, "data-value": "", "data-format": display_format(name)})],
         className=f"counter counter-{name}",
     )
 
@@ -75,7 +79,7 @@ def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_compo
     left = html.Div(
         [
             html.Div([_counter(n, lang) for n in COUNTERS], className="counters"),
-            html.Div([_counter(n, lang) for n in RATES], className="counters counters-rates"),
+            html.Div([_counter(n, lang) for n in RATES_LEFT], className="counters counters-rates"),
             _panel(t("wall.categories", lang), html.Ol(id=ids.wall("categories"), className="bars"), "categories-panel"),
         ],
         className="wall-left",
@@ -85,11 +89,14 @@ def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_compo
             [map_component or html.Div(className="map-placeholder"),
              html.Div([_cloud_figures(c, lang) for c in CLOUDS], className="cloud-box")],
             className="map-box"), "map-panel", "panel-map"),
-         _panel(t("wall.trend", lang), html.Div([
-             html.Div(id=ids.wall("trend"), className="trend"),
-             html.Div([html.Span(className="swatch swatch-reported"), t("wall.trend_reported", lang),
-                       html.Span(className="swatch swatch-closed"), t("wall.trend_closed", lang)], className="trend-legend"),
-         ]), "trend-panel")],
+         html.Div([
+             _panel(t("wall.trend", lang), html.Div([
+                 html.Div(id=ids.wall("trend"), className="trend"),
+                 html.Div([html.Span(className="swatch swatch-reported"), t("wall.trend_reported", lang),
+                           html.Span(className="swatch swatch-closed"), t("wall.trend_closed", lang)], className="trend-legend"),
+             ]), "trend-panel"),
+             html.Div([_counter(n, lang) for n in LOCAL], className="counters counters-rates counters-local"),
+         ], className="centre-bottom")],
         className="wall-centre",
     )
     right = html.Div(

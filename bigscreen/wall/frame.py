@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from bigscreen.lifecycle import CLOSED_STATUSES, Status
 from bigscreen.geo.totals import PEOPLE, WORKFORCE
-from bigscreen.live.kpi import figures, headline, ints
+from bigscreen.live.kpi import KPI_NAMES, figures, headline, ints
 from bigscreen.runtime import Runtime
 
 TOP_CATEGORIES = 8
@@ -106,8 +106,7 @@ def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime) -> dict:
         "level": scope.level,
         "built_at": now.isoformat(),
         "built_ms": int(now.timestamp() * 1000),
-        "kpi": {k: kpi[k] for k in ("reported_today", "closed_today", "open", "overdue", "closure_rate",
-                                    "ontime_rate", "satisfaction", "avg_handling_hours")},
+        "kpi": {k: kpi[k] for k in KPI_NAMES},
         "targets": rt.config.city.targets.model_dump(),
         "categories": _categories(rt, day),
         "trend": _trend(hours, trend_raw),

@@ -7,6 +7,8 @@ import threading
 import httpx
 import pytest
 
+from bigscreen.live.kpi import KPI_NAMES
+from bigscreen.presentation import display_value
 from bigscreen.wall.publisher import FramePublisher
 from tests_support import LiveServer, free_port
 
@@ -24,12 +26,26 @@ def publisher(runtime):
     thread.join(5)
 
 
-def _post(server, api_key, runtime, sid, description="路灯不亮"):
+def _post(server, api_key, runtime, sid, description="路灯不亮", item=None):
     grid = runtime.areas.at_level(runtime.areas.grid_level)[5]
-    item = runtime.config.categories[1].items[0].code
+    item = item or runtime.config.categories[1].items[0].code
     r = httpx.post(server.url + "/api/v1/events", headers={"X-API-Key": api_key},
                    json={"source_id": sid, "channel": "citizen_snap", "item": item, "grid": grid.code, "description": description})
     assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _settle(server, api_key, event_id, level, mediation=()):
+    """Mediates (for a dispute), then closes the case at `level`."""
+    for outcome in mediation:
+        r = httpx.post(f"{server.url}/api/v1/events/{event_id}/mediation", headers={"X-API-Key": api_key},
+                       json={"outcome": outcome, "role": "centre"})
+        assert r.status_code == 200, r.text
+    for body in ({"action": "accept", "role": "department"}, {"action": "handle", "role": "department"},
+                 {"action": "verify", "role": "grid_worker", "photo_url": "/v.jpg"},
+                 {"action": "close", "role": "centre", "resolved_level": level}):
+        r = httpx.post(f"{server.url}/api/v1/events/{event_id}/transitions", headers={"X-API-Key": api_key}, json=body)
+        assert r.status_code == 200, r.text
 
 
 def _value(page, name):
@@ -37,8 +53,12 @@ def _value(page, name):
 
 
 def test_wall_numbers_text_sizes_and_origin(browser, live_server, runtime, api_key, publisher):
-    for i in range(9):
+    for i in range(7):
         _post(live_server, api_key, runtime, f"w-{i}")
+    _settle(live_server, api_key, _post(live_server, api_key, runtime, "w-street"), "street")
+    dispute = next(c for c in runtime.config.categories if c.dispute).items[0].code
+    _settle(live_server, api_key, _post(live_server, api_key, runtime, "w-dispute", "邻里纠纷", dispute), "community",
+            mediation=["failed", "mediated"])
     _post(live_server, api_key, runtime, "w-xss", XSS)
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     hosts, errors = set(), []
@@ -48,9 +68,11 @@ def test_wall_numbers_text_sizes_and_origin(browser, live_server, runtime, api_k
     page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '10'", timeout=15000)
 
     kpi = httpx.get(live_server.url + "/api/v1/kpi", headers={"X-API-Key": api_key}).json()
-    for name in ("reported_today", "closed_today", "open", "overdue", "closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours"):
+    assert kpi["resolved_locally_share"] == 0.5 and kpi["mediation_success"] == 1.0
+    for name in KPI_NAMES:
         shown = _value(page, name)
         assert (None if shown == "" else float(shown)) == kpi[name], name
+        assert page.inner_text(f'[data-kpi="{name}"]') == display_value(name, kpi[name]), name  # as the home page reads it
 
     feed = page.inner_text("#wall-feed")
     assert "<img src=x onerror=" in feed and "<script>" in feed
