@@ -204,7 +204,8 @@ class Env:
     def start_server(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "BIGSCREEN_DATA_DIR": str(self.tmp), "BIGSCREEN_REDIS_URL": self.redis_server.url}
+        env = {**os.environ, "BIGSCREEN_DATA_DIR": str(self.tmp), "BIGSCREEN_REDIS_URL": self.redis_server.url,
+               "BIGSCREEN_RUN_JOBS": "false"}  # the benchmark runs its own frame publisher
         self.server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "bigscreen.asgi:app", "--port", str(self.port),
                                         "--workers", str(self.workers), "--log-level", "warning", "--no-access-log"], env=env)
         deadline = time.monotonic() + 60

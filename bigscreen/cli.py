@@ -157,27 +157,22 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
 @main.command("scheduler")
 @data_dir_option
 def scheduler_cmd(data_dir: Path | None) -> None:
-    """Run the scheduled jobs (deadline sweep, wall frames ...) in this process until stopped."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
-    from bigscreen.wall.publisher import FramePublisher
-
+    """Run the scheduled jobs (deadline sweep, wall frames ...) until stopped, while this process leads."""
     from bigscreen import jobs
     from bigscreen.setup import ensure_redis
 
     settings, owned = ensure_redis(_settings(data_dir))
     try:
         rt = _runtime(settings)
-        scheduler = jobs.register(BlockingScheduler(timezone="UTC"), rt)
         stop = threading.Event()
-        threading.Thread(target=FramePublisher(rt).run, args=(stop,), name="frames", daemon=True).start()
-        signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        background = jobs.start_background(rt)
         try:
-            scheduler.start()
-        except KeyboardInterrupt:
-            pass
+            stop.wait()
         finally:
-            stop.set()
+            background.shutdown()
+            rt.close()
     finally:
         if owned:
             owned.stop()

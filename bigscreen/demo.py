@@ -16,7 +16,6 @@ from bigscreen.app import create_app
 from bigscreen.configuration import Config
 from bigscreen.runtime import Runtime
 from bigscreen.settings import Settings
-from bigscreen.wall.publisher import FramePublisher
 from bigscreen.setup import build_city, city_exists, ensure_redis, prepare_database, sync_live
 
 log = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ DAY_SHARE = 0.6  # the simulator's day-night rhythm sends about this share of ra
 def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: float, backfill_days: int) -> int:
     settings, owned_redis = ensure_redis(settings)
     rt = Runtime.open(settings, config)
-    scheduler = None
+    background = None
     stop = threading.Event()
     try:
         prepare_database(rt)
@@ -39,9 +38,7 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
         api_key = create_api_key(rt, DEMO_SOURCE)
         app = create_app(rt)
         server = uvicorn.Server(uvicorn.Config(app.server, host=host, port=port, log_level="warning", lifespan="on"))
-        scheduler = jobs.background_scheduler(rt)
-        scheduler.start()
-        threading.Thread(target=FramePublisher(rt).run, args=(stop,), name="frames", daemon=True).start()
+        background = jobs.start_background(rt)
         url = f"http://{host}:{port}"
         banner = (f"\n  bigscreen demo: {url}/wall  (overview: {url}/)\n  API key of source '{DEMO_SOURCE}': {api_key}\n"
                   f"  data dir: {settings.data_dir}\n  Ctrl-C stops everything.\n")
@@ -55,8 +52,8 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
         return 0
     finally:
         stop.set()
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        if background is not None:
+            background.shutdown()
         rt.close()
         if owned_redis:
             owned_redis.stop()

@@ -1,16 +1,41 @@
-"""Scheduled jobs and their registration (APScheduler 3)."""
+"""Scheduled jobs, run by one process at a time however many run the scheduler (APScheduler 3).
+
+Every web worker, `bigscreen scheduler` and `bigscreen demo` start the same background
+scheduler (`start_background`); a `LeaderLock` decides which one of them actually runs the
+jobs and builds the wall's frames. A job is a `JobSpec` in `JOBS`; each run is recorded in
+the Redis stream `{p}jobs` (job, owner, at, result).
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from typing import NamedTuple
 
+import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
+from bigscreen.leader import LeaderLock
+from bigscreen.live.reconcile import reconcile_job
 from bigscreen.runtime import Runtime
+from bigscreen.supervision import supervise
+from bigscreen.wall.publisher import FramePublisher
 
 log = logging.getLogger(__name__)
+LEADER_RENEW_S = 5  # a third of the lock's TTL: two renewals may fail before leadership lapses
 SWEEP_EVERY_S = 5
+SUPERVISE_EVERY_S = 5
+RECONCILE_EVERY_S = 600  # a full read of SQL: at a million events it takes a minute or so
+JOBS_STREAM_MAXLEN = 1000
+STOP_FRAMES_TIMEOUT_S = 5.0
+
+
+class JobSpec(NamedTuple):
+    name: str
+    run: Callable[[Runtime], int | None]
+    every_s: float
 
 
 def sweep_deadlines(rt: Runtime) -> int:
@@ -20,11 +45,62 @@ def sweep_deadlines(rt: Runtime) -> int:
     return counted
 
 
-def register(scheduler: BaseScheduler, rt: Runtime) -> BaseScheduler:
-    scheduler.add_job(sweep_deadlines, "interval", seconds=SWEEP_EVERY_S, args=[rt], id="sweep_deadlines",
-                      max_instances=1, coalesce=True, next_run_time=rt.clock())
+JOBS: list[JobSpec] = [
+    JobSpec("sweep_deadlines", sweep_deadlines, SWEEP_EVERY_S),
+    JobSpec("supervise", supervise, SUPERVISE_EVERY_S),
+    JobSpec("reconcile", reconcile_job, RECONCILE_EVERY_S),
+]
+
+
+def register(scheduler: BaseScheduler, rt: Runtime, lock: LeaderLock) -> BaseScheduler:
+    """Adds the lock's renewal and every job in `JOBS`, each running only while `lock` leads."""
+    lock.try_lead()  # decided now, so the jobs' first runs below already know
+    scheduler.add_job(lock.try_lead, "interval", seconds=LEADER_RENEW_S, id="leader", max_instances=1, coalesce=True)
+    for spec in JOBS:
+        scheduler.add_job(_run_if_leader, "interval", seconds=spec.every_s, args=[spec, rt, lock], id=spec.name,
+                          max_instances=1, coalesce=True, next_run_time=rt.clock())
     return scheduler
 
 
-def background_scheduler(rt: Runtime) -> BackgroundScheduler:
-    return register(BackgroundScheduler(timezone="UTC"), rt)
+def _run_if_leader(spec: JobSpec, rt: Runtime, lock: LeaderLock) -> None:
+    if not lock.is_leader:
+        return
+    try:
+        outcome = spec.run(rt)
+        result = "ok" if outcome is None else str(outcome)
+    except Exception:
+        log.exception("scheduled job %s failed", spec.name)
+        result = "error"
+    try:
+        rt.redis.xadd(rt.keys.jobs, {"job": spec.name, "owner": lock.token, "at": rt.clock().isoformat(), "result": result},
+                      maxlen=JOBS_STREAM_MAXLEN, approximate=True)
+    except redis.RedisError as exc:
+        log.warning("could not record the run of %s: %s", spec.name, exc)
+
+
+class Background:
+    """The scheduler, its lock and the wall's frame publisher of one process."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.lock = LeaderLock(rt.redis, rt.keys.leader)
+        self.scheduler = register(BackgroundScheduler(timezone="UTC"), rt, self.lock)
+        self._stop = threading.Event()
+        self._frames = threading.Thread(target=FramePublisher(rt, is_leader=lambda: self.lock.is_leader).run,
+                                        args=(self._stop,), name="frames", daemon=True)
+
+    def start(self) -> Background:
+        self.scheduler.start()
+        self._frames.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Stops the jobs and the frames, then releases the lock for another process's next renewal."""
+        self._stop.set()
+        self.scheduler.shutdown(wait=True)  # a job still running must finish before another process may start it
+        self._frames.join(STOP_FRAMES_TIMEOUT_S)
+        self.lock.release()
+
+
+def start_background(rt: Runtime) -> Background:
+    """Starts this process's leader-locked scheduler and frame publisher; call `shutdown()` to stop."""
+    return Background(rt).start()

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2_000_000, description="Largest accepted request body (HTTP 413 above).")
     max_batch: int = Field(1000, description="Most events in one POST.")
     redis_prefix: str = Field("bs:", description="Prefix of every Redis key.")
+    run_jobs: bool = Field(True, description="Web workers also run the scheduled jobs and the wall's frames "
+                                             "(one process among all of them leads at a time).")
 
     @field_validator("data_dir", "config_dir")
     @classmethod

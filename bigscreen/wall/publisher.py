@@ -2,7 +2,8 @@
 
 Frames are stored in Redis (`{p}frame:{scope}`, with a TTL so a dead publisher shows as stale
 data, not as fresh) and announced on `{p}frames`, so any number of web workers and viewers
-share one build.
+share one build. Only the leader's publisher builds (see bigscreen.jobs): the others wait
+without a subscription.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import orjson
 import redis
@@ -25,8 +27,9 @@ FRAME_TTL_S = 600
 
 
 class FramePublisher:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, is_leader: Callable[[], bool] = lambda: True) -> None:
         self.rt = rt
+        self.is_leader = is_leader
         self._plans: list[ScopePlan] | None = None
 
     def publish(self) -> dict[str, bytes]:
@@ -45,11 +48,18 @@ class FramePublisher:
         return frames
 
     def run(self, stop: threading.Event) -> None:
-        """Until `stop`: wait for a change (or a second), build, repeat; survives Redis outages."""
+        """Until `stop`: wait for a change (or a second), build, repeat; survives Redis outages.
+        While `is_leader()` is false it builds nothing and checks again every second."""
         pubsub = None
         last = last_change = 0.0
         while not stop.is_set():
             try:
+                if not self.is_leader():
+                    if pubsub is not None:
+                        pubsub.close()  # a follower's subscription would only pile up unread changes
+                        pubsub = None
+                    stop.wait(MAX_INTERVAL_S)
+                    continue
                 if pubsub is None:
                     pubsub = self.rt.redis.pubsub(ignore_subscribe_messages=True)
                     pubsub.subscribe(self.rt.keys.changed)
