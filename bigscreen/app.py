@@ -11,10 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 
-from bigscreen.api import events, geo, mediation, open311, whistles
+from bigscreen.api import events, geo, login, mediation, open311, whistles
 from bigscreen.api.auth import KeyCache
 from bigscreen.api.limits import BodyLimit
+from bigscreen.api.security import Security, client_ip
+from bigscreen.auth.audit import record
+from bigscreen.auth.context import Forbidden, caller
+from bigscreen.auth.ratelimit import LoginLimiter
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem
 
@@ -30,6 +35,8 @@ def create_api(rt: Runtime) -> FastAPI:
     )
     api.state.runtime = rt
     api.state.api_keys = KeyCache(rt)
+    api.state.login_limiter = LoginLimiter(rt)
+    api.include_router(login.router)
     api.include_router(events.router)
     api.include_router(whistles.router)
     api.include_router(mediation.router)
@@ -56,6 +63,13 @@ def create_api(rt: Runtime) -> FastAPI:
     async def _problem(_request: Request, exc: Problem):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
+    @api.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden):
+        who = caller()
+        await run_in_threadpool(record, rt, who.principal, exc.action, subject=exc.subject, outcome="refused",
+                                channel=who.channel, ip=client_ip(request), detail={"why": str(exc)})
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
     @api.exception_handler(OperationalError)
     async def _database_down(_request: Request, exc: OperationalError):
         log.error("database unavailable: %s", exc.orig)
@@ -80,13 +94,13 @@ def create_app(rt: Runtime) -> Dash:
     from dash import dcc, html
 
     from bigscreen import ids
+    from bigscreen.geo.assets import ensure_level_assets
     from callbacks import home as home_callbacks
-    from callbacks import pages, wall as wall_callbacks
+    from callbacks import pages
+    from callbacks import wall as wall_callbacks
     from layouts import home as home_layout
     from layouts import wall as wall_layout
     from layouts.city_map import map_ids
-
-    from bigscreen.geo.assets import ensure_level_assets
 
     api = create_api(rt)
     manifest = None
@@ -114,6 +128,7 @@ def create_app(rt: Runtime) -> Dash:
     wall_callbacks.register(app, rt)
     wall_callbacks.register_push(app, rt)
     api.add_middleware(BodyLimit, max_bytes=rt.settings.max_body_bytes)
+    api.add_middleware(Security, rt=rt, secure_cookies=rt.settings.secure_cookies)  # outermost: added last
     # Dash prepares its page (asset scripts, callbacks) on the first request to one of its own
     # paths, and serves other paths from whichever app is global. A kiosk whose first request
     # is /wall would get a page without our scripts: prepare now, and serve our pages ourselves.

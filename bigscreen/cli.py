@@ -108,6 +108,60 @@ def apikey_create(data_dir: Path | None, source: str) -> None:
     click.echo(create_api_key(rt, source))
 
 
+@main.group()
+def user() -> None:
+    """People's accounts."""
+
+
+@user.command("add")
+@data_dir_option
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["leader", "duty", "admin"]), help="What the account may do.")
+@click.option("--area", default=None, help="Area code a leader (or a district's duty officer) is limited to.")
+@click.option("--name", "display_name", default=None, help="The person's name as shown, e.g. 张伟.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of asking.")
+def user_add(data_dir: Path | None, username: str, role: str, area: str | None, display_name: str | None,
+             password_stdin: bool) -> None:
+    """Create an account; the password is asked for (never an argument: it would stay in the shell's history)."""
+    from bigscreen.auth.users import AccountError, add_user
+    from bigscreen.setup import prepare_database
+
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    rt = _runtime(_settings(data_dir))
+    prepare_database(rt)
+    try:
+        add_user(rt, username, password, role, area, display_name)
+    except AccountError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[1], param_hint=exc.field) from None
+    click.echo(f"account '{username}' created ({role}{', area ' + area if area else ''})")
+
+
+@main.group()
+def kiosk() -> None:
+    """Wall kiosk tokens."""
+
+
+@kiosk.command("create")
+@data_dir_option
+@click.option("--name", required=True, help="Which wall, e.g. 指挥大厅主屏.")
+@click.option("--scope", default=None, help="An area code the wall is limited to (default: the whole city).")
+def kiosk_create(data_dir: Path | None, name: str, scope: str | None) -> None:
+    """Create a wall's token and print its URL path (shown only once)."""
+    from bigscreen.auth.kiosk import create_kiosk_token
+    from bigscreen.setup import prepare_database
+
+    rt = _runtime(_settings(data_dir))
+    prepare_database(rt)
+    try:
+        token = create_kiosk_token(rt, name.strip(), scope)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[1], param_hint="--scope") from None
+    click.echo(f"/wall?token={token}" + (f"&scope={scope}" if scope else ""))
+
+
 @main.command("rebuild")
 @data_dir_option
 def rebuild_cmd(data_dir: Path | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import signal
 import threading
 import time
@@ -13,14 +14,39 @@ import uvicorn
 from bigscreen import jobs
 from bigscreen.api.auth import create_api_key
 from bigscreen.app import create_app
+from bigscreen.auth.kiosk import create_kiosk_token
+from bigscreen.auth.users import AccountError, add_user, reset_password
 from bigscreen.configuration import Config
 from bigscreen.runtime import Runtime
 from bigscreen.settings import Settings
-from bigscreen.setup import build_city, city_exists, ensure_redis, prepare_database, sync_live
+from bigscreen.setup import (
+    build_city,
+    city_exists,
+    ensure_redis,
+    prepare_database,
+    sync_live,
+)
 
 log = logging.getLogger(__name__)
 DEMO_SOURCE = "demo-simulator"
 DAY_SHARE = 0.6  # the simulator's day-night rhythm sends about this share of rate × 24 h a day
+
+
+def demo_accounts(rt: Runtime) -> list[tuple[str, str, str, str]]:
+    """One account per role, created once and given a fresh random password at every start
+    (the demo is the only place with known passwords): (role, username, password, note)."""
+    district = rt.areas.at_level(1)[0] if rt.areas.grid_level > 1 else rt.areas.city
+    wanted = [("admin", "demo-admin", None, "管理员 admin"), ("duty", "demo-duty", None, "值班员 duty officer"),
+              ("leader", "demo-leader", district.code, f"{district.name}领导 leader of {district.code}")]
+    out = []
+    for role, username, area, note in wanted:
+        password = secrets.token_urlsafe(9)
+        try:
+            add_user(rt, username, password, role, area)
+        except AccountError:  # it exists from an earlier start
+            reset_password(rt, username, password)
+        out.append((role, username, password, note))
+    return out
 
 
 def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: float, backfill_days: int) -> int:
@@ -36,11 +62,17 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
             build_city(rt)
         sync_live(rt)  # Redis may be new or behind the database: make it agree first
         api_key = create_api_key(rt, DEMO_SOURCE)
+        wall_token = create_kiosk_token(rt, "演示大屏 demo wall")
+        accounts = demo_accounts(rt)
         app = create_app(rt)
         server = uvicorn.Server(uvicorn.Config(app.server, host=host, port=port, log_level="warning", lifespan="on"))
         background = jobs.start_background(rt)
         url = f"http://{host}:{port}"
-        banner = (f"\n  bigscreen demo: {url}/wall  (overview: {url}/)\n  API key of source '{DEMO_SOURCE}': {api_key}\n"
+        logins = "".join(f"\n    {role:<7} {name:<10} password {password}  {note}" for role, name, password, note in accounts)
+        banner = (f"\n  bigscreen demo, the wall: {url}/wall?token={wall_token}\n"
+                  f"  sign in at {url}/login (duty desk {url}/duty, tablets {url}/) with the demo accounts "
+                  f"(new passwords at every start):{logins}\n"
+                  f"  API key of source '{DEMO_SOURCE}': {api_key}\n"
                   f"  data dir: {settings.data_dir}\n  Ctrl-C stops everything.\n")
         threading.Thread(target=_simulate, args=(server, url, api_key, rate, backfill_days if fresh_city else 0, stop, banner),
                          name="simulator", daemon=True).start()

@@ -78,3 +78,15 @@ STRINGS.update({
     "workforce.workers": {"zh": "专职网格员", "en": "Full-time workers"},
     "workforce.helpers": {"zh": "兼职力量(N)", "en": "Helpers (N)"},
 })
+
+STRINGS.update({
+    "login.title": {"zh": "登录指挥中心", "en": "Sign in to the command centre"},
+    "login.username": {"zh": "用户名", "en": "Username"},
+    "login.password": {"zh": "密码", "en": "Password"},
+    "login.submit": {"zh": "登录", "en": "Sign in"},
+    "login.failed": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
+    "login.limited": {"zh": "尝试次数过多，请五分钟后再试", "en": "Too many attempts: try again in five minutes"},
+    "login.expired": {"zh": "页面已过期，请重新登录", "en": "The page expired: please sign in again"},
+    "login.signed_out": {"zh": "已退出登录", "en": "Signed out"},
+    "login.logout": {"zh": "退出", "en": "Sign out"},
+})

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2_000_000, description="Largest accepted request body (HTTP 413 above).")
     max_batch: int = Field(1000, description="Most events in one POST.")
     redis_prefix: str = Field("bs:", description="Prefix of every Redis key.")
+    secure_cookies: bool = Field(False, description="Mark session cookies Secure (only sent over HTTPS).")
     run_jobs: bool = Field(True, description="Web workers also run the scheduled jobs and the wall's frames "
                                              "(one process among all of them leads at a time).")
 

@@ -6,6 +6,8 @@ from dash import Input, Output, no_update
 from redis.exceptions import RedisError
 
 from bigscreen import ids
+from bigscreen.auth.context import require
+from bigscreen.auth.roles import Permission
 from bigscreen.live.kpi import KPI_NAMES, read_kpi
 from bigscreen.presentation import display_value
 
@@ -17,6 +19,7 @@ def register(app, rt) -> None:
 
     @app.callback(*outputs, Input(ids.HOME_TICK, "n_intervals"))
     def update_home_kpis(_n):
+        require(Permission.VIEW_AREA, action="view figures")
         try:
             k = read_kpi(rt.redis, rt.keys, rt.contributions, rt.areas.city.code, rt.clock())
         except RedisError:

@@ -7,17 +7,24 @@ from urllib.parse import parse_qs
 from dash import Input, Output, html
 
 from bigscreen import ids
+from bigscreen.auth.context import caller, require
+from bigscreen.auth.pages import page_permission
+from bigscreen.auth.roles import Permission
 from bigscreen.i18n import pick_lang, t
-from layouts.city_map import Legend, city_map
 from layouts import home as home_layout
 from layouts import wall as wall_layout
+from layouts.city_map import Legend, city_map
 
 
 def page_for(rt, manifest: dict | None, pathname: str | None, search: str | None):
     query = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
     lang = pick_lang(query.get("lang"))
+    need = page_permission(pathname or "/")
+    who = require(need, action="open", subject=pathname) if isinstance(need, Permission) else caller().principal
     if pathname in ("/wall", "/wall/"):
         scope = rt.areas.by_code.get(query.get("scope", ""), None)
+        if who is not None and who.area and (scope is None or not who.covers(scope.chain)):
+            scope = rt.areas.by_code[who.area]  # a scoped wall shows its own area, whatever the URL says
         if scope is None or scope.level > 1:
             scope = rt.areas.city
         name = scope.name if lang == "zh" or scope.level else rt.config.city.name_en

@@ -9,6 +9,8 @@ from dash.exceptions import PreventUpdate
 from redis.exceptions import RedisError
 
 from bigscreen import ids
+from bigscreen.auth.context import require
+from bigscreen.auth.roles import Permission
 from bigscreen.wall.hub import FrameHub
 from bigscreen.wall.publisher import read_frame
 from layouts.city_map import map_ids
@@ -17,8 +19,10 @@ from layouts.city_map import map_ids
 def register(app, rt) -> None:
     @app.callback(Output(ids.WALL_FRAME, "data"), Input(ids.WALL_TICK, "n_intervals"), State(ids.WALL_ROOT, "data-scope"))
     def fetch_wall_frame(_n, scope):
+        scope = scope or rt.areas.city.code
+        require(Permission.VIEW_WALL, action="view wall", area_chain=rt.areas.chain_of(scope), subject=scope)
         try:
-            frame = read_frame(rt, scope or rt.areas.city.code)
+            frame = read_frame(rt, scope)
         except RedisError:
             frame = None
         return frame.decode() if frame else no_update  # no frame: keep the last picture
@@ -46,8 +50,9 @@ def register_push(app, rt) -> None:
         if ws is None:
             raise PreventUpdate
         scope = await _wall_scope(ws)
-        if scope is None:
+        if scope is None or scope not in rt.areas.by_code:
             raise PreventUpdate  # this page shows no wall
+        require(Permission.VIEW_WALL, action="view wall", area_chain=rt.areas.chain_of(scope), subject=scope)
         hub = hubs.setdefault(id(asyncio.get_running_loop()), FrameHub(rt.settings.redis_url, rt.keys))
         queue = await hub.subscribe(scope)
         ws.set_prop_sync(ids.WALL_TICK, "disabled", True)

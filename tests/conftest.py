@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis as redis_lib
+from tests_support import PASSWORD
 
 from bigscreen.configuration import load_config
 from bigscreen.live.server import EmbeddedRedis
@@ -34,7 +35,8 @@ def redis_url(redis_server):
     return redis_server.url
 
 
-from tests_support import LiveServer, free_port as _free_port  # noqa: E402
+from tests_support import LiveServer  # noqa: E402
+from tests_support import free_port as _free_port
 
 
 @pytest.fixture(scope="session")
@@ -112,6 +114,30 @@ def api_key(runtime):
     from bigscreen.api.auth import create_api_key
 
     return create_api_key(runtime, "test-source")
+
+
+@pytest.fixture
+def kiosk_token(runtime):
+    from bigscreen.auth.kiosk import create_kiosk_token
+
+    return create_kiosk_token(runtime, "测试大屏")
+
+
+
+
+@pytest.fixture
+def account(runtime):
+    """Creates accounts: account("duty") -> username, with the password PASSWORD."""
+    from bigscreen.auth.users import add_user
+
+    made = iter(range(1, 1000))
+
+    def make(role: str, area: str | None = None) -> str:
+        username = f"{role}{next(made)}"
+        add_user(runtime, username, PASSWORD, role, area)
+        return username
+
+    return make
 
 
 @pytest.fixture

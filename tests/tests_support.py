@@ -4,6 +4,8 @@ import socket
 import threading
 import time
 
+PASSWORD = "correct horse battery"  # every test account's password
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -31,3 +33,12 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def sign_in(page, base_url: str, username: str, password: str, next_path: str = "/") -> None:
+    """Signs in through the login form, as a person would."""
+    page.goto(f"{base_url}/login?next={next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}{next_path}*")

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bigscreen.db.types import UTCDateTime
@@ -228,7 +238,11 @@ class MediationStep(Base):
 
 
 class Alert(Base):
+    """预警: raised by a rule (emergency category, supervision, spike, whistle) or by hand. The
+    same source and subject raised again within a window counts up `count` instead."""
+
     __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_status_colour", "status", "colour"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     colour: Mapped[str] = mapped_column(String(8), doc="red, orange, yellow or blue.")
@@ -238,11 +252,16 @@ class Alert(Base):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
     title: Mapped[str] = mapped_column(String(300))
     count: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default="open", doc="open, acknowledged or resolved.")
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_raised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, doc="The latest repeat (counted up).")
+    escalation: Mapped[int] = mapped_column(Integer, default=0, doc="Times escalated for want of an acknowledgement.")
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class Acknowledgement(Base):
@@ -265,4 +284,52 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), doc="wall, leader, duty or admin.")
     area_code: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    display_name: Mapped[str | None] = mapped_column(String(100))
+
+
+class KioskToken(Base):
+    """A wall's token (in its URL): read-only, no personal data. Only its hash is kept."""
+
+    __tablename__ = "kiosk_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str | None] = mapped_column(String(32), doc="An area code the wall is limited to; none: the city.")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Who did (or tried) what, when, from where: every action on the duty desk and the API's
+    state-changing calls, refusals included. Append-only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    username: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(48))
+    subject: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(16), doc="ok, refused or failed.")
+    channel: Mapped[str] = mapped_column(String(16), doc="web, api or system.")
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Notification(Base):
+    """One message sent about an alert (to the duty desk, a leader, the city), and how it went."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    target: Mapped[str] = mapped_column(String(100))
+    sender: Mapped[str] = mapped_column(String(16), doc="log or webhook.")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool] = mapped_column()
+    detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

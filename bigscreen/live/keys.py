@@ -18,6 +18,9 @@ frames         {p}frames                pub/sub channel: scopes whose frames wer
 leader         {p}leader                the scheduler leader's token (SET NX PX; see bigscreen.leader)
 jobs           {p}jobs                  capped stream: which process ran which scheduled job, when
 alerts         {p}alerts                pub/sub channel: alert ids raised or changed
+session        {p}session:{sha256(id)}  hash: one login or kiosk session (bigscreen.auth.sessions)
+user sessions  {p}user:{id}:sessions    set: the session keys of one account
+limits         {p}limits*               login rate-limit windows (the `limits` library)
 """
 
 from __future__ import annotations
@@ -67,9 +70,16 @@ class Keys:
     def alerts(self) -> str:
         return f"{self.prefix}alerts"
 
-    def not_counters(self) -> frozenset[str]:
+    def session(self, digest: str) -> str:
+        return f"{self.prefix}session:{digest}"
+
+    def user_sessions(self, user_id: int) -> str:
+        return f"{self.prefix}user:{user_id}:sessions"
+
+    def not_counters(self, key: str) -> bool:
         """Keys a rebuild leaves alone: they are not derived from SQL's events."""
-        return frozenset({self.ticker, self.leader, self.jobs})
+        p = self.prefix
+        return key in (self.ticker, self.leader, self.jobs) or key.startswith((f"{p}session:", f"{p}user:", f"{p}limits"))
 
     @property
     def ticker(self) -> str:

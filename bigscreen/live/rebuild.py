@@ -86,12 +86,11 @@ def rebuild(rt: Runtime, now: datetime | None = None) -> int:
 
 
 def wipe(rt: Runtime) -> None:
-    """Deletes every counter key of this prefix (not the ticker stream)."""
+    """Deletes every counter key of this prefix (not the ticker, sessions, the leader lock ...)."""
     client = rt.redis
-    keep = rt.keys.not_counters()
     batch: list[bytes] = []
     for key in client.scan_iter(match=rt.keys.all_pattern(), count=5000):
-        if key.decode() in keep:
+        if rt.keys.not_counters(key.decode()):
             continue
         batch.append(key)
         if len(batch) >= 5000:
@@ -105,10 +104,9 @@ def snapshot(rt: Runtime) -> dict[str, dict]:
     """Every counter key and its content, for comparing two states (tests, reconcile)."""
     out: dict[str, dict] = {}
     client = rt.redis
-    keep = rt.keys.not_counters()
     for key in client.scan_iter(match=rt.keys.all_pattern(), count=5000):
         k = key.decode()
-        if k in keep:
+        if rt.keys.not_counters(k):
             continue
         kind = client.type(key).decode()
         if kind == "hash":

@@ -7,10 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 from dash import Dash, Input, Output, html
+from tests_support import LiveServer, free_port
 
 from bigscreen.geo.assets import ensure_level_assets
 from layouts.city_map import Legend, city_map, event_marker, map_ids
-from tests_support import LiveServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 IDS = map_ids("test-map")

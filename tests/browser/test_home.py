@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import httpx
+from tests_support import PASSWORD, sign_in
 
 
-def test_home_shows_live_numbers(browser, live_server, runtime, api_key):
+def test_home_shows_live_numbers(browser, live_server, runtime, api_key, account):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     origins = set()
     page.on("request", lambda req: origins.add(req.url.split("/")[2]))
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(live_server.url + "/")
+    sign_in(page, live_server.url, account("duty"), PASSWORD)
     tile = page.locator('[data-kpi="reported_today"]')
     page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '0'", timeout=15000)
     assert runtime.config.city.title in page.content()

@@ -6,11 +6,11 @@ import threading
 
 import httpx
 import pytest
+from tests_support import LiveServer, free_port
 
 from bigscreen.live.kpi import KPI_NAMES
 from bigscreen.presentation import display_value
 from bigscreen.wall.publisher import FramePublisher
-from tests_support import LiveServer, free_port
 
 SIZES = [(1920, 1080, 1), (3840, 2160, 1), (1366, 768, 1), (5760, 1080, 1), (1920, 1080, 1.5)]
 XSS = '<img src=x onerror="window.__xss=1">楼道堆放杂物<script>window.__xss=2</script>'
@@ -52,7 +52,7 @@ def _value(page, name):
     return page.get_attribute(f'[data-kpi="{name}"]', "data-value")
 
 
-def test_wall_numbers_text_sizes_and_origin(browser, live_server, runtime, api_key, publisher):
+def test_wall_numbers_text_sizes_and_origin(browser, live_server, runtime, api_key, publisher, kiosk_token):
     for i in range(7):
         _post(live_server, api_key, runtime, f"w-{i}")
     _settle(live_server, api_key, _post(live_server, api_key, runtime, "w-street"), "street")
@@ -64,7 +64,7 @@ def test_wall_numbers_text_sizes_and_origin(browser, live_server, runtime, api_k
     hosts, errors = set(), []
     page.on("request", lambda req: hosts.add(req.url.split("/")[2]))
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(live_server.url + "/wall")
+    page.goto(live_server.url + f"/wall?token={kiosk_token}")
     page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '10'", timeout=15000)
 
     kpi = httpx.get(live_server.url + "/api/v1/kpi", headers={"X-API-Key": api_key}).json()
@@ -83,7 +83,7 @@ def test_wall_numbers_text_sizes_and_origin(browser, live_server, runtime, api_k
 
     for width, height, scale in SIZES:
         p = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=scale)
-        p.goto(live_server.url + "/wall")
+        p.goto(live_server.url + f"/wall?token={kiosk_token}")
         p.wait_for_function("(document.querySelector('[data-kpi=open]')?.dataset.value ?? '') !== ''"
                             " && document.getElementById('wall-stage').dataset.fitted === '1'", timeout=15000)
         sizes = p.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight, innerWidth, innerHeight]")
@@ -98,14 +98,14 @@ def test_wall_numbers_text_sizes_and_origin(browser, live_server, runtime, api_k
     page.close()
 
 
-def test_wall_shows_stale_banner_and_recovers(browser, runtime, api_key, publisher):
+def test_wall_shows_stale_banner_and_recovers(browser, runtime, api_key, publisher, kiosk_token):
     from bigscreen.app import create_app
 
     port = free_port()
     app = create_app(runtime).server
     server = LiveServer(app, port).start()
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
-    page.goto(server.url + "/wall")
+    page.goto(server.url + f"/wall?token={kiosk_token}")
     page.wait_for_function("document.querySelector('[data-kpi=open]')?.dataset.value === '0'", timeout=15000)
     assert page.is_hidden("#wall-stale")
     server.stop()
@@ -121,14 +121,14 @@ def test_wall_shows_stale_banner_and_recovers(browser, runtime, api_key, publish
         page.close()
 
 
-def test_wall_is_pushed_and_falls_back_to_polling(browser, live_server, runtime, api_key, publisher):
+def test_wall_is_pushed_and_falls_back_to_polling(browser, live_server, runtime, api_key, publisher, kiosk_token):
     import re
     import time
 
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     polls: list[float] = []
     page.on("request", lambda req: "_dash-update-component" in req.url and polls.append(time.monotonic()))
-    page.goto(live_server.url + "/wall")
+    page.goto(live_server.url + f"/wall?token={kiosk_token}")
     page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '0'", timeout=15000)
     page.wait_for_timeout(1500)  # the push channel takes over and turns polling off
     quiet_from = time.monotonic()
@@ -144,7 +144,7 @@ def test_wall_is_pushed_and_falls_back_to_polling(browser, live_server, runtime,
     blocked = context.new_page()
     fallback_polls: list[float] = []
     blocked.on("request", lambda req: "_dash-update-component" in req.url and fallback_polls.append(time.monotonic()))
-    blocked.goto(live_server.url + "/wall")
+    blocked.goto(live_server.url + f"/wall?token={kiosk_token}")
     blocked.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '1'", timeout=15000)
     _post(live_server, api_key, runtime, "polled")
     blocked.wait_for_function("document.querySelector('[data-kpi=reported_today]').dataset.value === '2'", timeout=8000)
@@ -153,9 +153,9 @@ def test_wall_is_pushed_and_falls_back_to_polling(browser, live_server, runtime,
     context.close()
 
 
-def test_new_events_pulse_and_cloud_maps_rotate(browser, live_server, runtime, api_key, publisher):
+def test_new_events_pulse_and_cloud_maps_rotate(browser, live_server, runtime, api_key, publisher, kiosk_token):
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
-    page.goto(live_server.url + "/wall?rotate=2")
+    page.goto(live_server.url + f"/wall?rotate=2&token={kiosk_token}")
     page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '0'", timeout=15000)
     assert page.locator(".leaflet-marker-icon.pulse").count() == 0
     _post(live_server, api_key, runtime, "pulse", "井盖缺失")
@@ -172,9 +172,9 @@ def test_new_events_pulse_and_cloud_maps_rotate(browser, live_server, runtime, a
     page.close()
 
 
-def test_dash_undo_history_stays_bounded(browser, live_server, runtime, api_key, publisher):
+def test_dash_undo_history_stays_bounded(browser, live_server, runtime, api_key, publisher, kiosk_token):
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
-    page.goto(live_server.url + "/wall")
+    page.goto(live_server.url + f"/wall?token={kiosk_token}")
     page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '0'", timeout=15000)
     for i in range(8):  # about ten frames: without trimming, ten undo steps or more
         _post(live_server, api_key, runtime, f"h-{i}")

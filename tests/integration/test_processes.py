@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import httpx
+from tests_support import free_port
 
 from bigscreen.settings import REPO_CONFIG_DIR
-from tests_support import free_port
 
 
 def _bigscreen(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
@@ -32,17 +32,21 @@ def test_demo_runs_moves_numbers_and_stops_cleanly(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "bigscreen.cli", "demo", "--data-dir", str(data_dir), "--port", str(port),
                              "--backfill-days", "0", "--rate", "20"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        key, lines = None, []
+        key, wall, lines = None, None, []
         deadline = time.monotonic() + 90
         while key is None and time.monotonic() < deadline:
             line = proc.stdout.readline()
             lines.append(line)
             if m := re.search(r"(bsk_[\w-]+)", line):
                 key = m.group(1)
-        assert key, "".join(lines)
+            if m := re.search(r"(/wall\?token=bsw_[\w-]+)", line):
+                wall = m.group(1)
+        assert key and wall, "".join(lines)
+        assert re.search(r"duty +demo-duty +password \S+", "".join(lines)), "the demo prints its accounts"
         assert _redis_children(data_dir), "the demo runs its own redis-server in the data dir"
         url = f"http://127.0.0.1:{port}"
-        assert httpx.get(url + "/").status_code == 200
+        assert httpx.get(url + wall).status_code == 200, "the printed wall URL opens the wall"
+        assert httpx.get(url + "/wall").status_code == 303, "without its token the wall asks to sign in"
         first = None
         for _ in range(100):
             kpi = httpx.get(url + "/api/v1/kpi", headers={"X-API-Key": key}).json()

@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-22 01:40:03.839263
 """
 
-from alembic import op
 import sqlalchemy as sa
-import bigscreen.db.types
+from alembic import op
 
+import bigscreen.db.types
 
 revision = '0001'
 down_revision = None

@@ -5,10 +5,10 @@ Revises: 0001
 Create Date: 2026-11-22 04:09:57.226677
 """
 
-from alembic import op
 import sqlalchemy as sa
-import bigscreen.db.types
+from alembic import op
 
+import bigscreen.db.types
 
 revision = '0002'
 down_revision = '0001'

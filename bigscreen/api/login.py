@@ -1,0 +1,103 @@
+"""Sign in and out: a plain server-rendered form (works before any script loads), rate-limited,
+with its own CSRF token (a login form can be forged too), recorded in the audit trail."""
+
+from __future__ import annotations
+
+import secrets
+from html import escape
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from bigscreen.api.security import client_ip, session_cookies
+from bigscreen.auth.audit import record
+from bigscreen.auth.ratelimit import LoginLimiter
+from bigscreen.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, Sessions
+from bigscreen.auth.users import authenticate
+from bigscreen.i18n import pick_lang, t
+from bigscreen.runtime import Runtime
+
+router = APIRouter(include_in_schema=False)
+LOGIN_COOKIE = "bs_login"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never another host (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _form(rt: Runtime, lang: str, next_url: str, token: str, message: str = "", status: int = 200) -> HTMLResponse:
+    title = escape(rt.config.city.title if lang == "zh" else rt.config.city.title_en)
+    note = f'<p class="login-message" role="alert">{escape(message)}</p>' if message else ""
+    html = f"""<!doctype html>
+<html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(t("login.title", lang))} · {title}</title>
+<link rel="stylesheet" href="/assets/login.css"></head>
+<body class="login-page"><main class="login-box">
+<h1>{title}</h1><h2>{escape(t("login.title", lang))}</h2>{note}
+<form method="post" action="/login?lang={lang}">
+<input type="hidden" name="csrf" value="{escape(token)}">
+<input type="hidden" name="next" value="{escape(next_url)}">
+<label>{escape(t("login.username", lang))}<input name="username" autocomplete="username" required maxlength="64" autofocus></label>
+<label>{escape(t("login.password", lang))}<input name="password" type="password" autocomplete="current-password" required maxlength="200"></label>
+<button type="submit">{escape(t("login.submit", lang))}</button>
+</form></main></body></html>"""
+    response = HTMLResponse(html, status_code=status)
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login")
+    return response
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str | None = None, lang: str | None = None):
+    rt = _rt(request)
+    return _form(rt, pick_lang(lang), _safe_next(next), secrets.token_urlsafe(24))
+
+
+@router.post("/login")
+async def login(request: Request, username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=200)],
+                csrf: Annotated[str, Form(max_length=100)] = "", next: Annotated[str, Form(max_length=500)] = "/",
+                lang: str | None = None):
+    rt, lang, ip = _rt(request), pick_lang(lang), client_ip(request)
+    target = _safe_next(next)
+    fresh_token = secrets.token_urlsafe(24)
+    if not csrf or request.cookies.get(LOGIN_COOKIE) != csrf:
+        await run_in_threadpool(record, rt, None, "login", subject=username, outcome="refused", ip=ip,
+                                detail={"why": "login form token missing or wrong"})
+        return _form(rt, lang, target, fresh_token, t("login.expired", lang), status=403)
+    limiter: LoginLimiter = request.app.state.login_limiter
+    if not await run_in_threadpool(limiter.allow, username, ip):
+        await run_in_threadpool(record, rt, None, "login", subject=username, outcome="refused", ip=ip,
+                                detail={"why": "rate limited"})
+        return _form(rt, lang, target, fresh_token, t("login.limited", lang), status=429)
+    who = await run_in_threadpool(authenticate, rt, username, password)
+    if who is None:
+        await run_in_threadpool(record, rt, None, "login", subject=username, outcome="refused", ip=ip,
+                                detail={"why": "wrong username or password"})
+        return _form(rt, lang, target, fresh_token, t("login.failed", lang), status=401)
+    sid, session = Sessions(rt.redis, rt.keys).create(who, ip)
+    await run_in_threadpool(record, rt, who, "login", subject=username, ip=ip)
+    response = RedirectResponse(target, status_code=303)
+    for cookie in session_cookies(sid, session, rt.settings.secure_cookies):
+        response.headers.append("set-cookie", cookie)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request):
+    """Needs the session's CSRF token (the middleware checks it): a forged logout is refused."""
+    rt = _rt(request)
+    Sessions(rt.redis, rt.keys).destroy(request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response

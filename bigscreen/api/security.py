@@ -1,0 +1,120 @@
+"""The security middleware: who is calling, may they open this page, is their change request
+their own (CSRF), and the wall's kiosk token exchanged for a session.
+
+Every HTTP request and websocket passes here. The principal comes from the session cookie
+(people, and walls after their first load), or for `/wall?token=...` from a kiosk token, which
+starts a session. API routes authenticate on their own (an API key, or this session) and
+check permissions per route; pages are checked here by path; Dash callbacks check with
+`bigscreen.auth.context.require`.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bigscreen.auth.audit import record
+from bigscreen.auth.context import Caller, bind, unbind
+from bigscreen.auth.kiosk import KioskTokens
+from bigscreen.auth.pages import OWN_AUTH_PREFIXES, page_permission
+from bigscreen.auth.sessions import (
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    Session,
+    Sessions,
+)
+from bigscreen.runtime import Runtime
+
+log = logging.getLogger(__name__)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+def client_ip(conn: HTTPConnection) -> str | None:
+    return conn.client.host if conn.client else None
+
+
+class Security:
+    def __init__(self, app: ASGIApp, rt: Runtime, *, secure_cookies: bool = False) -> None:
+        self.app = app
+        self.rt = rt
+        self.sessions = Sessions(rt.redis, rt.keys)
+        self.kiosks = KioskTokens(rt)
+        self.secure = secure_cookies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        conn = HTTPConnection(scope)
+        path, ip = scope["path"], client_ip(conn)
+        session = self.sessions.load(conn.cookies.get(SESSION_COOKIE))
+        fresh: tuple[str, Session] | None = None
+        token = conn.query_params.get("token")
+        if token and path == "/wall" and (session is None or session.principal.kind == "kiosk"):
+            kiosk = self.kiosks.principal(token)
+            if kiosk is not None:
+                fresh = self.sessions.create(kiosk, ip)
+                session = fresh[1]
+        who = session.principal if session else None
+        api = path.startswith(OWN_AUTH_PREFIXES)
+
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and session and not api_key(conn):
+            if not path.startswith(("/login",)) and conn.headers.get(CSRF_HEADER) != session.csrf:
+                record(self.rt, who, "csrf", subject=path, outcome="refused", channel="api" if api else "web", ip=ip)
+                return await JSONResponse({"detail": "CSRF token missing or wrong; reload the page"},
+                                          status_code=403)(scope, receive, send)
+        if scope["type"] == "websocket" and session and not same_origin(conn):
+            record(self.rt, who, "websocket", subject=path, outcome="refused", ip=ip, detail={"origin": conn.headers.get("origin")})
+            return await send({"type": "websocket.close", "code": 4403})
+
+        need = page_permission(path)
+        if need is not None and (who is None or (need != "signed-in" and not who.can(need))):
+            if scope["type"] == "websocket":
+                return await send({"type": "websocket.close", "code": 4401 if who is None else 4403})
+            if who is None and scope["method"] == "GET" and need != "signed-in":
+                target = path + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
+                return await RedirectResponse(f"/login?next={quote(target, safe='')}", 303)(scope, receive, send)
+            if who is not None:
+                record(self.rt, who, "open", subject=path, outcome="refused", ip=ip)
+            status = 401 if who is None else 403
+            return await JSONResponse({"detail": "sign in first" if who is None else "not allowed for this account"},
+                                      status_code=status)(scope, receive, send)
+
+        bound = bind(Caller(who, ip, "api" if api else "web"))
+        try:
+            await self.app(scope, receive, self._with_cookies(send, fresh) if fresh else send)
+        finally:
+            unbind(bound)
+
+    def _with_cookies(self, send: Send, fresh: tuple[str, Session]) -> Send:
+        sid, session = fresh
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for cookie in session_cookies(sid, session, self.secure):
+                    headers.append("set-cookie", cookie)
+            await send(message)
+
+        return wrapped
+
+
+def session_cookies(sid: str, session: Session, secure: bool) -> list[str]:
+    """The session id (HttpOnly) and the CSRF token Dash's renderer echoes in X-CSRFToken."""
+    flags = "Path=/; SameSite=Strict" + ("; Secure" if secure else "")
+    return [f"{SESSION_COOKIE}={sid}; HttpOnly; {flags}", f"{CSRF_COOKIE}={session.csrf}; {flags}"]
+
+
+def api_key(conn: HTTPConnection) -> bool:
+    return "x-api-key" in conn.headers
+
+
+def same_origin(conn: HTTPConnection) -> bool:
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True  # not a browser
+    host = conn.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host

@@ -1,0 +1,52 @@
+"""Wall kiosk tokens: a random token in the wall's URL, kept only as a hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+from sqlalchemy import select
+
+from bigscreen.auth.roles import Principal, Role
+from bigscreen.db.models import KioskToken
+from bigscreen.runtime import Runtime
+
+PREFIX = "bsw_"
+CACHE_S = 30.0
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_kiosk_token(rt: Runtime, name: str, scope: str | None = None) -> str:
+    if scope and (scope not in rt.areas.by_code or rt.areas.by_code[scope].level > 1):
+        raise ValueError(f"scope: '{scope}' is not a district code (walls show the city or one district)")
+    token = PREFIX + secrets.token_urlsafe(24)
+    with rt.sessions() as session, session.begin():
+        session.add(KioskToken(name=name, token_hash=_digest(token), scope=scope, created_at=rt.clock()))
+    return token
+
+
+class KioskTokens:
+    """Looks tokens up with a short cache: a wall's reload does not need SQL."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    def principal(self, token: str | None) -> Principal | None:
+        if not token or not token.startswith(PREFIX) or len(token) > 100:
+            return None
+        digest = _digest(token)
+        hit = self._cache.get(digest)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        with self.rt.sessions() as session:
+            row = session.scalar(select(KioskToken).where(KioskToken.token_hash == digest, KioskToken.revoked_at.is_(None)))
+        found = Principal("kiosk", row.name, Role.WALL, row.scope) if row else None
+        if len(self._cache) > 1000:
+            self._cache.clear()
+        self._cache[digest] = (time.monotonic() + CACHE_S, found)
+        return found

@@ -1,0 +1,83 @@
+"""Server-side sessions in Redis: the cookie holds only a random id; the session holds the
+principal and its CSRF token, slides with use and ends at an absolute limit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis
+
+from bigscreen.auth.roles import Principal, Role
+from bigscreen.live.keys import Keys
+
+SESSION_COOKIE = "bs_session"
+CSRF_COOKIE = "_csrf_token"      # the name Dash's renderer reads to send X-CSRFToken
+CSRF_HEADER = "x-csrftoken"
+IDLE_S = 8 * 3600                # a person's session ends after 8 idle hours
+ABSOLUTE_S = 12 * 3600           # and after 12 hours whatever happens (a shift)
+KIOSK_IDLE_S = 7 * 24 * 3600     # a wall re-presents its token at every page load anyway
+
+
+@dataclass(frozen=True)
+class Session:
+    principal: Principal
+    csrf: str
+
+
+def _digest(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+class Sessions:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+
+    def _limits(self, p: Principal) -> tuple[int, int]:
+        return (KIOSK_IDLE_S, KIOSK_IDLE_S) if p.role == Role.WALL else (IDLE_S, ABSOLUTE_S)
+
+    def create(self, p: Principal, ip: str | None) -> tuple[str, Session]:
+        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        key = self.keys.session(_digest(sid))
+        idle, _ = self._limits(p)
+        pipe = self.client.pipeline()
+        pipe.hset(key, mapping={"kind": p.kind, "name": p.name, "role": p.role.value, "area": p.area or "",
+                                "user_id": p.user_id or "", "csrf": csrf, "created": int(time.time()), "ip": ip or ""})
+        pipe.expire(key, idle)
+        if p.user_id:
+            pipe.sadd(self.keys.user_sessions(p.user_id), key)
+            pipe.expire(self.keys.user_sessions(p.user_id), ABSOLUTE_S)
+        pipe.execute()
+        return sid, Session(p, csrf)
+
+    def load(self, sid: str | None) -> Session | None:
+        if not sid or len(sid) > 100:
+            return None
+        key = self.keys.session(_digest(sid))
+        raw = {k.decode(): v.decode() for k, v in self.client.hgetall(key).items()}
+        if not raw:
+            return None
+        p = Principal(raw["kind"], raw["name"], Role(raw["role"]), raw["area"] or None,
+                      int(raw["user_id"]) if raw["user_id"] else None)
+        idle, absolute = self._limits(p)
+        left = int(raw["created"]) + absolute - int(time.time())
+        if left <= 0:
+            self.client.delete(key)
+            return None
+        self.client.expire(key, min(idle, left))  # slide, never past the absolute end
+        return Session(p, raw["csrf"])
+
+    def destroy(self, sid: str | None) -> None:
+        if sid:
+            self.client.delete(self.keys.session(_digest(sid)))
+
+    def destroy_user(self, user_id: int) -> None:
+        """Ends every session of an account (deactivated, password changed)."""
+        index = self.keys.user_sessions(user_id)
+        keys = self.client.smembers(index)
+        if keys:
+            self.client.delete(*keys)
+        self.client.delete(index)

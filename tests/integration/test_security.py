@@ -1,0 +1,149 @@
+"""Who may open what, signing in and out, CSRF, rate limits and the audit trail, on the server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from tests_support import PASSWORD
+
+from bigscreen.app import create_app
+from bigscreen.auth.sessions import CSRF_COOKIE, SESSION_COOKIE
+from bigscreen.db.models import AuditEntry, User
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def web(runtime):
+    with TestClient(create_app(runtime).server, follow_redirects=False) as c:
+        yield c
+
+
+def _login(web, username, password=PASSWORD, next_path="/"):
+    form = web.get(f"/login?next={next_path}")
+    token = form.text.split('name="csrf" value="')[1].split('"')[0]
+    return web.post("/login", data={"username": username, "password": password, "csrf": token, "next": next_path})
+
+
+def _audit(runtime, **where):
+    with runtime.sessions() as s:
+        q = select(AuditEntry)
+        for name, value in where.items():
+            q = q.where(getattr(AuditEntry, name) == value)
+        return s.scalars(q.order_by(AuditEntry.id)).all()
+
+
+def test_pages_need_the_right_principal(web, runtime, kiosk_token, account):
+    assert web.get("/wall").status_code == 303 and web.get("/wall").headers["location"] == "/login?next=%2Fwall"
+    assert web.get("/wall?token=bsw_forged").status_code == 303
+    r = web.get(f"/wall?token={kiosk_token}")
+    assert r.status_code == 200 and SESSION_COOKIE in r.cookies
+    assert web.get("/wall").status_code == 200, "the kiosk's session carries on without the token"
+    assert web.get("/").status_code == 403 and web.get("/duty").status_code == 403, "a wall is read-only"
+    assert [e.subject for e in _audit(runtime, outcome="refused", role="wall")] == ["/", "/duty"]
+
+    web.cookies.clear()
+    assert _login(web, account("leader", runtime.areas.at_level(1)[0].code)).status_code == 303
+    assert web.get("/").status_code == 200 and web.get("/wall").status_code == 200
+    assert web.get("/duty").status_code == 403
+    web.cookies.clear()
+    assert _login(web, account("duty"), next_path="/duty").headers["location"] == "/duty"
+    assert web.get("/duty").status_code == 200
+
+
+def test_signing_in(web, runtime, account):
+    user = account("duty")
+    assert _login(web, user, "wrong password").status_code == 401
+    assert _audit(runtime, action="login", outcome="refused")[0].detail == {"why": "wrong username or password"}
+    r = web.post("/login", data={"username": user, "password": PASSWORD, "csrf": "forged", "next": "/"})
+    assert r.status_code == 403, "a login form without its own token is refused"
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        web.cookies.clear()
+        assert _login(web, user, next_path=target).headers["location"] == "/", "never redirects off the site"
+    with runtime.sessions() as s:
+        assert s.scalar(select(User.password_hash).where(User.username == user)).startswith("$argon2id$")
+    assert len(_audit(runtime, action="login", outcome="ok")) == 3
+
+
+def test_login_attempts_are_rate_limited(web, runtime, account):
+    user = account("duty")
+    codes = [_login(web, user, "wrong password").status_code for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+    assert _login(web, user).status_code == 429, "even the right password waits out the window"
+    assert _audit(runtime, action="login")[-1].detail == {"why": "rate limited"}
+
+
+def test_state_changes_need_the_session_csrf_token(web, runtime, account):
+    _login(web, account("duty"))
+    csrf = web.cookies.get(CSRF_COOKIE)
+    body = {"output": "x.children", "outputs": {"id": "x", "property": "children"}, "inputs": [], "changedPropIds": []}
+    r = web.post("/_dash-update-component", json=body)
+    assert r.status_code == 403 and "CSRF" in r.json()["detail"]
+    r = web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": "forged"})
+    assert r.status_code == 403
+    assert len(_audit(runtime, action="csrf", outcome="refused")) == 2
+    r = web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf})
+    assert r.status_code != 403, "Dash's renderer echoes the cookie's token: the request goes through"
+    assert web.post("/logout").status_code == 403, "a forged sign-out is refused too"
+    assert web.post("/logout", headers={"X-CSRFToken": csrf}).status_code == 303
+    assert web.get("/").status_code == 303, "signed out: back to the login page"
+
+
+def test_an_expired_session_signs_out(web, runtime, account):
+    _login(web, account("duty"))
+    assert web.get("/").status_code == 200
+    for key in runtime.redis.scan_iter(match=f"{runtime.keys.prefix}session:*"):
+        runtime.redis.delete(key)
+    assert web.get("/").status_code == 303
+
+
+def test_user_add_on_the_command_line(runtime, tmp_path):
+    env = {"BIGSCREEN_DATA_DIR": str(runtime.settings.data_dir), "BIGSCREEN_DATABASE_URL": runtime.settings.database_url,
+           "BIGSCREEN_REDIS_URL": runtime.settings.redis_url}
+
+    def run(*args, password="a long enough password"):
+        import os
+        return subprocess.run([sys.executable, "-m", "bigscreen.cli", "user", "add", *args, "--password-stdin"],
+                              input=password + "\n", capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
+
+    ok = run("zhangwei", "--role", "duty", "--name", "张伟")
+    assert ok.returncode == 0, ok.stderr
+    bad = run("lisi", "--role", "leader")
+    assert bad.returncode == 2 and "area" in bad.stderr and "scoped to an area" in bad.stderr
+    short = run("wangwu", "--role", "duty", password="short")
+    assert short.returncode == 2 and "password" in short.stderr and "at least 10" in short.stderr
+    again = run("zhangwei", "--role", "duty")
+    assert again.returncode == 2 and "exists already" in again.stderr
+    assert "Traceback" not in bad.stderr + short.stderr + again.stderr
+
+
+def _callback(web, output: tuple[str, str], inputs: list[tuple[str, str, object]], state=()):
+    body = {"output": f"{output[0]}.{output[1]}", "outputs": {"id": output[0], "property": output[1]},
+            "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+            "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+            "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}
+    return web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": web.cookies.get(CSRF_COOKIE) or ""})
+
+
+def test_callbacks_check_the_principal_too(web, runtime, account):
+    from bigscreen import ids
+    from bigscreen.auth.kiosk import create_kiosk_token
+
+    district, other = (a.code for a in runtime.areas.at_level(1)[:2])
+    web.get(f"/wall?token={create_kiosk_token(runtime, 'district wall', district)}")
+    page = (ids.PAGE, "children")
+    assert _callback(web, page, [(ids.URL, "pathname", "/duty"), (ids.URL, "search", "")]).status_code == 403
+    assert _callback(web, page, [(ids.URL, "pathname", "/"), (ids.URL, "search", "")]).status_code == 403
+    r = _callback(web, page, [(ids.URL, "pathname", "/wall"), (ids.URL, "search", f"?scope={other}")])
+    assert r.status_code == 200 and f'"data-scope":"{district}"' in r.text.replace(" ", ""), "a scoped wall shows its own area"
+    frame = (ids.WALL_FRAME, "data")
+    tick = [(ids.WALL_TICK, "n_intervals", 1)]
+    assert _callback(web, frame, tick, [(ids.WALL_ROOT, "data-scope", other)]).status_code == 403
+    assert _callback(web, frame, tick, [(ids.WALL_ROOT, "data-scope", runtime.areas.city.code)]).status_code == 403
+    assert _callback(web, frame, tick, [(ids.WALL_ROOT, "data-scope", district)]).status_code in (200, 204)
+    refused = [e.action for e in _audit(runtime, outcome="refused", role="wall")]
+    assert refused == ["open", "open", "view wall", "view wall"]
