@@ -13,12 +13,13 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from bigscreen.api import events, geo, login, mediation, open311, whistles
+from bigscreen.api import alerts, events, geo, login, mediation, open311, whistles
 from bigscreen.api.auth import KeyCache
 from bigscreen.api.limits import BodyLimit
 from bigscreen.api.security import Security, client_ip
 from bigscreen.auth.audit import record
 from bigscreen.auth.context import Forbidden, caller
+from bigscreen.auth.kiosk import KioskTokens
 from bigscreen.auth.ratelimit import LoginLimiter
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem
@@ -36,8 +37,10 @@ def create_api(rt: Runtime) -> FastAPI:
     api.state.runtime = rt
     api.state.api_keys = KeyCache(rt)
     api.state.login_limiter = LoginLimiter(rt)
+    api.state.kiosks = KioskTokens(rt)
     api.include_router(login.router)
     api.include_router(events.router)
+    api.include_router(alerts.router)
     api.include_router(whistles.router)
     api.include_router(mediation.router)
     api.include_router(open311.router)
@@ -66,7 +69,7 @@ def create_api(rt: Runtime) -> FastAPI:
     @api.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden):
         who = caller()
-        await run_in_threadpool(record, rt, who.principal, exc.action, subject=exc.subject, outcome="refused",
+        await run_in_threadpool(record, rt, exc.who or who.principal, exc.action, subject=exc.subject, outcome="refused",
                                 channel=who.channel, ip=client_ip(request), detail={"why": str(exc)})
         return JSONResponse({"detail": str(exc)}, status_code=403)
 

@@ -214,6 +214,29 @@ def _default_whistles() -> dict[str, WhistleKind]:
     }
 
 
+def _default_ack_windows() -> dict[str, float]:
+    return {"red": 5, "orange": 15, "yellow": 60, "blue": 240}
+
+
+class Spikes(_Model):
+    """An area's events in the last hour at least `factor` times its usual level for that hour."""
+
+    factor: Positive = 3.0
+    min_events: Count = 5           # fewer than this in the hour is never a spike
+    history_days: Count = 28        # the usual level: the same hour of day over these days
+    level: Literal["district", "street", "community"] = "street"
+    colour: AlertLevel = "orange"
+
+
+class Alerts(_Model):
+    ack_minutes: dict[AlertLevel, Minutes] = Field(default_factory=_default_ack_windows)
+    repeat_window_minutes: Minutes = 60   # the same source and subject within this counts up
+    emergency_colours: list[AlertLevel] = Field(default_factory=lambda: ["red", "orange"])
+    sound: bool = False
+    webhook_url: str | None = None
+    spikes: Spikes = Field(default_factory=Spikes)
+
+
 class City(_Model):
     name: Text
     name_en: Text
@@ -229,6 +252,7 @@ class City(_Model):
     demo: Demo = Field(default_factory=Demo)
     supervision: Supervision = Field(default_factory=Supervision)
     whistles: dict[Literal["assembly", "livelihood", "emergency"], WhistleKind] = Field(default_factory=_default_whistles)
+    alerts: Alerts = Field(default_factory=Alerts)
 
 
 class SubItem(_Model):

@@ -17,6 +17,7 @@ import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
+from bigscreen.alerts import escalate_unacknowledged
 from bigscreen.leader import LeaderLock
 from bigscreen.live.reconcile import reconcile_job
 from bigscreen.runtime import Runtime
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 LEADER_RENEW_S = 5  # a third of the lock's TTL: two renewals may fail before leadership lapses
 SWEEP_EVERY_S = 5
 SUPERVISE_EVERY_S = 5
+ESCALATE_EVERY_S = 15
 RECONCILE_EVERY_S = 600  # a full read of SQL: at a million events it takes a minute or so
 JOBS_STREAM_MAXLEN = 1000
 STOP_FRAMES_TIMEOUT_S = 5.0
@@ -48,6 +50,7 @@ def sweep_deadlines(rt: Runtime) -> int:
 JOBS: list[JobSpec] = [
     JobSpec("sweep_deadlines", sweep_deadlines, SWEEP_EVERY_S),
     JobSpec("supervise", supervise, SUPERVISE_EVERY_S),
+    JobSpec("escalate_alerts", escalate_unacknowledged, ESCALATE_EVERY_S),
     JobSpec("reconcile", reconcile_job, RECONCILE_EVERY_S),
 ]
 

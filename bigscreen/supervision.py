@@ -111,6 +111,8 @@ class Supervisor:
                 pipe.zrem(self.rt.keys.supervise, *drop)
             for alert_id in alerts:
                 pipe.publish(self.rt.keys.alerts, alert_id)
+            if alerts:
+                pipe.publish(self.rt.keys.changed, "alerts")  # the wall shows alerts
             pipe.execute()
             if len(members) < BATCH:
                 if sent:

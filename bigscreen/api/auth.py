@@ -10,6 +10,8 @@ from fastapi import Header, HTTPException, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from bigscreen.auth.context import caller
+from bigscreen.auth.roles import Principal, Role
 from bigscreen.db.models import ApiKey
 from bigscreen.runtime import Runtime
 
@@ -60,3 +62,21 @@ async def api_source(request: Request, x_api_key: str | None = Header(None, desc
     if source is None:
         raise HTTPException(401, "missing or unknown API key (header X-API-Key)", headers={"WWW-Authenticate": "ApiKey"})
     return source
+
+
+async def api_principal(request: Request, x_api_key: str | None = Header(None, description="A source's API key."),
+                        authorization: str | None = Header(None, description="Bearer <a wall's kiosk token>.")) -> Principal:
+    """Who calls an API route: a source (API key), a wall (kiosk token as a bearer token), or a
+    person or wall signed in through the browser (the session the security middleware found)."""
+    if x_api_key:
+        return Principal("source", await api_source(request, x_api_key), Role.SOURCE)
+    if authorization and authorization.lower().startswith("bearer "):
+        kiosk = await run_in_threadpool(request.app.state.kiosks.principal, authorization[7:].strip())
+        if kiosk is None:
+            raise HTTPException(401, "unknown kiosk token", headers={"WWW-Authenticate": "Bearer"})
+        return kiosk
+    who = caller().principal
+    if who is None:
+        raise HTTPException(401, "sign in, or send an API key (X-API-Key) or a kiosk token (Authorization: Bearer)",
+                            headers={"WWW-Authenticate": "ApiKey"})
+    return who

@@ -24,10 +24,13 @@ _current: ContextVar[Caller | None] = ContextVar("bigscreen_caller", default=Non
 
 
 class Forbidden(Exception):
-    def __init__(self, message: str, *, action: str, subject: str | None = None) -> None:
+    """Refused: `who` (when known) may not do `action`. The app answers 403 and records it."""
+
+    def __init__(self, message: str, *, action: str, subject: str | None = None, who: Principal | None = None) -> None:
         super().__init__(message)
         self.action = action
         self.subject = subject
+        self.who = who
 
 
 def bind(caller: Caller):
@@ -49,8 +52,8 @@ def require(permission: Permission, *, action: str, area_chain: tuple[str, ...] 
     if who is None:
         raise Forbidden("not signed in", action=action, subject=subject)
     if not who.can(permission):
-        raise Forbidden(f"the role '{who.role}' may not {action}", action=action, subject=subject)
+        raise Forbidden(f"the role '{who.role}' may not {action}", action=action, subject=subject, who=who)
     if area_chain is not None and not who.covers(area_chain):
         raise Forbidden(f"area {area_chain[-1]} is outside this account's area {who.area}", action=action,
-                        subject=subject)
+                        subject=subject, who=who)
     return who

@@ -16,12 +16,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from datetime import timedelta
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import String, and_, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bigscreen.alerts import announce, raise_alert
 from bigscreen.commands.facts import EventRecord, facts, ticker_entry
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.lifecycle import Status
@@ -93,17 +95,19 @@ class IngestWriter:
                 group.append(nxt)
                 size += len(nxt.rows)
             try:
-                results, fresh = self._store_group(group)
+                results, fresh, alerts = self._store_group(group)
             except Exception as exc:  # every waiting request learns of it; nothing was committed
                 log.exception("ingest group of %d event(s) failed", size)
                 for j in group:
                     j.future.set_exception(exc)
                 continue
-            self._live.submit(self._publish, group, results, fresh)
+            self._live.submit(self._publish, group, results, fresh, alerts)
 
-    def _publish(self, group: list[_Job], results: list[list[Outcome]], fresh: list[EventRecord]) -> None:
+    def _publish(self, group: list[_Job], results: list[list[Outcome]], fresh: list[EventRecord], alerts: list[int]) -> None:
         rt = self.rt
         try:
+            if alerts:
+                announce(rt, *alerts)
             if fresh:
                 now = rt.clock()
                 change = rt.live.change_set()
@@ -115,7 +119,7 @@ class IngestWriter:
         for j, outcome in zip(group, results):
             j.future.set_result(outcome)
 
-    def _store_group(self, group: list[_Job]) -> tuple[list[list[Outcome]], list[EventRecord]]:
+    def _store_group(self, group: list[_Job]) -> tuple[list[list[Outcome]], list[EventRecord], list[int]]:
         rt = self.rt
         events = Event.__table__
         insert = postgresql.insert if rt.engine.dialect.name == "postgresql" else sqlite.insert
@@ -141,9 +145,31 @@ class IngestWriter:
                     else:  # a retry, or the same id twice in one group: the stored event
                         outcomes.append(Outcome(records.get(ident) or existing[ident], False))
                 results.append(outcomes)
+            alerts = []
             if fresh:
                 self._log_transitions(conn, [e.id for e in fresh])
-        return results, fresh
+                alerts = self._emergencies(conn, fresh)
+        return results, fresh, alerts
+
+    def _emergencies(self, conn, fresh: list[EventRecord]) -> list[int]:
+        """Items of an emergency colour (fire, flood, gas, collapse) alert at once; more reports
+        of the same item in the same community within the window count up that one alert.
+        Reports from the past (imports, backfill) are history, not emergencies: no alert."""
+        rt, cfg = self.rt, self.rt.config
+        wanted = set(cfg.city.alerts.emergency_colours)
+        window = timedelta(minutes=cfg.city.alerts.repeat_window_minutes)
+        now = rt.clock()
+        ids = []
+        for e in fresh:
+            colour = cfg.alert_level(e.item_code)
+            if colour not in wanted or now - e.reported_at > window:
+                continue
+            chain = rt.areas.by_id[e.grid_id].chain
+            community = chain[min(3, len(chain) - 1)]
+            ids.append(raise_alert(conn, colour=colour, source="emergency", subject=f"{e.item_code}@{community}",
+                                   title=f"{cfg.item(e.item_code).name}: {e.description[:60]}", at=e.reported_at,
+                                   area_code=community, event_id=e.id, window=window))
+        return ids
 
     @staticmethod
     def _log_transitions(conn, ids: list[int]) -> None:

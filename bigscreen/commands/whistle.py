@@ -191,6 +191,7 @@ class WhistleCase:
             pipe = self.rt.redis.pipeline(transaction=False)
             pipe.zadd(self.rt.keys.supervise, {call_subject(c): due for c in call_ids})
             pipe.publish(self.rt.keys.alerts, alert_id)
+            pipe.publish(self.rt.keys.changed, "alerts")  # the wall shows alerts
             pipe.execute()
         except RedisError:  # stored in SQL: the answer stands; rebuild refills the zset
             log.exception("whistle %d stored, but its calls were not scheduled for supervision", whistle_id)

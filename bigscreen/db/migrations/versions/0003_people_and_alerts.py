@@ -53,7 +53,6 @@ def upgrade() -> None:
     sa.Column('at', bigscreen.db.types.UTCDateTime(), nullable=False),
     sa.Column('ok', sa.Boolean(), nullable=False),
     sa.Column('detail', sa.Text(), nullable=True),
-    sa.Column('created_at', bigscreen.db.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
