@@ -3,6 +3,10 @@
 `backfill()` sends days of history (reports with past timestamps, each case moved along its life with
 past `at` times); `run()` then keeps the city alive: new reports at a day-night rhythm and open cases moved
 on, with the life steps sped up by `speedup` while every timestamp stays real wall-clock time.
+
+Besides its status steps a case may have side steps (`simulation.sidesteps`): a dispute is mediated before it is
+closed, an emergency is whistled to departments that then report in. A side step refused with 409 (someone else
+acted first) is skipped; a refused status step makes the case resync with the server, as before.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import random
 import threading
 import time
+from bisect import insort
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,9 +27,20 @@ import httpx
 from tqdm import tqdm
 
 from bigscreen.simulation.api import CityApi, ServerUnavailable, epoch
-from bigscreen.simulation.catalogue import AREA_LEVELS, Catalogue, CatalogueError
+from bigscreen.simulation.catalogue import (
+    AREA_LEVELS,
+    Catalogue,
+    CatalogueError,
+    SubItem,
+)
 from bigscreen.simulation.events import EventFactory, iso, rhythm, sample_times
 from bigscreen.simulation.life import Step, limit_from, plan_from_status, plan_life
+from bigscreen.simulation.sidesteps import (
+    summon,
+    whistle_kind,
+    with_mediation,
+    with_whistle,
+)
 from bigscreen.simulation.vocab import DEFAULT_PROFILE, Profile
 
 log = logging.getLogger(__name__)
@@ -45,6 +61,10 @@ RETRIES = 4                     # backfill retries of one request while the serv
 MAX_RESYNCS = 3
 STATS_EVERY_S = 300.0
 LOUD_FAILURES = 5               # failures of one kind logged as warnings; the rest at debug level
+SIDE_ACTIONS = frozenset({"mediate", "whistle", "report_in"})  # steps that do not move the case's status
+# Outcomes of a step after which the case goes on with its next step, and the stat each is counted under.
+GOES_ON = {"step": "step", "skipped": "skipped", "refused": "skipped"}
+ALARM = "!"                     # the key under which `_handlers` lists the departments of alarming sub-items
 
 
 @dataclass(slots=True)
@@ -59,6 +79,7 @@ class Case:
     department: str | None
     index: int = 0
     resyncs: int = 0
+    whistle_id: int | None = None   # from the whistle's answer, for the report-ins that follow it
 
 
 class Simulator:
@@ -76,6 +97,7 @@ class Simulator:
         self.factory: EventFactory | None = None
         self.departments: set[str] = set()
         self._department_list: list[str] = []
+        self._handlers: dict[str, list[str]] = {}  # departments seen handling a profile's cases (or ALARM ones)
         self.stats: Counter[str] = Counter()
         self._heap: list[tuple[float, int, Case]] = []
         self._late_waiting = 0          # heap entries whose step waits for the real clock
@@ -135,22 +157,52 @@ class Simulator:
         item = self._items.get(body["item"])
         profile = item.profile if item else DEFAULT_PROFILE
         department = event.get("department")
-        if department and department not in self.departments and len(self.departments) < 500:
-            self.departments.add(department)
-            self._department_list = sorted(self.departments)
+        self._learn(department, item)
         origin = epoch(body.get("reported_at")) or anchor
         limit = limit_from(body["urgency"], origin, epoch(event.get("deadline")))
         case = Case(event["id"], [], origin, origin + limit, anchor, profile, body["channel"], department)
         status = event.get("status", "dispatched")
         if status == "dispatched":
             for _ in range(10):
-                case.steps = plan_life(self.rng, urgency=body["urgency"], limit_s=limit, profile=profile,
-                                       channel=body["channel"], department=department, departments=self._department_list)
+                case.steps = self._plan(body, item, profile, limit, department)
                 if not (live and self._late_waiting >= MAX_LATE_CASES and any(s.late for s in case.steps)):
                     break
         else:  # a replay of a report whose case has moved on
             self._replan(case, status, anchor)
         return case if case.steps else None
+
+    def _learn(self, department: str | None, item: SubItem | None) -> None:
+        """Remember the departments the server sends cases to, and which of them handle which kind of case."""
+        if not department or (department not in self.departments and len(self.departments) >= 500):
+            return
+        if department not in self.departments:
+            self.departments.add(department)
+            self._department_list = sorted(self.departments)
+        if item is not None:
+            for key in (item.profile.key, ALARM) if item.alarming else (item.profile.key,):
+                handlers = self._handlers.setdefault(key, [])
+                if department not in handlers:
+                    insort(handlers, department)
+
+    def _plan(self, body: dict, item: SubItem | None, profile: Profile, limit: float,
+              department: str | None) -> list[Step]:
+        """A new case's whole life: its status steps, a dispute's mediation, an emergency's whistle and report-ins.
+
+        A whistle summons the case's own department, then others that handle the same kind of case, then (for
+        alarming cases) others that answer alarms, then any."""
+        steps = plan_life(self.rng, urgency=body["urgency"], limit_s=limit, profile=profile, channel=body["channel"],
+                          department=department, departments=self._department_list)
+        if item is None:
+            return steps
+        if item.dispute:
+            steps = with_mediation(self.rng, steps)
+        kind = whistle_kind(self.rng, body["urgency"], item)
+        if kind is None:
+            return steps
+        pools = (self._handlers.get(item.profile.key, []), self._handlers.get(ALARM, []) if item.alarming else [],
+                 self._department_list)
+        summoned = summon(self.rng, department, pools)
+        return with_whistle(self.rng, steps, kind, summoned) if summoned else steps
 
     def _replan(self, case: Case, status: str, now: float) -> None:
         others = sorted(self.departments - {case.department})
@@ -199,30 +251,67 @@ class Simulator:
                 created += n
                 now = self.clock()
                 cases = [c for body, event in pairs if (c := self._new_case(body, event, now))]
-                for case, (outcome, why) in zip(cases, pool.map(partial(self._replay, cutoff=now - STEP_MARGIN_S), cases)):
-                    self.stats[f"backfill_{outcome}"] += 1
-                    if outcome != "ok":
-                        self._complain(f"backfill_{outcome}", f"case {case.id}: {why}")
-                    if outcome == "ok" and case.index < len(case.steps):
+                for case, (counts, complaints) in zip(cases, pool.map(partial(self._replay, cutoff=now - STEP_MARGIN_S), cases)):
+                    self.stats.update(counts)
+                    for kind, message in complaints:
+                        self._complain(kind, message)
+                    if counts["backfill_ok"] and case.index < len(case.steps):
                         self._schedule(case)
                 bar.update(len(bodies))
         log.info("simulator backfill: %d events created over %d days, %d cases continue live; %s",
                  created, days, len(self._heap), dict(self.stats))
         return created
 
-    def _replay(self, case: Case, cutoff: float) -> tuple[str, str]:
-        """Post the steps of one case that lie before `cutoff`, with their own past times: (outcome, why)."""
+    def _replay(self, case: Case, cutoff: float) -> tuple[Counter[str], list[tuple[str, str]]]:
+        """Post the steps of one case that lie before `cutoff`, with their own past times.
+
+        Runs in a worker thread, so it leaves the shared stats alone: it answers what to count (step_* and
+        skipped_* per action, backfill_ok|conflict|missing|rejected for the case) and what to complain about."""
+        counts: Counter[str] = Counter()
+        complaints: list[tuple[str, str]] = []
         while case.index < len(case.steps):
             step = case.steps[case.index]
             at = case.origin + step.offset_s
             if at > cutoff:
                 break
-            r = self._retrying(self.api.transition, case.id, {"action": step.action, **step.body, "at": iso(at)})
-            if r.status_code != 200:
-                outcome = {409: "conflict", 404: "missing"}.get(r.status_code, "rejected")
-                return outcome, f"{step.action}: HTTP {r.status_code} {r.text[:300]}"
+            r = self._retrying(self._send, case, step, at)
+            outcome = self._outcome(case, step, r)
+            if outcome not in GOES_ON:
+                counts[f"backfill_{outcome}"] += 1
+                complaints.append((f"backfill_{outcome}", f"case {case.id} {_why(step, r)}"))
+                return counts, complaints
+            if outcome == "refused":
+                complaints.append((f"refused_{step.action}", f"case {case.id} {_why(step, r)}; going on without it"))
+            counts[f"{GOES_ON[outcome]}_{step.action}"] += 1
             case.index += 1
-        return "ok", ""
+        counts["backfill_ok"] += 1
+        return counts, complaints
+
+    def _send(self, case: Case, step: Step, at: float | None = None) -> httpx.Response | None:
+        """Post one step where it belongs, at its past time `at` (backfill) or at the server's own now (live).
+
+        None: nothing to send (a report-in to a whistle that was never blown)."""
+        if step.action == "report_in" and case.whistle_id is None:
+            return None
+        body = step.body if at is None else {**step.body, "at": iso(at)}
+        return self.api.step(case.id, step.action, body, whistle_id=case.whistle_id)
+
+    @staticmethod
+    def _outcome(case: Case, step: Step, r: httpx.Response | None) -> str:
+        """What the answer to one step means (and a whistle's answer gives the case its whistle's id).
+
+        step: taken. skipped: a side step someone else made moot (409), or a report-in without a whistle.
+        refused: a side step refused otherwise; the case goes on without it. conflict: someone else moved the
+        case's status. missing: no such case. rejected: the server refused the status step."""
+        if r is None:
+            return "skipped"
+        if r.status_code in (200, 201):
+            if step.action == "whistle":
+                case.whistle_id = _whistle_id(r)
+            return "step"
+        if step.action in SIDE_ACTIONS:
+            return "skipped" if r.status_code == 409 else "refused"
+        return {409: "conflict", 404: "missing"}.get(r.status_code, "rejected")
 
     def _complain(self, kind: str, message: str) -> None:
         self.stats[f"complaints_{kind}"] += 1
@@ -312,21 +401,24 @@ class Simulator:
             case = entry[2]
             step = case.steps[case.index]
             try:
-                r = self.api.transition(case.id, {"action": step.action, **step.body})  # `at`: the server's now
+                r = self._send(case, step)  # `at`: the server's now
                 self._after_step(case, step, r)
             except Exception:
                 self._push(entry)  # the same step again after the back-off
                 raise
         return bool(self._heap) and self._heap[0][0] <= now
 
-    def _after_step(self, case: Case, step: Step, r: httpx.Response) -> None:
-        if r.status_code == 200:
-            self.stats[f"step_{step.action}"] += 1
+    def _after_step(self, case: Case, step: Step, r: httpx.Response | None) -> None:
+        outcome = self._outcome(case, step, r)
+        if outcome in GOES_ON:
+            if outcome == "refused":
+                self._complain(f"refused_{step.action}", f"case {case.id} {_why(step, r)}; going on without it")
+            self.stats[f"{GOES_ON[outcome]}_{step.action}"] += 1
             case.index += 1
             if case.index < len(case.steps):
                 self._schedule(case)
             return
-        if r.status_code == 409 and case.resyncs < MAX_RESYNCS:
+        if outcome == "conflict" and case.resyncs < MAX_RESYNCS:
             # Someone else (a duty officer) moved the case: carry on from where it is.
             try:
                 detail = r.json().get("detail")
@@ -342,4 +434,16 @@ class Simulator:
                 if case.steps:
                     self._schedule(case)
             return
-        self._complain(f"dropped_{r.status_code}", f"case {case.id} {step.action}: {r.text[:300]}; leaving it")
+        self._complain(f"dropped_{r.status_code}", f"case {case.id} {_why(step, r)}; leaving it")
+
+
+def _why(step: Step, r: httpx.Response) -> str:
+    return f"{step.action}: HTTP {r.status_code} {r.text[:300]}"
+
+
+def _whistle_id(r: httpx.Response) -> int | None:
+    try:
+        data = r.json()
+    except ValueError:
+        return None
+    return data.get("id") if isinstance(data, dict) else None

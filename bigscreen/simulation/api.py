@@ -56,8 +56,17 @@ class CityApi:
         r = self.call("GET", f"/api/v1/events/{event_id}")
         return r.json() if r.status_code == 200 else None
 
-    def transition(self, event_id, body: dict) -> httpx.Response:
-        return self.call("POST", f"/api/v1/events/{event_id}/transitions", json=body)
+    def step(self, event_id, action: str, body: dict, *, whistle_id=None) -> httpx.Response:
+        """Post one step of a case to its endpoint: a mediation step (`mediate`), a whistle, a report-in to the
+        whistle `whistle_id`, or else a transition named by `action`."""
+        case = f"/api/v1/events/{event_id}"
+        if action == "mediate":
+            return self.call("POST", f"{case}/mediation", json=body)
+        if action == "whistle":
+            return self.call("POST", f"{case}/whistles", json=body)
+        if action == "report_in":
+            return self.call("POST", f"{case}/whistles/{whistle_id}/reports", json=body)
+        return self.call("POST", f"{case}/transitions", json={"action": action, **body})
 
     def post_events(self, bodies: list[dict]) -> tuple[list[tuple[dict, dict]], int, int]:
         """POST reports in one request: (body, event) pairs, how many were new, how many were rejected.

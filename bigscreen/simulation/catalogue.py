@@ -8,8 +8,18 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
 
-from bigscreen.simulation.vocab import (DEFAULT_PROFILE, EMERGENCY_WORDS, SENSOR_WORDS, VIDEO_WORDS, Profile,
-                                        profile_for, stable_rng)
+from bigscreen.simulation.vocab import (
+    ALARM_PROFILES,
+    ALARM_WORDS,
+    DEFAULT_PROFILE,
+    DISPUTE_PROFILES,
+    EMERGENCY_WORDS,
+    SENSOR_WORDS,
+    VIDEO_WORDS,
+    Profile,
+    profile_for,
+    stable_rng,
+)
 
 AREA_LEVELS = ("city", "district", "street", "community", "grid")
 HOTSPOT_STREET_FACTOR = 3.0      # a hotspot street gets this many times the events of an ordinary one
@@ -44,6 +54,16 @@ class SubItem:
     @property
     def emergency(self) -> bool:
         return any(w in self.name for w in EMERGENCY_WORDS)
+
+    @property
+    def dispute(self) -> bool:
+        """A dispute, mediated before it is closed (the server refuses mediation of anything else with a 409)."""
+        return self.profile.key in DISPUTE_PROFILES
+
+    @property
+    def alarming(self) -> bool:
+        """Alarming enough that an urgent or critical case may be whistled to several departments."""
+        return self.emergency or self.profile.key in ALARM_PROFILES or any(w in self.name for w in ALARM_WORDS)
 
 
 class CatalogueError(RuntimeError):

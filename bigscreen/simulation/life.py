@@ -47,7 +47,7 @@ class Step:
     late: bool = False              # after the deadline: in live mode it waits for the real clock
 
 
-def _pick(rng: random.Random, weights: dict):
+def pick(rng: random.Random, weights: dict):
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
@@ -82,9 +82,9 @@ def _fields(rng: random.Random, action: str, profile: Profile, department: str |
     if action == "verify":
         return {"photo_url": f"/media/demo/verify-{rng.randint(1, VERIFY_PHOTOS):02d}.jpg", "note": rng.choice(VERIFY_NOTES)}
     if action == "close":
-        return {"resolved_level": _pick(rng, RESOLVED_LEVELS), "note": "办结"}
+        return {"resolved_level": pick(rng, RESOLVED_LEVELS), "note": "办结"}
     if action == "rate":
-        rating = _pick(rng, RATINGS)
+        rating = pick(rng, RATINGS)
         return {"rating": rating, "note": RATING_NOTES[rating]}
     if action == "return":
         return {"note": rng.choice(RETURN_NOTES)}

@@ -112,8 +112,14 @@ SENSOR_WORDS = ("井盖", "积水", "内涝", "燃气泄漏", "火情", "配电�
 VIDEO_WORDS = ("占道", "店外经营", "违章停车", "暴露垃圾", "满溢", "打架", "聚众", "烧烤", "渣土车", "单车", "事故",
                "可疑", "乱堆", "火情", "焚烧", "积水", "流浪", "乱倒")
 # Sub-items that are emergencies by nature: more often urgent or critical.
-EMERGENCY_WORDS = ("燃气泄漏", "火情", "火灾", "着火", "倒塌", "困人", "交通事故", "险情", "塌陷", "食物中毒", "打架",
+EMERGENCY_WORDS = ("燃气泄漏", "火情", "火灾", "着火", "倒塌", "电梯困人", "交通事故", "险情", "塌陷", "食物中毒", "打架",
                    "海水倒灌", "肇事")
+# Categories the server's config marks `dispute: true` (矛盾调解): they climb the mediation ladder.
+DISPUTE_PROFILES = ("MD",)
+# What the server's config gives an `alert` colour (the API does not say): emergencies, whole categories of hazards,
+# fire and flood, and sub-items named by these words (hazardous waste, group conflicts, unpaid wages, child labour).
+ALARM_PROFILES = ("AQ", "XF", "YJ")
+ALARM_WORDS = ("危险", "群体", "讨薪", "童工", "重点人员")
 
 ROADS = ("黄河路", "济南路", "西四路", "西三路", "西二路", "东二路", "东三路", "东五路", "府前大街", "北一路", "北二路",
          "南一路", "南二路", "庐山路", "泰山路", "淮河路", "运河路", "沂河路", "胶州路", "黄山路", "嫩江路", "宁阳路",
@@ -157,7 +163,7 @@ DETAIL_HINTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("燃气泄漏",), ("现场有明显燃气味", "已疏散周边住户", "已关闭总阀，等待燃气公司处置")),
     (("井盖",), ("夜间通行存在安全隐患", "已设置临时警示", "车辆经过时有异响")),
     (("积水", "内涝"), ("积水深约{n}厘米", "车辆涉水通行困难", "行人无法通过")),
-    (("困人",), ("{n}人被困轿厢内", "已联系电梯维保单位")),
+    (("电梯困人",), ("{n}人被困轿厢内", "已联系电梯维保单位")),
     (("事故",), ("有人员受伤", "双方车辆停在路中", "造成交通拥堵")),
     (("倒塌", "塌陷", "开裂"), ("裂缝有扩大趋势", "已拉设警戒线", "周边住户担忧")),
     (("垃圾", "满溢", "公厕"), ("气味难闻，居民反映强烈", "蚊蝇滋生", "已持续数日无人清理")),

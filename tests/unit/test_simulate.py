@@ -2,7 +2,9 @@
 
 `FakeServer` is an httpx.MockTransport standing in for the HTTP API only: it checks every request against
 the contract (fields, channels, urgencies, ISO times with a timezone, never in the future, legal
-transitions in order) and records what it saw.
+transitions in order; mediation only of disputes, rung by rung, never failed at the judicial route;
+whistles by the centre to known departments, report-ins only by departments a whistle summoned; every
+step of a case at or after the one before) and records what it saw.
 """
 
 from __future__ import annotations
@@ -19,9 +21,19 @@ import httpx
 import pytest
 
 from bigscreen import simulate
-from bigscreen.lifecycle import ACTIONS
+from bigscreen.configuration import load_config
+from bigscreen.lifecycle import (
+    ACTIONS,
+    MEDIATION_OUTCOMES,
+    MEDIATION_ROLES,
+    MEDIATION_RUNGS,
+    REPORT_IN_ROLES,
+    WHISTLE_ROLES,
+)
+from bigscreen.settings import REPO_CONFIG_DIR
 from bigscreen.simulate import Simulator
 from bigscreen.simulation import events as ev
+from bigscreen.simulation import sidesteps
 from bigscreen.simulation.life import HOUR, plan_life
 from bigscreen.simulation.vocab import ROADS, profile_for
 
@@ -56,6 +68,9 @@ CATEGORIES = [
     ("YJ", "应急防汛", 1, (24, 4, 0.5), ["道路积水内涝", "树木倒伏"]),
     ("QQ", "其他事项", 3, (72, 24, 2), ["其他问题反映"]),  # unknown code: the default weight
 ]
+DISPUTES = {"MD"}  # categories with `dispute: true`
+WINDOWS = {kind: timedelta(minutes=w.report_within_minutes) for kind, w in load_config(REPO_CONFIG_DIR).city.whistles.items()}
+CLOSED = ("closed", "rated")
 
 
 def iso_time(value, where: str, problems: list, now: datetime) -> datetime | None:
@@ -103,6 +118,7 @@ class FakeServer:
                 self.limits[f"{code}{i:02d}"] = dict(zip(("normal", "urgent", "critical"), limits))
         self.departments = ["cg", "zj", "sw", "gaj"]
         self.events: dict[int, dict] = {}
+        self.whistles: dict[int, dict] = {}
         self.by_source: dict[str, int] = {}
         self.requests: list[tuple[str, str, object]] = []
         self.problems: list[str] = []
@@ -133,13 +149,19 @@ class FakeServer:
             return httpx.Response(200, json=self.services)
         if request.method == "POST" and path == "/api/v1/events":
             return self._post_events(body)
-        m = re.fullmatch(r"/api/v1/events/(\d+)(/transitions)?", path)
-        if m and m.group(1).isdigit() and int(m.group(1)) in self.events:
-            e = self.events[int(m.group(1))]
-            if request.method == "GET" and not m.group(2):
+        m = re.fullmatch(r"/api/v1/events/(\d+)(/transitions|/mediation|/whistles(?:/(\d+)/reports)?)?", path)
+        if m and int(m.group(1)) in self.events:
+            e, route = self.events[int(m.group(1))], m.group(2)
+            if request.method == "GET" and not route:
                 return httpx.Response(200, json=self._out(e))
-            if request.method == "POST" and m.group(2):
+            if request.method == "POST" and route == "/transitions":
                 return self._transition(e, body)
+            if request.method == "POST" and route == "/mediation":
+                return self._mediate(e, body)
+            if request.method == "POST" and route == "/whistles":
+                return self._whistle(e, body)
+            if request.method == "POST" and m.group(3):
+                return self._report_in(e, int(m.group(3)), body)
         return httpx.Response(404, json={"detail": "not found"})
 
     def _check_event(self, b, loc: list, now: datetime) -> list[dict]:
@@ -195,7 +217,7 @@ class FakeServer:
                 continue
             reported = datetime.fromisoformat(b["reported_at"]) if "reported_at" in b else now
             eid = len(self.events) + 1
-            e = {"id": eid, "body": b, "status": "dispatched", "reported": reported,
+            e = {"id": eid, "body": b, "status": "dispatched", "reported": reported, "rung": "community", "settled": None,
                  "deadline": reported + timedelta(hours=self.limits[b["item"]][b["urgency"]]),
                  "department": self.departments[eid % len(self.departments)],
                  "grid": b.get("grid"), "steps": [("dispatch", reported + timedelta(seconds=1))]}
@@ -213,7 +235,6 @@ class FakeServer:
                 "created": created}
 
     def _transition(self, e: dict, body: dict) -> httpx.Response:
-        now = datetime.now().astimezone()
         action = body.get("action")
         where = f"event {e['id']} {action}"
         for name in set(body) - {"action", "role", "actor", "at", "note", "department", "photo_url", "resolved_level", "rating"}:
@@ -236,14 +257,102 @@ class FakeServer:
             self.problems.append(f"{where}: bad rating {body.get('rating')!r}")
         if action == "redispatch" and body.get("department") not in self.departments:
             self.problems.append(f"{where}: unknown department {body.get('department')!r}")
-        at = now
-        if "at" in body:
-            at = iso_time(body["at"], where, self.problems, now) or now
-            if at < e["steps"][-1][1]:
-                self.problems.append(f"{where}: at {at} before the previous step {e['steps'][-1]}")
+        at = self._at(e, body, where)
         e["status"] = target
         e["steps"].append((action, at, body))
         return httpx.Response(200, json=self._out(e))
+
+    def _at(self, e: dict, body: dict, where: str) -> datetime:
+        """The step's time (the server's now without `at`); every step of a case at or after the one before."""
+        now = datetime.now().astimezone()
+        at = (iso_time(body["at"], where, self.problems, now) or now) if "at" in body else now
+        if at < e["steps"][-1][1]:
+            self.problems.append(f"{where}: at {at} before the previous step {e['steps'][-1][:2]}")
+        return at
+
+    def _fields(self, body, allowed: set[str], required: set[str], where: str) -> bool:
+        if not isinstance(body, dict):
+            self.problems.append(f"{where}: body is not an object")
+            return False
+        self.problems += [f"{where}: unknown field {name}" for name in set(body) - allowed]
+        self.problems += [f"{where}: {name} missing" for name in required - set(body)]
+        return set(body) <= allowed and required <= set(body)
+
+    def _refused(self, status: int, where: str, problem: str) -> httpx.Response:
+        self.problems.append(f"{where}: {problem}")
+        return httpx.Response(status, json={"detail": problem})
+
+    # The simulator always names the rung, so a repeat is recognised and a moved dispute answers 409.
+    def _mediate(self, e: dict, body) -> httpx.Response:
+        where = f"event {e['id']} mediation"
+        if not self._fields(body, {"outcome", "rung", "role", "actor", "note", "at"}, {"outcome", "rung", "role"}, where):
+            return httpx.Response(422, json={"detail": "fields"})
+        if body["outcome"] not in MEDIATION_OUTCOMES:
+            return self._refused(422, where, f"bad outcome {body['outcome']!r}")
+        if body["role"] not in MEDIATION_ROLES:
+            return self._refused(403, where, f"the role {body['role']!r} may not mediate")
+        if e["body"]["item"][:2] not in DISPUTES:
+            return self._refused(409, where, "not a dispute")
+        if e["status"] in CLOSED or e["settled"]:
+            return httpx.Response(409, json={"detail": {"status": e["status"], "outcome": e["settled"]}})
+        if body["rung"] != e["rung"]:
+            return self._refused(409, where, f"ladder order: sent rung {body['rung']!r}, the dispute is at {e['rung']!r}")
+        if body["outcome"] == "failed" and e["rung"] == MEDIATION_RUNGS[-1]:
+            return self._refused(422, where, "failed at the judicial route")
+        if body["rung"] != MEDIATION_RUNGS[0] and body["role"] != "centre":  # a grid worker mediates in the community only
+            self.problems.append(f"{where}: a {body['role']!r} on the {body['rung']} rung")
+        at = self._at(e, body, where)
+        if body["outcome"] == "failed":
+            e["rung"] = MEDIATION_RUNGS[MEDIATION_RUNGS.index(e["rung"]) + 1]
+        else:
+            e["settled"] = body["outcome"]
+        e["steps"].append(("mediate", at, body))
+        return httpx.Response(200, json={"event_id": e["id"], "dispute": True, "rung": e["rung"], "outcome": e["settled"]})
+
+    def _whistle(self, e: dict, body) -> httpx.Response:
+        where = f"event {e['id']} whistle"
+        if not self._fields(body, {"kind", "departments", "role", "actor", "note", "at"}, {"kind", "departments", "role"}, where):
+            return httpx.Response(422, json={"detail": "fields"})
+        departments = body["departments"]
+        if body["kind"] not in WINDOWS:
+            return self._refused(422, where, f"unknown kind {body['kind']!r}")
+        if not isinstance(departments, list) or not 1 <= len(departments) <= 10 or len(set(departments)) != len(departments):
+            return self._refused(422, where, f"departments {departments!r}: 1 to 10, each once")
+        if unknown := [d for d in departments if d not in self.departments]:
+            return self._refused(422, where, f"unknown departments {unknown}")
+        if body["role"] not in WHISTLE_ROLES:
+            return self._refused(403, where, f"the role {body['role']!r} may not whistle")
+        if e["status"] in CLOSED:
+            return httpx.Response(409, json={"detail": {"status": e["status"]}})
+        at = self._at(e, body, where)
+        if at < e["reported"]:
+            self.problems.append(f"{where}: at {at} before the report")
+        wid = len(self.whistles) + 1
+        self.whistles[wid] = {"id": wid, "event": e["id"], "kind": body["kind"], "at": at, "report_by": at + WINDOWS[body["kind"]],
+                              "calls": dict.fromkeys(departments)}
+        e["steps"].append(("whistle", at, body))
+        return httpx.Response(201, json={"id": wid, "event_id": e["id"], "kind": body["kind"], "created": True,
+                                         "report_by": self.whistles[wid]["report_by"].isoformat(),
+                                         "departments": [{"code": d, "state": "waiting"} for d in departments]})
+
+    def _report_in(self, e: dict, wid: int, body) -> httpx.Response:
+        where = f"event {e['id']} whistle {wid} report-in"
+        if not self._fields(body, {"department", "role", "actor", "note", "at"}, {"department", "role"}, where):
+            return httpx.Response(422, json={"detail": "fields"})
+        w = self.whistles.get(wid)
+        if w is None or w["event"] != e["id"]:
+            return self._refused(404, where, "no such whistle on this case")
+        if body["role"] not in REPORT_IN_ROLES:
+            return self._refused(403, where, f"the role {body['role']!r} may not report in")
+        if body["department"] not in w["calls"]:
+            return self._refused(422, where, f"{body['department']!r} was not summoned")
+        if w["calls"][body["department"]] is None:  # again: the first report stands
+            at = self._at(e, body, where)
+            if at < w["at"]:
+                self.problems.append(f"{where}: at {at} before the whistle")
+            w["calls"][body["department"]] = at
+            e["steps"].append(("report_in", at, body))
+        return httpx.Response(200, json={"whistle_id": wid, "code": body["department"], "created": True})
 
 
 @pytest.fixture
@@ -262,6 +371,16 @@ def sim(server):
     s = Simulator("http://city.test", KEY, seed=7, client=server.client(), rate=2.0)
     s.load_catalogue()
     return s
+
+
+@pytest.fixture(scope="module")
+def backfilled():
+    """A week of history sent once through a fresh fake server, for the tests that read what it left."""
+    server = FakeServer()
+    with Simulator("http://city.test", KEY, seed=7, client=server.client(), rate=2.0) as sim:
+        sim.load_catalogue()
+        created = sim.backfill(days=7, per_day=300, progress=False)
+    return server, sim, created
 
 
 def bodies(sim: Simulator, n: int) -> list[dict]:
@@ -377,9 +496,81 @@ def test_life_plans_fit_their_time_limits():
     assert 0.01 <= overdue_open / n <= 0.05
 
 
+def mediations(steps) -> list[tuple[str, str]]:
+    return [(s.body["rung"], s.body["outcome"]) for s in steps if s.action == "mediate"]
+
+
+def test_disputes_climb_the_ladder_with_the_published_mix():
+    rng = random.Random(5)
+    profile = profile_for("MD")
+    endings, levels = Counter(), Counter()
+    n = 20000
+    for _ in range(n):
+        urgency = rng.choices(["normal", "urgent", "critical"], [85, 13, 2])[0]
+        life = plan_life(rng, urgency=urgency, limit_s={"normal": 168, "urgent": 24, "critical": 2}[urgency] * HOUR,
+                         profile=profile, department="a", departments=["a", "b"])
+        steps = sidesteps.with_mediation(rng, life)
+        assert [s.action for s in steps if s.action != "mediate"] == [s.action for s in life]
+        offsets = [s.offset_s for s in steps]
+        assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets) and offsets[0] >= 2
+        actions = [s.action for s in steps]
+        first, last = actions.index("mediate"), len(actions) - 1 - actions[::-1].index("mediate")
+        assert actions[first - 1] in ("accept", "start") and actions[last + 1] == "handle"
+        ladder = mediations(steps)
+        rung, outcome = ladder[-1]
+        assert ladder == sidesteps.ladder(rung, outcome) and outcome != "failed"
+        assert [r for r, _ in ladder] == list(MEDIATION_RUNGS[:len(ladder)])
+        assert all(s.body["role"] == "centre" for s in steps if s.action == "mediate" and s.body["rung"] != "community")
+        endings[rung, outcome] += 1
+        levels[rung, next(s.body["resolved_level"] for s in steps if s.action == "close")] += 1
+    mediated = sum(v for (_, o), v in endings.items() if o == "mediated")
+    assert 0.982 < mediated / n < 0.992  # Kongtong: 98.68%
+    assert 0.89 < endings["community", "mediated"] / n < 0.91  # 90% first resolved inside the grid
+    assert endings["senior", "mediated"] > endings["lawyer", "mediated"] > endings["judicial", "mediated"] > 0
+    assert {r for (r, o) in endings if o == "referred"} == {"lawyer", "judicial"}
+    assert {lvl for (r, lvl) in levels if r == "community"} == {"grid", "community"}
+    assert {lvl for (r, lvl) in levels if r in ("lawyer", "judicial")} == {"street", "district"}
+
+
+def test_whistles_follow_urgency_and_departments_mostly_report_in_on_time(sim):
+    rng = random.Random(6)
+    items = {i.code: i for i in sim.catalogue.items}
+    assert sidesteps.whistle_kind(rng, "normal", items["AQ01"]) is None
+    kinds = {(u, code): {sidesteps.whistle_kind(rng, u, items[code]) for _ in range(300)}
+             for u in ("urgent", "critical") for code in ("AQ01", "XF01", "MS01", "SR01")}
+    assert kinds["critical", "AQ01"] == kinds["critical", "XF01"] == {"emergency", None}
+    assert kinds["urgent", "AQ01"] == {"assembly", None} and kinds["urgent", "MS01"] == {"livelihood", None}
+    assert kinds["critical", "SR01"] == kinds["urgent", "SR01"] == {None}
+    assert sidesteps.WINDOW_S == {k: w.total_seconds() for k, w in WINDOWS.items()}  # the server's config
+
+    fates = Counter()
+    for _ in range(3000):
+        kind = rng.choice(list(sidesteps.WINDOW_S))
+        summoned = sidesteps.summon(rng, "a", [["b", "c"], ["b", "d"], ["a", "b", "c", "d", "e", "f"]])
+        assert summoned[0] == "a" and 2 <= len(summoned) == len(set(summoned)) <= 4
+        assert set(summoned[1:3]) & {"b", "c"}  # the likeliest departments first
+        life = plan_life(rng, urgency="critical", limit_s=1 * HOUR, profile=profile_for("AQ"), department="a", departments=["a"])
+        steps = sidesteps.with_whistle(rng, life, kind, summoned)
+        offsets = [s.offset_s for s in steps]
+        assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
+        actions = [s.action for s in steps]
+        assert actions.index("whistle") < actions.index("close") and actions.count("whistle") == 1
+        whistle = steps[actions.index("whistle")]
+        assert whistle.body["kind"] == kind and whistle.body["departments"] == summoned and whistle.body["role"] == "centre"
+        reports = [s for s in steps if s.action == "report_in"]
+        assert len({s.body["department"] for s in reports}) == len(reports) and all(s.body["role"] == "department" for s in reports)
+        assert all(s.offset_s > whistle.offset_s for s in reports)
+        for s in reports:
+            within = s.offset_s - whistle.offset_s <= sidesteps.WINDOW_S[kind]
+            assert within != s.late
+            fates["late" if s.late else "on_time"] += 1
+        fates["never"] += len(summoned) - len(reports)
+    assert 0.77 < share(fates, "on_time") < 0.83 and 0.11 < share(fates, "late") < 0.17 and 0.04 < share(fates, "never") < 0.08
+
+
 # -- backfill through the API --------------------------------------------------------------------------
-def test_backfill_posts_history_in_batches_and_moves_each_case_legally(server, sim):
-    created = sim.backfill(days=7, per_day=300, progress=False)
+def test_backfill_posts_history_in_batches_and_moves_each_case_legally(backfilled):
+    server, sim, created = backfilled
     assert created == 2100 == len(server.events)
     assert server.problems == []
     posts = [b for m, p, b in server.requests if m == "POST" and p == "/api/v1/events"]
@@ -389,6 +580,7 @@ def test_backfill_posts_history_in_batches_and_moves_each_case_legally(server, s
         stamps = [s[1] for s in e["steps"]]
         assert stamps == sorted(stamps), actions
         assert actions[0] == "dispatch" and actions.count("close") <= 1
+        assert "close" not in actions or not {"mediate", "whistle"} & set(actions[actions.index("close"):])
         assert all(len(s) == 2 or "at" in s[2] for s in e["steps"])
     # Closure and on-time shares over the backfill, as the wall would count them.
     now = datetime.now().astimezone()
@@ -406,6 +598,43 @@ def test_backfill_posts_history_in_batches_and_moves_each_case_legally(server, s
     assert Counter(s[0] for e in events for s in e["steps"])["return"] > 0
     # What is not finished yet continues in live mode.
     assert 0 < sim.open_cases < len(events) - len(closed) + len(events) // 10
+
+
+def test_backfill_mediates_disputes_before_they_close(backfilled):
+    server, sim, _ = backfilled
+    assert server.problems == []
+    disputes = [e for e in server.events.values() if e["body"]["item"].startswith("MD")]
+    others = [e for e in server.events.values() if e not in disputes]
+    assert len(disputes) > 100 and not any(s[0] == "mediate" for e in others for s in e["steps"])
+    closed = [e for e in disputes if e["status"] in CLOSED]
+    assert closed and all(e["settled"] for e in closed)  # every closed dispute was settled first
+    endings = Counter((e["rung"], e["settled"]) for e in closed)
+    assert endings["community", "mediated"] / len(closed) > 0.8
+    assert sum(v for (_, o), v in endings.items() if o == "mediated") / len(closed) > 0.95
+    assert any(s[2]["outcome"] == "failed" for e in closed for s in e["steps"] if s[0] == "mediate")
+    for e in closed:
+        level = next(s[2]["resolved_level"] for s in e["steps"] if s[0] == "close")
+        assert level in sidesteps.CLOSE_LEVELS[e["rung"]], (e["rung"], level)
+        assert all("at" in s[2] for s in e["steps"][1:] if s[0] == "mediate")
+    mediated = sum(s[0] == "mediate" for e in disputes for s in e["steps"])
+    assert sim.stats["step_mediate"] == mediated and sim.stats["skipped_mediate"] == 0
+
+
+def test_backfill_whistles_some_emergencies_and_departments_report_in(backfilled):
+    server, sim, _ = backfilled
+    assert server.problems == []
+    whistles = list(server.whistles.values())
+    assert 5 <= len(whistles) <= 0.03 * len(server.events)
+    for w in whistles:
+        e = server.events[w["event"]]
+        urgency, item = e["body"]["urgency"], sim._items[e["body"]["item"]]
+        assert w["kind"] == {"critical": "emergency", "urgent": "assembly"}[urgency] if item.alarming else w["kind"] == "livelihood"
+        assert 2 <= len(w["calls"]) <= 4
+    calls = [(at, w["report_by"]) for w in whistles for at in w["calls"].values()]
+    on_time = sum(at is not None and at <= by for at, by in calls)
+    late = sum(at is not None and at > by for at, by in calls)
+    assert on_time > 2 * late and on_time < len(calls)  # some late or never
+    assert sim.stats["step_whistle"] == len(whistles) and sim.stats["step_report_in"] == on_time + late
 
 
 def test_backfill_repairs_a_batch_the_server_rejects(server, sim):
@@ -429,6 +658,42 @@ def test_run_reports_and_moves_cases_along(server, steady):
     transitions = [b for m, p, b in server.requests if p.endswith("/transitions")]
     assert transitions and not any("at" in b for b in transitions)  # live steps carry the server's own time
     assert all("reported_at" in b for m, p, b in server.requests if p == "/api/v1/events" for b in (b if isinstance(b, list) else [b]))
+
+
+def test_run_whistles_and_mediates_live(server, steady, monkeypatch):
+    monkeypatch.setattr(sidesteps, "WHISTLE_SHARE", dict.fromkeys(sidesteps.WHISTLE_SHARE, 1.0))
+    sim = Simulator("http://city.test", KEY, seed=5, client=server.client(), rate=60.0, speedup=20000)
+    sim.run(threading.Event(), duration_s=2.5)
+    assert server.problems == []
+    side = [(p, b) for m, p, b in server.requests if re.search(r"/(mediation|whistles|reports)$", p)]
+    assert side and not any("at" in b for _, b in side)  # live steps carry the server's own time
+    assert any(e["settled"] for e in server.events.values())
+    reported = [d for w in server.whistles.values() for d, at in w["calls"].items() if at is not None]
+    assert server.whistles and reported
+    assert sim.stats["step_mediate"] > 0 and sim.stats["step_whistle"] == len(server.whistles)
+    assert sim.stats["step_report_in"] == len(reported)
+
+
+def test_side_steps_made_moot_by_someone_else_are_skipped(server, sim, monkeypatch):
+    monkeypatch.setattr(sidesteps, "WHISTLE_SHARE", dict.fromkeys(sidesteps.WHISTLE_SHARE, 1.0))
+    dispute, alarm = sim.factory.make(time.time() - 30), sim.factory.make(time.time() - 30)
+    dispute.update(item="MD01", urgency="normal")
+    alarm.update(item="AQ01", urgency="critical")
+    pairs, _ = sim._ingest([dispute, alarm])
+    cases = [sim._new_case(body, event, time.time()) for body, event in pairs]
+    assert [sum(s.action == a for s in c.steps) > 0 for c, a in zip(cases, ("mediate", "whistle"))] == [True, True]
+    server.events[cases[0].id]["settled"] = "mediated"  # a mediator settled it on the wall's own form
+    cases[1].index = next(i for i, s in enumerate(cases[1].steps) if s.action == "whistle")
+    server.events[cases[1].id]["status"] = "closed"  # a duty officer closed it meanwhile
+    for case in cases:
+        sim._schedule(case)
+    for _ in range(40):
+        sim._advance(time.time() + 10 * 86400)
+    assert sim.open_cases == 0 and server.problems == []
+    assert server.events[cases[0].id]["status"] in CLOSED and sim.stats["step_close"] >= 1
+    assert sim.stats["skipped_mediate"] == sum(s.action == "mediate" for s in cases[0].steps)
+    assert sim.stats["skipped_whistle"] == 1 and not server.whistles
+    assert not any(p.endswith("/reports") for _, p, _ in server.requests)
 
 
 def test_run_survives_a_server_outage_without_busy_looping(server, steady):
