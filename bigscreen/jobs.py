@@ -21,6 +21,7 @@ from bigscreen.alerts import escalate_unacknowledged
 from bigscreen.leader import LeaderLock
 from bigscreen.live.reconcile import reconcile_job
 from bigscreen.runtime import Runtime
+from bigscreen.spikes import detect_spikes
 from bigscreen.supervision import supervise
 from bigscreen.wall.publisher import FramePublisher
 
@@ -29,6 +30,7 @@ LEADER_RENEW_S = 5  # a third of the lock's TTL: two renewals may fail before le
 SWEEP_EVERY_S = 5
 SUPERVISE_EVERY_S = 5
 ESCALATE_EVERY_S = 15
+SPIKES_EVERY_S = 60
 RECONCILE_EVERY_S = 600  # a full read of SQL: at a million events it takes a minute or so
 JOBS_STREAM_MAXLEN = 1000
 STOP_FRAMES_TIMEOUT_S = 5.0
@@ -51,6 +53,7 @@ JOBS: list[JobSpec] = [
     JobSpec("sweep_deadlines", sweep_deadlines, SWEEP_EVERY_S),
     JobSpec("supervise", supervise, SUPERVISE_EVERY_S),
     JobSpec("escalate_alerts", escalate_unacknowledged, ESCALATE_EVERY_S),
+    JobSpec("detect_spikes", detect_spikes, SPIKES_EVERY_S),
     JobSpec("reconcile", reconcile_job, RECONCILE_EVERY_S),
 ]
 

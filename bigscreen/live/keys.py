@@ -21,6 +21,7 @@ alerts         {p}alerts                pub/sub channel: alert ids raised or cha
 session        {p}session:{sha256(id)}  hash: one login or kiosk session (bigscreen.auth.sessions)
 user sessions  {p}user:{id}:sessions    set: the session keys of one account
 limits         {p}limits*               login rate-limit windows (the `limits` library)
+spikes         {p}spikes                set: areas in a spike now (bigscreen.spikes)
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ class Keys:
     def alerts(self) -> str:
         return f"{self.prefix}alerts"
 
+    @property
+    def spikes(self) -> str:
+        return f"{self.prefix}spikes"
+
     def session(self, digest: str) -> str:
         return f"{self.prefix}session:{digest}"
 
@@ -79,7 +84,7 @@ class Keys:
     def not_counters(self, key: str) -> bool:
         """Keys a rebuild leaves alone: they are not derived from SQL's events."""
         p = self.prefix
-        return key in (self.ticker, self.leader, self.jobs) or key.startswith((f"{p}session:", f"{p}user:", f"{p}limits"))
+        return key in (self.ticker, self.leader, self.jobs, self.spikes) or key.startswith((f"{p}session:", f"{p}user:", f"{p}limits"))
 
     @property
     def ticker(self) -> str:

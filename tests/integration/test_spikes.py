@@ -1,0 +1,51 @@
+"""Spike detection on a generated history: a street with three times its usual events in the
+last hour raises one alert; a busy but usual street and a quiet one raise none."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from bigscreen.commands.ingest import IngestEvents
+from bigscreen.db.models import Alert
+from bigscreen.schemas import EventIn
+from bigscreen.spikes import SpikeWatch
+
+
+def _grids_of(runtime, street):
+    return [g.code for g in runtime.areas.at_level(runtime.areas.grid_level) if street in g.chain]
+
+
+def test_a_spike_raises_one_alert(runtime):
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    runtime.clock = lambda: now
+    rng = random.Random(5)
+    streets = [s.code for s in runtime.areas.at_level(2)[:3]]
+    spiking, busy, quiet = streets
+    item = runtime.config.categories[0].items[0].code
+    bodies = []
+
+    def report(street, at):
+        bodies.append(EventIn(source_id=f"s-{len(bodies)}", channel="grid_app", item=item, description="噪声扰民",
+                              grid=rng.choice(_grids_of(runtime, street)), reported_at=at))
+
+    hour = now.replace(minute=0, second=0)
+    for day in range(1, 29):  # the usual level: 2 an hour in the spiking street, 8 in the busy one
+        for street, n in ((spiking, 2), (busy, 8)):
+            for _ in range(n):
+                report(street, hour - timedelta(days=day) + timedelta(minutes=rng.uniform(0, 59)))
+    for street, n in ((spiking, 7), (busy, 9), (quiet, 4)):  # the last hour
+        for _ in range(n):
+            report(street, now - timedelta(minutes=rng.uniform(0, 59)))
+    for start in range(0, len(bodies), 500):
+        runtime.ingest.store("hist", IngestEvents(runtime, "hist", bodies[start:start + 500], batch=True).rows())
+
+    watch = SpikeWatch(runtime)
+    assert watch.run(now) == 1
+    assert watch.run(now + timedelta(minutes=1)) == 0, "the same spike is one alert, not one a minute"
+    with runtime.sessions() as s:
+        alerts = s.scalars(select(Alert).where(Alert.source == "spike")).all()
+    assert [(a.area_code, a.colour) for a in alerts] == [(spiking, runtime.config.city.alerts.spikes.colour)]
+    assert "近一小时7件" in alerts[0].title and "平常约2.0件" in alerts[0].title
