@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import signal
 import sys
 import threading
@@ -192,8 +191,6 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
     from bigscreen.setup import ensure_redis, prepare_database, sync_live
 
     settings = _settings(data_dir)
-    if not settings.secret_key:
-        raise click.ClickException("BIGSCREEN_SECRET_KEY is not set: give the server a secret from the environment")
     os.environ["BIGSCREEN_DATA_DIR"] = str(settings.data_dir)
     settings, owned = ensure_redis(settings)
     try:
@@ -267,8 +264,6 @@ def demo(data_dir: Path | None, port: int, host: str, rate: float, backfill_days
 
     settings = _settings(data_dir)
     config = _runtime(settings).config  # a broken config stops here, with its file and key
-    if not settings.secret_key:
-        settings = settings.model_copy(update={"secret_key": secrets.token_urlsafe(32)})
     sys.exit(run_demo(settings, config, host=host, port=port, rate=rate, backfill_days=backfill_days))
 
 
