@@ -246,6 +246,7 @@ def main() -> None:
     with Env(args.grids, args.workers, keep=args.keep) as env, Chromium() as chrome:
         gen["small"] = env.grow_history(args.small)
         env.start_server()
+        chrome.wall_path = env.wall_path
         env.start_publisher()
         import random
 

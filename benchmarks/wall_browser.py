@@ -45,6 +45,10 @@ COUNT_RENDERS = """() => { const wall = window.dash_clientside.wall, orig = wall
 
 
 class Chromium:
+    """One headless Chromium; `wall_path` is the wall's URL path with its kiosk token."""
+
+    wall_path = "/wall"
+
     def __enter__(self) -> Chromium:
         from playwright.sync_api import sync_playwright
 
@@ -68,7 +72,7 @@ class Chromium:
             # wall never gets a push channel and stays on polling (its fallback).
             page.route_web_socket(re.compile(".*"), lambda ws: ws.close())
             ctx.route(re.compile(r"dash-ws-worker"), lambda route: route.abort())
-        page.goto(url + "/wall")
+        page.goto(url + self.wall_path)
         page.wait_for_function(FILLED, timeout=timeout_ms)
         return ctx, page
 
@@ -136,7 +140,7 @@ def first_paint(chrome: Chromium, url: str, loads: int) -> dict:
         ctx = chrome.browser.new_context(viewport=VIEWPORT)
         ctx.add_init_script(HOOK_FIRST_FRAME)
         page = ctx.new_page()
-        page.goto(url + "/wall", wait_until="commit")
+        page.goto(url + chrome.wall_path, wait_until="commit")
         page.wait_for_function("window.__firstFrame !== undefined", timeout=30000)
         firsts.append(page.evaluate("window.__firstFrame"))
         timing = page.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];

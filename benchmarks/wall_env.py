@@ -221,8 +221,19 @@ class Env:
         while len(children(self.server.pid)) < self.workers and time.monotonic() < deadline:
             time.sleep(0.1)
         self.worker_pids = children(self.server.pid)
+        self.sign_in_wall()
         for _ in range(2 * self.workers):  # each worker serves /wall once: first-request costs out of the figures
-            httpx.get(self.url + "/wall", timeout=30)
+            httpx.get(self.url + self.wall_path, timeout=30)
+
+    def sign_in_wall(self) -> None:
+        """A kiosk token for the wall pages, and its session for the HTTP clients (cookie and
+        CSRF token in the environment: see wall_viewers.auth_headers)."""
+        from bigscreen.auth.kiosk import create_kiosk_token
+
+        self.wall_path = f"/wall?token={create_kiosk_token(self.rt, 'benchmark wall')}"
+        r = httpx.get(self.url + self.wall_path, timeout=30)
+        os.environ["BENCH_COOKIE"] = "; ".join(f"{k}={v}" for k, v in r.cookies.items())
+        os.environ["BENCH_CSRF"] = r.cookies["_csrf_token"]
 
     def stop_server(self) -> None:
         if self.server is not None:

@@ -26,6 +26,13 @@ import threading
 import time
 from pathlib import Path
 
+def auth_headers() -> dict[str, str]:
+    """The wall's session (a kiosk token exchanged at /wall, see wall_env.Env.sign_in_wall):
+    its cookie, and the CSRF token every POST must echo. Set in the environment, so the
+    push-client process and wrk see it too."""
+    return {"Cookie": os.environ.get("BENCH_COOKIE", ""), "X-CSRFToken": os.environ.get("BENCH_CSRF", "")}
+
+
 WRK_LUA = r"""
 -- POST the wall's polling callback; with BENCH_DELAY_MS each connection waits that long between
 -- requests (its first wait random, so the viewers do not poll in step).
@@ -40,6 +47,8 @@ function init(args)
   wrk.path = os.getenv("BENCH_PATH")
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Cookie"] = os.getenv("BENCH_COOKIE") or ""
+  wrk.headers["X-CSRFToken"] = os.getenv("BENCH_CSRF") or ""
   math.randomseed(os.time() * 100 + (tid or 0))
 end
 if delay_ms > 0 then
@@ -89,7 +98,7 @@ def httpx_poll(url: str, path: str, body: str, *, seconds: float, max_requests: 
     import httpx
 
     lat = []
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **auth_headers()}
     with httpx.Client(base_url=url, timeout=10) as client:
         t_end = time.monotonic() + seconds
         t0 = time.monotonic()
@@ -112,7 +121,7 @@ async def _httpx_viewers(url: str, path: str, body: str, n: int, seconds: float)
 
     lat, errors = [], 0
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **auth_headers()}
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10) as client:
         t_end = time.monotonic() + seconds
 
@@ -165,7 +174,8 @@ async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: f
         try:
             async with sem:
                 ws = await websockets.connect(ws_url, origin=url, max_size=None, ping_interval=None,
-                                              compression=compression, open_timeout=30)
+                                              compression=compression, open_timeout=30,
+                                              additional_headers={"Cookie": auth_headers()["Cookie"]})
             async with ws:
                 await ws.send(json.dumps({"type": "callback_request", "rendererId": rid, "requestId": f"{rid}-1", "payload": payload}))
                 while not state["stop"]:
