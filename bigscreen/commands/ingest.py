@@ -9,14 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-
 from bigscreen.areas import AreaInfo
+from bigscreen.commands.checks import FUTURE_SLACK
 from bigscreen.commands.ingest_writer import Outcome
 from bigscreen.lifecycle import Status
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import EventIn, Problem, field_error
-
-FUTURE_SLACK = timedelta(minutes=2)
 
 
 @dataclass

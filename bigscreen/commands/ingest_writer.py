@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from datetime import timedelta
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import String, and_, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite

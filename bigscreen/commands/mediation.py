@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select, update
 
+from bigscreen.commands.checks import not_in_future, refuse_role
 from bigscreen.commands.facts import EventRecord, facts
-from bigscreen.commands.transition import FUTURE_SLACK
 from bigscreen.db.models import Event, EventTransition, MediationStep
 from bigscreen.lifecycle import (
     CLOSED_STATUSES,
@@ -90,13 +90,11 @@ class MediateDispute:
             errors.append(field_error(["body", "outcome"], f"unknown outcome '{r.outcome}'; one of {', '.join(MEDIATION_OUTCOMES)}"))
         if r.rung is not None and r.rung not in MEDIATION_RUNGS:
             errors.append(field_error(["body", "rung"], f"unknown rung '{r.rung}'; one of {', '.join(MEDIATION_RUNGS)}"))
-        if r.at is not None and r.at > self.rt.clock() + FUTURE_SLACK:
-            errors.append(field_error(["body", "at"], "must not be in the future"))
+        if error := not_in_future(self.rt, r.at):
+            errors.append(error)
         if errors:
             raise Problem(422, errors)
-        if r.role not in MEDIATION_ROLES:
-            raise Problem(403, {"message": f"the role '{r.role}' may not mediate a dispute",
-                                "loc": ["body", "role"], "roles": sorted(MEDIATION_ROLES)})
+        refuse_role(r.role, MEDIATION_ROLES, "mediate a dispute")
 
     def _load(self, conn: Connection) -> EventRecord:
         events = Event.__table__

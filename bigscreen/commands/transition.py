@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import select, update
 
+from bigscreen.commands.checks import not_in_future, refuse_role
 from bigscreen.commands.facts import EventRecord, facts
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.lifecycle import ACTIONS, RESOLUTION_LEVELS, Role, Status, allowed_actions
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem, TransitionIn, field_error
-
-FUTURE_SLACK = timedelta(minutes=2)
 
 
 class TransitionEvent:
@@ -41,8 +38,8 @@ class TransitionEvent:
             errors.append(field_error(["body", "resolved_level"], f"required to close; one of {', '.join(RESOLUTION_LEVELS)}"))
         if r.action == "rate" and r.rating is None:
             errors.append(field_error(["body", "rating"], "required to rate: 3 satisfied, 2 basically satisfied, 1 dissatisfied"))
-        if r.at is not None and r.at > self.rt.clock() + FUTURE_SLACK:
-            errors.append(field_error(["body", "at"], "must not be in the future"))
+        if error := not_in_future(self.rt, r.at):
+            errors.append(error)
         if errors:
             raise Problem(422, errors)
 
@@ -50,9 +47,7 @@ class TransitionEvent:
         self._validate_fields()
         action = ACTIONS[self.request.action]
         r = self.request
-        if self.role not in action.roles:
-            raise Problem(403, {"message": f"the role '{self.role}' may not {action.name} a case",
-                                "loc": ["body", "role"], "roles": sorted(action.roles - {Role.SYSTEM})})
+        refuse_role(self.role, action.roles, f"{action.name} a case")
         events, log = Event.__table__, EventTransition.__table__
         with self.rt.engine.begin() as conn:
             row = conn.execute(select(events).where(events.c.id == self.event_id)).first()

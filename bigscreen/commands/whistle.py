@@ -19,9 +19,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import Connection, select, update
 
 from bigscreen.alerts import raise_alert
-from bigscreen.commands.transition import FUTURE_SLACK
+from bigscreen.commands.checks import not_in_future, refuse_role
 from bigscreen.db.models import Event, EventTransition, Whistle, WhistleCall
-from bigscreen.lifecycle import CLOSED_STATUSES, REPORT_IN_ROLES, WHISTLE_KINDS, WHISTLE_ROLES, Role
+from bigscreen.lifecycle import CLOSED_STATUSES, REPORT_IN_ROLES, WHISTLE_KINDS, WHISTLE_ROLES
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import AwareDatetime, Problem, field_error
 from bigscreen.supervision import Supervisor, call_subject
@@ -105,17 +105,6 @@ def load_whistles(conn: Connection, event_id: int, whistle_id: int | None = None
             for r in rows]
 
 
-def _refuse_role(role: str, allowed: frozenset[Role], what: str) -> None:
-    if role not in allowed:
-        raise Problem(403, {"message": f"the role '{role}' may not {what}", "loc": ["body", "role"], "roles": sorted(allowed)})
-
-
-def _not_in_future(rt: Runtime, at: datetime | None) -> dict | None:
-    if at is not None and at > rt.clock() + FUTURE_SLACK:
-        return field_error(["body", "at"], "must not be in the future")
-    return None
-
-
 class WhistleCase:
     def __init__(self, rt: Runtime, event_id: int, request: WhistleIn, *, actor: str, channel: str = "api") -> None:
         self.rt = rt
@@ -139,7 +128,7 @@ class WhistleCase:
             elif code in seen:
                 errors.append(field_error(["body", "departments", i], f"department '{code}' is named twice"))
             seen.add(code)
-        if error := _not_in_future(self.rt, r.at):
+        if error := not_in_future(self.rt, r.at):
             errors.append(error)
         if errors:
             raise Problem(422, errors)
@@ -148,7 +137,7 @@ class WhistleCase:
         """The whistle and whether this request created it (False: the same whistle is still open)."""
         self._validate_fields()
         r = self.request
-        _refuse_role(r.role, WHISTLE_ROLES, "whistle a case")
+        refuse_role(r.role, WHISTLE_ROLES, "whistle a case")
         kind = self.rt.config.city.whistles[r.kind]
         events, whistles, calls = Event.__table__, Whistle.__table__, WhistleCall.__table__
         with self.rt.engine.begin() as conn:
@@ -215,9 +204,9 @@ class ReportInCase:
         """The whistle, the department's call, and whether this request recorded the report
         (False: it had reported already, and the first report stands)."""
         r = self.request
-        if error := _not_in_future(self.rt, r.at):
+        if error := not_in_future(self.rt, r.at):
             raise Problem(422, [error])
-        _refuse_role(r.role, REPORT_IN_ROLES, "report in to a whistle")
+        refuse_role(r.role, REPORT_IN_ROLES, "report in to a whistle")
         events, calls = Event.__table__, WhistleCall.__table__
         with self.rt.engine.begin() as conn:
             status = conn.scalar(select(events.c.status).where(events.c.id == self.event_id))
