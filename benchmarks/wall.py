@@ -33,7 +33,16 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from wall_env import CpuSampler, CpuWindow, Env, median, pct  # noqa: E402
-from wall_viewers import CountingProxy, collect, have_wrk, httpx_poll, poll_viewers, push_client_process, wrk_poll  # noqa: E402
+from wall_viewers import (  # noqa: E402
+    CountingProxy,
+    auth_headers,
+    collect,
+    have_wrk,
+    httpx_poll,
+    poll_viewers,
+    push_client_process,
+    wrk_poll,
+)
 
 PARTS = ("refresh", "bytes", "latency", "paint", "heap", "viewers")
 KB = 1024
@@ -70,7 +79,7 @@ def refresh_cost(env: Env, path: str, body: str, args) -> dict:
     city = orjson.loads(frames[env.city])
 
     r = httpx.post(env.url + path, content=body, timeout=10,
-                   headers={"Content-Type": "application/json", "Accept-Encoding": "gzip, deflate, br"})
+                   headers={"Content-Type": "application/json", "Accept-Encoding": "gzip, deflate, br", **auth_headers()})
     if r.status_code != 200 or orjson.loads(r.content)["response"]["wall-frame"]["data"] != frames[env.city].decode():
         raise RuntimeError(f"the polling request did not return the stored frame: {r.status_code} {r.text[:200]}")
     response = {"bytes": len(r.content), "encoding": r.headers.get("content-encoding", "identity"),
