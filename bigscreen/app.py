@@ -25,7 +25,7 @@ from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ("/wall",)  # besides "/", which Dash serves itself
+PAGES = ("/wall", "/duty")  # besides "/", which Dash serves itself
 log = logging.getLogger(__name__)
 
 
@@ -98,10 +98,12 @@ def create_app(rt: Runtime) -> Dash:
 
     from bigscreen import ids
     from bigscreen.geo.assets import ensure_level_assets
-    from callbacks import home as home_callbacks
+    from callbacks import duty as duty_callbacks
     from callbacks import pages
+    from callbacks import tablet as tablet_callbacks
     from callbacks import wall as wall_callbacks
-    from layouts import home as home_layout
+    from layouts import duty as duty_layout
+    from layouts import tablet as tablet_layout
     from layouts import wall as wall_layout
     from layouts.city_map import map_ids
 
@@ -122,14 +124,16 @@ def create_app(rt: Runtime) -> Dash:
     )
     app.layout = html.Div([dcc.Location(id=ids.URL), html.Div(id=ids.PAGE)])
     app.validation_layout = html.Div([
-        app.layout, home_layout.build(rt.config),
+        app.layout, tablet_layout.for_validation(),
         wall_layout.build(rt.config, scope="", scope_name="", lang="zh", fit="contain"),
+        duty_layout.build(rt.config, rt.areas, officer="", area=None, lang="zh"),
         dl.GeoJSON(id=map_ids(ids.WALL_MAP).fill), dl.LayerGroup(id=map_ids(ids.WALL_MAP).events),
     ])
     pages.register(app, rt, manifest)
-    home_callbacks.register(app, rt)
+    tablet_callbacks.register(app, rt)
     wall_callbacks.register(app, rt)
     wall_callbacks.register_push(app, rt)
+    duty_callbacks.register(app, rt)
     api.add_middleware(BodyLimit, max_bytes=rt.settings.max_body_bytes)
     api.add_middleware(Security, rt=rt, secure_cookies=rt.settings.secure_cookies)  # outermost: added last
     # Dash prepares its page (asset scripts, callbacks) on the first request to one of its own

@@ -1,4 +1,4 @@
-"""How a figure reads on screen. The home page formats in Python (display_value); the wall
+"""How a figure reads on screen. The tablets format in Python (display_value); the wall
 formats in the browser (assets/wall.js) by the `data-format` its layout takes from
 display_format, so both read a figure the same way."""
 

@@ -1,4 +1,5 @@
-"""Which view a URL shows: `/` the overview, `/wall` the wall (`?scope=CODE&lang=en&fit=stretch`)."""
+"""Which view a URL shows: `/` the leaders' tablet (`?area=CODE&lang=en`), `/wall` the wall
+(`?scope=CODE&lang=en&fit=stretch`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from bigscreen.auth.context import caller, require
 from bigscreen.auth.pages import page_permission
 from bigscreen.auth.roles import Permission
 from bigscreen.i18n import pick_lang, t
-from layouts import home as home_layout
+from callbacks import tablet as tablet_callbacks
+from layouts import duty as duty_layout
 from layouts import wall as wall_layout
 from layouts.city_map import Legend, city_map
 
@@ -32,8 +34,10 @@ def page_for(rt, manifest: dict | None, pathname: str | None, search: str | None
         rotate_s = int(rotate) if rotate.isdigit() and int(rotate) <= 3600 else wall_layout.DEFAULT_ROTATE_S
         return wall_layout.build(rt.config, scope=scope.code, scope_name=name, lang=lang, fit=query.get("fit", "contain"),
                                  map_component=wall_map(rt, manifest, scope, lang), rotate_s=rotate_s)
+    if pathname == "/duty":  # exactly: "/duty/" is not what the middleware checked for ACT
+        return duty_layout.build(rt.config, rt.areas, officer=who.name, area=who.area, lang=lang)
     if pathname in ("/", "", None):
-        return home_layout.build(rt.config, lang)
+        return tablet_callbacks.page(rt, manifest, query.get("area"), lang)
     return html.Div("404", className="not-found")
 
 

@@ -3,6 +3,7 @@
 import socket
 import threading
 import time
+from urllib.parse import quote
 
 PASSWORD = "correct horse battery"  # every test account's password
 
@@ -37,7 +38,7 @@ class LiveServer:
 
 def sign_in(page, base_url: str, username: str, password: str, next_path: str = "/") -> None:
     """Signs in through the login form, as a person would."""
-    page.goto(f"{base_url}/login?next={next_path}")
+    page.goto(f"{base_url}/login?next={quote(next_path, safe='')}")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
