@@ -14,6 +14,7 @@ from bigscreen.alerts import COLOURS
 from bigscreen.duty import kind_name
 from bigscreen.i18n import STRINGS, catalogue, t
 from bigscreen.lifecycle import WHISTLE_KINDS
+from layouts.sign_out import sign_out
 
 # Component IDs, all derived from "duty" (pattern-matching types for the per-row controls).
 PREFIX = "duty"
@@ -66,6 +67,7 @@ def build(config, areas, *, officer: str, area: str | None, lang: str) -> html.D
                  className="duty-nav"),
         html.Div([t("duty.officer", lang), " ", html.Strong(officer, className="duty-officer")], className="duty-who"),
         html.Div([t("duty.as_of", lang), " ", html.Span("—", id=AS_OF)], className="duty-asof"),
+        sign_out(lang, "duty-signout"),
     ], className="duty-header")
 
     alerts = _panel(t("duty.alerts", lang), html.Div([_message(ALERT_MESSAGE), html.Ol(id=ALERT_LIST, className="duty-alerts")]),

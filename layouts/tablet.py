@@ -14,6 +14,7 @@ from bigscreen.live.kpi import KPI_NAMES
 from bigscreen.presentation import display_value
 from bigscreen.tablet import AreaFigures, ChildRow, GridDetails, Person
 from layouts.city_map import Legend, city_map, empty_hideout, map_ids
+from layouts.sign_out import sign_out
 
 REFRESH_MS = 3000        # figures, from Redis
 GRID_REFRESH_MS = 6000   # a grid's team and open cases, from SQL
@@ -53,7 +54,8 @@ def build(config, *, area: AreaInfo, crumbs: list[AreaInfo], children: list[Area
     header = html.Header(
         [
             html.Div([html.H1(title, className="tablet-title"),
-                      dcc.Link(t("tablet.other_lang", lang), href=href(area.code, other), className="tablet-lang")],
+                      dcc.Link(t("tablet.other_lang", lang), href=href(area.code, other), className="tablet-lang"),
+                      sign_out(lang, "tablet-signout")],
                      className="tablet-brand"),
             html.Nav(html.Ol([_crumb(a, a is crumbs[-1], lang) for a in crumbs]), className="tablet-crumbs",
                      **{"aria-label": t("tablet.crumbs", lang)}),

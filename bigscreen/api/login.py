@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from bigscreen.api.security import client_ip, session_cookies
 from bigscreen.auth.audit import record
 from bigscreen.auth.ratelimit import LoginLimiter
-from bigscreen.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, Sessions
+from bigscreen.auth.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Sessions
 from bigscreen.auth.users import authenticate
 from bigscreen.i18n import pick_lang, t
 from bigscreen.runtime import Runtime
@@ -93,10 +93,18 @@ async def login(request: Request, username: Annotated[str, Form(max_length=64)],
 
 
 @router.post("/logout")
-async def logout(request: Request):
-    """Needs the session's CSRF token (the middleware checks it): a forged logout is refused."""
+async def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = ""):
+    """Needs the session's CSRF token, from the sign-out form or the X-CSRFToken header: a forged
+    sign-out is refused."""
     rt = _rt(request)
-    Sessions(rt.redis, rt.keys).destroy(request.cookies.get(SESSION_COOKIE))
+    sessions = Sessions(rt.redis, rt.keys)
+    sid = request.cookies.get(SESSION_COOKIE)
+    session = sessions.load(sid)
+    if session is not None and session.csrf not in (csrf, request.headers.get(CSRF_HEADER)):
+        await run_in_threadpool(record, rt, session.principal, "logout", outcome="refused", ip=client_ip(request),
+                                detail={"why": "CSRF token missing or wrong"})
+        return HTMLResponse("CSRF token missing or wrong; reload the page", status_code=403)
+    sessions.destroy(sid)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")

@@ -62,7 +62,9 @@ class Security:
         api = path.startswith(OWN_AUTH_PREFIXES)
 
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and session and not api_key(conn):
-            if not path.startswith(("/login",)) and conn.headers.get(CSRF_HEADER) != session.csrf:
+            # /login has its own token; /logout takes the session's token from its form (a plain
+            # form cannot send a header) and checks it itself
+            if not path.startswith(("/login", "/logout")) and conn.headers.get(CSRF_HEADER) != session.csrf:
                 record(self.rt, who, "csrf", subject=path, outcome="refused", channel="api" if api else "web", ip=ip)
                 return await JSONResponse({"detail": "CSRF token missing or wrong; reload the page"},
                                           status_code=403)(scope, receive, send)
@@ -83,7 +85,7 @@ class Security:
             return await JSONResponse({"detail": "sign in first" if who is None else "not allowed for this account"},
                                       status_code=status)(scope, receive, send)
 
-        bound = bind(Caller(who, ip, "api" if api else "web"))
+        bound = bind(Caller(who, ip, "api" if api else "web", session.csrf if session else None))
         try:
             await self.app(scope, receive, self._with_cookies(send, fresh) if fresh else send)
         finally:

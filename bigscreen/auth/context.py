@@ -18,6 +18,7 @@ class Caller:
     principal: Principal | None
     ip: str | None
     channel: str  # web or api
+    csrf: str | None = None  # the session's CSRF token, for forms a page renders (sign out)
 
 
 _current: ContextVar[Caller | None] = ContextVar("bigscreen_caller", default=None)
@@ -42,7 +43,7 @@ def unbind(token) -> None:
 
 
 def caller() -> Caller:
-    return _current.get() or Caller(None, None, "web")
+    return _current.get() or Caller(None, None, "web", None)
 
 
 def require(permission: Permission, *, action: str, area_chain: tuple[str, ...] | None = None,

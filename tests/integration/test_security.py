@@ -78,6 +78,8 @@ def test_login_attempts_are_rate_limited(web, runtime, account):
 
 
 def test_state_changes_need_the_session_csrf_token(web, runtime, account):
+    from bigscreen import ids
+
     _login(web, account("duty"))
     csrf = web.cookies.get(CSRF_COOKIE)
     body = {"output": "x.children", "outputs": {"id": "x", "property": "children"}, "inputs": [], "changedPropIds": []}
@@ -86,10 +88,13 @@ def test_state_changes_need_the_session_csrf_token(web, runtime, account):
     r = web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": "forged"})
     assert r.status_code == 403
     assert len(_audit(runtime, action="csrf", outcome="refused")) == 2
+    page = _callback(web, (ids.PAGE, "children"), [(ids.URL, "pathname", "/"), (ids.URL, "search", "")])
+    assert f'"value":"{csrf}"' in page.text.replace(" ", ""), "the tablet page renders a sign-out form with the token"
     r = web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf})
     assert r.status_code != 403, "Dash's renderer echoes the cookie's token: the request goes through"
     assert web.post("/logout").status_code == 403, "a forged sign-out is refused too"
-    assert web.post("/logout", headers={"X-CSRFToken": csrf}).status_code == 303
+    assert web.post("/logout", data={"csrf": "forged"}).status_code == 403
+    assert web.post("/logout", data={"csrf": csrf}).status_code == 303, "the sign-out form carries the token"
     assert web.get("/").status_code == 303, "signed out: back to the login page"
 
 
