@@ -1,11 +1,18 @@
 /* Map style functions, referenced from Python as {"variable": "bigscreen.map.<name>"}.
-   hideout = {values: {code: number}, alerts: [code], max: number}
-             or {property: name, alerts: [code], max: number} to colour by a feature property. */
+   hideout = {values: {code: number}, alerts: ..., max: number}
+             or {property: name, alerts: ..., max: number} to colour by a feature property.
+   alerts: [code] (outlined in the alert colour) or {code: "red" | "orange" | "calm"}: an
+   unacknowledged red or orange alert outlines its area boldly, an acknowledged one ("calm") thinly. */
 (function () {
   // Same stops as .map-legend-bar in map.css.
   const STOPS = [[0, [11, 42, 110]], [0.35, [0, 200, 255]], [0.7, [255, 221, 0]], [1, [255, 48, 48]]];
   const EMPTY = "#0a1f3d";
   const ALERT = "#ff7a1a";
+  const ALERT_TONES = {
+    red: {color: "#ff2d2d", weight: 4.5, opacity: 1},
+    orange: {color: "#ff8c1a", weight: 4, opacity: 1},
+    calm: {color: "#ffc86b", weight: 2, opacity: 0.85, dashArray: "6 5"},
+  };
 
   function colour(t) {
     t = Math.max(0, Math.min(1, t));
@@ -21,15 +28,16 @@
     return "rgb(" + STOPS[STOPS.length - 1][1].join(",") + ")";
   }
 
-  // One Set per hideout, not one per feature: a restyle calls areaStyle for every polygon.
+  // One Map per hideout, not one per feature: a restyle calls areaStyle for every polygon.
   let seenAlerts = null;
-  let alertSet = new Set();
-  function alerts(list) {
-    if (list !== seenAlerts) {
-      seenAlerts = list;
-      alertSet = new Set(list || []);
+  let alertTones = new Map();
+  function alerts(given) {
+    if (given !== seenAlerts) {
+      seenAlerts = given;
+      alertTones = Array.isArray(given) ? new Map(given.map((code) => [code, null]))
+        : new Map(Object.entries(given || {}));
     }
-    return alertSet;
+    return alertTones;
   }
 
   function areaStyle(feature, context) {
@@ -44,8 +52,9 @@
     } else {
       style.fillColor = colour(v / (h.max > 0 ? h.max : 1));
     }
-    if (alerts(h.alerts).has(code)) {
-      Object.assign(style, {color: ALERT, weight: 3.5, opacity: 1});
+    const tones = alerts(h.alerts);
+    if (tones.has(code)) {
+      Object.assign(style, ALERT_TONES[tones.get(code)] || {color: ALERT, weight: 3.5, opacity: 1});
     }
     return style;
   }

@@ -6,8 +6,10 @@
   var CLOUDS = ["events", "people", "workforce"];  /* 三云图, shown in turn */
   var CLOUD_PROPERTY = { people: "population", workforce: "workers" };
   var state = { receivedAt: 0, builtMs: 0, strings: null, clockFmt: null, loadedAt: Date.now(),
-                cloud: 0, cloudSince: Date.now(), seen: {}, pulses: [] };
+                cloud: 0, cloudSince: Date.now(), seen: {}, pulses: [],
+                alertMarks: [], alertAreas: {}, alertsSeen: null, alertPage: 0, alertPageSince: Date.now() };
   var PULSE_MS = 4000, HISTORY_KEEP = 5;
+  var ALERTS_PER_PAGE = 4, ALERT_PAGE_MS = 8000, LOUD = { red: true, orange: true };
 
   function el(id) { return document.getElementById(id); }
 
@@ -123,6 +125,113 @@
     });
   }
 
+  /* The server's clock now: its frame time plus what passed here since, so ages do not depend on
+     the kiosk's clock being right. */
+  function serverNow(now) { return state.builtMs + (now - state.receivedAt); }
+
+  function ageText(ms) {
+    var s = strings(), sp = s.lang === "en" ? " " : "", sec = Math.max(0, Math.floor(ms / 1000));
+    if (sec < 60) return sec + sp + s.age_s;
+    var min = Math.floor(sec / 60);
+    if (min < 60) return min + sp + s.age_min;
+    var h = Math.floor(min / 60);
+    if (h < 24) return h + sp + s.age_h + (min % 60 ? " " + (min % 60) + sp + s.age_min : "");
+    return Math.floor(h / 24) + sp + s.age_d;
+  }
+
+  /* The ticker: most severe first, a card each; titles are citizens' words, so text only. */
+  function drawAlerts(f) {
+    var s = strings(), alerts = f.alerts || [];
+    var total = el("wall-alerts-total"), none = el("wall-alerts-none");
+    if (total) total.textContent = num(f.alerts_total || 0);
+    if (none) none.hidden = alerts.length > 0;
+    syncList(el("wall-alerts"), alerts, function (li, a) {
+      li.dataset.alert = String(a.id);
+      li.dataset.status = a.status;
+      li.dataset.raised = String(a.raised_at);
+      li.className = "alert alert-" + a.colour + " is-" + a.status;
+      part(li, "alert-chip").textContent = s["alert_" + a.colour] || a.colour;
+      var body = part(li, "alert-body", "div");
+      part(body, "alert-title", "div").textContent = a.title;
+      var meta = part(body, "alert-meta", "div");
+      part(meta, "alert-area").textContent = a.area_name || "";
+      part(meta, "alert-count").textContent = a.count > 1 ? "×" + a.count : "";
+      part(meta, "alert-state").textContent = a.status === "acknowledged" ? s.alert_acknowledged + " · " + (a.owner || "") : s.alert_open;
+      part(meta, "alert-age");
+    });
+    /* a card that was not there before: show its page now */
+    var before = state.tickerIds, fresh = -1;
+    alerts.forEach(function (a, i) { if (before && !before[a.id] && fresh < 0) fresh = i; });
+    state.tickerIds = {};
+    alerts.forEach(function (a) { state.tickerIds[a.id] = true; });
+    if (fresh >= 0) { state.alertPage = Math.floor(fresh / ALERTS_PER_PAGE); state.alertPageSince = Date.now(); }
+  }
+
+  /* Once a second: each card's age, and the page of cards shown when more than fit. */
+  function alertAges(now) {
+    var list = el("wall-alerts");
+    if (!list || !state.receivedAt) return;
+    var at = serverNow(now), n = list.children.length, pages = Math.max(1, Math.ceil(n / ALERTS_PER_PAGE));
+    if (now - state.alertPageSince >= ALERT_PAGE_MS) { state.alertPage += 1; state.alertPageSince = now; }
+    if (state.alertPage >= pages) state.alertPage = 0;
+    for (var i = 0; i < n; i++) {
+      var li = list.children[i], node = li.querySelector(".alert-age");
+      li.hidden = Math.floor(i / ALERTS_PER_PAGE) !== state.alertPage;
+      if (node) node.textContent = "· " + ageText(at - Number(li.dataset.raised));
+    }
+    var page = el("wall-alerts-page");
+    if (page) page.textContent = pages > 1 ? (state.alertPage + 1) + "/" + pages : "";
+  }
+
+  /* Red and orange alerts mark their community (outline, through hideout) and their place (a
+     marker that pulses until someone acknowledges); a new one may chime. */
+  function alertMarks(f, first) {
+    var marks = f.alert_marks || [], areas = {}, seen = {}, fresh = false;
+    marks.forEach(function (m) {
+      var tone = m.status === "open" ? m.colour : "calm";
+      if (m.community && (!areas[m.community] || areas[m.community] === "calm" || (areas[m.community] === "orange" && tone === "red"))) {
+        areas[m.community] = tone;
+      }
+      seen[m.id] = true;
+      if (m.status === "open" && LOUD[m.colour] && state.alertsSeen && !state.alertsSeen[m.id]) fresh = true;
+    });
+    state.alertsSeen = seen;  /* what was there at load does not chime */
+    state.alertAreas = areas;
+    state.alertMarks = marks.filter(function (m) { return m.lat !== null && m.lat !== undefined; });
+    var audio = chimeAudio();  /* loaded with the first frame, played for a new one */
+    if (audio && fresh && !first) {
+      try {
+        audio.currentTime = 0;
+        var played = audio.play();  /* refused without a user gesture unless the kiosk allows autoplay */
+        if (played && played.catch) played.catch(function () {});
+      } catch (e) { /* no sound is no reason to stop drawing */ }
+    }
+  }
+
+  /* config alerts.sound: the chime (our own asset), or null */
+  function chimeAudio() {
+    var root = el("wall-root");
+    if (!root || root.dataset.sound !== "1" || !window.Audio) return null;
+    if (!state.chime) { state.chime = new Audio(root.dataset.chime); state.chime.preload = "auto"; }
+    return state.chime;
+  }
+
+  function markerChildren() {
+    var out = state.pulses.map(function (p) {
+      return { type: "DivMarker", namespace: "dash_leaflet", props: {
+        id: "pulse-" + p.e.id, position: [p.e.lat, p.e.lon], interactive: false, keyboard: false,
+        iconOptions: { className: p.e.urgent ? "pulse urgent" : "pulse", iconSize: [18, 18], html: "<span></span>" } } };
+    });
+    state.alertMarks.forEach(function (m) {
+      var open = m.status === "open", size = open ? 38 : 18;
+      out.push({ type: "DivMarker", namespace: "dash_leaflet", props: {
+        id: "alert-" + m.id + "-" + m.status, position: [m.lat, m.lon], interactive: false, keyboard: false, zIndexOffset: 1000,
+        iconOptions: { className: "alert-mark alert-" + m.colour + " is-" + m.status + " alert-mark-" + m.id,
+                       iconSize: [size, size], html: "<span></span>" } } });
+    });
+    return out;
+  }
+
   /* Dash's renderer keeps every change of a callback input as an undo step (undo is off here):
      a frame a second would pile up ~190 MB an hour. Keep the last few. */
   function trimHistory() {
@@ -144,6 +253,7 @@
     clock.textContent = state.clockFmt.format(new Date());
     var now = Date.now(), age = state.builtMs ? now - state.builtMs : null;
     rotate(now);
+    alertAges(now);
     if (age !== null && (age < 0 || age > 864e5)) age = now - state.receivedAt;  /* clocks disagree: trust arrival */
     el("wall-age").textContent = age === null ? "—" : Math.round(age / 1000) + " " + (s.seconds_ago || "s");
     if (state.receivedAt && now - state.receivedAt > POLL_AFTER_MS && window.dash_clientside.set_props) {
@@ -161,14 +271,13 @@
 
   function hideout(f) {
     var cloud = CLOUDS[state.cloud], prop = CLOUD_PROPERTY[cloud];
-    var key = cloud + "|" + (prop ? "" : JSON.stringify(f.map.open));
+    var areas = state.alertAreas, key = cloud + "|" + JSON.stringify(areas) + "|" + (prop ? "" : JSON.stringify(f.map.open));
     if (key === state.mapKey) return window.dash_clientside.no_update;  /* a recolour costs the browser ~80 ms */
     state.mapKey = key;
     var top = prop ? f.static.max[prop] : f.map.max;
     var legendMax = el("wall-map-legend-max");
     if (legendMax) legendMax.textContent = num(top);
-    /* alert areas arrive with the alerts work */
-    return prop ? { property: prop, alerts: [], max: Math.max(1, top) } : { values: f.map.open, alerts: [], max: Math.max(1, top) };
+    return prop ? { property: prop, alerts: areas, max: Math.max(1, top) } : { values: f.map.open, alerts: areas, max: Math.max(1, top) };
   }
 
   function showCloud() {
@@ -209,12 +318,10 @@
     var ids = Object.keys(state.seen);
     if (ids.length > 500) ids.slice(0, ids.length - 200).forEach(function (id) { delete state.seen[id]; });
     state.pulses = state.pulses.filter(function (p) { return now - p.t < PULSE_MS; }).concat(fresh);
-    if (!fresh.length && state.pulses.length === before) return window.dash_clientside.no_update;
-    return state.pulses.map(function (p) {
-      return { type: "DivMarker", namespace: "dash_leaflet", props: {
-        id: "pulse-" + p.e.id, position: [p.e.lat, p.e.lon], interactive: false, keyboard: false,
-        iconOptions: { className: p.e.urgent ? "pulse urgent" : "pulse", iconSize: [18, 18], html: "<span></span>" } } };
-    });
+    var marks = state.alertMarks.map(function (m) { return m.id + m.status; }).join(",");
+    if (!fresh.length && state.pulses.length === before && marks === state.marksKey) return window.dash_clientside.no_update;
+    state.marksKey = marks;
+    return markerChildren();
   }
 
   function render(data) {
@@ -230,6 +337,8 @@
     drawTrend(f);
     drawFeed(f);
     drawStatic(f);
+    drawAlerts(f);
+    alertMarks(f, first);
     tick();
     return [f.built_ms, hideout(f), pulses(f, first)];
   }

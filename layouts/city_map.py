@@ -1,7 +1,10 @@
 """The city map: static area geometry loaded by URL, live colours through `hideout`.
 
-A callback changes only `hideout` of the fill layer ({"values": {code: n}, "alerts": [codes],
-"max": n}) and the children of the events layer; the geometry is fetched once and cached.
+A callback changes only `hideout` of the fill layer ({"values": {code: n}, "alerts": ..., "max": n})
+and the children of the events layer; the geometry is fetched once and cached. "alerts" is a list
+of codes to outline, or {code: "red" | "orange" | "calm"}: the wall outlines the community of an
+unacknowledged red or orange alert boldly in its colour and an acknowledged one thinly ("calm");
+the markers at alert places are DivMarkers in the events layer (assets/wall.js, styled in wall.css).
 """
 
 from __future__ import annotations

@@ -49,6 +49,12 @@ CLOUD_FIGURES = {
     "workforce": ("grids", "workers", "helpers"),
 }
 DEFAULT_ROTATE_S = 30
+# Played for a new red or orange alert when config alerts.sound is on. Browsers refuse sound
+# before a user gesture: launch the kiosk's Chromium with --autoplay-policy=no-user-gesture-required
+# (wall.js ignores a refused play()).
+CHIME_URL = "/assets/chime.wav"
+ALERT_STRINGS = ("alerts_none", "alert_open", "alert_acknowledged", "alert_red", "alert_orange", "alert_yellow",
+                 "alert_blue", "age_s", "age_min", "age_h", "age_d")
 
 
 def _cloud_figures(cloud: str, lang: str) -> html.Dl:
@@ -66,6 +72,7 @@ def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_compo
           rotate_s: int = DEFAULT_ROTATE_S) -> html.Div:
     title = config.city.title if lang == "zh" else config.city.title_en
     strings = {**catalogue("status.", lang), **{k: t(f"wall.{k}", lang) for k in ("stale", "seconds_ago", "no_data")},
+               **{k: t(f"wall.{k}", lang) for k in ALERT_STRINGS},
                **{f"cloud.{k}": v for k, v in catalogue("cloud.", lang).items()},
                "lang": lang, "timezone": config.city.timezone}
     header = html.Header(
@@ -108,12 +115,20 @@ def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_compo
         ],
         className="wall-right",
     )
+    alerts = html.Section(
+        [html.Div([html.H2(t("wall.alerts", lang), className="alerts-title"),
+                   html.Span("—", id=ids.wall("alerts-total"), className="alerts-total")], className="alerts-heading"),
+         html.Ol(id=ids.wall("alerts"), className="alert-ticker"),
+         html.Div(t("wall.alerts_none", lang), id=ids.wall("alerts-none"), className="alerts-none", hidden=True),
+         html.Div(id=ids.wall("alerts-page"), className="alerts-page")],
+        id=ids.wall("alerts-band"), className="wall-alerts",
+    )
     feed = html.Footer(
         [html.H2(t("wall.feed", lang), className="feed-title"), html.Ul(id=ids.wall("feed"), className="feed")],
         className="wall-feed",
     )
     stage = html.Div(
-        [header, html.Main([left, centre, right], className="wall-main"), feed,
+        [header, alerts, html.Main([left, centre, right], className="wall-main"), feed,
          html.Div(t("wall.stale", lang), id=ids.wall("stale"), className="wall-stale", hidden=True)],
         id=ids.wall("stage"), className="wall-stage",
     )
@@ -121,7 +136,8 @@ def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_compo
         [
             html.Div(stage, id=ids.WALL_ROOT, className="wall-viewport",
                      **{"data-fit": fit if fit in FITS else "contain", "data-scope": scope, "data-rotate": str(rotate_s),
-                        "data-strings": json.dumps(strings, ensure_ascii=False)}),
+                        "data-strings": json.dumps(strings, ensure_ascii=False),
+                        "data-sound": "1" if config.city.alerts.sound else "0", "data-chime": CHIME_URL}),
             dcc.Store(id=ids.WALL_FRAME),
             dcc.Store(id=ids.WALL_RENDERED),
             dcc.Interval(id=ids.WALL_TICK, interval=1000),

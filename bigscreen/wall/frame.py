@@ -1,4 +1,5 @@
-"""The wall's frame: everything one scope's wall shows, built from Redis alone.
+"""The wall's frame: everything one scope's wall shows, built from Redis alone (and the
+unresolved alerts the publisher keeps in memory, read from SQL only when alerts change).
 
 Built once per change (coalesced, see publisher.py) and handed as-is to every viewer, so a
 refresh costs the same with ten thousand or ten million events in history and with one or
@@ -7,11 +8,13 @@ five hundred viewers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bigscreen.lifecycle import CLOSED_STATUSES, Status
+from bigscreen.alerts import alert_rows
 from bigscreen.geo.totals import PEOPLE, WORKFORCE
+from bigscreen.lifecycle import CLOSED_STATUSES, Status
 from bigscreen.live.kpi import KPI_NAMES, figures, headline, ints
 from bigscreen.runtime import Runtime
 
@@ -20,6 +23,11 @@ RANKED = 10
 FEED = 20
 FEED_SCAN = 300  # recent ticker entries read to find a district's own
 TREND_HOURS = 24
+ALERTS_SHOWN = 12  # unresolved alerts a frame carries, most severe first
+ALERTS_READ = 1000  # unresolved alerts read in all (each scope keeps its own most severe)
+MARKED = ("red", "orange")  # alerts that mark their area on the map
+MARKS = 300
+MARK_FIELDS = ("id", "colour", "status", "community", "lat", "lon")
 OPEN_FIELDS = [f"st:{s.value}" for s in Status if s not in CLOSED_STATUSES]
 
 
@@ -68,7 +76,46 @@ def plan(rt: Runtime, scope: Scope, totals: dict[str, dict[str, int]] | None = N
                      static_figures(scope, map_areas, grids, totals or {}))
 
 
-def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime) -> dict:
+@dataclass(frozen=True)
+class WallAlert:
+    """An unresolved alert as walls show it: `chain` picks the walls, `shown` goes into the frame."""
+
+    chain: tuple[str, ...]
+    shown: dict
+
+
+def wall_alerts(rt: Runtime, map_level: int = 3) -> list[WallAlert]:
+    """Every open or acknowledged alert, most severe first (bigscreen.alerts.alert_rows' order).
+    Reads SQL: the publisher calls it only when an alert changed, never per frame."""
+    out = []
+    for r in alert_rows(rt, limit=ALERTS_READ):
+        area = rt.areas.by_code.get(r["area"]) if r["area"] else None
+        chain = area.chain if area else ()
+        out.append(WallAlert(chain, {
+            "id": r["id"], "colour": r["colour"], "title": r["title"], "count": r["count"], "status": r["status"],
+            "area": r["area"], "area_name": r["area_name"] or "",
+            "community": chain[map_level] if len(chain) > map_level else None,  # the map's area to mark
+            "lat": area.lat if area else None, "lon": area.lon if area else None,
+            "owner": r["owner"], "escalation": r["escalation"],
+            "raised_at": _epoch_ms(r["raised_at"]), "acknowledged_at": _epoch_ms(r["acknowledged_at"]),
+        }))
+    return out
+
+
+def _epoch_ms(iso: str | None) -> int | None:
+    return None if iso is None else int(datetime.fromisoformat(iso).timestamp() * 1000)
+
+
+def _alerts(alerts: Sequence[WallAlert], scope: Scope) -> tuple[list[dict], int, list[dict]]:
+    """The scope's share: the city wall shows every alert, a district's those inside it. The
+    ticker gets the most severe few; the map marks every red and orange one."""
+    mine = [a.shown for a in alerts if scope.level == 0 or scope.code in a.chain]
+    marks = [{k: a[k] for k in MARK_FIELDS} for a in mine if a["colour"] in MARKED]
+    return mine[:ALERTS_SHOWN], len(mine), marks[:MARKS]
+
+
+def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime, alerts: Sequence[WallAlert] = ()) -> dict:
+    """`alerts`: the unresolved alerts the publisher holds (see `wall_alerts`); no SQL is read here."""
     p = scope if isinstance(scope, ScopePlan) else plan(rt, scope)
     scope, children, map_level, map_areas = p.scope, p.children, p.map_level, p.map_areas
     client, keys, contrib = rt.redis, rt.keys, rt.contributions
@@ -100,6 +147,7 @@ def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime) -> dict:
     ticker = replies[-1]
 
     kpi = headline(scope.code, whole, day, now)
+    shown_alerts, alerts_total, alert_marks = _alerts(alerts, scope)
     return {
         "scope": scope.code,
         "name": scope.name,
@@ -115,6 +163,9 @@ def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime) -> dict:
         "map": _map(map_areas, map_raw, map_level, rt),
         "feed": _feed(ticker, scope),
         "static": p.static,
+        "alerts": shown_alerts,
+        "alerts_total": alerts_total,
+        "alert_marks": alert_marks,
     }
 
 

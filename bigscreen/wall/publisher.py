@@ -4,6 +4,14 @@ Frames are stored in Redis (`{p}frame:{scope}`, with a TTL so a dead publisher s
 data, not as fresh) and announced on `{p}frames`, so any number of web workers and viewers
 share one build. Only the leader's publisher builds (see bigscreen.jobs): the others wait
 without a subscription.
+
+Alerts are the one part of a frame that lives in SQL. The publisher keeps the unresolved ones in
+memory and reads them again only when told they changed: every alert change publishes "alerts"
+on `{p}changed` after its commit (bigscreen.alerts.announce, supervision, whistles), and a
+(re)subscription, which may have missed messages, counts as a change. A frame build itself
+never reads SQL. An alert change does not wait out the spacing of builds for ordinary events:
+it is built as soon as it arrives, unless an alert build ran in the last 250 ms (so alerts add
+at most four builds a second, and only while they change).
 """
 
 from __future__ import annotations
@@ -15,15 +23,19 @@ from collections.abc import Callable
 
 import orjson
 import redis
+from sqlalchemy.exc import SQLAlchemyError
 
 from bigscreen.geo.totals import area_totals
 from bigscreen.runtime import Runtime
-from bigscreen.wall.frame import ScopePlan, build_frame, plan, scopes
+from bigscreen.wall.frame import ScopePlan, WallAlert, build_frame, plan, scopes, wall_alerts
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 0.25  # at most four builds a second, however fast events arrive
 MAX_INTERVAL_S = 1.0  # and one a second at least, for clocks and ages
 FRAME_TTL_S = 600
+ALERTS_RETRY_S = 5.0  # the database did not answer: keep the last alerts, try again after this
+ALERTS_REFRESH_S = 60.0  # and read them again this often anyway, should a message ever be lost
+ALERT_CHANGES = (b"alerts", b"rebuild")  # `changed` payloads after which the alerts are read again
 
 
 class FramePublisher:
@@ -31,6 +43,31 @@ class FramePublisher:
         self.rt = rt
         self.is_leader = is_leader
         self._plans: list[ScopePlan] | None = None
+        self._alerts: list[WallAlert] = []
+        self._alerts_stale = True  # read them at the first build
+        self._alerts_next = 0.0  # monotonic time of the next read even without a change
+
+    def alerts_changed(self) -> None:
+        """The alerts are read from SQL again before the next build (and only then)."""
+        self._alerts_stale = True
+
+    def _refresh_alerts(self) -> None:
+        if not (self._alerts_stale or time.monotonic() >= self._alerts_next):
+            return
+        self._alerts_stale = False  # a change announced while reading marks them stale again
+        try:
+            self._alerts = wall_alerts(self.rt)
+            self._alerts_next = time.monotonic() + ALERTS_REFRESH_S
+        except SQLAlchemyError as exc:  # the figures go on; the alerts shown stay as they were
+            log.warning("frame publisher: alerts not read (%s); showing the last ones", exc)
+            self._alerts_next = time.monotonic() + ALERTS_RETRY_S
+
+    def _drain(self, pubsub, message) -> None:
+        """Everything that arrived meanwhile is covered by one build; notes whether alerts changed."""
+        while message is not None:
+            if message["data"] in ALERT_CHANGES:
+                self.alerts_changed()
+            message = pubsub.get_message(timeout=0)
 
     def publish(self) -> dict[str, bytes]:
         """Builds and stores every scope's frame now; returns them by scope code."""
@@ -39,7 +76,8 @@ class FramePublisher:
             with self.rt.sessions() as session:
                 totals = area_totals(session)  # once: people and workforce change only with the city
             self._plans = [plan(self.rt, s, totals) for s in scopes(self.rt)]
-        frames = {p.scope.code: orjson.dumps(build_frame(self.rt, p, now)) for p in self._plans}
+        self._refresh_alerts()
+        frames = {p.scope.code: orjson.dumps(build_frame(self.rt, p, now, self._alerts)) for p in self._plans}
         pipe = self.rt.redis.pipeline(transaction=False)
         for code, body in frames.items():
             pipe.set(self.rt.keys.frame(code), body, ex=FRAME_TTL_S)
@@ -51,7 +89,7 @@ class FramePublisher:
         """Until `stop`: wait for a change (or a second), build, repeat; survives Redis outages.
         While `is_leader()` is false it builds nothing and checks again every second."""
         pubsub = None
-        last = last_change = 0.0
+        last = last_change = last_alert = 0.0
         while not stop.is_set():
             try:
                 if not self.is_leader():
@@ -63,17 +101,25 @@ class FramePublisher:
                 if pubsub is None:
                     pubsub = self.rt.redis.pubsub(ignore_subscribe_messages=True)
                     pubsub.subscribe(self.rt.keys.changed)
+                    self.alerts_changed()  # whatever changed while nobody listened
                 wait = max(0.0, last + MAX_INTERVAL_S - time.monotonic())
-                changed = pubsub.get_message(timeout=wait) is not None
+                message = pubsub.get_message(timeout=wait)
+                changed = message is not None
                 if changed:
-                    while pubsub.get_message(timeout=0) is not None:
-                        pass  # everything that arrived meanwhile is covered by one build
+                    self._drain(pubsub, message)
                     # only builds for changes are spaced out: the once-a-second one must not
-                    # make the next event wait
-                    pause = last_change + MIN_INTERVAL_S - time.monotonic()
-                    if pause > 0:
-                        stop.wait(pause)
+                    # make the next event wait. Nor does an alert wait out that spacing (it
+                    # ends the pause when it arrives): alert builds have a spacing of their own,
+                    # so a storm of alert changes is bounded too.
+                    deadline = last_change + MIN_INTERVAL_S
+                    while not (self._alerts_stale and time.monotonic() - last_alert >= MIN_INTERVAL_S):
+                        left = deadline - time.monotonic()
+                        if left <= 0 or stop.is_set():
+                            break
+                        self._drain(pubsub, pubsub.get_message(timeout=left))
                     last_change = time.monotonic()
+                    if self._alerts_stale:
+                        last_alert = last_change
                 last = time.monotonic()
                 self.publish()
             except redis.RedisError as exc:

@@ -55,3 +55,123 @@ def test_publisher_stores_every_scope(client, runtime):
     stored = orjson.loads(read_frame(runtime, runtime.areas.city.code))
     assert stored["kpi"]["reported_today"] == 5
     assert runtime.redis.ttl(runtime.keys.frame(runtime.areas.city.code)) > 0
+
+
+def _desk(runtime, username):
+    from bigscreen.alerts import AlertDesk
+    from bigscreen.auth.roles import Principal, Role
+    from bigscreen.db.models import User
+
+    with runtime.sessions() as s:
+        user = s.scalar(select(User).where(User.username == username))
+    return AlertDesk(runtime, Principal("user", user.username, Role(user.role), user.area_code, user.id))
+
+
+class _Statements:
+    """Counts the SQL statements the engine runs while inside `with`."""
+
+    def __init__(self, engine):
+        self.engine, self.seen = engine, []
+
+    def _note(self, conn, cursor, statement, *args):
+        self.seen.append(statement)
+
+    def __enter__(self):
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._note)
+        return self
+
+    def __exit__(self, *exc):
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._note)
+
+
+def _emergency(client, runtime, sid, grid):
+    item = next(i.code for i in runtime.config.items if runtime.config.alert_level(i.code) == "red")
+    r = client.post("/api/v1/events", json={"source_id": sid, "channel": "hotline_12345", "item": item, "grid": grid.code,
+                                            "description": "<b>燃气</b>泄漏"})
+    assert r.status_code == 201, r.text
+
+
+def test_frame_carries_the_scopes_unresolved_alerts_most_severe_first(client, runtime, account):
+    city, (one, two) = runtime.areas.city.code, scopes(runtime)[1:3]
+    grid_one = next(g for g in runtime.areas.at_level(runtime.areas.grid_level) if g.chain[1] == one.code)
+    street_two = next(a for a in runtime.areas.at_level(2) if a.chain[1] == two.code)
+    officer = account("duty")
+    desk = _desk(runtime, officer)
+    _emergency(client, runtime, "e-1", grid_one)                            # red, in district one, first
+    yellow = desk.raise_by_hand("yellow", "全市道路结冰", None)["id"]          # no area: the city wall only
+    orange = desk.raise_by_hand("orange", "<script>x</script>人员聚集", street_two.code)["id"]
+    red_two = desk.raise_by_hand("red", "河堤渗水", street_two.code)["id"]
+    publisher = FramePublisher(runtime)
+    frames = {code: orjson.loads(body) for code, body in publisher.publish().items()}
+
+    red_one = frames[city]["alerts"][0]
+    assert [a["id"] for a in frames[city]["alerts"]] == [red_one["id"], red_two, orange, yellow]
+    assert red_one["colour"] == "red" and red_one["area"] == grid_one.chain[3] and red_one["community"] == grid_one.chain[3]
+    assert red_one["area_name"] == runtime.areas.by_code[grid_one.chain[3]].name and red_one["count"] == 1
+    assert red_one["status"] == "open" and red_one["owner"] is None and red_one["acknowledged_at"] is None
+    assert abs(red_one["raised_at"] - frames[city]["built_ms"]) < 60_000
+    assert frames[city]["alerts_total"] == 4
+    assert [m["id"] for m in frames[city]["alert_marks"]] == [red_one["id"], red_two, orange], "red and orange mark the map"
+    assert [a["id"] for a in frames[one.code]["alerts"]] == [red_one["id"]]
+    assert [a["id"] for a in frames[two.code]["alerts"]] == [red_two, orange]
+    assert frames[two.code]["alerts"][1]["title"] == "<script>x</script>人员聚集", "stored as text; the wall draws text"
+    assert all(frames[s.code]["alerts"] == [] for s in scopes(runtime)[3:])
+
+    desk.acknowledge(red_two, "已派员")
+    desk.resolve(red_one["id"], "已处置")
+    frames = {code: orjson.loads(body) for code, body in publisher.publish().items()}
+    assert [(a["id"], a["status"]) for a in frames[city]["alerts"]] == [
+        (red_one["id"], "open"), (red_two, "open"), (orange, "open"), (yellow, "open")], "no alerts message came: nothing read"
+    publisher.alerts_changed()
+    frames = {code: orjson.loads(body) for code, body in publisher.publish().items()}
+    assert [a["id"] for a in frames[city]["alerts"]] == [red_two, orange, yellow], "resolved: gone"
+    acked = frames[two.code]["alerts"][0]
+    assert acked["status"] == "acknowledged" and acked["owner"] == officer
+    assert acked["acknowledged_at"] >= acked["raised_at"]
+    assert frames[one.code]["alerts"] == [] and frames[one.code]["alerts_total"] == 0
+
+
+def test_frames_read_no_sql_but_alerts_after_an_alerts_message(client, runtime, account):
+    import threading
+    import time
+
+    from bigscreen.wall.frame import plan, wall_alerts
+
+    desk = _desk(runtime, account("duty"))
+    desk.raise_by_hand("red", "燃气泄漏", runtime.areas.at_level(3)[0].code)
+    alerts = wall_alerts(runtime)
+    plans = [plan(runtime, s) for s in scopes(runtime)]
+    with _Statements(runtime.engine) as sql:
+        frames = [build_frame(runtime, p, runtime.clock(), alerts) for p in plans]
+    assert sql.seen == [] and frames[0]["alerts"][0]["title"] == "燃气泄漏"
+
+    publisher = FramePublisher(runtime)
+    publisher.publish()  # plans the scopes and reads the alerts: the first build only
+    with _Statements(runtime.engine) as sql:
+        for _ in range(3):
+            publisher.publish()
+    assert sql.seen == [], "no alert changed: no SQL"
+
+    stop = threading.Event()
+    thread = threading.Thread(target=publisher.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)  # subscribed (a subscription reads the alerts once: it may have missed some)
+        with _Statements(runtime.engine) as sql:
+            time.sleep(2.2)  # two or three builds, once a second
+        assert sql.seen == [], "builds without an alert change read no SQL"
+        new = desk.raise_by_hand("orange", "人员聚集", None)["id"]
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            if new in [a["id"] for a in orjson.loads(read_frame(runtime, runtime.areas.city.code))["alerts"]]:
+                break
+            time.sleep(0.02)
+        else:
+            raise AssertionError("the new alert did not reach the frame within 2 s")
+    finally:
+        stop.set()
+        thread.join(5)
