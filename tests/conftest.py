@@ -152,6 +152,17 @@ def client(runtime, api_key):
 
 
 @pytest.fixture
+def web(runtime):
+    """A browser-like client of the whole app (pages, login, callbacks), redirects not followed."""
+    from fastapi.testclient import TestClient
+
+    from bigscreen.app import create_app
+
+    with TestClient(create_app(runtime).server, follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture
 def live_server(runtime):
     from bigscreen.app import create_app
 

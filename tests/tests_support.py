@@ -43,3 +43,24 @@ def sign_in(page, base_url: str, username: str, password: str, next_path: str = 
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}{next_path}*")
+
+
+def login(web, username: str, password: str = PASSWORD, next_path: str = "/"):
+    """Signs in through the login form with a TestClient (its own form token included); returns
+    the answer to the POST."""
+    form = web.get(f"/login?next={quote(next_path, safe='')}")
+    token = form.text.split('name="csrf" value="')[1].split('"')[0]
+    return web.post("/login", data={"username": username, "password": password, "csrf": token, "next": next_path})
+
+
+def audit_entries(runtime, **where):
+    """The audit trail's entries matching column=value pairs, oldest first."""
+    from sqlalchemy import select
+
+    from bigscreen.db.models import AuditEntry
+
+    with runtime.sessions() as s:
+        q = select(AuditEntry)
+        for name, value in where.items():
+            q = q.where(getattr(AuditEntry, name) == value)
+        return s.scalars(q.order_by(AuditEntry.id)).all()

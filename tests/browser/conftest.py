@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 
 import pytest
 
@@ -24,3 +25,16 @@ def browser():
 @pytest.fixture(params=["sqlite"])
 def database_url(request, tmp_path):
     return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def publisher(runtime):
+    """The wall's frames built in a thread, as the scheduler's leader builds them."""
+    from bigscreen.wall.publisher import FramePublisher
+
+    stop = threading.Event()
+    thread = threading.Thread(target=FramePublisher(runtime).run, args=(stop,), daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(5)

@@ -4,24 +4,11 @@ acknowledged, with the officer's name, within 2 seconds."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import httpx
-import pytest
 from tests_support import PASSWORD, sign_in
 
-from bigscreen.wall.publisher import FramePublisher
-
-
-@pytest.fixture
-def publisher(runtime):
-    stop = threading.Event()
-    thread = threading.Thread(target=FramePublisher(runtime).run, args=(stop,), daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(5)
 
 
 def test_an_acknowledgement_at_the_desk_reaches_the_wall_within_2_s(browser, live_server, runtime, api_key, kiosk_token,

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 
 import httpx
-import pytest
 from tests_support import LiveServer, free_port
 
 from bigscreen.live.kpi import KPI_NAMES
 from bigscreen.presentation import display_value
-from bigscreen.wall.publisher import FramePublisher
 
 SIZES = [(1920, 1080, 1), (3840, 2160, 1), (1366, 768, 1), (5760, 1080, 1), (1920, 1080, 1.5)]
 XSS = '<img src=x onerror="window.__xss=1">楼道堆放杂物<script>window.__xss=2</script>'
-
-
-@pytest.fixture
-def publisher(runtime):
-    stop = threading.Event()
-    thread = threading.Thread(target=FramePublisher(runtime).run, args=(stop,), daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(5)
 
 
 def _post(server, api_key, runtime, sid, description="路灯不亮", item=None):

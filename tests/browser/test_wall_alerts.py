@@ -4,7 +4,6 @@ band fits every screen size."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import httpx
@@ -14,7 +13,6 @@ from sqlalchemy import select
 from bigscreen.alerts import AlertDesk
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.db.models import Alert, User
-from bigscreen.wall.publisher import FramePublisher
 
 SIZES = [(1920, 1080, 1), (3840, 2160, 1), (1366, 768, 1), (5760, 1080, 1), (1920, 1080, 1.5)]
 XSS = '<img src=x onerror="window.__xss=1">燃气泄漏<script>window.__xss=2</script>'
@@ -24,16 +22,6 @@ REFUSE_PLAY = """window.__plays = 0; HTMLMediaElement.prototype.play = function 
 HIDEOUT = """(() => { const st = window.store.getState(); let node = st.layout;
   for (const k of st.paths.strs['wall-map-fill']) node = node[k]; return node.props.hideout.alerts; })()"""
 FILLED = "document.querySelector('[data-kpi=open]')?.dataset.value !== undefined && document.querySelector('[data-kpi=open]').dataset.value !== ''"
-
-
-@pytest.fixture
-def publisher(runtime):
-    stop = threading.Event()
-    thread = threading.Thread(target=FramePublisher(runtime).run, args=(stop,), daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(5)
 
 
 @pytest.fixture

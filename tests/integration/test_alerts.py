@@ -19,7 +19,7 @@ from bigscreen.auth.roles import Principal, Role
 from bigscreen.auth.sessions import CSRF_COOKIE
 from bigscreen.db.models import Alert, AuditEntry, Notification, User
 from bigscreen.notify import Message, WebhookSender
-from tests_support import PASSWORD, free_port
+from tests_support import free_port, login
 
 
 def _emergency_item(runtime, colour="red"):
@@ -43,9 +43,7 @@ def _alerts(runtime):
 
 def _signed_in(runtime, username):
     web = TestClient(create_app(runtime).server, follow_redirects=False)
-    form = web.get("/login")
-    token = form.text.split('name="csrf" value="')[1].split('"')[0]
-    assert web.post("/login", data={"username": username, "password": PASSWORD, "csrf": token}).status_code == 303
+    assert login(web, username).status_code == 303
     web.headers["X-CSRFToken"] = web.cookies.get(CSRF_COOKIE)
     return web
 

@@ -9,33 +9,23 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests_support import PASSWORD
+from tests_support import audit_entries, login
 
 from bigscreen import duty
 from bigscreen.alerts import alert_rows
-from bigscreen.app import create_app
 from bigscreen.auth.context import Caller, Forbidden
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.auth.sessions import CSRF_COOKIE
-from bigscreen.db.models import AuditEntry, User, Whistle
+from bigscreen.db.models import User, Whistle
 from bigscreen.supervision import Supervisor
 from layouts import duty as desk
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-@pytest.fixture
-def web(runtime):
-    with TestClient(create_app(runtime).server, follow_redirects=False) as c:
-        yield c
-
-
 def _login(web, username):
-    form = web.get("/login")
-    token = form.text.split('name="csrf" value="')[1].split('"')[0]
-    assert web.post("/login", data={"username": username, "password": PASSWORD, "csrf": token}).status_code == 303
+    assert login(web, username).status_code == 303
 
 
 def _outputs(*parts: tuple[str, str]) -> dict:
@@ -98,14 +88,6 @@ def _red_alert(client, runtime, grid_index=0) -> dict:
     return next(a for a in alert_rows(runtime) if a["event_id"] == event["id"])
 
 
-def _audit(runtime, **where):
-    with runtime.sessions() as s:
-        q = select(AuditEntry)
-        for name, value in where.items():
-            q = q.where(getattr(AuditEntry, name) == value)
-        return s.scalars(q.order_by(AuditEntry.id)).all()
-
-
 def _principal(runtime, username) -> Principal:
     with runtime.sessions() as s:
         user = s.scalar(select(User).where(User.username == username))
@@ -128,11 +110,11 @@ def test_a_wall_or_a_leader_calling_acknowledge_gets_403_and_nothing_changes(web
     assert row["status"] == "open" and row["owner"] is None and row["version"] == alert["version"]
     with runtime.sessions() as s:
         assert s.scalars(select(Whistle)).all() == []
-    refused = [(e.role, e.action, e.subject, e.channel) for e in _audit(runtime, outcome="refused")]
+    refused = [(e.role, e.action, e.subject, e.channel) for e in audit_entries(runtime, outcome="refused")]
     assert refused == [("wall", "alert.acknowledge", str(alert["id"]), "web"), ("wall", "duty.view", None, "web"),
                        ("leader", "alert.acknowledge", str(alert["id"]), "web"),
                        ("leader", "case.whistle", str(alert["event_id"]), "web"), ("leader", "duty.view", None, "web")]
-    assert all(e.ip for e in _audit(runtime, outcome="refused"))
+    assert all(e.ip for e in audit_entries(runtime, outcome="refused"))
 
 
 def test_the_callback_needs_the_sessions_csrf_token(web, client, runtime, account):
@@ -142,7 +124,7 @@ def test_the_callback_needs_the_sessions_csrf_token(web, client, runtime, accoun
     assert _acknowledge(web, alert["id"], csrf=None).status_code == 403
     assert _acknowledge(web, alert["id"], csrf="forged").status_code == 403
     assert alert_rows(runtime, ids=[alert["id"]])[0]["status"] == "open"
-    assert len(_audit(runtime, action="csrf", outcome="refused")) == 2
+    assert len(audit_entries(runtime, action="csrf", outcome="refused")) == 2
 
     r = _acknowledge(web, alert["id"], comment="<script>x</script>已派消防")  # the officer's own page
     assert r.status_code == 200, r.text
@@ -150,7 +132,7 @@ def test_the_callback_needs_the_sessions_csrf_token(web, client, runtime, accoun
     assert said == {"children": f"已签收预警 #{alert['id']}，由您负责", "className": "duty-message is-ok"}
     (row,) = alert_rows(runtime, ids=[alert["id"]])
     assert row["status"] == "acknowledged" and row["owner"] == officer
-    (entry,) = _audit(runtime, action="alert.acknowledge")
+    (entry,) = audit_entries(runtime, action="alert.acknowledge")
     assert (entry.username, entry.outcome, entry.channel, entry.detail) == (
         officer, "ok", "web", {"comment": "<script>x</script>已派消防"})
 
@@ -161,7 +143,7 @@ def test_the_callback_needs_the_sessions_csrf_token(web, client, runtime, accoun
     assert r.status_code == 200
     assert r.json()["response"][desk.ALERT_MESSAGE] == {"children": f"预警 #{alert['id']} 已被 {officer} 签收",
                                                         "className": "duty-message is-error"}
-    assert _audit(runtime, action="alert.acknowledge")[-1].detail == {"why": "already acknowledged", "owner": officer}
+    assert audit_entries(runtime, action="alert.acknowledge")[-1].detail == {"why": "already acknowledged", "owner": officer}
     shown = _refresh(web)
     assert shown.status_code == 200
     text = json.dumps(shown.json(), ensure_ascii=False)
@@ -169,7 +151,7 @@ def test_the_callback_needs_the_sessions_csrf_token(web, client, runtime, accoun
     whistled = _whistle(web, alert["event_id"])
     assert whistled.status_code == 200
     assert whistled.json()["response"][desk.WHISTLE_MESSAGE]["children"].startswith(f"已对事件 #{alert['event_id']} 吹响集结哨")
-    assert [(e.username, e.channel) for e in _audit(runtime, action="case.whistle")] == [(late, "web")]
+    assert [(e.username, e.channel) for e in audit_entries(runtime, action="case.whistle")] == [(late, "web")]
 
 
 def test_the_desk_shows_late_cases_with_their_supervision_level(client, runtime, account):
@@ -203,7 +185,7 @@ def test_the_desk_shows_late_cases_with_their_supervision_level(client, runtime,
     assert duty.whistle_case(runtime, c, 999999, "assembly", ["GAJ"], None, "zh").text == "没有事件 #999999"
     (whistles,) = [c["whistles"] for c in duty.desk_view(runtime, officer).overdue if c["id"] == late["id"]]
     assert [(w["kind"], w["counts"]) for w in whistles] == [("assembly", {"reported": 0, "waiting": 2, "late": 0})]
-    assert [e.outcome for e in _audit(runtime, action="case.whistle")] == ["ok", "ok", "failed", "failed"]
+    assert [e.outcome for e in audit_entries(runtime, action="case.whistle")] == ["ok", "ok", "failed", "failed"]
 
     # an officer scoped to a district sees that district's alerts and cases only, and whistles only there
     district = runtime.areas.by_code[late["grid"]].chain[1]

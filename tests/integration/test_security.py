@@ -6,35 +6,13 @@ import subprocess
 import sys
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests_support import PASSWORD
+from tests_support import PASSWORD, audit_entries, login
 
-from bigscreen.app import create_app
 from bigscreen.auth.sessions import CSRF_COOKIE, SESSION_COOKIE
-from bigscreen.db.models import AuditEntry, User
+from bigscreen.db.models import User
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def web(runtime):
-    with TestClient(create_app(runtime).server, follow_redirects=False) as c:
-        yield c
-
-
-def _login(web, username, password=PASSWORD, next_path="/"):
-    form = web.get(f"/login?next={next_path}")
-    token = form.text.split('name="csrf" value="')[1].split('"')[0]
-    return web.post("/login", data={"username": username, "password": password, "csrf": token, "next": next_path})
-
-
-def _audit(runtime, **where):
-    with runtime.sessions() as s:
-        q = select(AuditEntry)
-        for name, value in where.items():
-            q = q.where(getattr(AuditEntry, name) == value)
-        return s.scalars(q.order_by(AuditEntry.id)).all()
 
 
 def test_pages_need_the_right_principal(web, runtime, kiosk_token, account):
@@ -44,50 +22,50 @@ def test_pages_need_the_right_principal(web, runtime, kiosk_token, account):
     assert r.status_code == 200 and SESSION_COOKIE in r.cookies
     assert web.get("/wall").status_code == 200, "the kiosk's session carries on without the token"
     assert web.get("/").status_code == 403 and web.get("/duty").status_code == 403, "a wall is read-only"
-    assert [e.subject for e in _audit(runtime, outcome="refused", role="wall")] == ["/", "/duty"]
+    assert [e.subject for e in audit_entries(runtime, outcome="refused", role="wall")] == ["/", "/duty"]
 
     web.cookies.clear()
-    assert _login(web, account("leader", runtime.areas.at_level(1)[0].code)).status_code == 303
+    assert login(web, account("leader", runtime.areas.at_level(1)[0].code)).status_code == 303
     assert web.get("/").status_code == 200 and web.get("/wall").status_code == 200
     assert web.get("/duty").status_code == 403
     web.cookies.clear()
-    assert _login(web, account("duty"), next_path="/duty").headers["location"] == "/duty"
+    assert login(web, account("duty"), next_path="/duty").headers["location"] == "/duty"
     assert web.get("/duty").status_code == 200
 
 
 def test_signing_in(web, runtime, account):
     user = account("duty")
-    assert _login(web, user, "wrong password").status_code == 401
-    assert _audit(runtime, action="login", outcome="refused")[0].detail == {"why": "wrong username or password"}
+    assert login(web, user, "wrong password").status_code == 401
+    assert audit_entries(runtime, action="login", outcome="refused")[0].detail == {"why": "wrong username or password"}
     r = web.post("/login", data={"username": user, "password": PASSWORD, "csrf": "forged", "next": "/"})
     assert r.status_code == 403, "a login form without its own token is refused"
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         web.cookies.clear()
-        assert _login(web, user, next_path=target).headers["location"] == "/", "never redirects off the site"
+        assert login(web, user, next_path=target).headers["location"] == "/", "never redirects off the site"
     with runtime.sessions() as s:
         assert s.scalar(select(User.password_hash).where(User.username == user)).startswith("$argon2id$")
-    assert len(_audit(runtime, action="login", outcome="ok")) == 3
+    assert len(audit_entries(runtime, action="login", outcome="ok")) == 3
 
 
 def test_login_attempts_are_rate_limited(web, runtime, account):
     user = account("duty")
-    codes = [_login(web, user, "wrong password").status_code for _ in range(6)]
+    codes = [login(web, user, "wrong password").status_code for _ in range(6)]
     assert codes == [401] * 5 + [429]
-    assert _login(web, user).status_code == 429, "even the right password waits out the window"
-    assert _audit(runtime, action="login")[-1].detail == {"why": "rate limited"}
+    assert login(web, user).status_code == 429, "even the right password waits out the window"
+    assert audit_entries(runtime, action="login")[-1].detail == {"why": "rate limited"}
 
 
 def test_state_changes_need_the_session_csrf_token(web, runtime, account):
     from bigscreen import ids
 
-    _login(web, account("duty"))
+    login(web, account("duty"))
     csrf = web.cookies.get(CSRF_COOKIE)
     body = {"output": "x.children", "outputs": {"id": "x", "property": "children"}, "inputs": [], "changedPropIds": []}
     r = web.post("/_dash-update-component", json=body)
     assert r.status_code == 403 and "CSRF" in r.json()["detail"]
     r = web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": "forged"})
     assert r.status_code == 403
-    assert len(_audit(runtime, action="csrf", outcome="refused")) == 2
+    assert len(audit_entries(runtime, action="csrf", outcome="refused")) == 2
     page = _callback(web, (ids.PAGE, "children"), [(ids.URL, "pathname", "/"), (ids.URL, "search", "")])
     assert f'"value":"{csrf}"' in page.text.replace(" ", ""), "the tablet page renders a sign-out form with the token"
     r = web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf})
@@ -99,7 +77,7 @@ def test_state_changes_need_the_session_csrf_token(web, runtime, account):
 
 
 def test_an_expired_session_signs_out(web, runtime, account):
-    _login(web, account("duty"))
+    login(web, account("duty"))
     assert web.get("/").status_code == 200
     for key in runtime.redis.scan_iter(match=f"{runtime.keys.prefix}session:*"):
         runtime.redis.delete(key)
@@ -150,5 +128,5 @@ def test_callbacks_check_the_principal_too(web, runtime, account):
     assert _callback(web, frame, tick, [(ids.WALL_ROOT, "data-scope", other)]).status_code == 403
     assert _callback(web, frame, tick, [(ids.WALL_ROOT, "data-scope", runtime.areas.city.code)]).status_code == 403
     assert _callback(web, frame, tick, [(ids.WALL_ROOT, "data-scope", district)]).status_code in (200, 204)
-    refused = [e.action for e in _audit(runtime, outcome="refused", role="wall")]
+    refused = [e.action for e in audit_entries(runtime, outcome="refused", role="wall")]
     assert refused == ["open", "open", "view wall", "view wall"]

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests_support import PASSWORD
+from tests_support import login
 
-from bigscreen.app import create_app
 from bigscreen.auth.sessions import CSRF_COOKIE
 from bigscreen.db.models import AuditEntry
 from bigscreen.live.kpi import KPI_NAMES
@@ -20,17 +18,9 @@ from layouts import tablet as layout
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-@pytest.fixture
-def web(runtime):
-    with TestClient(create_app(runtime).server, follow_redirects=False) as c:
-        yield c
-
-
 def _login(web, username):
     web.cookies.clear()
-    form = web.get("/login?next=/")
-    token = form.text.split('name="csrf" value="')[1].split('"')[0]
-    r = web.post("/login", data={"username": username, "password": PASSWORD, "csrf": token, "next": "/"})
+    r = login(web, username)
     assert r.status_code == 303, r.text
 
 
