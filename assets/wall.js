@@ -269,15 +269,37 @@
     }
   }
 
+  /* The frame carries the map's numbers as a list in the order of the page's area codes
+     (data-map-codes, sent once with the page); hideout wants {code: value}. */
+  function mapValues(m) {
+    var root = el("wall-root");
+    if (!root) return {};
+    if (state.mapCodesKey !== root.dataset.mapKey) {
+      state.mapCodesKey = root.dataset.mapKey;
+      state.mapCodes = JSON.parse(root.dataset.mapCodes || "[]");
+    }
+    if (m.key !== state.mapCodesKey) {
+      /* the city's areas changed since this page was built: load it again (its geometry too),
+         at most once a minute, and leave the colours as they are meanwhile */
+      if (Date.now() - state.loadedAt > 60000) window.location.reload();
+      return null;
+    }
+    var out = {};
+    m.open.forEach(function (v, i) { if (v > 0) out[state.mapCodes[i]] = v; });
+    return out;
+  }
+
   function hideout(f) {
     var cloud = CLOUDS[state.cloud], prop = CLOUD_PROPERTY[cloud];
-    var areas = state.alertAreas, key = cloud + "|" + JSON.stringify(areas) + "|" + (prop ? "" : JSON.stringify(f.map.open));
+    var areas = state.alertAreas, key = cloud + "|" + JSON.stringify(areas) + "|" + (prop ? "" : f.map.key + f.map.open.join(","));
     if (key === state.mapKey) return window.dash_clientside.no_update;  /* a recolour costs the browser ~80 ms */
+    var values = prop ? null : mapValues(f.map);
+    if (!prop && values === null) return window.dash_clientside.no_update;
     state.mapKey = key;
     var top = prop ? f.static.max[prop] : f.map.max;
     var legendMax = el("wall-map-legend-max");
     if (legendMax) legendMax.textContent = num(top);
-    return prop ? { property: prop, alerts: areas, max: Math.max(1, top) } : { values: f.map.open, alerts: areas, max: Math.max(1, top) };
+    return prop ? { property: prop, alerts: areas, max: Math.max(1, top) } : { values: values, alerts: areas, max: Math.max(1, top) };
   }
 
   function showCloud() {

@@ -8,6 +8,7 @@ from pathlib import Path
 from dash import Dash
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
@@ -134,6 +135,9 @@ def create_app(rt: Runtime) -> Dash:
     wall_callbacks.register(app, rt)
     wall_callbacks.register_push(app, rt)
     duty_callbacks.register(app, rt)
+    # The wall's polling answer (a frame) shrinks to about a fifth; responses that are already
+    # compressed (the /geo files) pass as they are.
+    api.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     api.add_middleware(BodyLimit, max_bytes=rt.settings.max_body_bytes)
     api.add_middleware(Security, rt=rt, secure_cookies=rt.settings.secure_cookies)  # outermost: added last
     # Dash prepares its page (asset scripts, callbacks) on the first request to one of its own

@@ -12,6 +12,7 @@ from bigscreen.auth.context import caller, require
 from bigscreen.auth.pages import page_permission
 from bigscreen.auth.roles import Permission
 from bigscreen.i18n import pick_lang, t
+from bigscreen.wall.frame import map_areas, map_key
 from callbacks import tablet as tablet_callbacks
 from layouts import duty as duty_layout
 from layouts import wall as wall_layout
@@ -32,8 +33,10 @@ def page_for(rt, manifest: dict | None, pathname: str | None, search: str | None
         name = scope.name if lang == "zh" or scope.level else rt.config.city.name_en
         rotate = query.get("rotate", "")
         rotate_s = int(rotate) if rotate.isdigit() and int(rotate) <= 3600 else wall_layout.DEFAULT_ROTATE_S
+        codes = tuple(a.code for a in map_areas(rt, scope.code))
         return wall_layout.build(rt.config, scope=scope.code, scope_name=name, lang=lang, fit=query.get("fit", "contain"),
-                                 map_component=wall_map(rt, manifest, scope, lang), rotate_s=rotate_s)
+                                 map_component=wall_map(rt, manifest, scope, lang), rotate_s=rotate_s,
+                                 map_codes=codes, map_key=map_key(codes))
     if pathname == "/duty":  # exactly: "/duty/" is not what the middleware checked for ACT
         return duty_layout.build(rt.config, rt.areas, officer=who.name, area=who.area, lang=lang)
     if pathname in ("/", "", None):

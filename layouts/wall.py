@@ -69,7 +69,9 @@ def _cloud_figures(cloud: str, lang: str) -> html.Dl:
 
 
 def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_component=None,
-          rotate_s: int = DEFAULT_ROTATE_S) -> html.Div:
+          rotate_s: int = DEFAULT_ROTATE_S, map_codes: tuple[str, ...] = (), map_key: str = "") -> html.Div:
+    """`map_codes`: the areas the map colours, in the order of the frame's map values (sent once
+    here, so that a frame carries only the numbers); `map_key` names that list."""
     title = config.city.title if lang == "zh" else config.city.title_en
     strings = {**catalogue("status.", lang), **{k: t(f"wall.{k}", lang) for k in ("stale", "seconds_ago", "no_data")},
                **{k: t(f"wall.{k}", lang) for k in ALERT_STRINGS},
@@ -137,7 +139,8 @@ def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_compo
             html.Div(stage, id=ids.WALL_ROOT, className="wall-viewport",
                      **{"data-fit": fit if fit in FITS else "contain", "data-scope": scope, "data-rotate": str(rotate_s),
                         "data-strings": json.dumps(strings, ensure_ascii=False),
-                        "data-sound": "1" if config.city.alerts.sound else "0", "data-chime": CHIME_URL}),
+                        "data-sound": "1" if config.city.alerts.sound else "0", "data-chime": CHIME_URL,
+                        "data-map-codes": json.dumps(list(map_codes)), "data-map-key": map_key}),
             dcc.Store(id=ids.WALL_FRAME),
             dcc.Store(id=ids.WALL_RENDERED),
             dcc.Interval(id=ids.WALL_TICK, interval=1000),

@@ -64,3 +64,9 @@ def audit_entries(runtime, **where):
         for name, value in where.items():
             q = q.where(getattr(AuditEntry, name) == value)
         return s.scalars(q.order_by(AuditEntry.id)).all()
+
+
+def layout_prop_js(component_id: str, prop: str) -> str:
+    """A JS expression: a component's prop as dash-renderer holds it (what a clientside output gave it)."""
+    return ("(() => { const st = window.store.getState(); let node = st.layout;"
+            f" for (const k of st.paths.strs['{component_id}']) node = node[k]; return node.props.{prop}; }})()")

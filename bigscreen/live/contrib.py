@@ -16,7 +16,7 @@ Fields of an area hash and of a day hash (the cohort of events reported that day
   overdue, overdue:{cat}         open and past the deadline (kept by the sweep)
 Department hashes carry the same fields as an area's all-time hash.
 Flows counted on the day they happen (day hash of that day): fl:closed, fl:ontime.
-Trend hashes (city, district and street only): "{minute}:r" reported, "{minute}:c" closed.
+Trend hashes (city, district and street only), one per hour: "r" reported, "c" closed.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ class Contributions:
         if (now - moment).total_seconds() >= TREND_KEEP_S or moment > now + timedelta(minutes=5):
             return None
         local = moment.astimezone(self.tz)
-        return local.strftime("%Y%m%d%H"), f"{local.minute:02d}:{flow}"
+        return local.strftime("%Y%m%d%H"), flow
 
     def overdue_fields(self, w: Waiting, chain: tuple[str, ...], now: datetime, sign: int = 1) -> Delta:
         """The counters one case moves by being overdue: its areas (all-time and its report

@@ -3,7 +3,7 @@
 area hash      {p}a:{area}              all-time counters of an area (see bigscreen.live.contrib)
 day hash       {p}a:{area}:d:{yyyymmdd} counters of the events reported that (local) day,
                                         plus fl:* flows that happened that day
-trend hash     {p}tr:{area}:{yyyymmddhh} per-minute buckets, field "{mm}:{flow}"
+trend hash     {p}tr:{area}:{yyyymmddhh} the hour's flows: fields "r" (reported), "c" (closed)
 department     {p}dep:{code}            all-time counters of a handling department
 deadlines      {p}deadlines             zset: open cases not yet overdue, scored by deadline (epoch s)
 overdue        {p}overdue               set: open cases counted as overdue
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = "3"  # bump when counters change shape: `sync_live` then rebuilds at start
+SCHEMA_VERSION = "4"  # bump when counters change shape: `sync_live` then rebuilds at start
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import redis
@@ -29,6 +30,13 @@ def hours(seconds: int, count: int) -> float | None:
 
 STATUS_FIELDS = {f"st:{s.value}": s.value for s in Status}
 CLOSED_FIELDS = tuple(f"st:{s.value}" for s in CLOSED_STATUSES)
+# Every field `figures` and `headline` read. A hash also holds per-category fields (their number
+# grows with what happened), so a reader that needs only the figures asks for these by name.
+FIGURE_FIELDS = (
+    *STATUS_FIELDS, "overdue", "ontime", "satisfied", "rated", "handle_s", "fl:closed",
+    *(f"lvl:{level}" for level in RESOLUTION_LEVELS), "med:mediated", "med:referred",
+    *(f"med:lvl:{rung}" for rung in MEDIATION_RUNGS),
+)
 
 
 def figures(h: dict[str, int]) -> dict:
@@ -58,6 +66,11 @@ def figures(h: dict[str, int]) -> dict:
 
 def ints(raw: dict[bytes, bytes]) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in raw.items()}
+
+
+def named(fields: Sequence[str], values: Sequence[bytes | None]) -> dict[str, int]:
+    """An HMGET reply as a dict, like `ints` of an HGETALL restricted to `fields`."""
+    return {f: int(v) for f, v in zip(fields, values) if v is not None}
 
 
 def read_kpi(client: redis.Redis, keys: Keys, contrib: Contributions, code: str, now: datetime) -> dict:

@@ -8,6 +8,7 @@ five hundred viewers.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from bigscreen.alerts import alert_rows
 from bigscreen.geo.totals import PEOPLE, WORKFORCE
 from bigscreen.lifecycle import CLOSED_STATUSES, Status
-from bigscreen.live.kpi import KPI_NAMES, figures, headline, ints
+from bigscreen.live.kpi import FIGURE_FIELDS, KPI_NAMES, figures, headline, named
 from bigscreen.runtime import Runtime
 
 TOP_CATEGORIES = 8
@@ -29,6 +30,7 @@ MARKED = ("red", "orange")  # alerts that mark their area on the map
 MARKS = 300
 MARK_FIELDS = ("id", "colour", "status", "community", "lat", "lon")
 OPEN_FIELDS = [f"st:{s.value}" for s in Status if s not in CLOSED_STATUSES]
+TREND_FIELDS = ("r", "c")  # reported, closed in the hour (bigscreen.live.contrib)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class ScopePlan:
     children: list
     map_level: int
     map_areas: list
-    map_keys: list[str]
+    map_key: str  # names the list of map areas: a page whose list has another key reloads
     static: dict  # people, housing and workforce of the scope: they change only with the city
 
 
@@ -66,14 +68,25 @@ def static_figures(scope: Scope, map_areas: list, grids: int, totals: dict[str, 
     }
 
 
+MAP_LEVEL = 3  # communities: the wall's map colours them on every scope
+
+
+def map_areas(rt: Runtime, scope_code: str) -> list:
+    """The areas a scope's map colours, in the order the frame's map values follow."""
+    return [a for a in rt.areas.at_level(MAP_LEVEL) if scope_code in a.chain]
+
+
+def map_key(codes: Sequence[str]) -> str:
+    return f"{zlib.crc32(','.join(codes).encode()):08x}"
+
+
 def plan(rt: Runtime, scope: Scope, totals: dict[str, dict[str, int]] | None = None) -> ScopePlan:
     areas = rt.areas
     streets = [a for a in areas.at_level(2) if scope.code in a.chain]  # ranked on every wall
-    map_level = 3  # communities: the wall's map colours them on every scope
-    map_areas = [a for a in areas.at_level(map_level) if scope.code in a.chain]
+    shown = map_areas(rt, scope.code)
     grids = sum(1 for a in areas.at_level(areas.grid_level) if scope.code in a.chain)
-    return ScopePlan(scope, streets, map_level, map_areas, [rt.keys.area(a.code) for a in map_areas],
-                     static_figures(scope, map_areas, grids, totals or {}))
+    return ScopePlan(scope, streets, MAP_LEVEL, shown, map_key([a.code for a in shown]),
+                     static_figures(scope, shown, grids, totals or {}))
 
 
 @dataclass(frozen=True)
@@ -84,7 +97,7 @@ class WallAlert:
     shown: dict
 
 
-def wall_alerts(rt: Runtime, map_level: int = 3) -> list[WallAlert]:
+def wall_alerts(rt: Runtime, map_level: int = MAP_LEVEL) -> list[WallAlert]:
     """Every open or acknowledged alert, most severe first (bigscreen.alerts.alert_rows' order).
     Reads SQL: the publisher calls it only when an alert changed, never per frame."""
     out = []
@@ -115,58 +128,77 @@ def _alerts(alerts: Sequence[WallAlert], scope: Scope) -> tuple[list[dict], int,
 
 
 def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime, alerts: Sequence[WallAlert] = ()) -> dict:
-    """`alerts`: the unresolved alerts the publisher holds (see `wall_alerts`); no SQL is read here."""
+    """One scope's frame (see `build_frames`)."""
     p = scope if isinstance(scope, ScopePlan) else plan(rt, scope)
-    scope, children, map_level, map_areas = p.scope, p.children, p.map_level, p.map_areas
-    client, keys, contrib = rt.redis, rt.keys, rt.contributions
+    return build_frames(rt, [p], now, alerts)[p.scope.code]
+
+
+def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts: Sequence[WallAlert] = ()) -> dict[str, dict]:
+    """Every scope's frame from one Redis round trip, by scope code. Each hash is read once
+    however many walls show it (a street is ranked on the city's wall and on its district's),
+    and only the fields the wall shows: the work stays the same as hashes fill up.
+    `alerts`: the unresolved alerts the publisher holds (see `wall_alerts`); no SQL is read here."""
+    keys, contrib = rt.keys, rt.contributions
     hours = [(now - timedelta(hours=h)).astimezone(rt.tz) for h in range(TREND_HOURS - 1, -1, -1)]
     departments = rt.config.departments
+    day_fields = _day_fields(rt)
+    streets = list({a.code: a for p in plans for a in p.children}.values())
+    communities = list({a.code: a for p in plans for a in p.map_areas}.values())
 
-    pipe = client.pipeline(transaction=False)
-    pipe.hgetall(keys.area(scope.code))
-    pipe.hgetall(keys.day(scope.code, contrib.day(now)))
-    for h in hours:
-        pipe.hgetall(keys.trend(scope.code, h.strftime("%Y%m%d%H")))
-    for a in children:
-        pipe.hgetall(keys.area(a.code))
+    pipe = rt.redis.pipeline(transaction=False)
+    for p in plans:
+        pipe.hmget(keys.area(p.scope.code), FIGURE_FIELDS)
+        pipe.hmget(keys.day(p.scope.code, contrib.day(now)), day_fields)
+        for h in hours:
+            pipe.hmget(keys.trend(p.scope.code, h.strftime("%Y%m%d%H")), TREND_FIELDS)
+    for a in streets:
+        pipe.hmget(keys.area(a.code), FIGURE_FIELDS)
     for d in departments:
-        pipe.hgetall(keys.department(d.code))
-    rt.live.open_overdue(keys=p.map_keys, args=OPEN_FIELDS, client=pipe)
+        pipe.hmget(keys.department(d.code), FIGURE_FIELDS)
+    rt.live.open_overdue(keys=[keys.area(a.code) for a in communities], args=OPEN_FIELDS, client=pipe)
     pipe.xrevrange(keys.ticker, count=FEED_SCAN)
-    replies = pipe.execute()
+    replies = iter(pipe.execute())
 
-    whole, day = ints(replies[0]), ints(replies[1])
-    at = 2
-    trend_raw = replies[at : at + len(hours)]
-    at += len(hours)
-    child_raw = replies[at : at + len(children)]
-    at += len(children)
-    dept_raw = replies[at : at + len(departments)]
-    at += len(departments)
-    map_raw = replies[at]
-    ticker = replies[-1]
+    per_scope = []
+    for _ in plans:
+        whole, day = named(FIGURE_FIELDS, next(replies)), named(day_fields, next(replies))
+        per_scope.append((whole, day, [next(replies) for _ in hours]))
+    street_rows = {a.code: (a.code, a.name, named(FIGURE_FIELDS, next(replies))) for a in streets}
+    ranked_departments = _ranked([(d.code, d.name, named(FIGURE_FIELDS, next(replies))) for d in departments])
+    flat = next(replies)
+    open_overdue = {a.code: (flat[2 * i], flat[2 * i + 1]) for i, a in enumerate(communities)}
+    ticker = next(replies)
 
-    kpi = headline(scope.code, whole, day, now)
-    shown_alerts, alerts_total, alert_marks = _alerts(alerts, scope)
-    return {
-        "scope": scope.code,
-        "name": scope.name,
-        "level": scope.level,
-        "built_at": now.isoformat(),
-        "built_ms": int(now.timestamp() * 1000),
-        "kpi": {k: kpi[k] for k in KPI_NAMES},
-        "targets": rt.config.city.targets.model_dump(),
-        "categories": _categories(rt, day),
-        "trend": _trend(hours, trend_raw),
-        "areas": _ranked([(a.code, a.name, ints(r)) for a, r in zip(children, child_raw)]),
-        "departments": _ranked([(d.code, d.name, ints(r)) for d, r in zip(departments, dept_raw)]),
-        "map": _map(map_areas, map_raw, map_level, rt),
-        "feed": _feed(ticker, scope),
-        "static": p.static,
-        "alerts": shown_alerts,
-        "alerts_total": alerts_total,
-        "alert_marks": alert_marks,
-    }
+    targets = rt.config.city.targets.model_dump()
+    frames = {}
+    for p, (whole, day, trend_raw) in zip(plans, per_scope):
+        kpi = headline(p.scope.code, whole, day, now)
+        shown_alerts, alerts_total, alert_marks = _alerts(alerts, p.scope)
+        frames[p.scope.code] = {
+            "scope": p.scope.code,
+            "name": p.scope.name,
+            "level": p.scope.level,
+            "built_at": now.isoformat(),
+            "built_ms": int(now.timestamp() * 1000),
+            "kpi": {k: kpi[k] for k in KPI_NAMES},
+            "targets": targets,
+            "categories": _categories(rt, day),
+            "trend": _trend(hours, trend_raw),
+            "areas": _ranked([street_rows[a.code] for a in p.children]),
+            "departments": ranked_departments,
+            "map": _map(p, open_overdue, rt),
+            "feed": _feed(ticker, p.scope),
+            "static": p.static,
+            "alerts": shown_alerts,
+            "alerts_total": alerts_total,
+            "alert_marks": alert_marks,
+        }
+    return frames
+
+
+def _day_fields(rt: Runtime) -> tuple[str, ...]:
+    """Today's figures and the per-category counts the top categories are summed from."""
+    return (*FIGURE_FIELDS, *(f"st:{s.value}:{c.code}" for c in rt.config.categories for s in Status))
 
 
 def _categories(rt: Runtime, day: dict[str, int]) -> list[dict]:
@@ -178,12 +210,9 @@ def _categories(rt: Runtime, day: dict[str, int]) -> list[dict]:
     return sorted(counts, key=lambda x: -x["count"])[:TOP_CATEGORIES]
 
 
-def _trend(hours: list[datetime], raw: list[dict[bytes, bytes]]) -> dict:
-    reported, closed = [], []
-    for r in raw:
-        fields = ints(r)
-        reported.append(sum(v for f, v in fields.items() if f.endswith(":r")))
-        closed.append(sum(v for f, v in fields.items() if f.endswith(":c")))
+def _trend(hours: list[datetime], raw: list[list[bytes | None]]) -> dict:
+    reported = [int(r or 0) for r, _c in raw]
+    closed = [int(c or 0) for _r, c in raw]
     return {"hours": [h.strftime("%H:00") for h in hours], "reported": reported, "closed": closed}
 
 
@@ -198,16 +227,13 @@ def _ranked(rows: list[tuple[str, str, dict[str, int]]]) -> list[dict]:
     return out[:RANKED]
 
 
-def _map(map_areas, flat: list[int], level: int, rt: Runtime) -> dict:
-    open_by, overdue_by = {}, {}
-    for i, a in enumerate(map_areas):
-        opened, overdue = flat[2 * i], flat[2 * i + 1]
-        if opened:
-            open_by[a.code] = opened
-        if overdue:
-            overdue_by[a.code] = overdue
-    level_name = rt.config.city.levels[level]
-    return {"level": level_name, "open": open_by, "overdue": overdue_by, "max": max(open_by.values(), default=0)}
+def _map(p: ScopePlan, open_overdue: dict[str, tuple[int, int]], rt: Runtime) -> dict:
+    """Open and overdue cases per area, as lists in the order of `map_codes` (the page has the
+    codes; `key` tells it whether they are still the ones the frame means)."""
+    pairs = [open_overdue[a.code] for a in p.map_areas]
+    opened = [o for o, _ in pairs]
+    return {"level": rt.config.city.levels[p.map_level], "key": p.map_key, "open": opened,
+            "overdue": [d for _, d in pairs], "max": max(opened, default=0)}
 
 
 def _feed(ticker, scope: Scope) -> list[dict]:

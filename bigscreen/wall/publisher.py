@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bigscreen.geo.totals import area_totals
 from bigscreen.runtime import Runtime
-from bigscreen.wall.frame import ScopePlan, WallAlert, build_frame, plan, scopes, wall_alerts
+from bigscreen.wall.frame import ScopePlan, WallAlert, build_frames, plan, scopes, wall_alerts
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 0.25  # at most four builds a second, however fast events arrive
@@ -77,7 +77,8 @@ class FramePublisher:
                 totals = area_totals(session)  # once: people and workforce change only with the city
             self._plans = [plan(self.rt, s, totals) for s in scopes(self.rt)]
         self._refresh_alerts()
-        frames = {p.scope.code: orjson.dumps(build_frame(self.rt, p, now, self._alerts)) for p in self._plans}
+        built = build_frames(self.rt, self._plans, now, self._alerts)
+        frames = {code: orjson.dumps(frame) for code, frame in built.items()}
         pipe = self.rt.redis.pipeline(transaction=False)
         for code, body in frames.items():
             pipe.set(self.rt.keys.frame(code), body, ex=FRAME_TTL_S)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-
 import httpx
-from tests_support import LiveServer, free_port
+from tests_support import LiveServer, free_port, layout_prop_js
 
 from bigscreen.live.kpi import KPI_NAMES
 from bigscreen.presentation import display_value
 
 SIZES = [(1920, 1080, 1), (3840, 2160, 1), (1366, 768, 1), (5760, 1080, 1), (1920, 1080, 1.5)]
+MAP_VALUES = layout_prop_js("wall-map-fill", "hideout.values")
 XSS = '<img src=x onerror="window.__xss=1">楼道堆放杂物<script>window.__xss=2</script>'
 
 
@@ -67,6 +67,9 @@ def test_wall_numbers_text_sizes_and_origin(browser, live_server, runtime, api_k
 
     _post(live_server, api_key, runtime, "w-new")
     page.wait_for_function("document.querySelector('[data-kpi=reported_today]').dataset.value === '11'", timeout=5000)
+    # the map: all 9 open cases are in grid 5's community, and only there
+    community = runtime.areas.at_level(runtime.areas.grid_level)[5].chain[3]
+    page.wait_for_function(f"JSON.stringify({MAP_VALUES}) === '{{\"{community}\":9}}'", timeout=5000)
 
     for width, height, scale in SIZES:
         p = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=scale)

@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 from sqlalchemy import select
+from tests_support import layout_prop_js
 
 from bigscreen.alerts import AlertDesk
 from bigscreen.auth.roles import Principal, Role
@@ -19,8 +20,7 @@ XSS = '<img src=x onerror="window.__xss=1">燃气泄漏<script>window.__xss=2</s
 # play() as a browser without an autoplay permission answers it: refused (counted here)
 REFUSE_PLAY = """window.__plays = 0; HTMLMediaElement.prototype.play = function () {
   window.__plays += 1; return Promise.reject(new DOMException("play() needs a user gesture", "NotAllowedError")); };"""
-HIDEOUT = """(() => { const st = window.store.getState(); let node = st.layout;
-  for (const k of st.paths.strs['wall-map-fill']) node = node[k]; return node.props.hideout.alerts; })()"""
+HIDEOUT = layout_prop_js("wall-map-fill", "hideout.alerts")
 FILLED = "document.querySelector('[data-kpi=open]')?.dataset.value !== undefined && document.querySelector('[data-kpi=open]').dataset.value !== ''"
 
 

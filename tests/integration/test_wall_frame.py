@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import orjson
 from sqlalchemy import select
 
 from bigscreen.db.models import Event
 from bigscreen.simulation.life import ROLE_OF
-from bigscreen.wall.frame import build_frame, scopes
+from bigscreen.wall.frame import build_frame, map_areas, map_key, scopes
 from bigscreen.wall.publisher import FramePublisher, read_frame
 
 
@@ -33,7 +35,10 @@ def test_frame_figures_match_kpi_and_sql(client, runtime):
     assert city["kpi"]["reported_today"] == len(events) == 40
     assert sum(c["count"] for c in city["categories"]) <= 40 and city["categories"][0]["count"] >= city["categories"][-1]["count"]
     assert sum(city["trend"]["reported"]) == 40 and len(city["trend"]["hours"]) == 24
-    assert sum(city["map"]["open"].values()) == 40
+    communities = [a.code for a in map_areas(runtime, city["scope"])]
+    by_community = Counter(runtime.areas.by_id[e.grid_id].chain[3] for e in events)  # all 40 are open
+    assert dict(zip(communities, city["map"]["open"])) == {c: by_community.get(c, 0) for c in communities}
+    assert city["map"]["overdue"] == [0] * len(communities) and city["map"]["max"] == max(by_community.values())
     assert len(city["feed"]) == 20 and city["feed"][0]["text"].startswith("<script>")
     assert any(d["reported"] for d in city["departments"])
 
@@ -42,7 +47,9 @@ def test_district_frame_holds_only_its_district(client, runtime):
     _post(client, runtime)
     district = scopes(runtime)[1]
     frame = build_frame(runtime, district, runtime.clock())
-    assert all(code.startswith(district.code) for code in frame["map"]["open"])
+    codes = [a.code for a in map_areas(runtime, district.code)]
+    assert codes and all(code.startswith(district.code) for code in codes)
+    assert len(frame["map"]["open"]) == len(codes) and frame["map"]["key"] == map_key(codes)
     assert frame["areas"] and all(a["code"].startswith(district.code) for a in frame["areas"])
     grids = {a.name for a in runtime.areas.at_level(runtime.areas.grid_level) if a.chain[1] == district.code}
     assert all(item["grid"] in grids for item in frame["feed"])
