@@ -269,7 +269,7 @@
     }
   }
 
-  /* The frame carries the map's numbers as a list in the order of the page's area codes
+  /* The frame carries the map's numbers against the order of the page's area codes
      (data-map-codes, sent once with the page); hideout wants {code: value}. */
   function mapValues(m) {
     var root = el("wall-root");
@@ -284,8 +284,11 @@
       if (Date.now() - state.loadedAt > 60000) window.location.reload();
       return null;
     }
-    var out = {};
-    m.open.forEach(function (v, i) { if (v > 0) out[state.mapCodes[i]] = v; });
+    var out = {}, i = -1;  /* m.open: [skip, value, skip, value, ...] (bigscreen.wall.frame.sparse) */
+    for (var k = 0; k + 1 < m.open.length; k += 2) {
+      i += m.open[k] + 1;
+      out[state.mapCodes[i]] = m.open[k + 1];
+    }
     return out;
   }
 

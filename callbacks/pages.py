@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from dash import Input, Output, html
+from starlette.concurrency import run_in_threadpool
 
 from bigscreen import ids
 from bigscreen.auth.context import caller, require
@@ -14,6 +15,7 @@ from bigscreen.auth.roles import Permission
 from bigscreen.i18n import pick_lang, t
 from bigscreen.wall.frame import map_areas, map_key
 from callbacks import tablet as tablet_callbacks
+from callbacks import wall as wall_callbacks
 from layouts import duty as duty_layout
 from layouts import wall as wall_layout
 from layouts.city_map import Legend, city_map
@@ -24,7 +26,7 @@ def page_for(rt, manifest: dict | None, pathname: str | None, search: str | None
     lang = pick_lang(query.get("lang"))
     need = page_permission(pathname or "/")
     who = require(need, action="open", subject=pathname) if isinstance(need, Permission) else caller().principal
-    if pathname in ("/wall", "/wall/"):
+    if pathname in wall_callbacks.WALL_PATHS:
         scope = rt.areas.by_code.get(query.get("scope", ""), None)
         if who is not None and who.area and (scope is None or not who.covers(scope.chain)):
             scope = rt.areas.by_code[who.area]  # a scoped wall shows its own area, whatever the URL says
@@ -57,5 +59,6 @@ def wall_map(rt, manifest: dict | None, scope, lang: str):
 
 def register(app, rt, manifest: dict | None) -> None:
     @app.callback(Output(ids.PAGE, "children"), Input(ids.URL, "pathname"), Input(ids.URL, "search"))
-    def show_page(pathname, search):
-        return page_for(rt, manifest, pathname, search)
+    async def show_page(pathname, search):
+        # a tablet's page reads SQL: off the event loop, which also carries the pushed walls
+        return await run_in_threadpool(page_for, rt, manifest, pathname, search)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dash import ALL, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from redis.exceptions import RedisError
+from starlette.concurrency import run_in_threadpool
 
 from bigscreen.areas import AreaInfo
 from bigscreen.auth.context import caller, require
@@ -75,11 +76,13 @@ def register(app, rt) -> None:
     @app.callback(Output(layout.WORKERS, "children"), Output(layout.PEOPLE_ID, "children"),
                   Output(layout.CASES, "children"),
                   Input(layout.GRID_TICK, "n_intervals"), *where)
-    def refresh_tablet_grid(_n, code, lang):
+    async def refresh_tablet_grid(_n, code, lang):
         area = open_area(rt, code)
         if not is_grid(rt.areas, area):
             raise PreventUpdate
-        return layout.grid_parts(grid_details(rt, area, caller().principal, lang, rt.clock()), lang)
+        # SQL: off the event loop, which Dash runs callbacks on and which carries the pushed walls
+        details = await run_in_threadpool(grid_details, rt, area, caller().principal, lang, rt.clock())
+        return layout.grid_parts(details, lang)
 
     @app.callback(Output(layout.NAV, "href"), Input(layout.MAP_IDS.fill, "clickData"), *where,
                   prevent_initial_call=True)

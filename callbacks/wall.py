@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from redis.exceptions import RedisError
@@ -12,20 +13,21 @@ from bigscreen import ids
 from bigscreen.auth.context import require
 from bigscreen.auth.roles import Permission
 from bigscreen.wall.hub import FrameHub
-from bigscreen.wall.publisher import read_frame
 from layouts.city_map import map_ids
 
 
 def register(app, rt) -> None:
     @app.callback(Output(ids.WALL_FRAME, "data"), Input(ids.WALL_TICK, "n_intervals"), State(ids.WALL_ROOT, "data-scope"))
-    def fetch_wall_frame(_n, scope):
+    async def fetch_wall_frame(_n, scope):
+        """Polling, the fallback while the push channel is down. Async: Dash runs a callback on the
+        worker's event loop, which also carries every pushed frame."""
         scope = scope or rt.areas.city.code
         require(Permission.VIEW_WALL, action="view wall", area_chain=rt.areas.chain_of(scope), subject=scope)
         try:
-            frame = read_frame(rt, scope)
-        except RedisError:
+            frame = await frame_hub(rt).read(scope)
+        except (RedisError, OSError):
             frame = None
-        return frame.decode() if frame else no_update  # no frame: keep the last picture
+        return frame or no_update  # no frame: keep the last picture
 
     app.clientside_callback(
         ClientsideFunction(namespace="wall", function_name="render"),
@@ -36,14 +38,24 @@ def register(app, rt) -> None:
     )
 
 
+_hubs: dict[int, FrameHub] = {}
+
+
+def frame_hub(rt) -> FrameHub:
+    """The worker's hub (one per event loop): its Redis subscription and async client."""
+    loop = id(asyncio.get_running_loop())
+    if loop not in _hubs:
+        _hubs[loop] = FrameHub(rt.settings.redis_url, rt.keys, encode=_payload)
+    return _hubs[loop]
+
+
 PUSH_WAIT_S = 5.0  # how long a page has to show a wall before the push gives up on it
+WALL_PATHS = ("/wall", "/wall/")
 
 
 def register_push(app, rt) -> None:
     """Frames pushed over Dash's websocket as they are built; polling stays as the fallback
     (the browser turns it back on when pushed frames stop, see assets/wall.js)."""
-    hubs: dict[int, FrameHub] = {}
-
     @app.callback(persistent=True, websocket=True)
     async def push_wall_frames():
         ws = ctx.websocket
@@ -53,7 +65,7 @@ def register_push(app, rt) -> None:
         if scope is None or scope not in rt.areas.by_code:
             raise PreventUpdate  # this page shows no wall
         require(Permission.VIEW_WALL, action="view wall", area_chain=rt.areas.chain_of(scope), subject=scope)
-        hub = hubs.setdefault(id(asyncio.get_running_loop()), FrameHub(rt.settings.redis_url, rt.keys))
+        hub = frame_hub(rt)
         queue = await hub.subscribe(scope)
         ws.set_prop_sync(ids.WALL_TICK, "disabled", True)
         try:
@@ -62,19 +74,43 @@ def register_push(app, rt) -> None:
                     frame = await asyncio.wait_for(queue.get(), timeout=1.0)
                 except TimeoutError:
                     continue
-                ws.set_prop_sync(ids.WALL_FRAME, "data", frame)
+                _push(ws, frame)
         finally:
             hub.unsubscribe(scope, queue)
         raise PreventUpdate
 
 
+def _payload(frame: str) -> str:
+    """A frame as the payload of Dash's set_props message, serialised once for all of a worker's viewers."""
+    return orjson.dumps({"componentId": ids.WALL_FRAME, "props": {"data": frame}}).decode()
+
+
+def _push(ws, payload: str) -> None:
+    """`ws.set_prop_sync` with a payload made by `_payload`. Dash serialises each viewer's message
+    itself (plotly's to_json of the whole frame, once per viewer); this queues the same message with
+    the payload made once per frame. It uses dash 4.4's connection internals (the renderer id and the
+    outbound queue `set_prop_sync` fills); without them it falls back to the public call."""
+    queue, renderer = getattr(ws, "_outbound_queue", None), getattr(ws, "_renderer_id", None)
+    if queue is None or renderer is None:
+        ws.set_prop_sync(ids.WALL_FRAME, "data", orjson.loads(payload)["props"]["data"])
+    elif not ws.is_shutdown:
+        queue.sync_q.put_nowait(f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":{payload}}}')
+
+
 async def _wall_scope(ws) -> str | None:
-    """The scope of the wall on this page, once the page has rendered one."""
+    """The scope of the wall on this page, once the page has rendered one; None at once on
+    another page (the desk, the tablets), which never shows a wall."""
+    try:
+        path = await ws.get_prop(ids.URL, "pathname", timeout=PUSH_WAIT_S)
+    except Exception:  # noqa: BLE001 - the socket went away
+        return None
+    if path not in WALL_PATHS:
+        return None
     deadline = asyncio.get_running_loop().time() + PUSH_WAIT_S
     while not ws.is_shutdown and asyncio.get_running_loop().time() < deadline:
         try:
             scope = await ws.get_prop(ids.WALL_ROOT, "data-scope", timeout=1.0)
-        except Exception:  # the component is not there yet, or the socket went away
+        except Exception:  # noqa: BLE001 - the component is not there yet, or the socket went away
             scope = None
         if scope:
             return scope

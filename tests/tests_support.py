@@ -70,3 +70,34 @@ def layout_prop_js(component_id: str, prop: str) -> str:
     """A JS expression: a component's prop as dash-renderer holds it (what a clientside output gave it)."""
     return ("(() => { const st = window.store.getState(); let node = st.layout;"
             f" for (const k of st.paths.strs['{component_id}']) node = node[k]; return node.props.{prop}; }})()")
+
+
+def hot_spot_js(container: str) -> str:
+    """A JS function: a point well inside a red area of the canvas map in `container` (the top of
+    the colour scale: the one area with open cases), or null while there is none."""
+    return f"""() => {{
+  const box = document.querySelector('{container}').getBoundingClientRect();
+  const canvas = document.querySelector('{container} .leaflet-overlay-pane canvas');
+  if (!canvas || !canvas.width) return null;
+  const w = canvas.width, h = canvas.height, rect = canvas.getBoundingClientRect();
+  const px = canvas.getContext('2d').getImageData(0, 0, w, h).data;
+  const sx = rect.width / w, sy = rect.height / h;
+  const dist = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {{
+    const i = (y * w + x) * 4, cx = rect.left + x * sx, cy = rect.top + y * sy;
+    const red = px[i] > 200 && px[i + 1] < 100 && px[i + 2] < 100;
+    const seen = cx > box.left && cx < box.right && cy > box.top && cy < box.bottom;
+    dist[y * w + x] = red && seen ? 1e9 : 0;
+  }}
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {{  // chamfer distance to the nearest non-red pixel
+    const k = y * w + x; if (!dist[k]) continue;
+    dist[k] = Math.min(dist[k], (x ? dist[k - 1] : 0) + 1, (y ? dist[k - w] : 0) + 1);
+  }}
+  let best = 0, at = null;
+  for (let y = h - 1; y >= 0; y--) for (let x = w - 1; x >= 0; x--) {{
+    const k = y * w + x; if (!dist[k]) continue;
+    dist[k] = Math.min(dist[k], (x < w - 1 ? dist[k + 1] : 0) + 1, (y < h - 1 ? dist[k + w] : 0) + 1);
+    if (dist[k] > best) {{ best = dist[k]; at = [rect.left + x * sx, rect.top + y * sy]; }}
+  }}
+  return best >= 4 ? at : null;
+}}"""

@@ -228,12 +228,34 @@ def _ranked(rows: list[tuple[str, str, dict[str, int]]]) -> list[dict]:
 
 
 def _map(p: ScopePlan, open_overdue: dict[str, tuple[int, int]], rt: Runtime) -> dict:
-    """Open and overdue cases per area, as lists in the order of `map_codes` (the page has the
-    codes; `key` tells it whether they are still the ones the frame means)."""
+    """Open and overdue cases per area, `sparse` against the order of the scope's map areas (the
+    page has their codes; `key` tells it whether they are still the ones the frame means)."""
     pairs = [open_overdue[a.code] for a in p.map_areas]
     opened = [o for o, _ in pairs]
-    return {"level": rt.config.city.levels[p.map_level], "key": p.map_key, "open": opened,
-            "overdue": [d for _, d in pairs], "max": max(opened, default=0)}
+    return {"level": rt.config.city.levels[p.map_level], "key": p.map_key, "open": sparse(opened),
+            "overdue": sparse([d for _, d in pairs]), "max": max(opened, default=0)}
+
+
+def sparse(values: Sequence[int]) -> list[int]:
+    """[skip, value, skip, value, ...]: each non-zero value after the zeros skipped since the last
+    one. A city of 1,700 communities, most of them quiet, costs a few bytes per busy one."""
+    out, skipped = [], 0
+    for v in values:
+        if v:
+            out += (skipped, v)
+            skipped = 0
+        else:
+            skipped += 1
+    return out
+
+
+def unsparse(pairs: Sequence[int], n: int) -> list[int]:
+    """The inverse of `sparse`, for `n` areas."""
+    out, i = [0] * n, -1
+    for skip, v in zip(pairs[::2], pairs[1::2]):
+        i += skip + 1
+        out[i] = v
+    return out
 
 
 def _feed(ticker, scope: Scope) -> list[dict]:

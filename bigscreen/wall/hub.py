@@ -1,13 +1,16 @@
 """One Redis subscription per web worker, fanned out to every wall connected to that worker.
 
 Each viewer gets a queue of length one: a slow screen skips to the newest frame instead of
-falling behind, and the server never holds more than one frame per viewer.
+falling behind, and the server never holds more than one frame per viewer. `encode` turns a
+frame into what the transport sends, once per frame for all the worker's viewers of a scope.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -17,9 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class FrameHub:
-    def __init__(self, url: str, keys: Keys) -> None:
+    def __init__(self, url: str, keys: Keys, encode: Callable[[str], Any] = lambda text: text) -> None:
         self.url = url
         self.keys = keys
+        self.encode = encode
         self._viewers: dict[str, set[asyncio.Queue]] = {}
         self._task: asyncio.Task | None = None
         self._client: aioredis.Redis | None = None
@@ -34,8 +38,13 @@ class FrameHub:
             self._task = asyncio.get_running_loop().create_task(self._listen())
         frame = await self._redis().get(self.keys.frame(scope))
         if frame is not None:
-            _offer(queue, frame.decode())
+            _offer(queue, self.encode(frame.decode()))
         return queue
+
+    async def read(self, scope: str) -> str | None:
+        """The scope's frame as stored now (a polling viewer's refresh)."""
+        frame = await self._redis().get(self.keys.frame(scope))
+        return None if frame is None else frame.decode()
 
     def unsubscribe(self, scope: str, queue: asyncio.Queue) -> None:
         viewers = self._viewers.get(scope)
@@ -64,9 +73,9 @@ class FrameHub:
                     frames = await self._redis().mget([self.keys.frame(s) for s in scopes])
                     for scope, frame in zip(scopes, frames):
                         if frame is not None:
-                            text = frame.decode()
+                            ready = self.encode(frame.decode())
                             for queue in list(self._viewers.get(scope, ())):
-                                _offer(queue, text)
+                                _offer(queue, ready)
             except (aioredis.RedisError, OSError) as exc:
                 log.warning("frame hub: %s; resubscribing", exc)
                 await asyncio.sleep(1.0)
@@ -74,7 +83,7 @@ class FrameHub:
                 await pubsub.aclose()
 
 
-def _offer(queue: asyncio.Queue, frame: str) -> None:
+def _offer(queue: asyncio.Queue, frame: Any) -> None:
     """Newest frame wins: drop the one still waiting, if any."""
     if queue.full():
         queue.get_nowait()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from sqlalchemy import select
-from tests_support import PASSWORD, sign_in
+from tests_support import PASSWORD, hot_spot_js, sign_in
 
 from bigscreen.db.models import GridProfile, GridWorker
 from bigscreen.i18n import t
@@ -14,33 +14,7 @@ from bigscreen.i18n import t
 SIZES = [(1024, 768), (768, 1024)]
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">楼道堆放杂物'
 
-# The map's one area with open cases is at the top of the scale (red); find a pixel well inside it.
-HOT_SPOT = """() => {
-  const box = document.querySelector('.tablet-map').getBoundingClientRect();
-  const canvas = document.querySelector('.tablet-map .leaflet-overlay-pane canvas');
-  if (!canvas || !canvas.width) return null;
-  const w = canvas.width, h = canvas.height, rect = canvas.getBoundingClientRect();
-  const px = canvas.getContext('2d').getImageData(0, 0, w, h).data;
-  const sx = rect.width / w, sy = rect.height / h;
-  const dist = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const i = (y * w + x) * 4, cx = rect.left + x * sx, cy = rect.top + y * sy;
-    const red = px[i] > 200 && px[i + 1] < 100 && px[i + 2] < 100;
-    const seen = cx > box.left && cx < box.right && cy > box.top && cy < box.bottom;
-    dist[y * w + x] = red && seen ? 1e9 : 0;
-  }
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {  // chamfer distance to the nearest non-red pixel
-    const k = y * w + x; if (!dist[k]) continue;
-    dist[k] = Math.min(dist[k], (x ? dist[k - 1] : 0) + 1, (y ? dist[k - w] : 0) + 1);
-  }
-  let best = 0, at = null;
-  for (let y = h - 1; y >= 0; y--) for (let x = w - 1; x >= 0; x--) {
-    const k = y * w + x; if (!dist[k]) continue;
-    dist[k] = Math.min(dist[k], (x < w - 1 ? dist[k + 1] : 0) + 1, (y < h - 1 ? dist[k + w] : 0) + 1);
-    if (dist[k] > best) { best = dist[k]; at = [rect.left + x * sx, rect.top + y * sy]; }
-  }
-  return best >= 4 ? at : null;
-}"""
+HOT_SPOT = hot_spot_js(".tablet-map")
 
 
 def _post_case(server, api_key, grid_code: str) -> int:

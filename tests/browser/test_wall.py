@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from tests_support import LiveServer, free_port, layout_prop_js
+from tests_support import LiveServer, free_port, hot_spot_js, layout_prop_js
 
 from bigscreen.live.kpi import KPI_NAMES
 from bigscreen.presentation import display_value
@@ -70,12 +70,14 @@ def test_wall_numbers_text_sizes_and_origin(browser, live_server, runtime, api_k
     # the map: all 9 open cases are in grid 5's community, and only there
     community = runtime.areas.at_level(runtime.areas.grid_level)[5].chain[3]
     page.wait_for_function(f"JSON.stringify({MAP_VALUES}) === '{{\"{community}\":9}}'", timeout=5000)
+    page.wait_for_function(hot_spot_js("#wall-map-panel"), timeout=5000)  # and it is drawn: red, the top of the scale
 
     for width, height, scale in SIZES:
         p = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=scale)
         p.goto(live_server.url + f"/wall?token={kiosk_token}")
         p.wait_for_function("(document.querySelector('[data-kpi=open]')?.dataset.value ?? '') !== ''"
                             " && document.getElementById('wall-stage').dataset.fitted === '1'", timeout=15000)
+        p.wait_for_function(hot_spot_js("#wall-map-panel"), timeout=8000)  # coloured by the first frame, no change needed
         sizes = p.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight, innerWidth, innerHeight]")
         assert sizes[0] <= sizes[2] and sizes[1] <= sizes[3], (width, height, scale, sizes)
         box = p.evaluate("(() => { const r = document.getElementById('wall-stage').getBoundingClientRect();"

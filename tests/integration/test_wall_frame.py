@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bigscreen.db.models import Event
 from bigscreen.simulation.life import ROLE_OF
-from bigscreen.wall.frame import build_frame, map_areas, map_key, scopes
+from bigscreen.wall.frame import build_frame, map_areas, map_key, scopes, unsparse
 from bigscreen.wall.publisher import FramePublisher, read_frame
 
 
@@ -37,8 +37,9 @@ def test_frame_figures_match_kpi_and_sql(client, runtime):
     assert sum(city["trend"]["reported"]) == 40 and len(city["trend"]["hours"]) == 24
     communities = [a.code for a in map_areas(runtime, city["scope"])]
     by_community = Counter(runtime.areas.by_id[e.grid_id].chain[3] for e in events)  # all 40 are open
-    assert dict(zip(communities, city["map"]["open"])) == {c: by_community.get(c, 0) for c in communities}
-    assert city["map"]["overdue"] == [0] * len(communities) and city["map"]["max"] == max(by_community.values())
+    shown = unsparse(city["map"]["open"], len(communities))
+    assert dict(zip(communities, shown)) == {c: by_community.get(c, 0) for c in communities}
+    assert city["map"]["overdue"] == [] and city["map"]["max"] == max(by_community.values())
     assert len(city["feed"]) == 20 and city["feed"][0]["text"].startswith("<script>")
     assert any(d["reported"] for d in city["departments"])
 
@@ -49,7 +50,7 @@ def test_district_frame_holds_only_its_district(client, runtime):
     frame = build_frame(runtime, district, runtime.clock())
     codes = [a.code for a in map_areas(runtime, district.code)]
     assert codes and all(code.startswith(district.code) for code in codes)
-    assert len(frame["map"]["open"]) == len(codes) and frame["map"]["key"] == map_key(codes)
+    assert sum(unsparse(frame["map"]["open"], len(codes))) == frame["kpi"]["open"] and frame["map"]["key"] == map_key(codes)
     assert frame["areas"] and all(a["code"].startswith(district.code) for a in frame["areas"])
     grids = {a.name for a in runtime.areas.at_level(runtime.areas.grid_level) if a.chain[1] == district.code}
     assert all(item["grid"] in grids for item in frame["feed"])
