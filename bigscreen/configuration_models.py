@@ -182,6 +182,15 @@ class Demo(_Model):
     households_per_grid: Count = 300
 
 
+class Workforce(_Model):
+    """一日两巡五访: what each grid worker is expected to do a day (the wall's targets), and the
+    share of workers the demo brings on duty."""
+
+    patrols_per_day: Count = 2      # 每日巡查 / patrols of the grid
+    visits_per_day: Count = 5       # 每日走访 / household visits
+    on_duty_share: Rate = 0.95      # 演示: 每日签到上岗比例 / demo: share of workers who check in
+
+
 Minutes = Annotated[float, _numeric("a positive number of minutes", lambda x: x > 0)]
 
 
@@ -253,6 +262,7 @@ class City(_Model):
     supervision: Supervision = Field(default_factory=Supervision)
     whistles: dict[Literal["assembly", "livelihood", "emergency"], WhistleKind] = Field(default_factory=_default_whistles)
     alerts: Alerts = Field(default_factory=Alerts)
+    workforce: Workforce = Field(default_factory=Workforce)
 
 
 class SubItem(_Model):

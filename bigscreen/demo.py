@@ -76,6 +76,7 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
                   f"  data dir: {settings.data_dir}\n  Ctrl-C stops everything.\n")
         threading.Thread(target=_simulate, args=(server, url, api_key, rate, backfill_days if fresh_city else 0, stop, banner),
                          name="simulator", daemon=True).start()
+        threading.Thread(target=_field_work, args=(rt, stop), name="field-work", daemon=True).start()
         # uvicorn re-raises the stopping signal after its graceful shutdown; with these
         # handlers in place that lands here as a no-op, so the finally block below runs.
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -107,3 +108,14 @@ def _simulate(server: uvicorn.Server, url: str, api_key: str, rate: float, backf
         sim.run(stop)
     except Exception:  # the demo's server keeps running even if the simulator fails
         log.exception("simulator stopped")
+
+
+def _field_work(rt: Runtime, stop: threading.Event) -> None:
+    """The grid workers' day (一日两巡五访), through the same command a grid app's uploads take: today so far
+    first (a demo started at 15:00 shows the morning's check-ins and patrols), then as it falls due."""
+    from bigscreen.simulation.field_work import FieldWorkSimulator
+
+    try:
+        FieldWorkSimulator(rt, DEMO_SOURCE).run(stop)
+    except Exception:  # the demo goes on without field work
+        log.exception("field work simulation stopped")

@@ -84,3 +84,6 @@ MEDIATION_ROLES = frozenset({_CENTRE, _GRID})
 WHISTLE_KINDS = ("assembly", "livelihood", "emergency")  # 集结哨, 民生哨, 紧急哨
 WHISTLE_ROLES = frozenset({_CENTRE})
 REPORT_IN_ROLES = frozenset({_DEPT})
+
+# 一日两巡五访: a grid worker's app records check-ins, patrols and visits; the centre may record them for him
+FIELD_WORK_ROLES = frozenset({_GRID, _CENTRE})

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Connection, and_, case, cast, distinct, func, literal, or_, select
 from sqlalchemy import Integer as SqlInteger
 from sqlalchemy.sql import ColumnElement
 
 from bigscreen.areas import AreaIndex
-from bigscreen.db.models import Area, Event
+from bigscreen.db.models import Area, Event, FieldActivity
 from bigscreen.lifecycle import CLOSED_STATUSES, MEDIATION_RUNGS, RESOLUTION_LEVELS, Status
+from bigscreen.live.field_work import CHECK_IN, COUNTED_FIELDS, DUTY_FIELD, FIELD_KINDS, PATROL, VISIT, workforce
 from bigscreen.live.kpi import headline
 
 _CLOSED = [s.value for s in CLOSED_STATUSES]
@@ -86,3 +87,20 @@ def area_kpi(conn: Connection, areas: AreaIndex, code: str, now: datetime, day_s
 
 def department_counters(conn: Connection, department: str, now: datetime) -> dict[str, int]:
     return counters(conn, Event.__table__.c.department_code == department, now, joined=False)
+
+
+def field_work_counters(conn: Connection, areas: AreaIndex, code: str, day_start: datetime) -> dict[str, int]:
+    """An area's field work on the local day that starts at `day_start`, named as the day hash
+    names it: distinct workers who checked in (wf:duty), patrols (wf:patrol), visits (wf:visit)."""
+    f, a = FieldActivity.__table__.c, Area.__table__.c
+    row = conn.execute(
+        select(func.count(distinct(case((f.kind == CHECK_IN, f.worker_id)))), _count(f.kind == PATROL), _count(f.kind == VISIT))
+        .select_from(FieldActivity.__table__.join(Area.__table__, a.code == f.grid_code))
+        .where(_in_area(areas, code), f.kind.in_(FIELD_KINDS), f.at >= day_start, f.at < day_start + timedelta(days=1))
+    ).one()
+    return {DUTY_FIELD: int(row[0]), COUNTED_FIELDS[PATROL]: int(row[1]), COUNTED_FIELDS[VISIT]: int(row[2])}
+
+
+def field_work(conn: Connection, areas: AreaIndex, code: str, day_start: datetime) -> dict[str, int]:
+    """on_duty, patrols_today and visits_today of docs/METRICS.md for an area and a local day."""
+    return workforce(field_work_counters(conn, areas, code, day_start))

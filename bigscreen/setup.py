@@ -45,6 +45,7 @@ def build_city(rt: Runtime, *, synthetic: bool = False, progress: bool = True) -
 
     plan = plan_city(rt.config.city, progress=progress, synthetic=synthetic)
     with rt.sessions() as session, session.begin():
+        session.execute(models.FieldActivity.__table__.delete())  # done by workers who are replaced
         session.execute(models.GridWorker.__table__.delete())
         session.execute(models.GridProfile.__table__.delete())
         session.execute(models.Area.__table__.delete())

@@ -74,6 +74,27 @@ class GridWorker(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
 
 
+class FieldActivity(Base):
+    """One piece of a grid worker's field work (一日两巡五访): a check-in at the start of duty
+    (签到上岗), a patrol of the grid (巡查) or a visit to a household (走访)."""
+
+    __tablename__ = "field_activities"
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_field_activities_source_id"),
+        Index("ix_field_activities_kind_at", "kind", "at"),  # the day's counts, and the rebuild of kept days
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="check_in (签到上岗), patrol (巡查) or visit (走访).")
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_workers.id"), index=True)
+    grid_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), doc="The worker's grid when it happened.")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(64), doc="The API key's source that recorded it.")
+    source_id: Mapped[str | None] = mapped_column(String(128), doc="The source's own id; a retry with it stores nothing.")
+    channel: Mapped[str] = mapped_column(String(16), doc="grid_app, web or import.")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Department(Base):
     __tablename__ = "departments"
 

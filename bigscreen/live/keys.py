@@ -2,7 +2,10 @@
 
 area hash      {p}a:{area}              all-time counters of an area (see bigscreen.live.contrib)
 day hash       {p}a:{area}:d:{yyyymmdd} counters of the events reported that (local) day,
-                                        plus fl:* flows that happened that day
+                                        plus fl:* flows that happened that day, plus the day's
+                                        field work: wf:duty, wf:patrol, wf:visit
+duty set       {p}duty:{area}:d:{yyyymmdd} set: ids of the grid workers of the area who checked in
+                                        that day (wf:duty counts them; see bigscreen.live.field_work)
 trend hash     {p}tr:{area}:{yyyymmddhh} the hour's flows: fields "r" (reported), "c" (closed)
 department     {p}dep:{code}            all-time counters of a handling department
 deadlines      {p}deadlines             zset: open cases not yet overdue, scored by deadline (epoch s)
@@ -40,6 +43,13 @@ class Keys:
 
     def day(self, code: str, day: str) -> str:
         return f"{self.prefix}a:{code}:d:{day}"
+
+    def duty(self, code: str, day: str) -> str:
+        """Dated like a day hash (":d:{yyyymmdd}" last), so it expires and ages out the same way."""
+        return f"{self.prefix}duty:{code}:d:{day}"
+
+    def is_duty(self, key: str) -> bool:
+        return key.startswith(f"{self.prefix}duty:")
 
     def department(self, code: str) -> str:
         return f"{self.prefix}dep:{code}"

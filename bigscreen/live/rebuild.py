@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
 from bigscreen.commands.facts import facts
-from bigscreen.db.models import Event
+from bigscreen.db.models import Event, FieldActivity
 from bigscreen.lifecycle import CLOSED_STATUSES
+from bigscreen.live.contrib import DAY_KEEP
+from bigscreen.live.field_work import FIELD_KINDS, ActivityFacts, FieldWorkChange
 from bigscreen.live.keys import SCHEMA_VERSION
 from bigscreen.runtime import Runtime
 from bigscreen.supervision import Supervisor
@@ -27,6 +29,8 @@ class Expected:
     overdue: set[str]
     supervise: dict[str, float]  # subject -> when its next notice is due
     events: int
+    duty: dict[str, set[str]] = field(default_factory=dict)  # duty set -> ids of the workers on duty
+    activities: int = 0  # field activities counted (those of the kept days)
 
 
 def expected(rt: Runtime, now: datetime) -> Expected:
@@ -52,11 +56,28 @@ def expected(rt: Runtime, now: datetime) -> Expected:
                 deadlines[w.member] = f.deadline.timestamp()
     with rt.engine.connect() as conn:
         supervise = Supervisor(rt).pending(conn, now)
+    work, activities = field_work(rt, now)
+    total.update(work.expected_hashes())
     hashes: dict[str, dict[str, int]] = {}
-    for (key, field), value in total.items():
+    for (key, name), value in total.items():
         if value:
-            hashes.setdefault(key, {})[field] = value
-    return Expected(hashes, deadlines, overdue, supervise, count)
+            hashes.setdefault(key, {})[name] = value
+    return Expected(hashes, deadlines, overdue, supervise, count, work.expected_sets(), activities)
+
+
+def field_work(rt: Runtime, now: datetime) -> tuple[FieldWorkChange, int]:
+    """The field work of the days whose day hashes are kept, summed by the function the live path
+    applies (bigscreen.live.field_work); and how many activities that was."""
+    work = FieldWorkChange(rt.contributions)
+    oldest = now.astimezone(rt.tz).date() - timedelta(days=DAY_KEEP - 1)
+    since = datetime.combine(oldest, time(0), tzinfo=rt.tz)
+    c = FieldActivity.__table__.c
+    query = select(c.kind, c.worker_id, c.grid_code, c.at).where(c.kind.in_(FIELD_KINDS), c.at >= since)
+    chain_of, count = rt.areas.chain_of, 0
+    with rt.engine.connect() as conn:
+        for kind, worker_id, grid, at in conn.execution_options(yield_per=CHUNK).execute(query):
+            count += work.add(ActivityFacts(kind, worker_id, chain_of(grid), at), now)
+    return work, count
 
 
 def rebuild(rt: Runtime, now: datetime | None = None) -> int:
@@ -79,6 +100,12 @@ def rebuild(rt: Runtime, now: datetime | None = None) -> int:
     members = list(state.overdue)
     for i in range(0, len(members), CHUNK):
         pipe.sadd(rt.keys.overdue, *members[i : i + CHUNK])
+    for i, (key, workers) in enumerate(state.duty.items(), 1):
+        pipe.sadd(key, *workers)
+        if (ts := contrib.expiry(key)) is not None:
+            pipe.expireat(key, ts)
+        if i % 2000 == 0:
+            pipe.execute()
     pipe.set(rt.keys.schema, SCHEMA_VERSION)
     pipe.publish(rt.keys.changed, "rebuild")
     pipe.execute()

@@ -42,7 +42,8 @@ def reconcile(rt: Runtime, now: datetime | None = None) -> Repairs:
     repairs = Repairs()
     pipe = rt.redis.pipeline(transaction=False)
 
-    hash_keys = (set(want.hashes) | set(before)) - {keys.deadlines, keys.overdue, keys.supervise}
+    duty_keys = {k for k in set(want.duty) | set(before) if keys.is_duty(k)}
+    hash_keys = (set(want.hashes) | set(before)) - {keys.deadlines, keys.overdue, keys.supervise} - duty_keys
     for key in sorted(k for k in hash_keys if not _ages_out(rt, k, now)):
         have, moved, should = before.get(key, {}), after.get(key, {}), want.hashes.get(key, {})
         for name in set(have) | set(should):
@@ -71,16 +72,21 @@ def reconcile(rt: Runtime, now: datetime | None = None) -> Repairs:
                 pipe.zrem(key, member)
                 repairs.add(f"{key} {member}: removed")
 
-    have, moved = set(before.get(keys.overdue, [])), set(after.get(keys.overdue, []))
-    for member in have ^ want.overdue:
-        if (member in have) != (member in moved):
-            repairs.unstable += 1
-        elif member in want.overdue:
-            pipe.sadd(keys.overdue, member)
-            repairs.add(f"{keys.overdue} {member}: added")
-        else:
-            pipe.srem(keys.overdue, member)
-            repairs.add(f"{keys.overdue} {member}: removed")
+    sets = [(keys.overdue, want.overdue)]
+    sets += [(k, want.duty.get(k, set())) for k in sorted(duty_keys) if not _ages_out(rt, k, now)]
+    for key, should in sets:
+        have, moved = set(before.get(key, [])), set(after.get(key, []))
+        for member in have ^ should:
+            if (member in have) != (member in moved):
+                repairs.unstable += 1
+            elif member in should:
+                pipe.sadd(key, member)
+                repairs.add(f"{key} {member}: added")
+            else:
+                pipe.srem(key, member)
+                repairs.add(f"{key} {member}: removed")
+        if key not in before and should and (ts := rt.contributions.expiry(key)) is not None:
+            pipe.expireat(key, ts)
 
     if repairs:
         pipe.publish(keys.changed, "reconcile")

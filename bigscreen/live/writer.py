@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from importlib.resources import files
-
-import logging
 
 import orjson
 import redis
 
 from bigscreen.lifecycle import CLOSED_STATUSES
 from bigscreen.live.contrib import Contributions, Delta, EventFacts, Waiting
+from bigscreen.live.field_work import FieldWorkChange
 from bigscreen.live.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ class LiveWriter:
         lua = files("bigscreen.live").joinpath("lua")
         self._apply = client.register_script(lua.joinpath("apply.lua").read_text())
         self.open_overdue = client.register_script(lua.joinpath("open_overdue.lua").read_text())
+        self._field_work = client.register_script(lua.joinpath("field_work.lua").read_text())
 
     def change_set(self) -> ChangeSet:
         return ChangeSet(self.contrib, self.first_notice_s)
@@ -98,6 +99,19 @@ class LiveWriter:
         p.publish(self.keys.changed, "1")
         if pipe is None:
             p.execute()
+
+    def field_work_change(self) -> FieldWorkChange:
+        return FieldWorkChange(self.contrib)
+
+    def apply_field_work(self, change: FieldWorkChange) -> None:
+        """Counts committed field work in the day hashes (one atomic script call) and wakes the wall."""
+        if not change:
+            return
+        keys, body = change.script_args()
+        pipe = self.client.pipeline(transaction=False)
+        self._field_work(keys=keys, args=[body], client=pipe)
+        pipe.publish(self.keys.changed, "1")
+        pipe.execute()
 
     def sweep(self, now: datetime, chain_of: Callable[[str], tuple[str, ...]]) -> int:
         """Counts as overdue every open case whose deadline has passed (a case is late after

@@ -58,6 +58,7 @@ def test_city(cfg: Config) -> None:
     assert {d.code for d in city.districts} == DONGYING_DISTRICTS
     assert (city.targets.closure_rate, city.targets.ontime_rate, city.targets.satisfaction) == (0.98, 0.98, 0.95)
     assert city.targets.avg_handling_hours == 24
+    assert (city.workforce.patrols_per_day, city.workforce.visits_per_day, city.workforce.on_duty_share) == (2, 5, 0.95)
     assert (city.demo.seed, city.demo.grids, city.demo.population, city.demo.households_per_grid) == (
         370500, 6000, 2_200_000, 140,
     )
@@ -432,6 +433,18 @@ BAD_INPUTS = {
         "city.yaml", _set("whistles.emergency.report_within_minutes", -5),
         "city.yaml: whistles.emergency.report_within_minutes: must be a positive number of minutes",
     ),
+    "patrols a day not a whole number": (
+        "city.yaml", _set("workforce.patrols_per_day", 1.5),
+        "city.yaml: workforce.patrols_per_day: must be a positive whole number (got 1.5)",
+    ),
+    "no visits a day": (
+        "city.yaml", _set("workforce.visits_per_day", 0), "city.yaml: workforce.visits_per_day: must be a positive whole number",
+    ),
+    "on-duty share as a percentage": (
+        "city.yaml", _set("workforce.on_duty_share", 95),
+        "city.yaml: workforce.on_duty_share: must be a rate above 0 and at most 1, e.g. 0.98 (got 95)",
+    ),
+    "unknown workforce key": ("city.yaml", _set("workforce.naps_per_day", 1), "city.yaml: workforce.naps_per_day: unknown key"),
     "dispute flag not a boolean": ("categories.yaml", _set("categories.3.dispute", "maybe"), "categories.yaml: categories[3].dispute"),
     "category without a route": (
         "dispatch.yaml",

@@ -1,0 +1,83 @@
+"""/api/v1: grid workers' field work (一日两巡五访): check-ins, patrols and visits, one at a time or a day's batch."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from bigscreen.api.events import RT, Source, _errors, _json
+from bigscreen.api.responses import JSON
+from bigscreen.commands.field_work import (
+    FieldActivityIn,
+    FieldActivityRecord,
+    Recorded,
+    record_field_activities,
+    record_field_activity,
+)
+from bigscreen.live.field_work import KIND_NAMES, WORKFORCE_FIELDS, workforce
+from bigscreen.runtime import Runtime
+from bigscreen.schemas import Problem
+
+router = APIRouter(prefix="/api/v1", tags=["field work"])
+_one = TypeAdapter(FieldActivityIn)
+_many = TypeAdapter(list[FieldActivityIn])
+
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"oneOf": [
+            {"$ref": "#/components/schemas/FieldActivityIn"},
+            {"type": "array", "items": {"$ref": "#/components/schemas/FieldActivityIn"}, "maxItems": 1000},
+        ]}}},
+    }
+}
+
+
+def activity_out(a: FieldActivityRecord, rt: Runtime, created: bool) -> dict[str, Any]:
+    grid = rt.areas.by_code[a.grid_code]
+    return {
+        "id": a.id, "kind": a.kind, "kind_name": KIND_NAMES[a.kind], "worker_id": a.worker_id,
+        "grid": grid.code, "grid_name": grid.name, "area_path": list(grid.chain), "at": a.at.isoformat(),
+        "source": a.source, "source_id": a.source_id, "channel": a.channel, "created_at": a.created_at.isoformat(),
+        "created": created,
+    }
+
+
+@router.post("/field-activities", openapi_extra=_BODY, status_code=201,
+             summary="Record a check-in (签到上岗), patrol (巡查) or visit (走访): one (object) or a batch (array), "
+                     "all or nothing; 201 when something new was stored, 200 when all of it was stored before")
+async def post_field_activities(request: Request, rt: RT, source: Source):
+    data = await _json(request)
+    batch = isinstance(data, list)
+    if batch and len(data) > rt.settings.max_batch:
+        raise Problem(413, f"a batch holds at most {rt.settings.max_batch} activities, got {len(data)}")
+    if batch and not data:
+        raise Problem(422, [{"loc": ["body"], "msg": "empty batch", "type": "too_short"}])
+    try:
+        items = _many.validate_python(data) if batch else [_one.validate_python(data)]
+    except ValidationError as exc:
+        raise Problem(422, _errors(exc, batch)) from exc
+    if not batch:
+        one: Recorded = await run_in_threadpool(record_field_activity, rt, source, items[0])
+        return JSON(activity_out(one.activity, rt, one.created), status_code=201 if one.created else 200)
+    results: list[Recorded] = await run_in_threadpool(record_field_activities, rt, source, items)
+    created = sum(r.created for r in results)
+    return JSON({"activities": [activity_out(r.activity, rt, r.created) for r in results],
+                 "created": created, "existing": len(results) - created}, status_code=201 if created else 200)
+
+
+@router.get("/field-work", summary="Today's field work of an area (default: the city): on duty, patrols, visits")
+async def get_field_work(rt: RT, source: Source, area: Annotated[str | None, Query(max_length=32)] = None):
+    code = area or rt.areas.city.code
+    info = rt.areas.by_code.get(code)
+    if info is None:
+        raise Problem(404, f"unknown area '{code}'")
+    now = rt.clock()
+    values = rt.redis.hmget(rt.keys.day(code, rt.contributions.day(now)), WORKFORCE_FIELDS)
+    plan = rt.config.city.workforce
+    return JSON({"area": code, "name": info.name, "level": info.level_name, "as_of": now.isoformat(),
+                 **workforce({f: int(v) for f, v in zip(WORKFORCE_FIELDS, values) if v is not None}),
+                 "patrols_per_day": plan.patrols_per_day, "visits_per_day": plan.visits_per_day})
