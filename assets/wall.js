@@ -315,11 +315,19 @@
     });
   }
 
+  /* "group.name": the city's people and workforce (f.static) or today's field work (f.field_work) */
+  function figure(f, path) {
+    var parts = path.split("."), group = parts[0] === "field_work" ? f.field_work : f.static[parts[0]];
+    return parts[1] === "grids" ? f.static.grids : group && group[parts[1]];
+  }
+
   function drawStatic(f) {
     document.querySelectorAll("[data-figure]").forEach(function (node) {
-      var parts = node.dataset.figure.split("."), group = f.static[parts[0]];
-      var v = parts[1] === "grids" ? f.static.grids : group && group[parts[1]];
-      node.textContent = num(v);
+      node.textContent = num(figure(f, node.dataset.figure));
+    });
+    document.querySelectorAll("[data-progress]").forEach(function (node) {
+      var pair = node.dataset.progress.split("/"), done = figure(f, pair[0]) || 0, goal = figure(f, pair[1]) || 0;
+      node.style.setProperty("--w", goal > 0 ? Math.min(100, 100 * done / goal).toFixed(1) + "%" : "0%");
     });
   }
 

@@ -6,8 +6,9 @@ Dash's websocket protocol, as dash-renderer's SharedWorker speaks it (dash/backe
 websocket_handler, dash-renderer/build/dash-ws-worker.js): the client sends
 {"type": "callback_request", "rendererId", "requestId", "payload"} for the wall's persistent
 callback (payload captured from Chromium); the server asks {"type": "get_props_request",
-"requestId", "payload": {"componentId": "wall-root", "properties": ["data-scope"]}} and the
-client answers {"type": "get_props_response", "requestId", "payload": {"data-scope": scope}};
+"requestId", "payload": {"componentId": "url", "properties": ["pathname"]}} and then the same for
+"wall-root" "data-scope"; the client answers {"type": "get_props_response", "requestId", "payload":
+{"pathname": "/wall"}} and {"data-scope": scope};
 from then on the server sends {"type": "set_props", "payload": {"componentId": "wall-frame",
 "props": {"data": frame}}} (several at once arrive as a JSON array).
 """
@@ -187,8 +188,10 @@ async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: f
                     if '"get_props_request"' in raw[:200]:
                         for m in (lambda d: d if isinstance(d, list) else [d])(json.loads(raw)):
                             if m.get("type") == "get_props_request":
+                                page = {"data-scope": scope, "pathname": "/wall"}  # the wall's root, the page's URL
+                                asked = {k: page.get(k) for k in m["payload"].get("properties", [])}
                                 await ws.send(json.dumps({"type": "get_props_response", "rendererId": rid,
-                                                          "requestId": m["requestId"], "payload": {"data-scope": scope}}))
+                                                          "requestId": m["requestId"], "payload": asked}))
                     for built in BUILT.findall(raw):
                         ready[i].set()
                         if state["measuring"]:

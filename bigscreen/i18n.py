@@ -72,6 +72,11 @@ STRINGS.update({
     "workforce.grids": {"zh": "网格数", "en": "Grids"},
     "workforce.workers": {"zh": "专职网格员", "en": "Full-time workers"},
     "workforce.helpers": {"zh": "兼职力量(N)", "en": "Helpers (N)"},
+    "wall.field_work": {"zh": "网格力量 · 今日", "en": "Grid workforce today"},
+    "field_work.on_duty": {"zh": "在岗网格员", "en": "On duty"},
+    "field_work.patrols_today": {"zh": "今日巡查", "en": "Patrols today"},
+    "field_work.visits_today": {"zh": "今日走访", "en": "Visits today"},
+    "field_work.of": {"zh": "目标", "en": "target"},
 })
 
 STRINGS.update({

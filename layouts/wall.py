@@ -68,6 +68,27 @@ def _cloud_figures(cloud: str, lang: str) -> html.Dl:
     )
 
 
+# 网格力量 · 今日: (figure, what it is measured against); values come from the frame's
+# "field_work" and "static" parts (assets/wall.js fills [data-figure] and [data-progress])
+FIELD_WORK = (("field_work.on_duty", "workforce.workers"), ("workforce.helpers", None),
+              ("field_work.patrols_today", "field_work.patrols_target"), ("field_work.visits_today", "field_work.visits_target"))
+
+
+def _field_work_box(lang: str) -> html.Div:
+    """Over the map's lower right corner, on every cloud map: the workforce's day so far."""
+    rows = []
+    for figure, against in FIELD_WORK:
+        value = [html.Span("—", className="fw-value", **{"data-figure": figure})]
+        if against:
+            value.append(html.Span(["/", html.Span("—", **{"data-figure": against})], className="fw-of"))
+        rows.append(html.Div(
+            [html.Div(t(figure, lang), className="fw-label"), html.Div(value, className="fw-figure"),
+             html.Div(className="bar-track fw-track", **{"data-progress": f"{figure}/{against}"}) if against else html.Div()],
+            className="fw-row"))
+    return html.Div([html.Div(t("wall.field_work", lang), className="fw-title"), *rows], id=ids.wall("field-work"),
+                    className="field-work-box")
+
+
 def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_component=None,
           rotate_s: int = DEFAULT_ROTATE_S, map_codes: tuple[str, ...] = (), map_key: str = "") -> html.Div:
     """`map_codes`: the areas the map colours, in the order of the frame's map values (sent once
@@ -96,7 +117,8 @@ def build(config, *, scope: str, scope_name: str, lang: str, fit: str, map_compo
     centre = html.Div(
         [_panel(t("cloud.events", lang), html.Div(
             [map_component or html.Div(className="map-placeholder"),
-             html.Div([_cloud_figures(c, lang) for c in CLOUDS], className="cloud-box")],
+             html.Div([_cloud_figures(c, lang) for c in CLOUDS], className="cloud-box"),
+             _field_work_box(lang)],
             className="map-box"), "map-panel", "panel-map"),
          html.Div([
              _panel(t("wall.trend", lang), html.Div([

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from bigscreen.alerts import alert_rows
 from bigscreen.geo.totals import PEOPLE, WORKFORCE
 from bigscreen.lifecycle import CLOSED_STATUSES, Status
+from bigscreen.live.field_work import WORKFORCE_FIELDS, workforce
 from bigscreen.live.kpi import FIGURE_FIELDS, KPI_NAMES, figures, headline, named
 from bigscreen.runtime import Runtime
 
@@ -189,6 +190,7 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
             "map": _map(p, open_overdue, rt),
             "feed": _feed(ticker, p.scope),
             "static": p.static,
+            "field_work": _field_work(day, p.static, rt),
             "alerts": shown_alerts,
             "alerts_total": alerts_total,
             "alert_marks": alert_marks,
@@ -196,9 +198,15 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
     return frames
 
 
+def _field_work(day: dict[str, int], static: dict, rt: Runtime) -> dict[str, int]:
+    """Workers on duty, patrols and visits today, and what 一日两巡五访 asks of the scope's workers."""
+    workers, norm = static["workforce"].get("workers", 0), rt.config.city.workforce
+    return {**workforce(day), "patrols_target": workers * norm.patrols_per_day, "visits_target": workers * norm.visits_per_day}
+
+
 def _day_fields(rt: Runtime) -> tuple[str, ...]:
-    """Today's figures and the per-category counts the top categories are summed from."""
-    return (*FIGURE_FIELDS, *(f"st:{s.value}:{c.code}" for c in rt.config.categories for s in Status))
+    """Today's figures, the day's field work and the per-category counts the top categories are summed from."""
+    return (*FIGURE_FIELDS, *WORKFORCE_FIELDS, *(f"st:{s.value}:{c.code}" for c in rt.config.categories for s in Status))
 
 
 def _categories(rt: Runtime, day: dict[str, int]) -> list[dict]:

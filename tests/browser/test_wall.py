@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import distinct, func, select
 from tests_support import LiveServer, free_port, hot_spot_js, layout_prop_js
 
+from bigscreen.db.models import FieldActivity, GridWorker
 from bigscreen.live.kpi import KPI_NAMES
 from bigscreen.presentation import display_value
 
@@ -35,6 +37,24 @@ def _settle(server, api_key, event_id, level, mediation=()):
         assert r.status_code == 200, r.text
 
 
+def _field_work(server, api_key, runtime) -> dict[str, int]:
+    """Three workers check in (one twice), two patrols, three visits; returns the city's figures
+    from the API after checking them against SQL."""
+    with runtime.sessions() as s:
+        workers = s.execute(select(GridWorker.id).where(GridWorker.role == "full_time").order_by(GridWorker.id).limit(3)).scalars().all()
+    batch = [{"kind": "check_in", "worker_id": w, "role": "grid_worker"} for w in [*workers, workers[0]]]
+    batch += [{"kind": "patrol", "worker_id": workers[0], "role": "grid_worker"} for _ in range(2)]
+    batch += [{"kind": "visit", "worker_id": workers[1], "role": "grid_worker"} for _ in range(3)]
+    r = httpx.post(server.url + "/api/v1/field-activities", headers={"X-API-Key": api_key}, json=batch)
+    assert r.status_code == 201, r.text
+    with runtime.sessions() as s:
+        on_duty = s.scalar(select(func.count(distinct(FieldActivity.worker_id))).where(FieldActivity.kind == "check_in"))
+    got = httpx.get(server.url + "/api/v1/field-work", headers={"X-API-Key": api_key}).json()
+    figures = {k: got[k] for k in ("on_duty", "patrols_today", "visits_today")}
+    assert figures == {"on_duty": on_duty, "patrols_today": 2, "visits_today": 3} and on_duty == 3, got
+    return figures
+
+
 def _value(page, name):
     return page.get_attribute(f'[data-kpi="{name}"]', "data-value")
 
@@ -47,6 +67,7 @@ def test_wall_numbers_text_sizes_and_origin(browser, live_server, runtime, api_k
     _settle(live_server, api_key, _post(live_server, api_key, runtime, "w-dispute", "邻里纠纷", dispute), "community",
             mediation=["failed", "mediated"])
     _post(live_server, api_key, runtime, "w-xss", XSS)
+    field_work = _field_work(live_server, api_key, runtime)
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     hosts, errors = set(), []
     page.on("request", lambda req: hosts.add(req.url.split("/")[2]))
@@ -61,6 +82,8 @@ def test_wall_numbers_text_sizes_and_origin(browser, live_server, runtime, api_k
         assert (None if shown == "" else float(shown)) == kpi[name], name
         assert page.inner_text(f'[data-kpi="{name}"]') == display_value(name, kpi[name]), name  # as the home page reads it
 
+    for name, value in field_work.items():  # 网格力量 · 今日, as the field-work API and SQL count it
+        assert page.inner_text(f'#wall-field-work [data-figure="field_work.{name}"]') == f"{value:,}", name
     feed = page.inner_text("#wall-feed")
     assert "<img src=x onerror=" in feed and "<script>" in feed
     assert page.evaluate("window.__xss") is None and page.locator("#wall-feed img, #wall-feed script").count() == 0
