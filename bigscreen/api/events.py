@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
 from bigscreen.api.auth import api_source
+from bigscreen.api.bodies import one_or_batch_schema, read_one_or_batch
 from bigscreen.api.responses import JSON
 from bigscreen.commands.ingest import IngestEvents
 from bigscreen.commands.transition import TransitionEvent
@@ -23,8 +21,6 @@ from bigscreen.schemas import EventIn, Problem, TransitionIn
 from bigscreen.supervision import case_subject
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
-_one = TypeAdapter(EventIn)
-_many = TypeAdapter(list[EventIn])
 
 
 async def runtime(request: Request) -> Runtime:
@@ -61,48 +57,10 @@ def receipt(e: Event, rt: Runtime, created: bool) -> dict[str, Any]:
     }
 
 
-def _errors(exc: ValidationError, batch: bool) -> list[dict]:
-    return [
-        {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
-        for err in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
-
-
-_EVENT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"oneOf": [
-            {"$ref": "#/components/schemas/EventIn"},
-            {"type": "array", "items": {"$ref": "#/components/schemas/EventIn"}, "maxItems": 1000},
-        ]}}},
-    }
-}
-
-
-async def _json(request: Request) -> Any:
-    try:
-        raw = await request.body()
-    except ClientDisconnect as exc:  # the client went away mid-body: nothing to answer, nothing stored
-        raise Problem(400, "request body incomplete: the client disconnected") from exc
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise Problem(422, [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]) from exc
-
-
-@router.post("/events", openapi_extra=_EVENT_BODY, status_code=201,
+@router.post("/events", openapi_extra=one_or_batch_schema("EventIn"), status_code=201,
              summary="Report one event (object) or a batch of up to 1,000 (array)")
 async def post_events(request: Request, rt: RT, source: Source):
-    data = await _json(request)
-    batch = isinstance(data, list)
-    if batch and len(data) > rt.settings.max_batch:
-        raise Problem(413, f"a batch holds at most {rt.settings.max_batch} events, got {len(data)}")
-    if batch and not data:
-        raise Problem(422, [{"loc": ["body"], "msg": "empty batch", "type": "too_short"}])
-    try:
-        items = _many.validate_python(data) if batch else [_one.validate_python(data)]
-    except ValidationError as exc:
-        raise Problem(422, _errors(exc, batch)) from exc
+    items, batch = await read_one_or_batch(request, EventIn, rt.settings.max_batch, "events")
     outcomes = await ingest(rt, source, items, batch)
     if batch:
         created = sum(o.created for o in outcomes)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from bigscreen.api.events import RT, Source, _errors, _json
+from bigscreen.api.bodies import one_or_batch_schema, read_one_or_batch
+from bigscreen.api.events import RT, Source
 from bigscreen.api.responses import JSON
 from bigscreen.commands.field_work import (
     FieldActivityIn,
@@ -22,18 +22,6 @@ from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["field work"])
-_one = TypeAdapter(FieldActivityIn)
-_many = TypeAdapter(list[FieldActivityIn])
-
-_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"oneOf": [
-            {"$ref": "#/components/schemas/FieldActivityIn"},
-            {"type": "array", "items": {"$ref": "#/components/schemas/FieldActivityIn"}, "maxItems": 1000},
-        ]}}},
-    }
-}
 
 
 def activity_out(a: FieldActivityRecord, rt: Runtime, created: bool) -> dict[str, Any]:
@@ -46,20 +34,11 @@ def activity_out(a: FieldActivityRecord, rt: Runtime, created: bool) -> dict[str
     }
 
 
-@router.post("/field-activities", openapi_extra=_BODY, status_code=201,
+@router.post("/field-activities", openapi_extra=one_or_batch_schema("FieldActivityIn"), status_code=201,
              summary="Record a check-in (签到上岗), patrol (巡查) or visit (走访): one (object) or a batch (array), "
                      "all or nothing; 201 when something new was stored, 200 when all of it was stored before")
 async def post_field_activities(request: Request, rt: RT, source: Source):
-    data = await _json(request)
-    batch = isinstance(data, list)
-    if batch and len(data) > rt.settings.max_batch:
-        raise Problem(413, f"a batch holds at most {rt.settings.max_batch} activities, got {len(data)}")
-    if batch and not data:
-        raise Problem(422, [{"loc": ["body"], "msg": "empty batch", "type": "too_short"}])
-    try:
-        items = _many.validate_python(data) if batch else [_one.validate_python(data)]
-    except ValidationError as exc:
-        raise Problem(422, _errors(exc, batch)) from exc
+    items, batch = await read_one_or_batch(request, FieldActivityIn, rt.settings.max_batch, "activities")
     if not batch:
         one: Recorded = await run_in_threadpool(record_field_activity, rt, source, items[0])
         return JSON(activity_out(one.activity, rt, one.created), status_code=201 if one.created else 200)

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from bigscreen.api.auth import api_source
-from bigscreen.api.events import RT, _errors, ingest
+from bigscreen.api.bodies import validation_errors
+from bigscreen.api.events import RT, ingest
 from bigscreen.api.responses import JSON
 from bigscreen.db.models import Event
 from bigscreen.lifecycle import CLOSED_STATUSES
@@ -102,7 +103,7 @@ async def post_request(request: Request, rt: RT, source: Annotated[str, Depends(
     try:
         item = EventIn.model_validate(data)
     except ValidationError as exc:
-        errors = _errors(exc, False)
+        errors = validation_errors(exc)
         for err in errors:
             if len(err["loc"]) > 1:
                 err["loc"][1] = renamed.get(err["loc"][1], err["loc"][1])

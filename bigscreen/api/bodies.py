@@ -1,0 +1,56 @@
+"""Request bodies that are one object or a batch of them (a JSON array), validated as a whole:
+a batch's errors name ["body", index, field], a single object's ["body", field]."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import Request
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.requests import ClientDisconnect
+
+from bigscreen.schemas import Problem
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+def one_or_batch_schema(model: str, max_items: int = 1000) -> dict:
+    """OpenAPI `openapi_extra` for a route whose body is read by `read_one_or_batch`."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+        {"$ref": f"#/components/schemas/{model}"},
+        {"type": "array", "items": {"$ref": f"#/components/schemas/{model}"}, "maxItems": max_items},
+    ]}}}}}
+
+
+def validation_errors(exc: ValidationError) -> list[dict]:
+    return [
+        {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+async def json_body(request: Request) -> Any:
+    try:
+        raw = await request.body()
+    except ClientDisconnect as exc:  # the client went away mid-body: nothing to answer, nothing stored
+        raise Problem(400, "request body incomplete: the client disconnected") from exc
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Problem(422, [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]) from exc
+
+
+async def read_one_or_batch(request: Request, model: type[Item], max_batch: int, noun: str) -> tuple[list[Item], bool]:
+    """The body's items and whether it was a batch; 413 over `max_batch`, 422 naming what is wrong."""
+    data = await json_body(request)
+    batch = isinstance(data, list)
+    if batch and len(data) > max_batch:
+        raise Problem(413, f"a batch holds at most {max_batch} {noun}, got {len(data)}")
+    if batch and not data:
+        raise Problem(422, [{"loc": ["body"], "msg": "empty batch", "type": "too_short"}])
+    try:
+        items = TypeAdapter(list[model]).validate_python(data) if batch else [model.model_validate(data)]
+    except ValidationError as exc:
+        raise Problem(422, validation_errors(exc)) from exc
+    return items, batch
