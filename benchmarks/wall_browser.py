@@ -185,7 +185,7 @@ class ForcedFrames:
         with httpx.Client(timeout=10) as client:
             while not self.stop.is_set():
                 try:
-                    self.env.post_event(client, rng, "heap")
+                    self.env.post_event(client, rng, "heap", quiet=True)  # no alerts piling up: the same picture, new figures
                 except (httpx.HTTPError, RuntimeError):
                     pass
                 self.stop.wait(1 / self.events_per_s)

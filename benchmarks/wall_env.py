@@ -163,6 +163,8 @@ class TimedPublisher(FramePublisher):
 class Env:
     """Everything the parts share. Use as a context manager."""
 
+    uvicorn_args: tuple[str, ...] = ()  # e.g. ("--ws-per-message-deflate", "false")
+
     def __init__(self, grids: int, workers: int, keep: bool = False) -> None:
         self.grids, self.workers, self.keep = grids, workers, keep
         self.tmp = Path(tempfile.mkdtemp(prefix="bs-wall-"))
@@ -191,6 +193,9 @@ class Env:
         self.city = rt.areas.city.code
         self.items = [(i.code, c.code) for c in rt.config.categories for i in c.items]
         self.item_weights = [c.weight / len(c.items) for c in rt.config.categories for _ in c.items]
+        loud = set(rt.config.city.alerts.emergency_colours)  # such items raise an alert when reported live
+        self.quiet = [(i.alert or c.alert) not in loud
+                      for c in rt.config.categories for i in c.items]
         return self
 
     def __exit__(self, *exc) -> None:
@@ -207,7 +212,8 @@ class Env:
         env = {**os.environ, "BIGSCREEN_DATA_DIR": str(self.tmp), "BIGSCREEN_REDIS_URL": self.redis_server.url,
                "BIGSCREEN_RUN_JOBS": "false"}  # the benchmark runs its own frame publisher
         self.server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "bigscreen.asgi:app", "--port", str(self.port),
-                                        "--workers", str(self.workers), "--log-level", "warning", "--no-access-log"], env=env)
+                                        "--workers", str(self.workers), "--log-level", "warning", "--no-access-log",
+                                        *self.uvicorn_args], env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -267,15 +273,17 @@ class Env:
             self._pub_thread = None
 
     # -- events -------------------------------------------------------------------------------
-    def body(self, rng: random.Random, prefix: str) -> dict:
+    def body(self, rng: random.Random, prefix: str, quiet: bool = False) -> dict:
+        """`quiet`: no item that raises an alert (the picture's content stays the same size)."""
         self._serial += 1
-        item = rng.choices(self.items, weights=self.item_weights)[0][0]
+        weights = [w if q or not quiet else 0 for w, q in zip(self.item_weights, self.quiet)]
+        item = rng.choices(self.items, weights=weights)[0][0]
         return {"source_id": f"{prefix}-{self._serial}", "channel": "grid_app", "item": item, "urgency": "normal",
                 "description": rng.choice(DESCRIPTIONS), "grid": rng.choice(self.grid_areas).code}
 
-    def post_event(self, client: httpx.Client, rng: random.Random, prefix: str = "live") -> float:
+    def post_event(self, client: httpx.Client, rng: random.Random, prefix: str = "live", quiet: bool = False) -> float:
         """POST one event; returns time.time() when the API answered 201."""
-        r = client.post(self.url + "/api/v1/events", json=self.body(rng, prefix), headers={"X-API-Key": self.api_key})
+        r = client.post(self.url + "/api/v1/events", json=self.body(rng, prefix, quiet), headers={"X-API-Key": self.api_key})
         done = time.time()
         if r.status_code != 201:
             raise RuntimeError(f"POST /api/v1/events: {r.status_code} {r.text[:300]}")

@@ -199,7 +199,8 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
         if sync_live(rt):
             click.echo("live counters rebuilt from the database")
         rt.close()
-        uvicorn.run("bigscreen.asgi:app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+        uvicorn.run("bigscreen.asgi:app", factory=True, host=host, port=port, workers=workers, log_level="warning",
+                    ws_per_message_deflate=settings.ws_deflate)
     finally:
         if owned:
             owned.stop()

@@ -65,7 +65,8 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
         wall_token = create_kiosk_token(rt, "演示大屏 demo wall")
         accounts = demo_accounts(rt)
         app = create_app(rt)
-        server = uvicorn.Server(uvicorn.Config(app.server, host=host, port=port, log_level="warning", lifespan="on"))
+        server = uvicorn.Server(uvicorn.Config(app.server, host=host, port=port, log_level="warning", lifespan="on",
+                                                 ws_per_message_deflate=rt.settings.ws_deflate))
         background = jobs.start_background(rt)
         url = f"http://{host}:{port}"
         logins = "".join(f"\n    {role:<7} {name:<10} password {password}  {note}" for role, name, password, note in accounts)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -28,6 +28,11 @@ class Urgency(StrEnum):
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("must include a timezone, e.g. 2026-11-22T09:30:00+08:00")
+    if value is not None:
+        try:
+            value.astimezone(UTC)  # 0001-01-01T00:00:00+14:00 has no UTC time: it would fail later, as a 500
+        except OverflowError:
+            raise ValueError("is out of range") from None
     return value
 
 

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     max_batch: int = Field(1000, description="Most events in one POST.")
     redis_prefix: str = Field("bs:", description="Prefix of every Redis key.")
     secure_cookies: bool = Field(False, description="Mark session cookies Secure (only sent over HTTPS).")
+    ws_deflate: bool = Field(False, description="Compress websocket messages (permessage-deflate). Off: a pushed "
+                                                "frame is ~17 KB instead of ~5 KB, and 500 walls cost a seventh of the CPU.")
     run_jobs: bool = Field(True, description="Web workers also run the scheduled jobs and the wall's frames "
                                              "(one process among all of them leads at a time).")
 
