@@ -101,3 +101,12 @@ def hot_spot_js(container: str) -> str:
   }}
   return best >= 4 ? at : null;
 }}"""
+
+
+def unsparse(pairs: list[int], n: int) -> list[int]:
+    """The inverse of bigscreen.wall.frame.sparse for `n` areas (what assets/wall.js does with a frame's map)."""
+    out, i = [0] * n, -1
+    for skip, v in zip(pairs[::2], pairs[1::2]):
+        i += skip + 1
+        out[i] = v
+    return out

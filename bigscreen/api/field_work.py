@@ -18,6 +18,7 @@ from bigscreen.commands.field_work import (
     record_field_activity,
 )
 from bigscreen.live.field_work import KIND_NAMES, WORKFORCE_FIELDS, workforce
+from bigscreen.live.kpi import named
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem
 
@@ -58,5 +59,5 @@ async def get_field_work(rt: RT, source: Source, area: Annotated[str | None, Que
     values = rt.redis.hmget(rt.keys.day(code, rt.contributions.day(now)), WORKFORCE_FIELDS)
     plan = rt.config.city.workforce
     return JSON({"area": code, "name": info.name, "level": info.level_name, "as_of": now.isoformat(),
-                 **workforce({f: int(v) for f, v in zip(WORKFORCE_FIELDS, values) if v is not None}),
+                 **workforce(named(WORKFORCE_FIELDS, values)),
                  "patrols_per_day": plan.patrols_per_day, "visits_per_day": plan.visits_per_day})

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from sqlalchemy import Connection, select
+
 from bigscreen.areas import AreaIndex
 from bigscreen.db.models import Event
 from bigscreen.live.contrib import EventFacts
+from bigscreen.schemas import Problem
 
 
 class EventRecord(SimpleNamespace):
@@ -14,6 +17,17 @@ class EventRecord(SimpleNamespace):
 
     accepted_at = started_at = handled_at = verified_at = closed_at = rated_at = None
     verify_photo_url = rating = resolved_level = dispute_rung = dispute_outcome = None
+
+
+def load_event(conn: Connection, event_id: int, *, for_update: bool = False) -> EventRecord:
+    """The case's stored columns; 404 when there is no such case. `for_update` locks the row
+    (on PostgreSQL) until the transaction ends."""
+    events = Event.__table__
+    query = select(events).where(events.c.id == event_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
+    if row is None:
+        raise Problem(404, f"no event {event_id}")
+    return EventRecord(**row._mapping)
 
 
 def facts(event: Event, areas: AreaIndex) -> EventFacts:

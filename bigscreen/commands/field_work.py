@@ -22,6 +22,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from bigscreen.commands.base import BatchCommand
 from bigscreen.commands.checks import not_in_future, refuse_role
 from bigscreen.db.models import FieldActivity, GridWorker
 from bigscreen.lifecycle import FIELD_WORK_ROLES
@@ -86,15 +87,8 @@ def record_field_activities(rt: Runtime, source: str, activities: Sequence[Field
     return RecordFieldWork(rt, source, list(activities), batch=True).run()
 
 
-class RecordFieldWork:
-    def __init__(self, rt: Runtime, source: str, items: list[FieldActivityIn], *, batch: bool) -> None:
-        self.rt = rt
-        self.source = source
-        self.items = items
-        self.batch = batch
-
-    def _loc(self, index: int, name: str) -> list:
-        return ["body", index, name] if self.batch else ["body", name]
+class RecordFieldWork(BatchCommand):
+    items: list[FieldActivityIn]
 
     def _validate_fields(self) -> None:
         errors: list[dict] = []

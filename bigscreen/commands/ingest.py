@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bigscreen.areas import AreaInfo
+from bigscreen.commands.base import BatchCommand
 from bigscreen.commands.checks import FUTURE_SLACK
 from bigscreen.commands.ingest_writer import Outcome
 from bigscreen.lifecycle import Status
-from bigscreen.runtime import Runtime
 from bigscreen.schemas import EventIn, Problem, field_error
 
 
@@ -28,15 +28,8 @@ class Prepared:
     deadline: datetime
 
 
-class IngestEvents:
-    def __init__(self, rt: Runtime, source: str, items: list[EventIn], *, batch: bool) -> None:
-        self.rt = rt
-        self.source = source
-        self.items = items
-        self.batch = batch
-
-    def _loc(self, index: int, name: str) -> list:
-        return ["body", index, name] if self.batch else ["body", name]
+class IngestEvents(BatchCommand):
+    items: list[EventIn]
 
     def validate(self) -> list[Prepared]:
         errors: list[dict] = []

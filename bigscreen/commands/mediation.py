@@ -13,8 +13,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select, update
 
+from bigscreen.commands.base import CaseCommand
 from bigscreen.commands.checks import not_in_future, refuse_role
-from bigscreen.commands.facts import EventRecord, facts
+from bigscreen.commands.facts import EventRecord, facts, load_event
 from bigscreen.db.models import Event, EventTransition, MediationStep
 from bigscreen.lifecycle import (
     CLOSED_STATUSES,
@@ -65,23 +66,14 @@ def _steps(conn: Connection, event_id: int) -> list[Any]:
 
 
 def read_mediation(rt: Runtime, event_id: int) -> dict[str, Any]:
-    events = Event.__table__
     with rt.engine.connect() as conn:
-        row = conn.execute(select(events).where(events.c.id == event_id)).first()
-        if row is None:
-            raise Problem(404, f"no event {event_id}")
-        event = EventRecord(**row._mapping)
+        event = load_event(conn, event_id)
         dispute = rt.config.category(event.category_code).dispute
         return state(event, dispute, [step_out(s) for s in _steps(conn, event_id)] if dispute else [])
 
 
-class MediateDispute:
-    def __init__(self, rt: Runtime, event_id: int, request: MediationIn, *, actor: str, channel: str = "api") -> None:
-        self.rt = rt
-        self.event_id = event_id
-        self.request = request
-        self.actor = actor
-        self.channel = channel
+class MediateDispute(CaseCommand):
+    request: MediationIn
 
     def _validate_fields(self) -> None:
         r = self.request
@@ -96,19 +88,12 @@ class MediateDispute:
             raise Problem(422, errors)
         refuse_role(r.role, MEDIATION_ROLES, "mediate a dispute")
 
-    def _load(self, conn: Connection) -> EventRecord:
-        events = Event.__table__
-        row = conn.execute(select(events).where(events.c.id == self.event_id)).first()
-        if row is None:
-            raise Problem(404, f"no event {self.event_id}")
-        return EventRecord(**row._mapping)
-
     def run(self) -> dict[str, Any]:
         self._validate_fields()
         r = self.request
         events, log, steps = Event.__table__, EventTransition.__table__, MediationStep.__table__
         with self.rt.engine.begin() as conn:
-            event = self._load(conn)
+            event = load_event(conn, self.event_id)
             category = event.category_code
             if not self.rt.config.category(category).dispute:
                 raise Problem(409, f"case {event.id} is not a dispute: category {category}")

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from bigscreen.commands.base import CaseCommand
 from bigscreen.commands.checks import not_in_future, refuse_role
-from bigscreen.commands.facts import EventRecord, facts
+from bigscreen.commands.facts import EventRecord, facts, load_event
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.lifecycle import ACTIONS, RESOLUTION_LEVELS, Role, Status, allowed_actions
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem, TransitionIn, field_error
 
 
-class TransitionEvent:
+class TransitionEvent(CaseCommand):
+    request: TransitionIn
+
     def __init__(self, rt: Runtime, event_id: int, request: TransitionIn, *, actor: str, role: str, channel: str = "api") -> None:
-        self.rt = rt
-        self.event_id = event_id
-        self.request = request
-        self.actor = actor
+        super().__init__(rt, event_id, request, actor=actor, channel=channel)
         self.role = role
-        self.channel = channel
 
     def _validate_fields(self) -> None:
         r = self.request
@@ -50,10 +49,7 @@ class TransitionEvent:
         refuse_role(self.role, action.roles, f"{action.name} a case")
         events, log = Event.__table__, EventTransition.__table__
         with self.rt.engine.begin() as conn:
-            row = conn.execute(select(events).where(events.c.id == self.event_id)).first()
-            if row is None:
-                raise Problem(404, f"no event {self.event_id}")
-            event = EventRecord(**row._mapping)
+            event = load_event(conn, self.event_id)
             if event.status == action.target and action.target != Status.DISPATCHED:
                 return event  # the same action again: idempotent, nothing changes
             if event.status not in action.sources:

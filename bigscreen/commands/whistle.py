@@ -19,8 +19,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import Connection, select, update
 
 from bigscreen.alerts import raise_alert
+from bigscreen.commands.base import CaseCommand
 from bigscreen.commands.checks import not_in_future, refuse_role
-from bigscreen.db.models import Event, EventTransition, Whistle, WhistleCall
+from bigscreen.commands.facts import load_event
+from bigscreen.db.models import EventTransition, Whistle, WhistleCall
 from bigscreen.lifecycle import CLOSED_STATUSES, REPORT_IN_ROLES, WHISTLE_KINDS, WHISTLE_ROLES
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import AwareDatetime, Problem, field_error
@@ -105,13 +107,8 @@ def load_whistles(conn: Connection, event_id: int, whistle_id: int | None = None
             for r in rows]
 
 
-class WhistleCase:
-    def __init__(self, rt: Runtime, event_id: int, request: WhistleIn, *, actor: str, channel: str = "api") -> None:
-        self.rt = rt
-        self.event_id = event_id
-        self.request = request
-        self.actor = actor
-        self.channel = channel
+class WhistleCase(CaseCommand):
+    request: WhistleIn
 
     def _validate_fields(self) -> None:
         r = self.request
@@ -139,14 +136,10 @@ class WhistleCase:
         r = self.request
         refuse_role(r.role, WHISTLE_ROLES, "whistle a case")
         kind = self.rt.config.city.whistles[r.kind]
-        events, whistles, calls = Event.__table__, Whistle.__table__, WhistleCall.__table__
+        whistles, calls = Whistle.__table__, WhistleCall.__table__
         with self.rt.engine.begin() as conn:
             # on PostgreSQL the row lock makes a repeated whistle wait for the first, then find it
-            event = conn.execute(select(events.c.id, events.c.status, events.c.reported_at, events.c.grid_id,
-                                        events.c.description)
-                                 .where(events.c.id == self.event_id).with_for_update()).first()
-            if event is None:
-                raise Problem(404, f"no event {self.event_id}")
+            event = load_event(conn, self.event_id, for_update=True)
             if event.status in CLOSED_STATUSES:
                 raise Problem(409, {"message": f"cannot whistle a case that is {event.status}", "status": event.status})
             at = r.at or self.rt.clock()
@@ -190,15 +183,13 @@ class WhistleCase:
         ), True
 
 
-class ReportInCase:
+class ReportInCase(CaseCommand):
+    request: ReportIn
+
     def __init__(self, rt: Runtime, event_id: int, whistle_id: int, request: ReportIn, *, actor: str,
                  channel: str = "api") -> None:
-        self.rt = rt
-        self.event_id = event_id
+        super().__init__(rt, event_id, request, actor=actor, channel=channel)
         self.whistle_id = whistle_id
-        self.request = request
-        self.actor = actor
-        self.channel = channel
 
     def run(self) -> tuple[WhistleRecord, CallRecord, bool]:
         """The whistle, the department's call, and whether this request recorded the report
@@ -207,11 +198,9 @@ class ReportInCase:
         if error := not_in_future(self.rt, r.at):
             raise Problem(422, [error])
         refuse_role(r.role, REPORT_IN_ROLES, "report in to a whistle")
-        events, calls = Event.__table__, WhistleCall.__table__
+        calls = WhistleCall.__table__
         with self.rt.engine.begin() as conn:
-            status = conn.scalar(select(events.c.status).where(events.c.id == self.event_id))
-            if status is None:
-                raise Problem(404, f"no event {self.event_id}")
+            status = load_event(conn, self.event_id).status
             found = load_whistles(conn, self.event_id, self.whistle_id)
             if not found:
                 raise Problem(404, f"no whistle {self.whistle_id} on event {self.event_id}")

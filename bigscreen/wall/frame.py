@@ -257,15 +257,6 @@ def sparse(values: Sequence[int]) -> list[int]:
     return out
 
 
-def unsparse(pairs: Sequence[int], n: int) -> list[int]:
-    """The inverse of `sparse`, for `n` areas."""
-    out, i = [0] * n, -1
-    for skip, v in zip(pairs[::2], pairs[1::2]):
-        i += skip + 1
-        out[i] = v
-    return out
-
-
 def _feed(ticker, scope: Scope) -> list[dict]:
     items = []
     for entry_id, fields in ticker:

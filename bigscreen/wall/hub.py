@@ -36,9 +36,9 @@ class FrameHub:
         self._viewers.setdefault(scope, set()).add(queue)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._listen())
-        frame = await self._redis().get(self.keys.frame(scope))
+        frame = await self.read(scope)
         if frame is not None:
-            _offer(queue, self.encode(frame.decode()))
+            _offer(queue, self.encode(frame))
         return queue
 
     async def read(self, scope: str) -> str | None:

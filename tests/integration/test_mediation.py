@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bigscreen.commands.mediation import MediateDispute
+from bigscreen.commands import mediation as mediation_command
 from bigscreen.db.models import Event, EventTransition, MediationStep
 from bigscreen.lifecycle import MEDIATION_RUNGS
 from bigscreen.live.rebuild import rebuild, snapshot
@@ -173,15 +173,15 @@ def test_a_closed_case_is_not_mediated(client, runtime):
 def test_a_case_changed_meanwhile_is_409(client, runtime, monkeypatch):
     e = _case(client, runtime, "raced")
     before = _stored(runtime, e["id"])
-    load = MediateDispute._load
+    load = mediation_command.load_event
 
-    def load_then_someone_else_writes(self, conn):
-        record = load(self, conn)
+    def load_then_someone_else_writes(conn, event_id, **kw):
+        record = load(conn, event_id, **kw)
         with runtime.engine.begin() as other:
             other.execute(Event.__table__.update().where(Event.__table__.c.id == e["id"]).values(version=Event.__table__.c.version + 1))
         return record
 
-    monkeypatch.setattr(MediateDispute, "_load", load_then_someone_else_writes)
+    monkeypatch.setattr(mediation_command, "load_event", load_then_someone_else_writes)
     r = _mediate(client, e["id"], "mediated")
     assert r.status_code == 409 and "changed meanwhile" in r.json()["detail"]["message"]
     _status, rung, outcome, version = _stored(runtime, e["id"])[0]

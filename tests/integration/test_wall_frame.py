@@ -6,10 +6,11 @@ from collections import Counter
 
 import orjson
 from sqlalchemy import select
+from tests_support import unsparse
 
 from bigscreen.db.models import Event
 from bigscreen.simulation.life import ROLE_OF
-from bigscreen.wall.frame import build_frame, map_areas, map_key, scopes, unsparse
+from bigscreen.wall.frame import build_frame, map_areas, map_key, scopes
 from bigscreen.wall.publisher import FramePublisher, read_frame
 
 

@@ -1,6 +1,8 @@
 """The map's values travel sparse: skips and values, read back against the page's area codes."""
 
-from bigscreen.wall.frame import sparse, unsparse
+from tests_support import unsparse
+
+from bigscreen.wall.frame import sparse
 
 
 def test_sparse_round_trips_and_is_short_for_quiet_cities():
