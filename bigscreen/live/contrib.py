@@ -17,6 +17,8 @@ Fields of an area hash and of a day hash (the cohort of events reported that day
 Department hashes carry the same fields as an area's all-time hash.
 Flows counted on the day they happen (day hash of that day): fl:closed, fl:ontime.
 Trend hashes (city, district and street only), one per hour: "r" reported, "c" closed.
+Map hashes, one field per community (MAP_LEVEL), so the wall's map is two reads: "open" counts
+its open cases, "overdue" those of them past the deadline (kept by the sweep, like "overdue").
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bigscreen.live.keys import Keys
 
 DAY_KEEP = 8  # days of day hashes kept; older days live only in SQL reports
 TREND_MAX_LEVEL = 2  # city, district, street
+MAP_LEVEL = 3  # communities: the level the wall's map colours, on every scope
 TREND_KEEP_S = 25 * 3600
 ONE_SECOND = timedelta(seconds=1)
 
@@ -88,6 +91,7 @@ class Contributions:
         self._keys_of: dict[str, tuple[str]] = {}
         self._dept_keys: dict[str, str] = {}
         self._day_keys: dict[tuple[str, str], str] = {}
+        self._map_open, self._map_overdue = keys.map("open"), keys.map("overdue")
 
     def day(self, moment: datetime) -> str:
         return moment.astimezone(self.tz).strftime("%Y%m%d")
@@ -132,6 +136,9 @@ class Contributions:
         trends = [slot for slot in (self._trend_slot(e.reported_at, "r", now),
                                     self._trend_slot(e.closed_at, "c", now) if closed else None) if slot]
         get = out.get
+        if not closed and len(e.chain) > MAP_LEVEL:
+            k = (self._map_open, e.chain[MAP_LEVEL])
+            out[k] = get(k, 0) + sign
         if e.department:
             key = self._dept_key(e.department)
             for f in fields:
@@ -185,7 +192,7 @@ class Contributions:
 
     def overdue_fields(self, w: Waiting, chain: tuple[str, ...], now: datetime, sign: int = 1) -> Delta:
         """The counters one case moves by being overdue: its areas (all-time and its report
-        day) and its department."""
+        day), its department and its community's place on the map."""
         out: Delta = Counter()
         day = self.day(w.reported_at) if self.keep_day(w.reported_at, now) else None
         targets = [self._dept_key(w.department)] if w.department else []
@@ -197,6 +204,8 @@ class Contributions:
         for key in targets:
             out[(key, "overdue")] = sign
             out[(key, by_category)] = sign
+        if len(chain) > MAP_LEVEL:
+            out[(self._map_overdue, chain[MAP_LEVEL])] = sign
         return out
 
     def department_overdue_fields(self, w: Waiting, sign: int) -> Delta:

@@ -84,7 +84,6 @@ class LiveWriter:
         self.first_notice_s = first_notice_s
         lua = files("bigscreen.live").joinpath("lua")
         self._apply = client.register_script(lua.joinpath("apply.lua").read_text())
-        self.open_overdue = client.register_script(lua.joinpath("open_overdue.lua").read_text())
         self._field_work = client.register_script(lua.joinpath("field_work.lua").read_text())
 
     def change_set(self) -> ChangeSet:

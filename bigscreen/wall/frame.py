@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 
 from bigscreen.alerts import alert_rows
 from bigscreen.geo.totals import PEOPLE, WORKFORCE
-from bigscreen.lifecycle import CLOSED_STATUSES, Status
-from bigscreen.live.field_work import WORKFORCE_FIELDS, workforce
-from bigscreen.live.kpi import FIGURE_FIELDS, KPI_NAMES, figures, headline, named
+from bigscreen.lifecycle import Status
+from bigscreen.live.contrib import MAP_LEVEL
+from bigscreen.live.field_work import workforce
+from bigscreen.live.kpi import FIGURE_FIELDS, KPI_NAMES, STATUS_FIELDS, figures, headline, ints, named
 from bigscreen.runtime import Runtime
 
 TOP_CATEGORIES = 8
@@ -30,8 +31,8 @@ ALERTS_READ = 1000  # unresolved alerts read in all (each scope keeps its own mo
 MARKED = ("red", "orange")  # alerts that mark their area on the map
 MARKS = 300
 MARK_FIELDS = ("id", "colour", "status", "community", "lat", "lon")
-OPEN_FIELDS = [f"st:{s.value}" for s in Status if s not in CLOSED_STATUSES]
 TREND_FIELDS = ("r", "c")  # reported, closed in the hour (bigscreen.live.contrib)
+RANK_FIELDS = (*STATUS_FIELDS, "overdue", "ontime")  # what the rankings' rates are computed from
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,6 @@ def static_figures(scope: Scope, map_areas: list, grids: int, totals: dict[str, 
         "grids": grids,
         "max": {k: max((row.get(k, 0) for row in shown), default=0) for k in ("population", "workers")},
     }
-
-
-MAP_LEVEL = 3  # communities: the wall's map colours them on every scope
 
 
 def map_areas(rt: Runtime, scope_code: str) -> list:
@@ -142,32 +140,32 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
     keys, contrib = rt.keys, rt.contributions
     hours = [(now - timedelta(hours=h)).astimezone(rt.tz) for h in range(TREND_HOURS - 1, -1, -1)]
     departments = rt.config.departments
-    day_fields = _day_fields(rt)
     streets = list({a.code: a for p in plans for a in p.children}.values())
     communities = list({a.code: a for p in plans for a in p.map_areas}.values())
 
     pipe = rt.redis.pipeline(transaction=False)
     for p in plans:
         pipe.hmget(keys.area(p.scope.code), FIGURE_FIELDS)
-        pipe.hmget(keys.day(p.scope.code, contrib.day(now)), day_fields)
+        pipe.hgetall(keys.day(p.scope.code, contrib.day(now)))  # today's figures, field work and categories
         for h in hours:
             pipe.hmget(keys.trend(p.scope.code, h.strftime("%Y%m%d%H")), TREND_FIELDS)
     for a in streets:
-        pipe.hmget(keys.area(a.code), FIGURE_FIELDS)
+        pipe.hmget(keys.area(a.code), RANK_FIELDS)
     for d in departments:
-        pipe.hmget(keys.department(d.code), FIGURE_FIELDS)
-    rt.live.open_overdue(keys=[keys.area(a.code) for a in communities], args=OPEN_FIELDS, client=pipe)
+        pipe.hmget(keys.department(d.code), RANK_FIELDS)
+    pipe.hgetall(keys.map("open"))  # all of it: a field lookup in a small hash (a listpack) is a linear scan
+    pipe.hgetall(keys.map("overdue"))
     pipe.xrevrange(keys.ticker, count=FEED_SCAN)
     replies = iter(pipe.execute())
 
     per_scope = []
     for _ in plans:
-        whole, day = named(FIGURE_FIELDS, next(replies)), named(day_fields, next(replies))
+        whole, day = named(FIGURE_FIELDS, next(replies)), ints(next(replies))
         per_scope.append((whole, day, [next(replies) for _ in hours]))
-    street_rows = {a.code: (a.code, a.name, named(FIGURE_FIELDS, next(replies))) for a in streets}
-    ranked_departments = _ranked([(d.code, d.name, named(FIGURE_FIELDS, next(replies))) for d in departments])
-    flat = next(replies)
-    open_overdue = {a.code: (flat[2 * i], flat[2 * i + 1]) for i, a in enumerate(communities)}
+    street_rows = {a.code: (a.code, a.name, named(RANK_FIELDS, next(replies))) for a in streets}
+    ranked_departments = _ranked([(d.code, d.name, named(RANK_FIELDS, next(replies))) for d in departments])
+    opened, overdue = ints(next(replies)), ints(next(replies))
+    open_overdue = {a.code: (opened.get(a.code, 0), overdue.get(a.code, 0)) for a in communities}
     ticker = next(replies)
 
     targets = rt.config.city.targets.model_dump()
@@ -202,11 +200,6 @@ def _field_work(day: dict[str, int], static: dict, rt: Runtime) -> dict[str, int
     """Workers on duty, patrols and visits today, and what 一日两巡五访 asks of the scope's workers."""
     workers, norm = static["workforce"].get("workers", 0), rt.config.city.workforce
     return {**workforce(day), "patrols_target": workers * norm.patrols_per_day, "visits_target": workers * norm.visits_per_day}
-
-
-def _day_fields(rt: Runtime) -> tuple[str, ...]:
-    """Today's figures, the day's field work and the per-category counts the top categories are summed from."""
-    return (*FIGURE_FIELDS, *WORKFORCE_FIELDS, *(f"st:{s.value}:{c.code}" for c in rt.config.categories for s in Status))
 
 
 def _categories(rt: Runtime, day: dict[str, int]) -> list[dict]:

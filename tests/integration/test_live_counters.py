@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
+from bigscreen.live.kpi import ints
 from bigscreen.live.rebuild import rebuild, snapshot
 from bigscreen.simulation.life import ROLE_OF
 
@@ -48,6 +49,29 @@ def test_rebuild_equals_live_path(client, runtime):
     assert rebuilt == live
 
 
+def _map(runtime, figure: str) -> dict[str, int]:
+    return ints(runtime.redis.hgetall(runtime.keys.map(figure)))  # a count back at zero is removed
+
+
+def test_map_hashes_count_open_and_overdue_cases_per_community(client, runtime):
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from bigscreen.db.models import Event
+
+    _post_history(client, runtime, n=80, seed=5)
+    now = datetime.now(timezone.utc)
+    runtime.live.sweep(now, runtime.areas.chain_of)
+    with runtime.sessions() as s:
+        still_open = [e for e in s.scalars(select(Event)) if e.status not in ("closed", "rated")]
+    community = {e.id: runtime.areas.by_id[e.grid_id].chain[3] for e in still_open}
+    late = [e for e in still_open if e.deadline < now]
+    assert still_open and late, "the history has open and late cases, so the equalities below mean something"
+    assert _map(runtime, "open") == Counter(community[e.id] for e in still_open)
+    assert _map(runtime, "overdue") == Counter(community[e.id] for e in late)
+
+
 def test_kpi_matches_sql(client, runtime):
     from sqlalchemy import select
 
@@ -88,10 +112,12 @@ def test_overdue_sweep_counts_once_and_close_uncounts(client, runtime):
     assert runtime.live.sweep(now, runtime.areas.chain_of) == 1
     assert runtime.live.sweep(now, runtime.areas.chain_of) == 0
     assert client.get(f"/api/v1/kpi?area={grid.code}").json()["overdue"] == 1
+    assert _map(runtime, "overdue") == _map(runtime, "open") == {grid.chain[3]: 1}
     for action, extra in STEPS[:5]:
         assert client.post(f"/api/v1/events/{e['id']}/transitions", json={"role": ROLE_OF[action], "action": action, **extra}).status_code == 200
     kpi = client.get(f"/api/v1/kpi?area={grid.code}").json()
     assert kpi["overdue"] == 0 and kpi["total"]["closed"] == 1 and kpi["ontime_rate"] == 0.0
+    assert _map(runtime, "overdue") == _map(runtime, "open") == {}
 
 
 def test_illegal_transition_is_409_and_changes_nothing(client, runtime):

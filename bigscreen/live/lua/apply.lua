@@ -27,7 +27,9 @@ local function increment(grouped)
   for index, fields in pairs(grouped) do
     local key = KEYS[tonumber(index)]
     for field, delta in pairs(fields) do
-      redis.call('HINCRBY', key, field, delta)
+      if redis.call('HINCRBY', key, field, delta) == 0 then
+        redis.call('HDEL', key, field)  -- back at zero: a hash holds only counts that are not
+      end
     end
   end
 end
