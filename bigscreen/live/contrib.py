@@ -6,14 +6,15 @@ disagree. Overdue is the one figure that moves with the clock rather than with t
 event: the deadline sweep counts it (bigscreen.live.writer), and rebuild recounts it.
 
 Fields of an area hash and of a day hash (the cohort of events reported that day):
-  st:{status}, st:{status}:{cat} current status; reported, open and closed are sums of these
+  st:{status}                    current status; reported, open and closed are sums of these
                                  (bigscreen.live.kpi), so ingest moves only two fields per hash
+  cat:{cat}                      reported in that category (the wall's top categories)
   ontime, handle_s               closed by the deadline; seconds from report to close
   rated, satisfied               rated; rated 2 or 3
   lvl:{level}                    closed at that level (grid, community, street ...)
   med:{outcome}                  disputes settled: mediated, or referred to court
   med:lvl:{rung}                 disputes mediated on that rung of the ladder
-  overdue, overdue:{cat}         open and past the deadline (kept by the sweep)
+  overdue                        open and past the deadline (kept by the sweep)
 Department hashes carry the same fields as an area's all-time hash.
 Flows counted on the day they happen (day hash of that day): fl:closed, fl:ontime.
 Trend hashes (city, district and street only), one per hour: "r" reported, "c" closed.
@@ -112,7 +113,7 @@ class Contributions:
         """Adds `sign` times the event's contribution into `out` (and returns it)."""
         c = e.category
         closed = e.status in CLOSED_STATUSES
-        fields = [f"st:{e.status}", f"st:{e.status}:{c}"]
+        fields = [f"st:{e.status}", f"cat:{c}"]
         handle_s = 0
         ontime = False
         if closed:
@@ -200,10 +201,8 @@ class Contributions:
             targets.append(self._area_keys(code)[0])
             if day:
                 targets.append(self._day_key(code, day))
-        by_category = f"overdue:{w.category}"
         for key in targets:
             out[(key, "overdue")] = sign
-            out[(key, by_category)] = sign
         if len(chain) > MAP_LEVEL:
             out[(self._map_overdue, chain[MAP_LEVEL])] = sign
         return out
@@ -211,8 +210,7 @@ class Contributions:
     def department_overdue_fields(self, w: Waiting, sign: int) -> Delta:
         if not w.department:
             return Counter()
-        key = self._dept_key(w.department)
-        return Counter({(key, "overdue"): sign, (key, f"overdue:{w.category}"): sign})
+        return Counter({(self._dept_key(w.department), "overdue"): sign})
 
     def expiry(self, key: str) -> int | None:
         """Unix time at which a dated key may go, or None for all-time keys."""

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = "5"  # bump when counters change shape: `sync_live` then rebuilds at start
+SCHEMA_VERSION = "6"  # bump when counters change shape: `sync_live` then rebuilds at start
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 
 from bigscreen.alerts import alert_rows
 from bigscreen.geo.totals import PEOPLE, WORKFORCE
-from bigscreen.lifecycle import Status
 from bigscreen.live.contrib import MAP_LEVEL
 from bigscreen.live.field_work import workforce
 from bigscreen.live.kpi import FIGURE_FIELDS, KPI_NAMES, STATUS_FIELDS, figures, headline, ints, named
@@ -56,6 +55,7 @@ class ScopePlan:
     map_level: int
     map_areas: list
     map_key: str  # names the list of map areas: a page whose list has another key reloads
+    map_fields: tuple[bytes, ...]  # their codes as the map hashes' fields
     static: dict  # people, housing and workforce of the scope: they change only with the city
 
 
@@ -84,7 +84,7 @@ def plan(rt: Runtime, scope: Scope, totals: dict[str, dict[str, int]] | None = N
     streets = [a for a in areas.at_level(2) if scope.code in a.chain]  # ranked on every wall
     shown = map_areas(rt, scope.code)
     grids = sum(1 for a in areas.at_level(areas.grid_level) if scope.code in a.chain)
-    return ScopePlan(scope, streets, MAP_LEVEL, shown, map_key([a.code for a in shown]),
+    return ScopePlan(scope, streets, MAP_LEVEL, shown, map_key([a.code for a in shown]), tuple(a.code.encode() for a in shown),
                      static_figures(scope, shown, grids, totals or {}))
 
 
@@ -141,7 +141,6 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
     hours = [(now - timedelta(hours=h)).astimezone(rt.tz) for h in range(TREND_HOURS - 1, -1, -1)]
     departments = rt.config.departments
     streets = list({a.code: a for p in plans for a in p.children}.values())
-    communities = list({a.code: a for p in plans for a in p.map_areas}.values())
 
     pipe = rt.redis.pipeline(transaction=False)
     for p in plans:
@@ -164,8 +163,7 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
         per_scope.append((whole, day, [next(replies) for _ in hours]))
     street_rows = {a.code: (a.code, a.name, named(RANK_FIELDS, next(replies))) for a in streets}
     ranked_departments = _ranked([(d.code, d.name, named(RANK_FIELDS, next(replies))) for d in departments])
-    opened, overdue = ints(next(replies)), ints(next(replies))
-    open_overdue = {a.code: (opened.get(a.code, 0), overdue.get(a.code, 0)) for a in communities}
+    opened, overdue = _counts(next(replies)), _counts(next(replies))
     ticker = next(replies)
 
     targets = rt.config.city.targets.model_dump()
@@ -185,7 +183,7 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
             "trend": _trend(hours, trend_raw),
             "areas": _ranked([street_rows[a.code] for a in p.children]),
             "departments": ranked_departments,
-            "map": _map(p, open_overdue, rt),
+            "map": _map(p, opened, overdue, rt),
             "feed": _feed(ticker, p.scope),
             "static": p.static,
             "field_work": _field_work(day, p.static, rt),
@@ -205,7 +203,7 @@ def _field_work(day: dict[str, int], static: dict, rt: Runtime) -> dict[str, int
 def _categories(rt: Runtime, day: dict[str, int]) -> list[dict]:
     counts = []
     for c in rt.config.categories:
-        n = sum(day.get(f"st:{s.value}:{c.code}", 0) for s in Status)
+        n = day.get(f"cat:{c.code}", 0)
         if n:
             counts.append({"code": c.code, "name": c.name, "name_en": c.name_en, "count": n})
     return sorted(counts, key=lambda x: -x["count"])[:TOP_CATEGORIES]
@@ -228,13 +226,17 @@ def _ranked(rows: list[tuple[str, str, dict[str, int]]]) -> list[dict]:
     return out[:RANKED]
 
 
-def _map(p: ScopePlan, open_overdue: dict[str, tuple[int, int]], rt: Runtime) -> dict:
+def _map(p: ScopePlan, opened: dict[bytes, int], overdue: dict[bytes, int], rt: Runtime) -> dict:
     """Open and overdue cases per area, `sparse` against the order of the scope's map areas (the
     page has their codes; `key` tells it whether they are still the ones the frame means)."""
-    pairs = [open_overdue[a.code] for a in p.map_areas]
-    opened = [o for o, _ in pairs]
-    return {"level": rt.config.city.levels[p.map_level], "key": p.map_key, "open": sparse(opened),
-            "overdue": sparse([d for _, d in pairs]), "max": max(opened, default=0)}
+    counts = [opened.get(f, 0) for f in p.map_fields]
+    return {"level": rt.config.city.levels[p.map_level], "key": p.map_key, "open": sparse(counts),
+            "overdue": sparse([overdue.get(f, 0) for f in p.map_fields]), "max": max(counts, default=0)}
+
+
+def _counts(raw: dict[bytes, bytes]) -> dict[bytes, int]:
+    """A map hash as {field: count}; its fields stay bytes, as the plans' `map_fields` are."""
+    return {k: int(v) for k, v in raw.items()}
 
 
 def sparse(values: Sequence[int]) -> list[int]:

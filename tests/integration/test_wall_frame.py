@@ -34,7 +34,11 @@ def test_frame_figures_match_kpi_and_sql(client, runtime):
     with runtime.sessions() as s:
         events = s.scalars(select(Event)).all()
     assert city["kpi"]["reported_today"] == len(events) == 40
-    assert sum(c["count"] for c in city["categories"]) <= 40 and city["categories"][0]["count"] >= city["categories"][-1]["count"]
+    by_category = Counter(e.category_code for e in events)
+    shown_counts = [c["count"] for c in city["categories"]]
+    assert len(by_category) > 2 and {c["code"]: c["count"] for c in city["categories"]}.items() <= by_category.items()
+    assert shown_counts == sorted(shown_counts, reverse=True) and len(shown_counts) == min(8, len(by_category))
+    assert all(n <= shown_counts[-1] for code, n in by_category.items() if code not in {c["code"] for c in city["categories"]})
     assert sum(city["trend"]["reported"]) == 40 and len(city["trend"]["hours"]) == 24
     communities = [a.code for a in map_areas(runtime, city["scope"])]
     by_community = Counter(runtime.areas.by_id[e.grid_id].chain[3] for e in events)  # all 40 are open
