@@ -7,6 +7,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from importlib.resources import files
 
 import redis
 
@@ -35,6 +36,7 @@ class Sessions:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
+        self._read = client.register_script(files("bigscreen.auth").joinpath("lua", "session.lua").read_text())
 
     def _limits(self, p: Principal) -> tuple[int, int]:
         return (KIOSK_IDLE_S, KIOSK_IDLE_S) if p.role == Role.WALL else (IDLE_S, ABSOLUTE_S)
@@ -42,10 +44,12 @@ class Sessions:
     def create(self, p: Principal, ip: str | None) -> tuple[str, Session]:
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         key = self.keys.session(_digest(sid))
-        idle, _ = self._limits(p)
+        idle, absolute = self._limits(p)
+        now = int(time.time())
         pipe = self.client.pipeline()
         pipe.hset(key, mapping={"kind": p.kind, "name": p.name, "role": p.role.value, "area": p.area or "",
-                                "user_id": p.user_id or "", "csrf": csrf, "created": int(time.time()), "ip": ip or ""})
+                                "user_id": p.user_id or "", "csrf": csrf, "created": now, "ends": now + absolute,
+                                "idle": idle, "ip": ip or ""})
         pipe.expire(key, idle)
         if p.user_id:
             pipe.sadd(self.keys.user_sessions(p.user_id), key)
@@ -54,20 +58,15 @@ class Sessions:
         return sid, Session(p, csrf)
 
     def load(self, sid: str | None) -> Session | None:
+        """The session of a cookie's id, its expiry slid (one Redis call, see lua/session.lua)."""
         if not sid or len(sid) > 100:
             return None
-        key = self.keys.session(_digest(sid))
-        raw = {k.decode(): v.decode() for k, v in self.client.hgetall(key).items()}
-        if not raw:
+        flat = self._read(keys=[self.keys.session(_digest(sid))], args=[int(time.time())])
+        if not flat:
             return None
+        raw = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
         p = Principal(raw["kind"], raw["name"], Role(raw["role"]), raw["area"] or None,
                       int(raw["user_id"]) if raw["user_id"] else None)
-        idle, absolute = self._limits(p)
-        left = int(raw["created"]) + absolute - int(time.time())
-        if left <= 0:
-            self.client.delete(key)
-            return None
-        self.client.expire(key, min(idle, left))  # slide, never past the absolute end
         return Session(p, raw["csrf"])
 
     def destroy(self, sid: str | None) -> None:

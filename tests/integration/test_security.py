@@ -84,6 +84,25 @@ def test_an_expired_session_signs_out(web, runtime, account):
     assert web.get("/").status_code == 303
 
 
+def test_a_session_slides_with_use_and_ends_at_its_absolute_limit(web, runtime, account, kiosk_token):
+    from bigscreen.auth.sessions import ABSOLUTE_S, IDLE_S, KIOSK_IDLE_S
+
+    login(web, account("duty"))
+    (key,) = runtime.redis.scan_iter(match=f"{runtime.keys.prefix}session:*")
+    runtime.redis.expire(key, 60)
+    assert web.get("/").status_code == 200 and IDLE_S - 5 <= runtime.redis.ttl(key) <= IDLE_S, "use slides it to the idle limit"
+    ends = int(runtime.redis.hget(key, "ends"))
+    runtime.redis.hset(key, "ends", ends - ABSOLUTE_S + 600)  # as if signed in 11 h 50 min ago
+    assert web.get("/").status_code == 200 and 590 <= runtime.redis.ttl(key) <= 600, "never past the absolute end"
+    runtime.redis.hset(key, "ends", ends - ABSOLUTE_S)  # 12 hours ago
+    assert web.get("/").status_code == 303 and not runtime.redis.exists(key), "an ended session is gone"
+
+    web.cookies.clear()
+    assert web.get(f"/wall?token={kiosk_token}").status_code == 200
+    (wall,) = runtime.redis.scan_iter(match=f"{runtime.keys.prefix}session:*")
+    assert web.get("/wall").status_code == 200 and KIOSK_IDLE_S - 5 <= runtime.redis.ttl(wall) <= KIOSK_IDLE_S
+
+
 def test_user_add_on_the_command_line(runtime, tmp_path):
     env = {"BIGSCREEN_DATA_DIR": str(runtime.settings.data_dir), "BIGSCREEN_DATABASE_URL": runtime.settings.database_url,
            "BIGSCREEN_REDIS_URL": runtime.settings.redis_url}
