@@ -29,6 +29,7 @@ from bigscreen.setup import (
 
 log = logging.getLogger(__name__)
 DEMO_SOURCE = "demo-simulator"
+DEMO_DUTY = "demo-duty"  # the duty officer's account; the simulated duty desk acts as it
 DAY_SHARE = 0.6  # the simulator's day-night rhythm sends about this share of rate × 24 h a day
 
 
@@ -36,13 +37,14 @@ def demo_accounts(rt: Runtime) -> list[tuple[str, str, str, str]]:
     """One account per role, created once and given a fresh random password at every start
     (the demo is the only place with known passwords): (role, username, password, note)."""
     district = rt.areas.at_level(1)[0] if rt.areas.grid_level > 1 else rt.areas.city
-    wanted = [("admin", "demo-admin", None, "管理员 admin"), ("duty", "demo-duty", None, "值班员 duty officer"),
-              ("leader", "demo-leader", district.code, f"{district.name}领导 leader of {district.code}")]
+    wanted = [("admin", "demo-admin", None, "管理员 admin", "系统管理员"),
+              ("duty", DEMO_DUTY, None, "值班员 duty officer", "值班员 李明"),
+              ("leader", "demo-leader", district.code, f"{district.name}领导 leader of {district.code}", f"{district.name}领导")]
     out = []
-    for role, username, area, note in wanted:
+    for role, username, area, note, shown_as in wanted:
         password = secrets.token_urlsafe(9)
         try:
-            add_user(rt, username, password, role, area)
+            add_user(rt, username, password, role, area, display_name=shown_as)
         except AccountError:  # it exists from an earlier start
             reset_password(rt, username, password)
         out.append((role, username, password, note))
@@ -75,9 +77,10 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
                   f"(new passwords at every start):{logins}\n"
                   f"  API key of source '{DEMO_SOURCE}': {api_key}\n"
                   f"  data dir: {settings.data_dir}\n  Ctrl-C stops everything.\n")
-        threading.Thread(target=_simulate, args=(server, url, api_key, rate, backfill_days if fresh_city else 0, stop, banner),
-                         name="simulator", daemon=True).start()
+        threading.Thread(target=_simulate, args=(server, url, api_key, rate, backfill_days if fresh_city else 0, stop, banner,
+                                                 background), name="simulator", daemon=True).start()
         threading.Thread(target=_field_work, args=(rt, stop), name="field-work", daemon=True).start()
+        threading.Thread(target=_duty_desk, args=(rt, stop), name="duty-desk", daemon=True).start()
         # uvicorn re-raises the stopping signal after its graceful shutdown; with these
         # handlers in place that lands here as a no-op, so the finally block below runs.
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,7 +98,7 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
 
 
 def _simulate(server: uvicorn.Server, url: str, api_key: str, rate: float, backfill_days: int,
-              stop: threading.Event, banner: str) -> None:
+              stop: threading.Event, banner: str, background: jobs.Background) -> None:
     from bigscreen.simulate import Simulator
 
     while not server.started and not stop.is_set():
@@ -104,11 +107,23 @@ def _simulate(server: uvicorn.Server, url: str, api_key: str, rate: float, backf
     sim = Simulator(url, api_key, rate=rate)
     try:
         if backfill_days and not stop.is_set():
-            # history at the live rate, so the 24-hour trend does not jump when the live part begins
-            sim.backfill(days=backfill_days, per_day=max(100, round(rate * 86400 * DAY_SHARE)), progress=False)
+            # history at the live rate, so the 24-hour trend does not jump when the live part begins; the
+            # clock's jobs wait meanwhile, or a case would count as late before its past steps are sent
+            per_day = max(100, round(rate * 86400 * DAY_SHARE))
+            log.info("simulator: sending the last %d day(s) of history (about %d events; a few minutes), the wall "
+                     "shows it arriving", backfill_days, backfill_days * per_day)
+            with background.paused(*jobs.CLOCK_JOBS):
+                sim.backfill(days=backfill_days, per_day=per_day, progress=False)
         sim.run(stop)
     except Exception:  # the demo's server keeps running even if the simulator fails
         log.exception("simulator stopped")
+
+
+def _duty_desk(rt: Runtime, stop: threading.Event) -> None:
+    """A duty officer who answers the alerts nobody at the desk has taken (bigscreen.simulation.duty_desk)."""
+    from bigscreen.simulation.duty_desk import DutyDeskSimulator
+
+    DutyDeskSimulator(rt, DEMO_DUTY).run(stop)
 
 
 def _field_work(rt: Runtime, stop: threading.Event) -> None:

@@ -1,5 +1,6 @@
 """Spikes (事件激增): an area's events in the last hour at least `factor` times its usual level
-for that hour, the usual level being the same clock hour averaged over the past days.
+for that hour, the usual level being the same clock hour averaged over the past days (as many of
+`history_days` as the history covers: none in a system's first day).
 
 Scheduled every minute. The usual levels come from one SQL query per clock hour (cached); the
 last hour's counts from one query over the last hour. An area raises one alert when it goes
@@ -38,18 +39,22 @@ class SpikeWatch:
                 out[chain[self.level]] += count
         return out
 
-    def usual(self, now: datetime) -> dict[str, float]:
-        """Mean events per area in the clock hour that holds `now`, over the past days."""
+    def usual(self, now: datetime) -> dict[str, float] | None:
+        """Mean events per area in the clock hour that holds `now`, over the past days that the history
+        covers (a system in its first weeks has fewer than `history_days`); None before it covers one."""
         hour = now.replace(minute=0, second=0, microsecond=0)
         if self._usual and self._usual[0] == hour:
             return self._usual[1]
         e = Event.__table__.c
-        days = self.cfg.history_days
-        windows = [and_(e.reported_at >= hour - timedelta(days=d), e.reported_at < hour - timedelta(days=d) + HOUR)
-                   for d in range(1, days + 1)]
         with self.rt.engine.connect() as conn:
-            rows = conn.execute(select(e.grid_id, func.count()).where(or_(*windows)).group_by(e.grid_id)).all()
-        usual = {code: total / days for code, total in self._by_area(rows).items()}
+            first = conn.scalar(select(func.min(e.reported_at)))
+            starts = [hour - timedelta(days=d) for d in range(1, self.cfg.history_days + 1)]
+            starts = [t for t in starts if first is not None and t >= first]
+            usual = None
+            if starts:
+                windows = [and_(e.reported_at >= t, e.reported_at < t + HOUR) for t in starts]
+                rows = conn.execute(select(e.grid_id, func.count()).where(or_(*windows)).group_by(e.grid_id)).all()
+                usual = {code: total / len(starts) for code, total in self._by_area(rows).items()}
         self._usual = (hour, usual)
         return usual
 
@@ -63,7 +68,8 @@ class SpikeWatch:
     def run(self, now: datetime | None = None) -> int:
         """Raises an alert for every area that went into a spike since the last run."""
         now = now or self.rt.clock()
-        counts, usual = self.last_hour(now), self.usual(now)
+        usual = self.usual(now)
+        counts = self.last_hour(now) if usual is not None else {}  # no usual level yet: nothing to compare
         spiking = {code: n for code, n in counts.items()
                    if n >= self.cfg.min_events and n >= self.cfg.factor * usual.get(code, 0.0)}
         key = self.rt.keys.spikes

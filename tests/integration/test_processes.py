@@ -63,6 +63,28 @@ def test_demo_runs_moves_numbers_and_stops_cleanly(tmp_path):
             proc.kill()
 
 
+def test_demo_backfill_replays_every_case_before_the_clock_judges_it(tmp_path):
+    """The deadline sweep and supervision wait while the history is sent: otherwise a backfilled case
+    counts as late, gets supervised at today's time, and its past steps are then refused."""
+    data_dir, port = tmp_path / "data", free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bigscreen.cli", "demo", "--data-dir", str(data_dir), "--port", str(port),
+                             "--backfill-days", "1", "--rate", "0.02"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines, deadline = [], time.monotonic() + 150
+        while time.monotonic() < deadline and not any("simulator backfill:" in line for line in lines):
+            lines.append(proc.stdout.readline())
+        done = next((line for line in lines if "simulator backfill:" in line), None)
+        assert done, "".join(lines)
+        created = int(re.search(r"backfill: (\d+) events created", done).group(1))
+        assert created >= 1000 and "'step_close'" in done, done
+        assert "backfill_rejected" not in done and "backfill_conflict" not in done and f"'backfill_ok': {created}" in done, done
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_apikey_create_prints_a_key_that_authenticates(tmp_path):
     r = _bigscreen("apikey", "create", "--source", "hotline-12345", "--data-dir", str(tmp_path))
     assert r.returncode == 0, r.stderr

@@ -49,3 +49,24 @@ def test_a_spike_raises_one_alert(runtime):
         alerts = s.scalars(select(Alert).where(Alert.source == "spike")).all()
     assert [(a.area_code, a.colour) for a in alerts] == [(spiking, runtime.config.city.alerts.spikes.colour)]
     assert "近一小时7件" in alerts[0].title and "平常约2.0件" in alerts[0].title
+
+
+def test_a_young_history_is_averaged_over_the_days_it_covers(runtime):
+    """One day of history: the usual level is that day's hour, not a 28th of it; before a full day
+    there is no usual level, so nothing is called a spike."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    hour = now.replace(minute=0, second=0)
+    street = runtime.areas.at_level(2)[0].code
+    grids = _grids_of(runtime, street)
+    item = runtime.config.categories[0].items[0].code
+    bodies = [EventIn(source_id=f"y-{i}", channel="grid_app", item=item, description="噪声扰民", grid=grids[i % len(grids)],
+                      reported_at=at)
+              for i, at in enumerate([hour - timedelta(days=1, hours=2)]                                     # the first report
+                                     + [hour - timedelta(days=1) + timedelta(minutes=m) for m in range(5, 55, 10)]  # 5 in the hour
+                                     + [now - timedelta(minutes=m) for m in range(1, 8)])]                          # 7 now
+    assert SpikeWatch(runtime).run(now) == 0, "no history at all before the first report: no judgement"
+    runtime.ingest.store("young", IngestEvents(runtime, "young", bodies, batch=True).rows())
+    watch = SpikeWatch(runtime)
+    assert watch.usual(now) == {street: 5.0}, "one day covered: its hour is the usual level"
+    assert watch.run(now) == 0, "7 against a usual 5 is no spike (with a 28-day mean of 0.18 it would be)"
+    assert SpikeWatch(runtime).usual(now - timedelta(days=1)) is None, "on the first day nothing is usual yet"
