@@ -84,7 +84,9 @@
     });
     function ranking(list, rows) {
       syncList(list, rows, function (li, r, i) {
-        part(li, "rank-no").textContent = String(i + 1);
+        /* the best few, then the last few: a gap in the ranks starts the laggards */
+        li.classList.toggle("rank-after-gap", i > 0 && r.rank > rows[i - 1].rank + 1);
+        part(li, "rank-no").textContent = String(r.rank || i + 1);
         part(li, "rank-name").textContent = r.name;
         part(li, "bar-track").style.setProperty("--w", r.ontime_rate === null ? "0%" : (100 * r.ontime_rate).toFixed(1) + "%");
         part(li, "rank-rate").textContent = pct(r.ontime_rate);

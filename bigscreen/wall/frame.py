@@ -21,7 +21,7 @@ from bigscreen.live.kpi import FIGURE_FIELDS, KPI_NAMES, STATUS_FIELDS, figures,
 from bigscreen.runtime import Runtime
 
 TOP_CATEGORIES = 8
-RANKED = 10
+RANK_BEST, RANK_LAST = 3, 2  # a ranking shows the best three and the last two (with a rate) of however many
 FEED = 20
 FEED_SCAN = 300  # recent ticker entries read to find a district's own
 TREND_HOURS = 24
@@ -216,14 +216,21 @@ def _trend(hours: list[datetime], raw: list[list[bytes | None]]) -> dict:
 
 
 def _ranked(rows: list[tuple[str, str, dict[str, int]]]) -> list[dict]:
-    """By on-time rate, best first; areas with no closed or overdue case yet go last."""
+    """By on-time rate, best first (areas with no closed or overdue case yet go last), each with its
+    rank: the best `RANK_BEST` and the last `RANK_LAST` that have a rate, or all of them if that is
+    not more. A leader reads both ends: who leads, and who lags."""
     out = []
     for code, name, h in rows:
         f = figures(h)
         out.append({"code": code, "name": name, "ontime_rate": f["ontime_rate"], "closure_rate": f["closure_rate"],
                     "open": f["open"], "overdue": f["overdue"], "reported": f["reported"]})
     out.sort(key=lambda x: (x["ontime_rate"] is None, -(x["ontime_rate"] or 0), -x["reported"]))
-    return out[:RANKED]
+    for i, row in enumerate(out):
+        row["rank"] = i + 1
+    rated = [row for row in out if row["ontime_rate"] is not None]
+    if len(rated) <= RANK_BEST + RANK_LAST:
+        return out[:RANK_BEST + RANK_LAST]
+    return rated[:RANK_BEST] + rated[-RANK_LAST:]
 
 
 def _map(p: ScopePlan, opened: dict[bytes, int], overdue: dict[bytes, int], rt: Runtime) -> dict:
