@@ -15,11 +15,13 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, app, port: int) -> None:
+    def __init__(self, app, port: int, *, ws_deflate: bool = False) -> None:
+        """ws_deflate: as `bigscreen serve` does by default (Settings.ws_deflate), websockets not deflated."""
         import uvicorn
 
         self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                                    ws_per_message_deflate=ws_deflate))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> "LiveServer":
