@@ -18,8 +18,8 @@ Fields of an area hash and of a day hash (the cohort of events reported that day
 Department hashes carry the same fields as an area's all-time hash.
 Flows counted on the day they happen (day hash of that day): fl:closed, fl:ontime.
 Trend hashes (city, district and street only), one per hour: "r" reported, "c" closed.
-Map hashes, one field per community (MAP_LEVEL), so the wall's map is two reads: "open" counts
-its open cases, "overdue" those of them past the deadline (kept by the sweep, like "overdue").
+The map hash holds each community's open cases (field: its code; MAP_LEVEL), so the wall's map
+is one read.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class Contributions:
         self._keys_of: dict[str, tuple[str]] = {}
         self._dept_keys: dict[str, str] = {}
         self._day_keys: dict[tuple[str, str], str] = {}
-        self._map_open, self._map_overdue = keys.map("open"), keys.map("overdue")
+        self._map_open = keys.map_open
 
     def day(self, moment: datetime) -> str:
         return moment.astimezone(self.tz).strftime("%Y%m%d")
@@ -193,7 +193,7 @@ class Contributions:
 
     def overdue_fields(self, w: Waiting, chain: tuple[str, ...], now: datetime, sign: int = 1) -> Delta:
         """The counters one case moves by being overdue: its areas (all-time and its report
-        day), its department and its community's place on the map."""
+        day) and its department."""
         out: Delta = Counter()
         day = self.day(w.reported_at) if self.keep_day(w.reported_at, now) else None
         targets = [self._dept_key(w.department)] if w.department else []
@@ -203,8 +203,6 @@ class Contributions:
                 targets.append(self._day_key(code, day))
         for key in targets:
             out[(key, "overdue")] = sign
-        if len(chain) > MAP_LEVEL:
-            out[(self._map_overdue, chain[MAP_LEVEL])] = sign
         return out
 
     def department_overdue_fields(self, w: Waiting, sign: int) -> Delta:

@@ -7,7 +7,7 @@ day hash       {p}a:{area}:d:{yyyymmdd} counters of the events reported that (lo
 duty set       {p}duty:{area}:d:{yyyymmdd} set: ids of the grid workers of the area who checked in
                                         that day (wf:duty counts them; see bigscreen.live.field_work)
 trend hash     {p}tr:{area}:{yyyymmddhh} the hour's flows: fields "r" (reported), "c" (closed)
-map            {p}map:open, {p}map:overdue hash: open / overdue cases per community (field: its code)
+map            {p}map:open              hash: open cases per community (field: its code)
 department     {p}dep:{code}            all-time counters of a handling department
 deadlines      {p}deadlines             zset: open cases not yet overdue, scored by deadline (epoch s)
 overdue        {p}overdue               set: open cases counted as overdue
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = "6"  # bump when counters change shape: `sync_live` then rebuilds at start
+SCHEMA_VERSION = "7"  # bump when counters change shape: `sync_live` then rebuilds at start
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,9 @@ class Keys:
     def is_duty(self, key: str) -> bool:
         return key.startswith(f"{self.prefix}duty:")
 
-    def map(self, figure: str) -> str:
-        """figure: "open" or "overdue" (bigscreen.live.contrib)."""
-        return f"{self.prefix}map:{figure}"
+    @property
+    def map_open(self) -> str:
+        return f"{self.prefix}map:open"
 
     def department(self, code: str) -> str:
         return f"{self.prefix}dep:{code}"

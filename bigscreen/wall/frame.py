@@ -55,7 +55,7 @@ class ScopePlan:
     map_level: int
     map_areas: list
     map_key: str  # names the list of map areas: a page whose list has another key reloads
-    map_fields: tuple[bytes, ...]  # their codes as the map hashes' fields
+    map_fields: tuple[bytes, ...]  # their codes as the map hash's fields
     static: dict  # people, housing and workforce of the scope: they change only with the city
 
 
@@ -152,8 +152,7 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
         pipe.hmget(keys.area(a.code), RANK_FIELDS)
     for d in departments:
         pipe.hmget(keys.department(d.code), RANK_FIELDS)
-    pipe.hgetall(keys.map("open"))  # all of it: a field lookup in a small hash (a listpack) is a linear scan
-    pipe.hgetall(keys.map("overdue"))
+    pipe.hgetall(keys.map_open)  # all of it: a field lookup in a small hash (a listpack) is a linear scan
     pipe.xrevrange(keys.ticker, count=FEED_SCAN)
     replies = iter(pipe.execute())
 
@@ -163,7 +162,7 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
         per_scope.append((whole, day, [next(replies) for _ in hours]))
     street_rows = {a.code: (a.code, a.name, named(RANK_FIELDS, next(replies))) for a in streets}
     ranked_departments = _ranked([(d.code, d.name, named(RANK_FIELDS, next(replies))) for d in departments])
-    opened, overdue = _counts(next(replies)), _counts(next(replies))
+    opened = _counts(next(replies))
     ticker = next(replies)
 
     targets = rt.config.city.targets.model_dump()
@@ -183,7 +182,7 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
             "trend": _trend(hours, trend_raw),
             "areas": _ranked([street_rows[a.code] for a in p.children]),
             "departments": ranked_departments,
-            "map": _map(p, opened, overdue, rt),
+            "map": _map(p, opened, rt),
             "feed": _feed(ticker, p.scope),
             "static": p.static,
             "field_work": _field_work(day, p.static, rt),
@@ -233,16 +232,15 @@ def _ranked(rows: list[tuple[str, str, dict[str, int]]]) -> list[dict]:
     return rated[:RANK_BEST] + rated[-RANK_LAST:]
 
 
-def _map(p: ScopePlan, opened: dict[bytes, int], overdue: dict[bytes, int], rt: Runtime) -> dict:
-    """Open and overdue cases per area, `sparse` against the order of the scope's map areas (the
-    page has their codes; `key` tells it whether they are still the ones the frame means)."""
+def _map(p: ScopePlan, opened: dict[bytes, int], rt: Runtime) -> dict:
+    """Open cases per area (what the map is coloured by), `sparse` against the order of the scope's
+    map areas (the page has their codes; `key` tells it whether they are still the ones the frame means)."""
     counts = [opened.get(f, 0) for f in p.map_fields]
-    return {"level": rt.config.city.levels[p.map_level], "key": p.map_key, "open": sparse(counts),
-            "overdue": sparse([overdue.get(f, 0) for f in p.map_fields]), "max": max(counts, default=0)}
+    return {"level": rt.config.city.levels[p.map_level], "key": p.map_key, "open": sparse(counts), "max": max(counts, default=0)}
 
 
 def _counts(raw: dict[bytes, bytes]) -> dict[bytes, int]:
-    """A map hash as {field: count}; its fields stay bytes, as the plans' `map_fields` are."""
+    """The map hash as {field: count}; its fields stay bytes, as the plans' `map_fields` are."""
     return {k: int(v) for k, v in raw.items()}
 
 

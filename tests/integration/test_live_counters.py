@@ -49,11 +49,11 @@ def test_rebuild_equals_live_path(client, runtime):
     assert rebuilt == live
 
 
-def _map(runtime, figure: str) -> dict[str, int]:
-    return ints(runtime.redis.hgetall(runtime.keys.map(figure)))  # a count back at zero is removed
+def _map_open(runtime) -> dict[str, int]:
+    return ints(runtime.redis.hgetall(runtime.keys.map_open))  # a count back at zero is removed
 
 
-def test_map_hashes_count_open_and_overdue_cases_per_community(client, runtime):
+def test_the_map_hash_counts_open_cases_per_community(client, runtime):
     from collections import Counter
 
     from sqlalchemy import select
@@ -66,10 +66,8 @@ def test_map_hashes_count_open_and_overdue_cases_per_community(client, runtime):
     with runtime.sessions() as s:
         still_open = [e for e in s.scalars(select(Event)) if e.status not in ("closed", "rated")]
     community = {e.id: runtime.areas.by_id[e.grid_id].chain[3] for e in still_open}
-    late = [e for e in still_open if e.deadline < now]
-    assert still_open and late, "the history has open and late cases, so the equalities below mean something"
-    assert _map(runtime, "open") == Counter(community[e.id] for e in still_open)
-    assert _map(runtime, "overdue") == Counter(community[e.id] for e in late)
+    assert len(still_open) > 10, "the history leaves cases open, so the equality below means something"
+    assert _map_open(runtime) == Counter(community[e.id] for e in still_open)
 
 
 def test_kpi_matches_sql(client, runtime):
@@ -112,12 +110,12 @@ def test_overdue_sweep_counts_once_and_close_uncounts(client, runtime):
     assert runtime.live.sweep(now, runtime.areas.chain_of) == 1
     assert runtime.live.sweep(now, runtime.areas.chain_of) == 0
     assert client.get(f"/api/v1/kpi?area={grid.code}").json()["overdue"] == 1
-    assert _map(runtime, "overdue") == _map(runtime, "open") == {grid.chain[3]: 1}
+    assert _map_open(runtime) == {grid.chain[3]: 1}
     for action, extra in STEPS[:5]:
         assert client.post(f"/api/v1/events/{e['id']}/transitions", json={"role": ROLE_OF[action], "action": action, **extra}).status_code == 200
     kpi = client.get(f"/api/v1/kpi?area={grid.code}").json()
     assert kpi["overdue"] == 0 and kpi["total"]["closed"] == 1 and kpi["ontime_rate"] == 0.0
-    assert _map(runtime, "overdue") == _map(runtime, "open") == {}
+    assert _map_open(runtime) == {}
 
 
 def test_illegal_transition_is_409_and_changes_nothing(client, runtime):
