@@ -131,7 +131,4 @@ def _field_work(rt: Runtime, stop: threading.Event) -> None:
     first (a demo started at 15:00 shows the morning's check-ins and patrols), then as it falls due."""
     from bigscreen.simulation.field_work import FieldWorkSimulator
 
-    try:
-        FieldWorkSimulator(rt, DEMO_SOURCE).run(stop)
-    except Exception:  # the demo goes on without field work
-        log.exception("field work simulation stopped")
+    FieldWorkSimulator(rt, DEMO_SOURCE).run(stop)  # logs and retries its own errors, like the duty desk

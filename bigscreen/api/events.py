@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from bigscreen.api.auth import api_source
 from bigscreen.api.bodies import one_or_batch_schema, read_one_or_batch
 from bigscreen.api.responses import JSON
+from bigscreen.areas import AreaInfo
 from bigscreen.commands.ingest import IngestEvents
 from bigscreen.commands.transition import TransitionEvent
 from bigscreen.db.models import Event, EventTransition, SupervisionNotice
@@ -29,6 +30,18 @@ async def runtime(request: Request) -> Runtime:
 
 RT = Annotated[Runtime, Depends(runtime)]
 Source = Annotated[str, Depends(api_source)]
+
+
+async def query_area(rt: RT, area: Annotated[str | None, Query(max_length=32)] = None) -> AreaInfo:
+    """The area a figures route asks about (`?area=`, default the whole city); 404 if unknown."""
+    code = area or rt.areas.city.code
+    info = rt.areas.by_code.get(code)
+    if info is None:
+        raise Problem(404, f"unknown area '{code}'")
+    return info
+
+
+Area = Annotated[AreaInfo, Depends(query_area)]
 
 
 def event_out(e: Event, rt: Runtime, created: bool | None = None) -> dict[str, Any]:
@@ -118,12 +131,8 @@ def _history(rt: Runtime, event_id: int) -> dict[str, Any]:
 
 
 @router.get("/kpi", summary="Live figures of an area (default: the whole city)")
-async def get_kpi(rt: RT, source: Source, area: Annotated[str | None, Query(max_length=32)] = None):
-    code = area or rt.areas.city.code
-    info = rt.areas.by_code.get(code)
-    if info is None:
-        raise Problem(404, f"unknown area '{code}'")
-    figures = read_kpi(rt.redis, rt.keys, rt.contributions, code, rt.clock())
+async def get_kpi(rt: RT, source: Source, info: Area):
+    figures = read_kpi(rt.redis, rt.keys, rt.contributions, info.code, rt.clock())
     return JSON({"name": info.name, "level": info.level_name, **figures})
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from bigscreen.api.bodies import one_or_batch_schema, read_one_or_batch
-from bigscreen.api.events import RT, Source
+from bigscreen.api.events import RT, Area, Source
 from bigscreen.api.responses import JSON
 from bigscreen.commands.field_work import (
     FieldActivityIn,
@@ -20,7 +20,6 @@ from bigscreen.commands.field_work import (
 from bigscreen.live.field_work import KIND_NAMES, WORKFORCE_FIELDS, workforce
 from bigscreen.live.kpi import named
 from bigscreen.runtime import Runtime
-from bigscreen.schemas import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["field work"])
 
@@ -50,12 +49,8 @@ async def post_field_activities(request: Request, rt: RT, source: Source):
 
 
 @router.get("/field-work", summary="Today's field work of an area (default: the city): on duty, patrols, visits")
-async def get_field_work(rt: RT, source: Source, area: Annotated[str | None, Query(max_length=32)] = None):
-    code = area or rt.areas.city.code
-    info = rt.areas.by_code.get(code)
-    if info is None:
-        raise Problem(404, f"unknown area '{code}'")
-    now = rt.clock()
+async def get_field_work(rt: RT, source: Source, info: Area):
+    code, now = info.code, rt.clock()
     values = rt.redis.hmget(rt.keys.day(code, rt.contributions.day(now)), WORKFORCE_FIELDS)
     plan = rt.config.city.workforce
     return JSON({"area": code, "name": info.name, "level": info.level_name, "as_of": now.isoformat(),

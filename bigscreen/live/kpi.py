@@ -30,8 +30,8 @@ def hours(seconds: int, count: int) -> float | None:
 
 STATUS_FIELDS = {f"st:{s.value}": s.value for s in Status}
 CLOSED_FIELDS = tuple(f"st:{s.value}" for s in CLOSED_STATUSES)
-# Every field `figures` and `headline` read. A hash also holds per-category fields (their number
-# grows with what happened), so a reader that needs only the figures asks for these by name.
+# Every field `figures` and `headline` read. A hash also holds per-category counts (`cat:{code}`),
+# so a reader that needs only the figures asks for these by name.
 FIGURE_FIELDS = (
     *STATUS_FIELDS, "overdue", "ontime", "satisfied", "rated", "handle_s", "fl:closed",
     *(f"lvl:{level}" for level in RESOLUTION_LEVELS), "med:mediated", "med:referred",

@@ -134,8 +134,10 @@ def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime, alerts: Se
 
 def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts: Sequence[WallAlert] = ()) -> dict[str, dict]:
     """Every scope's frame from one Redis round trip, by scope code. Each hash is read once
-    however many walls show it (a street is ranked on the city's wall and on its district's),
-    and only the fields the wall shows: the work stays the same as hashes fill up.
+    however many walls show it (a street is ranked on the city's wall and on its district's):
+    area and department hashes by the fields shown, today's hashes and the map hash whole (their
+    fields are bounded by the categories and the communities, and a field lookup in a small Redis
+    hash is a scan), so the work stays the same however long the history.
     `alerts`: the unresolved alerts the publisher holds (see `wall_alerts`); no SQL is read here."""
     keys, contrib = rt.keys, rt.contributions
     hours = [(now - timedelta(hours=h)).astimezone(rt.tz) for h in range(TREND_HOURS - 1, -1, -1)]
