@@ -105,10 +105,8 @@ class Supervisor:
                     else:
                         drop.append(member)
             pipe = self.rt.redis.pipeline(transaction=False)
-            if reschedule:
-                pipe.zadd(self.rt.keys.supervise, reschedule)
-            if drop:
-                pipe.zrem(self.rt.keys.supervise, *drop)
+            if reschedule or drop:
+                self.rt.live.apply(self.rt.live.schedule(reschedule, drop), pipe=pipe)
             for alert_id in alerts:
                 pipe.publish(self.rt.keys.alerts, alert_id)
             if alerts:

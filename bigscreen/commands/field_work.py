@@ -27,6 +27,7 @@ from bigscreen.commands.checks import not_in_future, refuse_role
 from bigscreen.db.models import FieldActivity, GridWorker
 from bigscreen.lifecycle import FIELD_WORK_ROLES
 from bigscreen.live.field_work import FIELD_KINDS, KIND_NAMES, ActivityFacts
+from bigscreen.live.writer import activity_tag
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import AwareDatetime, Problem, field_error
 
@@ -194,6 +195,6 @@ class RecordFieldWork(BatchCommand):
         for a in fresh:
             change.add(ActivityFacts(a.kind, a.worker_id, self.rt.areas.by_code[a.grid_code].chain, a.at), now)
         try:
-            live.apply_field_work(change)
+            live.apply_field_work(change, activity_tag(fresh[0].id))  # all written in one transaction
         except RedisError:  # stored in SQL: the answer stands; reconcile/rebuild repairs Redis
             log.exception("live counters not updated for %d stored field activit(ies)", len(fresh))

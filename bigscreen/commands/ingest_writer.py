@@ -27,6 +27,7 @@ from bigscreen.alerts import announce, raise_alert
 from bigscreen.commands.facts import EventRecord, facts, ticker_entry
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.lifecycle import Status
+from bigscreen.live.writer import event_tag
 
 log = logging.getLogger(__name__)
 GROUP_MAX_EVENTS = 2000
@@ -110,7 +111,7 @@ class IngestWriter:
                 announce(rt, *alerts)
             if fresh:
                 now = rt.clock()
-                change = rt.live.change_set()
+                change = rt.live.change_set(event_tag(fresh[0].id, fresh[0].version))  # one transaction
                 for event in fresh:
                     change.event_changed(None, facts(event, rt.areas), now)
                 rt.live.apply(change, ticker=[ticker_entry(e, rt.areas) for e in fresh[-TICKER_PER_GROUP:]])

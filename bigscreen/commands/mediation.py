@@ -23,6 +23,7 @@ from bigscreen.lifecycle import (
     MEDIATION_ROLES,
     MEDIATION_RUNGS,
 )
+from bigscreen.live.writer import event_tag
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import AwareDatetime, Problem, field_error
 
@@ -134,7 +135,7 @@ class MediateDispute(CaseCommand):
                 at=at, actor=self.actor, role=r.role, channel=self.channel, note=f"{rung}: {r.outcome}",
             ))
         after = EventRecord(**{**vars(event), **values})
-        change = self.rt.live.change_set()
+        change = self.rt.live.change_set(event_tag(after.id, after.version))
         change.event_changed(facts(event, self.rt.areas), facts(after, self.rt.areas), self.rt.clock())
         self.rt.live.apply(change)
         return state(after, True, [step_out(s) for s in (*history, step)])

@@ -9,6 +9,7 @@ from bigscreen.commands.checks import not_in_future, refuse_role
 from bigscreen.commands.facts import EventRecord, facts, load_event
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.lifecycle import ACTIONS, RESOLUTION_LEVELS, Role, Status, allowed_actions
+from bigscreen.live.writer import event_tag
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem, TransitionIn, field_error
 
@@ -81,7 +82,7 @@ class TransitionEvent(CaseCommand):
                 at=at, actor=self.actor, role=self.role, channel=self.channel, note=r.note, department_code=r.department,
             ))
         after = EventRecord(**{**vars(event), **values})
-        change = self.rt.live.change_set()
+        change = self.rt.live.change_set(event_tag(after.id, after.version))
         change.event_changed(facts(event, self.rt.areas), facts(after, self.rt.areas), self.rt.clock())
         self.rt.live.apply(change)
         return after

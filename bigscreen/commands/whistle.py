@@ -171,7 +171,7 @@ class WhistleCase(CaseCommand):
         due = (report_by + Supervisor(self.rt).delay(0)).timestamp()
         try:
             pipe = self.rt.redis.pipeline(transaction=False)
-            pipe.zadd(self.rt.keys.supervise, {call_subject(c): due for c in call_ids})
+            self.rt.live.apply(self.rt.live.schedule({call_subject(c): due for c in call_ids}), pipe=pipe)
             pipe.publish(self.rt.keys.alerts, alert_id)
             pipe.publish(self.rt.keys.changed, "alerts")  # the wall shows alerts
             pipe.execute()
@@ -229,7 +229,7 @@ class ReportInCase(CaseCommand):
                 else:  # a concurrent report of the same department won: answer with it
                     call = _call(conn.execute(select(calls).where(calls.c.id == call.id)).one())
         try:  # also on a repeat: it repairs a removal lost to an earlier Redis failure
-            self.rt.redis.zrem(self.rt.keys.supervise, call_subject(call.id))
+            self.rt.live.apply(self.rt.live.schedule(unsched=[call_subject(call.id)]))
         except RedisError:
             log.exception("report of call %d stored, but it was not taken off the supervision zset", call.id)
         return whistle, call, recorded

@@ -26,6 +26,11 @@ session        {p}session:{sha256(id)}  hash: one login or kiosk session (bigscr
 user sessions  {p}user:{id}:sessions    set: the session keys of one account
 limits         {p}limits*               login rate-limit windows (the `limits` library)
 spikes         {p}spikes                set: areas in a spike now (bigscreen.spikes)
+resync         {p}resync                string with expiry: "journal" or "hold" while a rebuild or
+                                        reconcile runs (bigscreen.live.resync)
+resync journal {p}resync:journal        list: the counter changes made while a resync runs
+resync staging {p}rs:new:{key}          the counters a resync builds, renamed over {p}{key} at its end
+resync retired {p}rs:old:{key}          the counters a resync replaced, compared and deleted after
 """
 
 from __future__ import annotations
@@ -99,7 +104,23 @@ class Keys:
     def not_counters(self, key: str) -> bool:
         """Keys a rebuild leaves alone: they are not derived from SQL's events."""
         p = self.prefix
-        return key in (self.ticker, self.leader, self.jobs, self.spikes) or key.startswith((f"{p}session:", f"{p}user:", f"{p}limits"))
+        return (key in (self.ticker, self.leader, self.jobs, self.spikes, self.schema, self.resync, self.resync_journal)
+                or key.startswith((f"{p}session:", f"{p}user:", f"{p}limits", f"{p}frame:", f"{p}rs:")))
+
+    @property
+    def resync(self) -> str:
+        return f"{self.prefix}resync"
+
+    @property
+    def resync_journal(self) -> str:
+        return f"{self.prefix}resync:journal"
+
+    def staged(self, key: str) -> str:
+        """Where a resync builds `key` (a key of this prefix) before renaming it into place."""
+        return f"{self.prefix}rs:new:{key[len(self.prefix):]}"
+
+    def retired(self, key: str) -> str:
+        return f"{self.prefix}rs:old:{key[len(self.prefix):]}"
 
     @property
     def ticker(self) -> str:

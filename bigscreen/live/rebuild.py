@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from bigscreen.commands.facts import facts
 from bigscreen.db.models import Event, FieldActivity
+from bigscreen.db.reading import readable_rows
+from bigscreen.db.session import snapshot as snapshot_of
 from bigscreen.lifecycle import CLOSED_STATUSES
 from bigscreen.live.contrib import DAY_KEEP
 from bigscreen.live.field_work import FIELD_KINDS, ActivityFacts, FieldWorkChange
-from bigscreen.live.keys import SCHEMA_VERSION
 from bigscreen.runtime import Runtime
 from bigscreen.supervision import Supervisor
 
-CHUNK = 5000
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,30 +35,39 @@ class Expected:
     activities: int = 0  # field activities counted (those of the kept days)
 
 
-def expected(rt: Runtime, now: datetime) -> Expected:
+def expected(rt: Runtime, now: datetime, conn: Connection | None = None) -> Expected:
     """Sums every event's contribution (the same function the live path applies) and places
-    each open case in the deadline zset or the overdue set as the sweep at `now` would."""
+    each open case in the deadline zset or the overdue set as the sweep at `now` would. Reads
+    through `conn` (one snapshot of SQL: `bigscreen.db.session.snapshot`) or a snapshot of its own.
+    A row that cannot be read or counted is logged and left out."""
+    if conn is None:
+        with snapshot_of(rt.engine) as own:
+            return expected(rt, now, own)
     contrib, areas = rt.contributions, rt.areas
     total: Counter = Counter()
     deadlines: dict[str, float] = {}
     overdue: set[str] = set()
     count = 0
-    with rt.sessions() as session:
-        for event in session.scalars(select(Event).execution_options(yield_per=CHUNK)):
+    events = Event.__table__
+    for event in readable_rows(conn, select(events), events.c.id, what="event"):
+        try:
             f = facts(event, areas)
-            contrib.add(total, f, now)
-            count += 1
-            if f.status in CLOSED_STATUSES:
-                continue
-            w = f.waiting
-            if f.deadline.timestamp() < now.timestamp():  # late after the deadline, not at it
-                overdue.add(w.member)
-                total.update(contrib.overdue_fields(w, f.chain, now))
-            else:
-                deadlines[w.member] = f.deadline.timestamp()
-    with rt.engine.connect() as conn:
-        supervise = Supervisor(rt).pending(conn, now)
-    work, activities = field_work(rt, now)
+            counted = contrib.of(f, now)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            log.error("skipping event %s, its figures cannot be counted: %r", event.id, exc)
+            continue
+        total.update(counted)
+        count += 1
+        if f.status in CLOSED_STATUSES:
+            continue
+        w = f.waiting
+        if f.deadline.timestamp() < now.timestamp():  # late after the deadline, not at it
+            overdue.add(w.member)
+            total.update(contrib.overdue_fields(w, f.chain, now))
+        else:
+            deadlines[w.member] = f.deadline.timestamp()
+    supervise = Supervisor(rt).pending(conn, now)
+    work, activities = field_work(rt, now, conn)
     total.update(work.expected_hashes())
     hashes: dict[str, dict[str, int]] = {}
     for (key, name), value in total.items():
@@ -65,51 +76,30 @@ def expected(rt: Runtime, now: datetime) -> Expected:
     return Expected(hashes, deadlines, overdue, supervise, count, work.expected_sets(), activities)
 
 
-def field_work(rt: Runtime, now: datetime) -> tuple[FieldWorkChange, int]:
+def field_work(rt: Runtime, now: datetime, conn: Connection) -> tuple[FieldWorkChange, int]:
     """The field work of the days whose day hashes are kept, summed by the function the live path
     applies (bigscreen.live.field_work); and how many activities that was."""
     work = FieldWorkChange(rt.contributions)
     oldest = now.astimezone(rt.tz).date() - timedelta(days=DAY_KEEP - 1)
     since = datetime.combine(oldest, time(0), tzinfo=rt.tz)
     c = FieldActivity.__table__.c
-    query = select(c.kind, c.worker_id, c.grid_code, c.at).where(c.kind.in_(FIELD_KINDS), c.at >= since)
+    query = select(c.id, c.kind, c.worker_id, c.grid_code, c.at).where(c.kind.in_(FIELD_KINDS), c.at >= since)
     chain_of, count = rt.areas.chain_of, 0
-    with rt.engine.connect() as conn:
-        for kind, worker_id, grid, at in conn.execution_options(yield_per=CHUNK).execute(query):
-            count += work.add(ActivityFacts(kind, worker_id, chain_of(grid), at), now)
+    for row in readable_rows(conn, query, c.id, what="field activity"):
+        try:
+            count += work.add(ActivityFacts(row.kind, row.worker_id, chain_of(row.grid_code), row.at), now)
+        except (KeyError, ValueError, TypeError) as exc:
+            log.error("skipping field activity %s, it cannot be counted: %r", row.id, exc)
     return work, count
 
 
 def rebuild(rt: Runtime, now: datetime | None = None) -> int:
-    """Wipes the prefix's keys and writes them anew; returns the number of events counted."""
-    now = now or rt.clock()
-    state = expected(rt, now)
-    wipe(rt)
-    contrib = rt.contributions
-    pipe = rt.redis.pipeline(transaction=False)
-    for i, (key, mapping) in enumerate(state.hashes.items(), 1):
-        pipe.hset(key, mapping=mapping)
-        if (ts := contrib.expiry(key)) is not None:
-            pipe.expireat(key, ts)
-        if i % 2000 == 0:
-            pipe.execute()
-    for key, scores in ((rt.keys.deadlines, state.deadlines), (rt.keys.supervise, state.supervise)):
-        items = list(scores.items())
-        for i in range(0, len(items), CHUNK):
-            pipe.zadd(key, dict(items[i : i + CHUNK]))
-    members = list(state.overdue)
-    for i in range(0, len(members), CHUNK):
-        pipe.sadd(rt.keys.overdue, *members[i : i + CHUNK])
-    for i, (key, workers) in enumerate(state.duty.items(), 1):
-        pipe.sadd(key, *workers)
-        if (ts := contrib.expiry(key)) is not None:
-            pipe.expireat(key, ts)
-        if i % 2000 == 0:
-            pipe.execute()
-    pipe.set(rt.keys.schema, SCHEMA_VERSION)
-    pipe.publish(rt.keys.changed, "rebuild")
-    pipe.execute()
-    return state.events
+    """Recomputes every counter key from SQL and puts it in place of the old one, exactly, also while
+    events and steps keep arriving (bigscreen.live.resync); keys of this prefix that are no counters
+    of today's schema go too. Returns the number of events counted."""
+    from bigscreen.live.resync import resync
+
+    return resync(rt, now, wait=True).events
 
 
 def wipe(rt: Runtime) -> None:

@@ -19,14 +19,34 @@ from bigscreen.live.keys import Keys
 log = logging.getLogger(__name__)
 TICKER_MAXLEN = 2000
 SWEEP_BATCH = 500
+CLOCK = "clock"  # tag of the deadline sweep's moves
+SCHEDULE = "sched"  # tag of supervision schedule moves (absolute: replaying one is harmless)
+HELD = -1  # what a counter script answers while a resync holds changes (lua/gate.lua)
+
+
+def event_tag(event_id: int, version: int) -> str:
+    """The tag of a change that follows the write of this version of an event (for a group of
+    events written in one transaction, any one of them)."""
+    return f"e:{event_id}:{version}"
+
+
+def activity_tag(activity_id: int) -> str:
+    return f"f:{activity_id}"
 
 
 class ChangeSet:
-    """Collects counter deltas and deadline moves for one atomic Redis script call."""
+    """Collects counter deltas and deadline moves for one atomic Redis script call.
 
-    def __init__(self, contrib: Contributions, first_notice_s: float = 0) -> None:
+    `tag` names the SQL write the change follows (`event_tag`, or CLOCK / SCHEDULE for moves that
+    follow the clock or the supervision schedule): a resync under live writes tells by it whether
+    its snapshot of SQL already holds the change (bigscreen.live.resync)."""
+
+    def __init__(self, contrib: Contributions, first_notice_s: float = 0, tag: str = SCHEDULE) -> None:
         self.contrib = contrib
         self.first_notice_s = first_notice_s
+        self.tag = tag
+        self.sched: dict[str, float] = {}
+        self.unsched: list[str] = []
         self.inc: Delta = Counter()
         self.zadd: list[tuple[float, str]] = []
         self.done: list[tuple[str, Delta]] = []
@@ -72,6 +92,8 @@ class ChangeSet:
             "due": [[m, grouped(d)] for m, d in self.due],
             "move": [[old, new, score, grouped(d)] for old, new, score, d in self.move],
             "first_s": self.first_notice_s,
+            "sched": [[score, subject] for subject, score in self.sched.items()],
+            "unsched": self.unsched,
         }
         body["exp"] = [[i, ts] for k, i in index.items() if (ts := self.contrib.expiry(k)) is not None]
         return [keys.deadlines, keys.overdue, keys.supervise, *index], orjson.dumps(body)
@@ -83,16 +105,30 @@ class LiveWriter:
         self.contrib = contrib
         self.first_notice_s = first_notice_s
         lua = files("bigscreen.live").joinpath("lua")
-        self._apply = client.register_script(lua.joinpath("apply.lua").read_text())
-        self._field_work = client.register_script(lua.joinpath("field_work.lua").read_text())
+        gate = lua.joinpath("gate.lua").read_text()
+        # every script that moves counters passes the resync gate first (lua/gate.lua)
+        self.scripts = {name: client.register_script(f"local SCRIPT = '{name}'\n{gate}\n{lua.joinpath(name + '.lua').read_text()}")
+                        for name in ("apply", "field_work")}
+        self._gate_keys = [keys.resync, keys.resync_journal]
 
-    def change_set(self) -> ChangeSet:
-        return ChangeSet(self.contrib, self.first_notice_s)
+    def run_script(self, name: str, keys: list[str], args: list, tag: str, client=None):
+        """Runs a counter script through the gate; `tag` as ChangeSet.tag, "!" when replaying."""
+        return self.scripts[name](keys=[*self._gate_keys, *keys], args=[tag, *args], client=client)
+
+    def change_set(self, tag: str = SCHEDULE) -> ChangeSet:
+        return ChangeSet(self.contrib, self.first_notice_s, tag)
+
+    def schedule(self, sched: dict[str, float] = {}, unsched: list[str] = ()) -> ChangeSet:  # noqa: B006
+        """A change that only moves supervision subjects in the `supervise` zset."""
+        change = self.change_set(SCHEDULE)
+        change.sched.update(sched)
+        change.unsched.extend(unsched)
+        return change
 
     def apply(self, change: ChangeSet, ticker: list[dict[str, str]] = (), pipe: redis.client.Pipeline | None = None) -> None:
         keys, body = change.script_args(self.keys)
         p = pipe or self.client.pipeline(transaction=False)
-        self._apply(keys=keys, args=[body], client=p)
+        self.run_script("apply", keys, [body], change.tag, client=p)
         for entry in ticker:
             p.xadd(self.keys.ticker, entry, maxlen=TICKER_MAXLEN, approximate=True)
         p.publish(self.keys.changed, "1")
@@ -102,13 +138,14 @@ class LiveWriter:
     def field_work_change(self) -> FieldWorkChange:
         return FieldWorkChange(self.contrib)
 
-    def apply_field_work(self, change: FieldWorkChange) -> None:
-        """Counts committed field work in the day hashes (one atomic script call) and wakes the wall."""
+    def apply_field_work(self, change: FieldWorkChange, tag: str) -> None:
+        """Counts committed field work in the day hashes (one atomic script call) and wakes the wall;
+        `tag`: `activity_tag` of one of the activities (all written in one transaction)."""
         if not change:
             return
         keys, body = change.script_args()
         pipe = self.client.pipeline(transaction=False)
-        self._field_work(keys=keys, args=[body], client=pipe)
+        self.run_script("field_work", keys, [body], tag, client=pipe)
         pipe.publish(self.keys.changed, "1")
         pipe.execute()
 
@@ -121,7 +158,7 @@ class LiveWriter:
             members = self.client.zrangebyscore(self.keys.deadlines, "-inf", f"({now.timestamp()}", start=0, num=SWEEP_BATCH)
             if not members:
                 return total
-            change = self.change_set()
+            change = self.change_set(CLOCK)
             for m in members:
                 try:
                     change.overdue(m.decode(), chain_of, now)
@@ -129,7 +166,9 @@ class LiveWriter:
                     log.error("deadline sweep: dropping malformed member %r", m)
                     self.client.zrem(self.keys.deadlines, m)
             keys, body = change.script_args(self.keys)
-            counted = self._apply(keys=keys, args=[body])
+            counted = self.run_script("apply", keys, [body], CLOCK)
+            if counted == HELD:  # a resync holds changes for a moment: the next sweep goes on
+                return total
             total += counted
             if len(members) < SWEEP_BATCH:
                 if counted:

@@ -46,7 +46,7 @@ def _ladder(rng: random.Random) -> list[str]:
     return climb + [rng.choice(["mediated", "mediated", "mediated", "referred", None])]
 
 
-def generate_month(rt, now: datetime, n: int = 400, seed: int = 30) -> list[int]:
+def generate_month(rt, now: datetime, n: int = 400, seed: int = 30, source: str = "month") -> list[int]:
     rng = random.Random(seed)
     grids = [g.code for g in rt.areas.at_level(rt.areas.grid_level)]
     items = [i.code for c in rt.config.categories for i in c.items]
@@ -54,13 +54,13 @@ def generate_month(rt, now: datetime, n: int = 400, seed: int = 30) -> list[int]
     bodies = []
     for i in range(n):
         age = timedelta(hours=rng.uniform(0, 6)) if i % 8 == 0 else timedelta(days=rng.uniform(0, 30))
-        bodies.append(EventIn(source_id=f"m-{i}", channel="grid_app", item=rng.choice(items),
+        bodies.append(EventIn(source_id=f"{source}-{i}", channel="grid_app", item=rng.choice(items),
                               urgency=rng.choice(["normal", "normal", "urgent", "critical"]),
                               description=f"生成事件{i}", grid=rng.choice(grids), reported_at=now - age))
     ids = []
     for start in range(0, n, 200):
         chunk = bodies[start : start + 200]
-        ids += [o.event.id for o in rt.ingest.store("month", IngestEvents(rt, "month", chunk, batch=True).rows())]
+        ids += [o.event.id for o in rt.ingest.store(source, IngestEvents(rt, source, chunk, batch=True).rows())]
     disputes = {i.code for c in rt.config.categories if c.dispute for i in c.items}
     for event_id, body in zip(ids, bodies):
         at = body.reported_at

@@ -18,7 +18,10 @@
 --           an open case whose member changed (redispatched to another department): it keeps
 --           its place in whichever of the two sets holds it; if overdue, the deltas move
 --           its lateness from the old department to the new
+--   "sched": [[score, subject], ...]   supervision notices scheduled (whistled calls, next levels)
+--   "unsched": [subject, ...]          supervision subjects done (reported in, closed, last level sent)
 -- }
+-- Returns how many cases the sweep counted overdue (-1: held by a resync, see gate.lua).
 local change = cjson.decode(ARGV[1])
 local function case_of(member)
   return 'case:' .. string.match(member, '^(%d+)|')
@@ -62,6 +65,12 @@ for _, m in ipairs(change.move or {}) do
     redis.call('SADD', KEYS[2], m[2])
     increment(m[4])
   end
+end
+for _, z in ipairs(change.sched or {}) do
+  redis.call('ZADD', KEYS[3], z[1], z[2])
+end
+for _, member in ipairs(change.unsched or {}) do
+  redis.call('ZREM', KEYS[3], member)
 end
 for _, e in ipairs(change.exp or {}) do
   redis.call('EXPIREAT', KEYS[e[1]], e[2])
