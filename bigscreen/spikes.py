@@ -47,9 +47,10 @@ class SpikeWatch:
             return self._usual[1]
         e = Event.__table__.c
         with self.rt.engine.connect() as conn:
-            first = conn.scalar(select(func.min(e.reported_at)))
-            starts = [hour - timedelta(days=d) for d in range(1, self.cfg.history_days + 1)]
-            starts = [t for t in starts if first is not None and t >= first]
+            # the days the history covers: those with an event reported before them (asked of SQL, not read
+            # back, so one unreadable timestamp cannot stop the job)
+            starts = [t for d in range(1, self.cfg.history_days + 1)
+                      if conn.scalar(select(e.id).where(e.reported_at <= (t := hour - timedelta(days=d))).limit(1)) is not None]
             usual = None
             if starts:
                 windows = [and_(e.reported_at >= t, e.reported_at < t + HOUR) for t in starts]

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, func, select
 
 from bigscreen.alerts import raise_alert
+from bigscreen.db.reading import readable_rows
 from bigscreen.db.models import Event, EventTransition, SupervisionNotice, Whistle, WhistleCall
 from bigscreen.lifecycle import CLOSED_STATUSES
 from bigscreen.runtime import Runtime
@@ -148,9 +149,9 @@ class Supervisor:
         out: dict[str, Outstanding] = {}
         chain_of = self.rt.areas.by_id
         if case_ids:
-            for e in conn.execute(select(events.c.id, events.c.status, events.c.deadline, events.c.grid_id,
-                                         events.c.department_code, events.c.description)
-                                  .where(events.c.id.in_(case_ids))):
+            for e in readable_rows(conn, select(events.c.id, events.c.status, events.c.deadline, events.c.grid_id,
+                                                events.c.department_code, events.c.description)
+                                   .where(events.c.id.in_(case_ids)), events.c.id, what="event"):
                 if e.status not in CLOSED_STATUSES and e.deadline < now:
                     out[case_subject(e.id)] = Outstanding(case_subject(e.id), e.id, None, e.department_code,
                                                           e.deadline, chain_of[e.grid_id].chain, e.status, e.description)
@@ -181,8 +182,9 @@ class Supervisor:
         reached = {r[0]: (r[1], r[2]) for r in conn.execute(
             select(notices.c.subject, func.max(notices.c.level), func.max(notices.c.at)).group_by(notices.c.subject))}
         starts: dict[str, datetime] = {}
-        for e in conn.execute(select(events.c.id, events.c.deadline)
-                              .where(events.c.status.notin_([s.value for s in CLOSED_STATUSES]), events.c.deadline < now)):
+        for e in readable_rows(conn, select(events.c.id, events.c.deadline)
+                               .where(events.c.status.notin_([s.value for s in CLOSED_STATUSES]), events.c.deadline < now),
+                               events.c.id, what="event"):
             starts[case_subject(e.id)] = e.deadline
         for c in conn.execute(select(calls.c.id, whistles.c.report_by)
                               .join(whistles, whistles.c.id == calls.c.whistle_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -15,8 +16,11 @@ from bigscreen.api.bodies import validation_errors
 from bigscreen.api.events import RT, ingest
 from bigscreen.api.responses import JSON
 from bigscreen.db.models import Event
+from bigscreen.db.reading import UNREADABLE
 from bigscreen.lifecycle import CLOSED_STATUSES
 from bigscreen.schemas import EventIn, Problem
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 MAX_REQUESTS = 1000
@@ -72,7 +76,19 @@ def list_requests(
         closed = [s.value for s in CLOSED_STATUSES]
         q = q.where(Event.status.in_(closed) if status == "closed" else Event.status.not_in(closed))
     with rt.sessions() as session:
-        return [request_out(e, rt) for e in session.scalars(q)]
+        try:
+            events = session.scalars(q).all()
+        except UNREADABLE:  # one row another tool left unreadable: list the others
+            events = [e for i in session.scalars(q.with_only_columns(Event.id)).all() if (e := _readable(session, i))]
+        return [request_out(e, rt) for e in events]
+
+
+def _readable(session, event_id: int) -> Event | None:
+    try:
+        return session.get(Event, event_id)
+    except UNREADABLE as exc:
+        log.error("skipping unreadable event %s: %s", event_id, exc)
+        return None
 
 
 @router.get("/requests/{request_id}.json", summary="Open311: one service request")

@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
-SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DATETIME stores
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -39,7 +38,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
         def process(value: datetime | None) -> str | None:
             naive = to_naive(value, dialect)
-            return None if naive is None else naive.strftime(SQLITE_FORMAT)
+            # isoformat, not strftime: strftime writes year 1 as "1-01-01", which cannot be read back
+            return None if naive is None else naive.isoformat(" ", "microseconds")
 
         return process
 
@@ -48,6 +48,15 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().result_processor(dialect, coltype)
 
         def process(value: str | None) -> datetime | None:
-            return None if value is None else datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+            if value is None:
+                return None
+            try:
+                return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+            except ValueError:
+                # a year below 1000 as strftime wrote it before ("1-01-01 ..."); anything else stays unreadable
+                year, sep, rest = value.partition("-")
+                if not (sep and year.isdigit() and len(year) < 4):
+                    raise
+                return datetime.fromisoformat(f"{int(year):04d}-{rest}").replace(tzinfo=timezone.utc)
 
         return process

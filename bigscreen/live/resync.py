@@ -22,12 +22,14 @@ resync that dies half-way leaves the live keys as they were; its gate expires by
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
+import redis
 from sqlalchemy import Connection, select
 
 from bigscreen.db.models import Event, FieldActivity
@@ -37,8 +39,8 @@ from bigscreen.live.rebuild import Expected, expected
 from bigscreen.runtime import Runtime
 
 log = logging.getLogger(__name__)
-LEASE_MS = 20 * 60 * 1000  # the gate expires by itself if its resync dies
-HOLD_MS = 60_000
+LEASE_MS = 30_000  # the gate expires by itself this long after its resync died (renewed while it runs)
+RENEW_S = 5.0
 SETTLE_S = 1.0
 WAIT_S = 0.2
 BATCH = 2000
@@ -96,6 +98,7 @@ def resync(rt: Runtime, now: datetime | None = None, *, wait: bool = False, comp
             raise Busy("a rebuild or reconcile is running")
         time.sleep(WAIT_S)
     closed = False
+    renewing = _Renewal(rt)
     try:
         live = set(_derived_keys(rt))
         _clear_staging(rt)
@@ -107,7 +110,7 @@ def resync(rt: Runtime, now: datetime | None = None, *, wait: bool = False, comp
             time.sleep(max(0.0, SETTLE_S - (time.monotonic() - began)))
             journal = _Journal(rt, conn)
             journal.replay_new(onto_staging=True)  # most of them, while the wall still moves
-            r.set(keys.resync, "hold", xx=True, px=HOLD_MS)
+            r.set(keys.resync, "hold", xx=True, px=LEASE_MS)
             held = time.monotonic()
             journal.replay_new(onto_staging=True)
             staged |= journal.touched_staging
@@ -127,9 +130,29 @@ def resync(rt: Runtime, now: datetime | None = None, *, wait: bool = False, comp
         _unlink(rt, (keys.retired(k) for k in live))
         return result
     finally:
+        renewing.stop()
         if not closed:
             r.delete(keys.resync, keys.resync_journal)
             _clear_staging(rt)
+
+
+class _Renewal(threading.Thread):
+    """Keeps the gate's lease while its resync runs (a minute at a million events)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(name="resync-lease", daemon=True)
+        self.rt, self._stop = rt, threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self._stop.wait(RENEW_S):
+            try:
+                self.rt.redis.pexpire(self.rt.keys.resync, LEASE_MS, xx=True)
+            except redis.RedisError as exc:
+                log.warning("resync: could not renew the gate's lease: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 class _Journal:

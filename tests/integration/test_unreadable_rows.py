@@ -1,0 +1,80 @@
+"""A row the database holds but cannot give back (a timestamp another tool or a hand edit left
+malformed) is logged and skipped by the scheduled jobs, the rebuild at start and the Open311 list;
+it never stops them, and every other case is still counted, supervised and listed."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import text
+
+from bigscreen.live.kpi import read_kpi
+from bigscreen.live.rebuild import rebuild, wipe
+from bigscreen.live.reconcile import reconcile
+from bigscreen.setup import sync_live
+from bigscreen.spikes import detect_spikes
+from bigscreen.supervision import Supervisor
+
+REPORTED = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=10)
+
+
+def _late_cases(client, runtime, n=3):
+    grids = runtime.areas.at_level(runtime.areas.grid_level)
+    item = runtime.config.categories[0].items[0].code
+    ids = []
+    for i in range(n):
+        r = client.post("/api/v1/events", json={"source_id": f"late-{i}", "channel": "grid_app", "item": item,
+                                                "description": "楼道堆放杂物", "grid": grids[i].code,
+                                                "reported_at": REPORTED.isoformat()})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    return ids
+
+
+def _poison(runtime, event_id: int) -> None:
+    """What only another tool could store: SQLite keeps any text, PostgreSQL takes 'infinity'."""
+    bad = "'not a time'" if runtime.engine.dialect.name == "sqlite" else "'infinity'"
+    with runtime.engine.begin() as conn:
+        conn.execute(text(f"UPDATE events SET deadline = {bad}, reported_at = {bad} WHERE id = :id"), {"id": event_id})
+
+
+def test_one_unreadable_case_is_logged_and_skipped_by_every_job(client, runtime, caplog):
+    ids = _late_cases(client, runtime)
+    runtime.live.sweep(datetime.now(timezone.utc), runtime.areas.chain_of)  # all three late, all awaiting supervision
+    bad = ids[1]
+    _poison(runtime, bad)
+    city = runtime.areas.city.code
+
+    with caplog.at_level(logging.ERROR):
+        assert rebuild(runtime) == 2, "the two readable cases are counted"
+        assert f"unreadable event {bad}" in caplog.text
+        assert len(reconcile(runtime)) == 0
+        assert Supervisor(runtime).run() == 2, "the readable late cases are supervised"
+        detect_spikes(runtime)
+        listed = client.get("/open311/v2/requests.json")
+        assert listed.status_code == 200
+        assert {int(r["service_request_id"]) for r in listed.json()} == {ids[0], ids[2]}
+
+        wipe(runtime)  # Redis lost: the start-up rebuild must still bring the figures back
+        assert sync_live(runtime)
+    kpi = read_kpi(runtime.redis, runtime.keys, runtime.contributions, city, datetime.now(timezone.utc))
+    assert kpi["total"]["reported"] == 2
+
+
+def test_years_before_1000_are_stored_so_they_read_back(runtime):
+    """The poisoned timestamp of the first report: year 1 was written "1-01-01" on SQLite and could not be
+    read back; entry points refuse such times now, and what was stored before reads back as it was meant."""
+    from sqlalchemy import Column, Integer, MetaData, Table, select
+
+    from bigscreen.db.types import UTCDateTime
+
+    table = Table("t_times", MetaData(), Column("id", Integer, primary_key=True), Column("at", UTCDateTime))
+    table.create(runtime.engine)
+    early = datetime(1, 1, 1, tzinfo=timezone.utc)
+    with runtime.engine.begin() as conn:
+        conn.execute(table.insert().values(id=1, at=early))
+        if runtime.engine.dialect.name == "sqlite":  # as the old code wrote it
+            conn.execute(text("INSERT INTO t_times (id, at) VALUES (2, '1-01-01 00:00:00.000000')"))
+    with runtime.engine.connect() as conn:
+        assert set(conn.scalars(select(table.c.at))) == {early}
