@@ -11,6 +11,11 @@ noticed always come from those rows, so a crash between the SQL commit and the R
 neither repeats a notice nor sends the next one early. Level 1 goes to the department, level 2
 to the case's street or district (config), level 3 to the city; each raises an alert in the
 level's colour.
+
+The three levels fall due on a timeline anchored at the subject's start (the deadline or the
+report-by time): level k at start + the first k delays of the config. So when the jobs resume
+after a pause or a downtime, every level that fell due meanwhile is sent at once, in order (one
+alert, for the highest level, names them all), and the next keeps its place on the timeline.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 BATCH = 200
 LEVELS = 3
 ORDINALS = {1: "第一次", 2: "第二次", 3: "第三次"}
+NUMERALS = {1: "一", 2: "二", 3: "三"}
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,12 @@ class Supervisor:
         self.cfg = rt.config.city.supervision
 
     def delay(self, level_reached: int) -> timedelta:
-        """From the start (level 0) or from the last notice to the next notice."""
+        """From the start (level 0), or from when the last level fell due, to the next level."""
         return timedelta(hours=self.cfg.delays()[level_reached])
+
+    def due(self, start: datetime, level_reached: int) -> datetime:
+        """When the level after `level_reached` falls due: the start plus the delays up to it."""
+        return start + sum((self.delay(k) for k in range(level_reached + 1)), timedelta())
 
     def target(self, level: int, s: Outstanding) -> tuple[str, str]:
         if level == 1 and s.department:
@@ -91,18 +101,19 @@ class Supervisor:
                 reached = self._reached(conn, members)
                 for member in members:
                     s = subjects.get(member)
-                    level, last_at = reached.get(member, (0, None))
+                    level = reached.get(member, 0)
                     if s is None or level >= LEVELS:
                         drop.append(member)
                         continue
-                    due = (s.start if last_at is None else last_at) + self.delay(level)
-                    if due >= now:  # already sent, the Redis update was lost: only reschedule
-                        reschedule[member] = due.timestamp()
-                        continue
-                    alerts.append(self._notice(conn, s, level + 1, now))
-                    sent += 1
-                    if level + 1 < LEVELS:
-                        reschedule[member] = (now + self.delay(level + 1)).timestamp()
+                    fell_due = []  # every level whose time has passed (more than one after a pause)
+                    while level + len(fell_due) < LEVELS and self.due(s.start, level + len(fell_due)) < now:
+                        fell_due.append(level + len(fell_due) + 1)
+                    if fell_due:
+                        alerts.append(self._notices(conn, s, fell_due, now))
+                        sent += len(fell_due)
+                        level = fell_due[-1]
+                    if level < LEVELS:  # also when nothing fell due: a lost Redis update is only rescheduled
+                        reschedule[member] = self.due(s.start, level).timestamp()
                     else:
                         drop.append(member)
             pipe = self.rt.redis.pipeline(transaction=False)
@@ -118,21 +129,27 @@ class Supervisor:
                     log.info("supervision: %d notice(s) sent", sent)
                 return sent
 
-    def _notice(self, conn: Connection, s: Outstanding, level: int, now: datetime) -> int:
-        kind, target = self.target(level, s)
-        name = self._name(kind, target)
+    def _notices(self, conn: Connection, s: Outstanding, levels: list[int], now: datetime) -> int:
+        """Sends these levels in order (a notice and a step of the case's history each) and raises one
+        alert, in the highest level's colour; returns the alert's id."""
+        top = levels[-1]
+        kind, target = self.target(top, s)
         what = "未按时报到" if s.call_id else "超期未办结"
-        title = f"{ORDINALS[level]}督办({what}) → {name}: {s.description[:40]}"
-        alert_id = raise_alert(conn, colour=self.cfg.colours[level - 1], source="supervision",
-                               subject=f"{s.subject}/{level}", title=title, at=now,
+        ordinal = ORDINALS[top] if len(levels) == 1 else "第" + "、".join(NUMERALS[k] for k in levels) + "次"
+        # what tells one alert from the next comes first: a wall's ticker cuts a long title at its end
+        title = f"{s.description[:40]} · {ordinal}督办({what}) → {self._name(kind, target)}"
+        alert_id = raise_alert(conn, colour=self.cfg.colours[top - 1], source="supervision",
+                               subject=f"{s.subject}/{top}", title=title, at=now,
                                area_code=s.chain[-1], event_id=s.event_id)
-        conn.execute(SupervisionNotice.__table__.insert().values(
-            subject=s.subject, event_id=s.event_id, whistle_call_id=s.call_id, level=level,
-            target_kind=kind, target=target, at=now, alert_id=alert_id))
-        conn.execute(EventTransition.__table__.insert().values(
-            event_id=s.event_id, action="supervise", from_status=s.status, to_status=s.status, at=now,
-            actor="督办", role="system", channel="system", note=f"{ORDINALS[level]}督办 → {name}",
-            department_code=s.department))
+        for level in levels:
+            kind, target = self.target(level, s)
+            conn.execute(SupervisionNotice.__table__.insert().values(
+                subject=s.subject, event_id=s.event_id, whistle_call_id=s.call_id, level=level,
+                target_kind=kind, target=target, at=now, alert_id=alert_id))
+            conn.execute(EventTransition.__table__.insert().values(
+                event_id=s.event_id, action="supervise", from_status=s.status, to_status=s.status, at=now,
+                actor="督办", role="system", channel="system", note=f"{ORDINALS[level]}督办 → {self._name(kind, target)}",
+                department_code=s.department))
         return alert_id
 
     def _name(self, kind: str, code: str) -> str:
@@ -168,19 +185,19 @@ class Supervisor:
         return out
 
     @staticmethod
-    def _reached(conn: Connection, members: list[str]) -> dict[str, tuple[int, datetime]]:
+    def _reached(conn: Connection, members: list[str]) -> dict[str, int]:
         notices = SupervisionNotice.__table__
-        rows = conn.execute(select(notices.c.subject, func.max(notices.c.level), func.max(notices.c.at))
+        rows = conn.execute(select(notices.c.subject, func.max(notices.c.level))
                             .where(notices.c.subject.in_(members)).group_by(notices.c.subject))
-        return {r[0]: (r[1], r[2]) for r in rows}
+        return {r[0]: r[1] for r in rows}
 
     def pending(self, conn: Connection, now: datetime) -> dict[str, float]:
         """Every subject's next notice as the zset should hold it, from SQL alone (rebuild and
         reconcile). Cases not yet overdue are absent: the sweep adds them when they fall due."""
         events, calls, whistles, notices = (Event.__table__, WhistleCall.__table__, Whistle.__table__,
                                             SupervisionNotice.__table__)
-        reached = {r[0]: (r[1], r[2]) for r in conn.execute(
-            select(notices.c.subject, func.max(notices.c.level), func.max(notices.c.at)).group_by(notices.c.subject))}
+        reached = {r[0]: r[1] for r in conn.execute(
+            select(notices.c.subject, func.max(notices.c.level)).group_by(notices.c.subject))}
         starts: dict[str, datetime] = {}
         for e in readable_rows(conn, select(events.c.id, events.c.deadline)
                                .where(events.c.status.notin_([s.value for s in CLOSED_STATUSES]), events.c.deadline < now),
@@ -194,9 +211,9 @@ class Supervisor:
             starts[call_subject(c.id)] = c.report_by
         out: dict[str, float] = {}
         for subject, start in starts.items():
-            level, last_at = reached.get(subject, (0, None))
+            level = reached.get(subject, 0)
             if level < LEVELS:
-                out[subject] = ((start if last_at is None else last_at) + self.delay(level)).timestamp()
+                out[subject] = self.due(start, level).timestamp()
         return out
 
 

@@ -168,7 +168,7 @@ class WhistleCase(CaseCommand):
                                    title=f"{KIND_NAMES[r.kind]}: {event.description[:40]}",
                                    area_code=chain[2] if len(chain) > 2 else None, event_id=event.id, at=at)
         # report-by plus the configured first delay (0 by default): what a rebuild schedules
-        due = (report_by + Supervisor(self.rt).delay(0)).timestamp()
+        due = Supervisor(self.rt).due(report_by, 0).timestamp()
         try:
             pipe = self.rt.redis.pipeline(transaction=False)
             self.rt.live.apply(self.rt.live.schedule({call_subject(c): due for c in call_ids}), pipe=pipe)

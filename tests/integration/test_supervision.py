@@ -70,11 +70,12 @@ def test_three_notices_climb_department_street_city_then_stop(client, runtime):
     assert _sweep_and_supervise(runtime, first) == 1
     assert _sweep_and_supervise(runtime, first) == 0, "each level is sent once"
     assert _notices(runtime) == [(1, "department", e["department"])]
-    second = first + timedelta(hours=cfg.second_after_hours)
+    # the levels' timeline is anchored at the deadline: level 2 falls due the interval after level 1 fell due
+    second = deadline + timedelta(hours=cfg.first_after_hours + cfg.second_after_hours)
     assert _sweep_and_supervise(runtime, second - timedelta(seconds=1)) == 0, "not before the interval"
     assert _sweep_and_supervise(runtime, second) == 0, "nor at it"
     assert _sweep_and_supervise(runtime, second + timedelta(seconds=1)) == 1
-    third = second + timedelta(seconds=1) + timedelta(hours=cfg.third_after_hours)
+    third = second + timedelta(hours=cfg.third_after_hours)
     assert _sweep_and_supervise(runtime, third + timedelta(seconds=1)) == 1
     assert _sweep_and_supervise(runtime, third + timedelta(days=30)) == 0, "three notices at most"
     street = grid.chain[runtime.areas.level_number(cfg.second_level)]
@@ -106,7 +107,8 @@ def test_a_lost_redis_update_neither_repeats_nor_hurries_a_notice(client, runtim
     assert _sweep_and_supervise(runtime, first) == 1
     runtime.redis.zadd(runtime.keys.supervise, {member: first.timestamp()})  # as if the reschedule was lost
     assert _sweep_and_supervise(runtime, first + timedelta(minutes=1)) == 0
-    expected = first + timedelta(hours=runtime.config.city.supervision.second_after_hours)
+    cfg = runtime.config.city.supervision
+    expected = deadline + timedelta(hours=cfg.first_after_hours + cfg.second_after_hours)
     assert runtime.redis.zscore(runtime.keys.supervise, member) == expected.timestamp()
 
 
@@ -154,8 +156,36 @@ def test_the_case_history_shows_every_step_and_the_supervision_level(client, run
     _step(client, e, "accept", actor="李四")
     _sweep_and_supervise(runtime, datetime.now(timezone.utc))
     h = client.get(f"/api/v1/events/{e['id']}/history").json()
-    assert h["supervision_level"] == 1
+    assert h["supervision_level"] == 3, "ten days late: all three levels fell due"
     assert [(s["action"], s["role"]) for s in h["steps"]] == [
-        ("report", "source"), ("dispatch", "system"), ("accept", "department"), ("supervise", "system")]
+        ("report", "source"), ("dispatch", "system"), ("accept", "department")] + [("supervise", "system")] * 3
     assert h["steps"][2]["actor"] == "李四" and h["steps"][2]["channel"] == "api"
     assert client.get("/api/v1/events/999999/history").status_code == 404
+
+
+def test_after_a_pause_every_level_that_fell_due_is_sent_in_order(client, runtime):
+    """The clock's jobs stopped (a pause, a downtime) while cases went late: when they resume, each case
+    gets every level that fell due meanwhile, in order, with one alert; the next level keeps its place on
+    the timeline; and the wall's overdue figure agrees with the duty desk's list."""
+    from bigscreen.duty import overdue_cases
+
+    cfg = runtime.config.city.supervision
+    very_late, _ = _late_case(client, runtime, "very-late")
+    late, deadline = _late_case(client, runtime, "late")
+    hours = [cfg.first_after_hours, cfg.second_after_hours, cfg.third_after_hours]
+    now = deadline + timedelta(hours=hours[0] + hours[1], minutes=30)  # levels 1 and 2 fell due, not 3
+    assert client.get("/api/v1/kpi").json()["overdue"] == 0, "nothing swept so far: the jobs were paused"
+    assert _sweep_and_supervise(runtime, now) == 4, "levels 1 and 2 of each case"
+    assert [n[0] for n in _notices(runtime)] == [1, 2, 1, 2]
+    with runtime.sessions() as s:
+        alerts = s.execute(select(Alert.colour, Alert.title).where(Alert.source == "supervision").order_by(Alert.id)).all()
+    assert [a.colour for a in alerts] == [cfg.colours[1]] * 2, "one alert per case, in the colour of the level reached"
+    assert alerts[0].title.startswith("楼道堆放杂物") and "第一、二次督办" in alerts[0].title
+    member = f"case:{late['id']}"
+    third = deadline + timedelta(hours=sum(hours))
+    assert runtime.redis.zscore(runtime.keys.supervise, member) == third.timestamp()
+    assert _sweep_and_supervise(runtime, now + timedelta(minutes=5)) == 0, "nothing twice"
+
+    desk = overdue_cases(runtime, None, now)
+    assert client.get("/api/v1/kpi").json()["overdue"] == len(desk) == 2
+    assert {c["supervision_level"] for c in desk} == {2}
