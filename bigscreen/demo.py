@@ -12,13 +12,12 @@ import click
 import uvicorn
 
 from bigscreen import jobs
-from bigscreen.api.auth import create_api_key
 from bigscreen.app import create_app
-from bigscreen.auth.kiosk import create_kiosk_token
 from bigscreen.auth.users import AccountError, add_user, reset_password
 from bigscreen.configuration import Config
 from bigscreen.runtime import Runtime
 from bigscreen.settings import Settings
+from bigscreen.simulation.credentials import demo_credentials
 from bigscreen.setup import (
     build_city,
     city_exists,
@@ -29,6 +28,7 @@ from bigscreen.setup import (
 
 log = logging.getLogger(__name__)
 DEMO_SOURCE = "demo-simulator"
+DEMO_WALL = "演示大屏 demo wall"
 DEMO_DUTY = "demo-duty"  # the duty officer's account; the simulated duty desk acts as it
 DAY_SHARE = 0.6  # the simulator's day-night rhythm sends about this share of rate × 24 h a day
 
@@ -63,8 +63,7 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
             click.echo("building the demo city (once) ...")
             build_city(rt)
         sync_live(rt)  # Redis may be new or behind the database: make it agree first
-        api_key = create_api_key(rt, DEMO_SOURCE)
-        wall_token = create_kiosk_token(rt, "演示大屏 demo wall")
+        api_key, wall_token = demo_credentials(rt, DEMO_SOURCE, DEMO_WALL)
         accounts = demo_accounts(rt)
         app = create_app(rt)
         server = uvicorn.Server(uvicorn.Config(app.server, host=host, port=port, log_level="warning", lifespan="on",

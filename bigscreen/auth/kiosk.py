@@ -16,7 +16,7 @@ PREFIX = "bsw_"
 CACHE_S = 30.0
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -25,7 +25,7 @@ def create_kiosk_token(rt: Runtime, name: str, scope: str | None = None) -> str:
         raise ValueError(f"scope: '{scope}' is not a district code (walls show the city or one district)")
     token = PREFIX + secrets.token_urlsafe(24)
     with rt.sessions() as session, session.begin():
-        session.add(KioskToken(name=name, token_hash=_digest(token), scope=scope, created_at=rt.clock()))
+        session.add(KioskToken(name=name, token_hash=token_digest(token), scope=scope, created_at=rt.clock()))
     return token
 
 
@@ -39,7 +39,7 @@ class KioskTokens:
     def principal(self, token: str | None) -> Principal | None:
         if not token or not token.startswith(PREFIX) or len(token) > 100:
             return None
-        digest = _digest(token)
+        digest = token_digest(token)
         hit = self._cache.get(digest)
         if hit and hit[0] > time.monotonic():
             return hit[1]
