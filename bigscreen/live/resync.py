@@ -53,6 +53,22 @@ if redis.call('SET', KEYS[1], 'journal', 'NX', 'PX', ARGV[1]) then
 end
 return 0
 """
+# every live key to its retired name, every staging key to its live name: one script, so one atomic step
+# and no round trip per key (KEYS: the live names; ARGV: the prefix)
+_SWAP = """
+local p = ARGV[1]
+for _, k in ipairs(KEYS) do
+  local rest = string.sub(k, #p + 1)
+  if redis.call('EXISTS', k) == 1 then
+    redis.call('RENAME', k, p .. 'rs:old:' .. rest)
+  end
+  local staged = p .. 'rs:new:' .. rest
+  if redis.call('EXISTS', staged) == 1 then
+    redis.call('RENAME', staged, k)
+  end
+end
+return #KEYS
+"""
 _CLOSE = """
 if redis.call('LLEN', KEYS[2]) == tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1], KEYS[2])
@@ -270,23 +286,9 @@ def _stage(rt: Runtime, want: Expected) -> set[str]:
 
 
 def _swap(rt: Runtime, live: set[str], staged: set[str]) -> None:
-    """In one transaction: every live key to its retired name, every staging key to its live name."""
-    keys, r = rt.keys, rt.redis
-    live, staged = sorted(live), sorted(staged)
-    exists = r.pipeline(transaction=False)
-    for k in live:
-        exists.exists(k)
-    for k in staged:
-        exists.exists(keys.staged(k))
-    found = exists.execute()
-    pipe = r.pipeline(transaction=True)
-    for k, there in zip(live, found[:len(live)]):
-        if there:
-            pipe.rename(k, keys.retired(k))
-    for k, there in zip(staged, found[len(live):]):
-        if there:
-            pipe.rename(keys.staged(k), k)
-    pipe.execute()
+    """In one step: every live key to its retired name, every staging key to its live name (the names
+    Keys.retired and Keys.staged give)."""
+    rt.redis.eval(_SWAP, len(live | staged), *sorted(live | staged), rt.keys.prefix)
 
 
 def _differences(rt: Runtime, want: Expected, replaced: set[str], touched: set[str], now: datetime) -> list[str]:

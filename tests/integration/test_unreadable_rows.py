@@ -50,7 +50,7 @@ def test_one_unreadable_case_is_logged_and_skipped_by_every_job(client, runtime,
         assert rebuild(runtime) == 2, "the two readable cases are counted"
         assert f"unreadable event {bad}" in caplog.text
         assert len(reconcile(runtime)) == 0
-        assert Supervisor(runtime).run() == 2, "the readable late cases are supervised"
+        assert Supervisor(runtime).run() == 6, "the readable late cases get their three levels"
         detect_spikes(runtime)
         listed = client.get("/open311/v2/requests.json")
         assert listed.status_code == 200
