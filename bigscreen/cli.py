@@ -138,6 +138,38 @@ def user_add(data_dir: Path | None, username: str, role: str, area: str | None, 
     click.echo(f"account '{username}' created ({role}{', area ' + area if area else ''})")
 
 
+@user.command("unlock")
+@data_dir_option
+@click.argument("username")
+@click.option("--address", default=None, help="Also clear this network address's failures (password spraying from it).")
+def user_unlock(data_dir: Path | None, username: str, address: str | None) -> None:
+    """Clear an account's failed sign-ins, so it signs in at once from anywhere (the way back for a locked-out admin)."""
+    import getpass
+
+    from sqlalchemy import select
+
+    from bigscreen.auth.audit import record
+    from bigscreen.auth.ratelimit import LoginLimiter
+    from bigscreen.db.models import User
+    from bigscreen.setup import ensure_redis
+
+    settings, owned = ensure_redis(_settings(data_dir))
+    try:
+        rt = _runtime(settings)
+        with rt.sessions() as session:
+            name = session.scalar(select(User.username).where(User.username == username))
+        if name is None:
+            raise click.BadParameter(f"no account '{username}'", param_hint="username")
+        cleared = LoginLimiter(rt).unlock(name, address)
+        record(rt, None, "unlock", subject=name, channel="system",
+               detail={"cleared": cleared, "address": address, "by": getpass.getuser()})
+        click.echo(f"account '{name}' unlocked" + (f" and address {address}" if address else "")
+                   + f" ({cleared} window{'s' if cleared != 1 else ''} of failures cleared)")
+    finally:
+        if owned:
+            owned.stop()
+
+
 @main.group()
 def kiosk() -> None:
     """Wall kiosk tokens."""

@@ -85,7 +85,14 @@ STRINGS.update({
     "login.password": {"zh": "密码", "en": "Password"},
     "login.submit": {"zh": "登录", "en": "Sign in"},
     "login.failed": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
-    "login.limited": {"zh": "尝试次数过多，请五分钟后再试", "en": "Too many attempts: try again in five minutes"},
+    "login.limited.pair": {"zh": "登录失败次数过多，请{minutes}分钟后再试；如需立即登录，请联系管理员解锁。",
+                           "en": "Too many failed sign-ins: try again in {minutes} minutes, or ask an administrator to unlock the account."},
+    "login.limited.account": {"zh": "该账号登录失败次数过多，暂停在新浏览器上登录，请{minutes}分钟后再试，或使用曾登录过的浏览器；如需立即登录，请联系管理员解锁。",
+                              "en": "Too many failed sign-ins to this account: new browsers wait {minutes} minutes; a browser that signed in before "
+                                    "still can, or ask an administrator to unlock the account."},
+    "login.limited.address": {"zh": "本网络地址登录失败次数过多，请{minutes}分钟后再试，或使用曾登录过的浏览器；如需立即登录，请联系管理员解锁。",
+                              "en": "Too many failed sign-ins from this network address: try again in {minutes} minutes or from a browser "
+                                    "that signed in before, or ask an administrator to unlock it."},
     "login.expired": {"zh": "页面已过期，请重新登录", "en": "The page expired: please sign in again"},
     "login.signed_out": {"zh": "已退出登录", "en": "Signed out"},
     "login.logout": {"zh": "退出", "en": "Sign out"},

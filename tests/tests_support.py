@@ -38,13 +38,15 @@ class LiveServer:
         self.thread.join(10)
 
 
-def sign_in(page, base_url: str, username: str, password: str, next_path: str = "/") -> None:
-    """Signs in through the login form, as a person would."""
-    page.goto(f"{base_url}/login?next={quote(next_path, safe='')}")
+def sign_in(page, base_url: str, username: str, password: str, next_path: str | None = None) -> None:
+    """Signs in through the login form, as a person would, and waits for the page it lands on (the
+    one asked for in `next_path`, or the account's home: /duty for duty officers and admins, / for
+    leaders)."""
+    page.goto(f"{base_url}/login" + (f"?next={quote(next_path, safe='')}" if next_path else ""))
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}{next_path}*")
+    page.wait_for_url(lambda url: not url.startswith(f"{base_url}/login"))
 
 
 def login(web, username: str, password: str = PASSWORD, next_path: str = "/"):

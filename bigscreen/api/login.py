@@ -3,6 +3,7 @@ with its own CSRF token (a login form can be forged too), recorded in the audit 
 
 from __future__ import annotations
 
+import math
 import secrets
 from html import escape
 from typing import Annotated
@@ -13,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from bigscreen.api.security import client_ip, session_cookies
 from bigscreen.auth.audit import record
-from bigscreen.auth.ratelimit import LoginLimiter
+from bigscreen.auth.pages import landing
+from bigscreen.auth.ratelimit import DEVICE_COOKIE, DEVICE_DAYS, Attempt, LoginLimiter, Refusal
 from bigscreen.auth.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Sessions
 from bigscreen.auth.users import authenticate
 from bigscreen.i18n import pick_lang, t
@@ -24,9 +26,11 @@ LOGIN_COOKIE = "bs_login"
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never another host (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
+    """Only a path on this site: never another host (no open redirect; browsers drop tabs and
+    newlines, so "/\t/evil.example" would be "//evil.example"); "" for none."""
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in target)):
+        return ""
     return target
 
 
@@ -64,7 +68,7 @@ async def login_page(request: Request, next: str | None = None, lang: str | None
 
 @router.post("/login")
 async def login(request: Request, username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=200)],
-                csrf: Annotated[str, Form(max_length=100)] = "", next: Annotated[str, Form(max_length=500)] = "/",
+                csrf: Annotated[str, Form(max_length=100)] = "", next: Annotated[str, Form(max_length=500)] = "",
                 lang: str | None = None):
     rt, lang, ip = _rt(request), pick_lang(lang), client_ip(request)
     target = _safe_next(next)
@@ -74,21 +78,43 @@ async def login(request: Request, username: Annotated[str, Form(max_length=64)],
                                 detail={"why": "login form token missing or wrong"})
         return _form(rt, lang, target, fresh_token, t("login.expired", lang), status=403)
     limiter: LoginLimiter = request.app.state.login_limiter
-    if not await run_in_threadpool(limiter.allow, username, ip):
+    device = request.cookies.get(DEVICE_COOKIE)
+    attempt = await run_in_threadpool(limiter.attempt, username, ip, device)
+    refusal = await run_in_threadpool(limiter.admit, attempt)
+    if refusal is not None:
         await run_in_threadpool(record, rt, None, "login", subject=username, outcome="refused", ip=ip,
-                                detail={"why": "rate limited"})
-        return _form(rt, lang, target, fresh_token, t("login.limited", lang), status=429)
+                                detail={"why": "rate limited", "limit": refusal.limit, "retry_after": refusal.retry_after,
+                                        "known_browser": attempt.known})
+        return _limited(rt, lang, target, fresh_token, refusal)
     who = await run_in_threadpool(authenticate, rt, username, password)
     if who is None:
-        await run_in_threadpool(record, rt, None, "login", subject=username, outcome="refused", ip=ip,
-                                detail={"why": "wrong username or password"})
+        await run_in_threadpool(_failed, rt, limiter, attempt, username, ip)
         return _form(rt, lang, target, fresh_token, t("login.failed", lang), status=401)
+    device = await run_in_threadpool(limiter.succeeded, attempt, device)
     sid, session = Sessions(rt.redis, rt.keys).create(who, ip)
     await run_in_threadpool(record, rt, who, "login", subject=username, ip=ip)
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(landing(who, target), status_code=303)
     for cookie in session_cookies(sid, session, rt.settings.secure_cookies):
         response.headers.append("set-cookie", cookie)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
+    response.set_cookie(DEVICE_COOKIE, device, max_age=DEVICE_DAYS * 86400, path="/login", httponly=True,
+                        samesite="strict", secure=rt.settings.secure_cookies)
+    return response
+
+
+def _failed(rt: Runtime, limiter: LoginLimiter, attempt: Attempt, username: str, ip: str | None) -> None:
+    """Counts a wrong password; records it, and each lock-out it begins."""
+    record(rt, None, "login", subject=username, outcome="refused", ip=ip, detail={"why": "wrong username or password"})
+    for limit in limiter.failed(attempt):
+        record(rt, None, "login", subject=username, outcome="locked", ip=ip,
+               detail={"limit": limit, "for_s": limiter.retry_after(limit, attempt), "known_browser": attempt.known})
+
+
+def _limited(rt: Runtime, lang: str, target: str, token: str, refusal: Refusal) -> HTMLResponse:
+    """429 with Retry-After, and on the form what happened, how long to wait and what else to do."""
+    minutes = max(1, math.ceil(refusal.retry_after / 60))
+    response = _form(rt, lang, target, token, t(f"login.limited.{refusal.limit}", lang).format(minutes=minutes), status=429)
+    response.headers["Retry-After"] = str(refusal.retry_after)
     return response
 
 

@@ -24,7 +24,8 @@ jobs           {p}jobs                  capped stream: which process ran which s
 alerts         {p}alerts                pub/sub channel: alert ids raised or changed
 session        {p}session:{sha256(id)}  hash: one login or kiosk session (bigscreen.auth.sessions)
 user sessions  {p}user:{id}:sessions    set: the session keys of one account
-limits         {p}limits*               login rate-limit windows (the `limits` library)
+limits         {p}limits*               login failure windows (the `limits` library; bigscreen.auth.ratelimit)
+known browser  {p}user:device:{sha256(cookie)} set: accounts this browser signed in (bigscreen.auth.ratelimit)
 spikes         {p}spikes                set: areas in a spike now (bigscreen.spikes)
 resync         {p}resync                string with expiry: "journal" or "hold" while a rebuild or
                                         reconcile runs (bigscreen.live.resync)
@@ -100,6 +101,9 @@ class Keys:
 
     def user_sessions(self, user_id: int) -> str:
         return f"{self.prefix}user:{user_id}:sessions"
+
+    def login_device(self, digest: str) -> str:
+        return f"{self.prefix}user:device:{digest}"
 
     def not_counters(self, key: str) -> bool:
         """Keys a rebuild leaves alone: they are not derived from SQL's events."""

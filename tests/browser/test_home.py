@@ -13,6 +13,7 @@ def test_home_shows_live_numbers(browser, live_server, runtime, api_key, account
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     sign_in(page, live_server.url, account("duty"), PASSWORD)
+    page.goto(live_server.url + "/")
     tile = page.locator('[data-kpi="reported_today"]')
     page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '0'", timeout=15000)
     assert runtime.config.city.title in page.content()

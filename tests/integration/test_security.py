@@ -39,12 +39,12 @@ def test_signing_in(web, runtime, account):
     assert audit_entries(runtime, action="login", outcome="refused")[0].detail == {"why": "wrong username or password"}
     r = web.post("/login", data={"username": user, "password": PASSWORD, "csrf": "forged", "next": "/"})
     assert r.status_code == 403, "a login form without its own token is refused"
-    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.example"):
         web.cookies.clear()
-        assert login(web, user, next_path=target).headers["location"] == "/", "never redirects off the site"
+        assert login(web, user, next_path=target).headers["location"] == "/duty", "never redirects off the site"
     with runtime.sessions() as s:
         assert s.scalar(select(User.password_hash).where(User.username == user)).startswith("$argon2id$")
-    assert len(audit_entries(runtime, action="login", outcome="ok")) == 3
+    assert len(audit_entries(runtime, action="login", outcome="ok")) == 5
 
 
 def test_login_attempts_are_rate_limited(web, runtime, account):
@@ -52,7 +52,7 @@ def test_login_attempts_are_rate_limited(web, runtime, account):
     codes = [login(web, user, "wrong password").status_code for _ in range(6)]
     assert codes == [401] * 5 + [429]
     assert login(web, user).status_code == 429, "even the right password waits out the window"
-    assert audit_entries(runtime, action="login")[-1].detail == {"why": "rate limited"}
+    assert audit_entries(runtime, action="login")[-1].detail["why"] == "rate limited"
 
 
 def test_state_changes_need_the_session_csrf_token(web, runtime, account):
@@ -149,3 +149,21 @@ def test_callbacks_check_the_principal_too(web, runtime, account):
     assert _callback(web, frame, tick, [(ids.WALL_ROOT, "data-scope", district)]).status_code in (200, 204)
     refused = [e.action for e in audit_entries(runtime, outcome="refused", role="wall")]
     assert refused == ["open", "open", "view wall", "view wall"]
+
+
+def test_each_role_lands_on_its_own_page_after_signing_in(web, runtime, account):
+    leader = account("leader", runtime.areas.at_level(1)[0].code)
+    cases = [("duty", None, "/duty"), ("duty", "/", "/duty"), ("admin", None, "/duty"), (leader, None, "/"),
+             (leader, "/", "/"), ("duty", "/wall", "/wall"), ("duty", "/?area=370502", "/?area=370502"),
+             (leader, "/duty", "/"), ("admin", "/login", "/duty"), ("duty", "/api/v1/kpi", "/duty")]
+    for who, asked, lands_on in cases:
+        web.cookies.clear()
+        username = account(who) if who in ("duty", "admin") else who
+        form = web.get("/login" + (f"?next={asked}" if asked else ""))
+        token = form.text.split('name="csrf" value="')[1].split('"')[0]
+        data = {"username": username, "password": PASSWORD, "csrf": token}
+        if asked:
+            assert f'name="next" value="{asked}"' in form.text
+            data["next"] = asked
+        r = web.post("/login", data=data)
+        assert (r.status_code, r.headers["location"]) == (303, lands_on), (who, asked)
