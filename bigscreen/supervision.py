@@ -30,6 +30,7 @@ from bigscreen.alerts import raise_alert
 from bigscreen.db.reading import readable_rows
 from bigscreen.db.models import Event, EventTransition, SupervisionNotice, Whistle, WhistleCall
 from bigscreen.lifecycle import CLOSED_STATUSES
+from bigscreen.privacy import excerpt
 from bigscreen.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class Supervisor:
         what = "未按时报到" if s.call_id else "超期未办结"
         ordinal = ORDINALS[top] if len(levels) == 1 else "第" + "、".join(NUMERALS[k] for k in levels) + "次"
         # what tells one alert from the next comes first: a wall's ticker cuts a long title at its end
-        title = f"{s.description[:40]} · {ordinal}督办({what}) → {self._name(kind, target)}"
+        title = f"{excerpt(s.description, 40)} · {ordinal}督办({what}) → {self._name(kind, target)}"
         alert_id = raise_alert(conn, colour=self.cfg.colours[top - 1], source="supervision",
                                subject=f"{s.subject}/{top}", title=title, at=now,
                                area_code=s.chain[-1], event_id=s.event_id)

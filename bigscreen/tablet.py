@@ -1,5 +1,6 @@
 """What a leader's tablet shows of one area: its figures and its children's from Redis; for a
-grid, its workers, people and housing, and open cases from SQL, reporters masked by role.
+grid, its workers, people and housing, and open cases from SQL, reporters and personal data in
+descriptions masked by role (bigscreen.privacy).
 
 No Dash here: callbacks/tablet.py checks who may see the area and hands these to layouts/tablet.py.
 """
@@ -18,6 +19,7 @@ from bigscreen.db.models import Area, Event, GridProfile, GridWorker
 from bigscreen.geo.totals import PEOPLE
 from bigscreen.lifecycle import OPEN_STATUSES
 from bigscreen.live.kpi import figures, headline, ints
+from bigscreen.privacy import mask_name, mask_phone, mask_text
 from bigscreen.runtime import Runtime
 
 OPEN_CASES_SHOWN = 50
@@ -53,7 +55,7 @@ class CaseRow:
     reported_at: datetime  # the city's local time, like deadline
     category: str
     item: str
-    description: str
+    description: str           # personal data in it masked like the reporter's
     status: str
     deadline: datetime
     overdue: bool
@@ -176,12 +178,12 @@ def grid_details(rt: Runtime, grid: AreaInfo, who: Principal, lang: str, now: da
 
 
 def _case_row(e: Event, names: dict[str, str], personal: bool, rt: Runtime, now: datetime) -> CaseRow:
-    name, phone = e.reporter_name, e.reporter_phone
+    name, phone, text = e.reporter_name, e.reporter_phone, e.description
     if not personal:
-        name, phone = mask_name(name), mask_phone(phone)
+        name, phone, text = mask_name(name), mask_phone(phone), mask_text(text)
     return CaseRow(
         id=e.id, reported_at=e.reported_at.astimezone(rt.tz), category=names.get(e.category_code, e.category_code),
-        item=names.get(e.item_code, e.item_code), description=e.description, status=e.status,
+        item=names.get(e.item_code, e.item_code), description=text, status=e.status,
         deadline=e.deadline.astimezone(rt.tz), overdue=e.deadline < now, reporter_name=name, reporter_phone=phone,
     )
 
@@ -194,21 +196,3 @@ def _category_names(rt: Runtime, lang: str) -> dict[str, str]:
         out[c.code] = pick(c)
         out.update({i.code: pick(i) for i in c.items})
     return out
-
-
-# -- privacy --------------------------------------------------------------------------------
-
-def mask_name(name: str | None) -> str | None:
-    """张三 → 张*: the family name stays, so a leader can still say "Mr Zhang's case"."""
-    name = (name or "").strip()
-    return name[0] + "*" * max(1, len(name) - 1) if name else None
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """13812345678 → 138****5678: the carrier prefix and the last four, as Chinese services show it."""
-    phone = (phone or "").strip()
-    if not phone:
-        return None
-    if len(phone) < 8:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]

@@ -15,6 +15,7 @@ from bigscreen.api.responses import JSON
 from bigscreen.api.security import client_ip
 from bigscreen.auth.context import Forbidden
 from bigscreen.auth.roles import Permission, Principal
+from bigscreen.privacy import shown_text
 from bigscreen.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -47,6 +48,8 @@ async def list_alerts(request: Request, who: Who,
         raise Forbidden(f"the role '{who.role}' may not read alerts", action="alert.list", who=who)
     rt: Runtime = request.app.state.runtime
     rows = await run_in_threadpool(alert_rows, rt, statuses=tuple(status.split(",")), within=who.area)
+    for row in rows:  # a title quotes the case's description: a wall or a leader reads it masked
+        row["title"] = shown_text(row["title"], who)
     return JSON({"alerts": rows})
 
 

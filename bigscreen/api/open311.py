@@ -18,6 +18,7 @@ from bigscreen.api.responses import JSON
 from bigscreen.db.models import Event
 from bigscreen.db.reading import UNREADABLE
 from bigscreen.lifecycle import CLOSED_STATUSES
+from bigscreen.privacy import mask_text
 from bigscreen.schemas import EventIn, Problem
 
 log = logging.getLogger(__name__)
@@ -36,12 +37,14 @@ async def services(rt: RT):
 
 
 def request_out(e: Event, rt) -> dict:
+    """A request as Open311 lists it, to anyone (no key needed to read): personal data in the
+    description masked, as on the wall."""
     item = rt.config.item(e.item_code)
     departments = {d.code: d.name for d in rt.config.departments}
     return {
         "service_request_id": str(e.id), "status": "closed" if e.status in CLOSED_STATUSES else "open",
         "status_notes": e.status, "service_name": item.name, "service_code": e.item_code,
-        "description": e.description, "agency_responsible": departments.get(e.department_code or "", ""),
+        "description": mask_text(e.description), "agency_responsible": departments.get(e.department_code or "", ""),
         "service_notice": "", "requested_datetime": e.reported_at.isoformat(),
         "updated_datetime": (e.closed_at or e.dispatched_at or e.reported_at).isoformat(),
         "expected_datetime": e.deadline.isoformat(), "address": e.address or "",

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, select
 from bigscreen.areas import AreaIndex
 from bigscreen.db.models import Event
 from bigscreen.live.contrib import EventFacts
+from bigscreen.privacy import mask_text
 from bigscreen.schemas import Problem
 
 
@@ -57,7 +58,7 @@ def ticker_entry(event: Event, areas: AreaIndex) -> dict[str, str]:
         "category": event.category_code,
         "item": event.item_code,
         "status": event.status,
-        "text": event.description[:120],
+        "text": mask_text(event.description)[:120],  # the ticker feeds only walls: masked before it is cut
         "lat": f"{event.lat:.5f}",
         "lon": f"{event.lon:.5f}",
         "urgency": event.urgency,

@@ -28,6 +28,7 @@ from bigscreen.commands.facts import EventRecord, facts, ticker_entry
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.lifecycle import Status
 from bigscreen.live.writer import event_tag
+from bigscreen.privacy import excerpt
 
 log = logging.getLogger(__name__)
 GROUP_MAX_EVENTS = 2000
@@ -168,7 +169,7 @@ class IngestWriter:
             chain = rt.areas.by_id[e.grid_id].chain
             community = chain[min(3, len(chain) - 1)]
             ids.append(raise_alert(conn, colour=colour, source="emergency", subject=f"{e.item_code}@{community}",
-                                   title=f"{cfg.item(e.item_code).name}: {e.description[:60]}", at=e.reported_at,
+                                   title=f"{cfg.item(e.item_code).name}: {excerpt(e.description, 60)}", at=e.reported_at,
                                    area_code=community, event_id=e.id, window=window))
         return ids
 

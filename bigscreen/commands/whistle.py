@@ -25,6 +25,7 @@ from bigscreen.commands.facts import load_event
 from bigscreen.db.models import EventTransition, Whistle, WhistleCall
 from bigscreen.lifecycle import CLOSED_STATUSES, REPORT_IN_ROLES, WHISTLE_KINDS, WHISTLE_ROLES
 from bigscreen.runtime import Runtime
+from bigscreen.privacy import excerpt
 from bigscreen.schemas import AwareDatetime, Problem, field_error
 from bigscreen.supervision import Supervisor, call_subject
 
@@ -165,7 +166,7 @@ class WhistleCase(CaseCommand):
             ))
             chain = self.rt.areas.by_id[event.grid_id].chain
             alert_id = raise_alert(conn, colour=kind.colour, source="whistle", subject=f"whistle:{whistle_id}",
-                                   title=f"{KIND_NAMES[r.kind]}: {event.description[:40]}",
+                                   title=f"{KIND_NAMES[r.kind]}: {excerpt(event.description, 40)}",
                                    area_code=chain[2] if len(chain) > 2 else None, event_id=event.id, at=at)
         # report-by plus the configured first delay (0 by default): what a rebuild schedules
         due = Supervisor(self.rt).due(report_by, 0).timestamp()

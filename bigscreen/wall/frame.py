@@ -3,7 +3,8 @@ unresolved alerts the publisher keeps in memory, read from SQL only when alerts 
 
 Built once per change (coalesced, see publisher.py) and handed as-is to every viewer, so a
 refresh costs the same with ten thousand or ten million events in history and with one or
-five hundred viewers.
+five hundred viewers. A wall shows no personal data: citizens' text (the feed, alerts' titles)
+is masked here (bigscreen.privacy), whoever looks at the wall.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bigscreen.geo.totals import PEOPLE, WORKFORCE
 from bigscreen.live.contrib import MAP_LEVEL
 from bigscreen.live.field_work import workforce
 from bigscreen.live.kpi import FIGURE_FIELDS, KPI_NAMES, STATUS_FIELDS, figures, headline, ints, named
+from bigscreen.privacy import mask_text
 from bigscreen.runtime import Runtime
 
 TOP_CATEGORIES = 8
@@ -104,7 +106,7 @@ def wall_alerts(rt: Runtime, map_level: int = MAP_LEVEL) -> list[WallAlert]:
         area = rt.areas.by_code.get(r["area"]) if r["area"] else None
         chain = area.chain if area else ()
         out.append(WallAlert(chain, {
-            "id": r["id"], "colour": r["colour"], "title": r["title"], "count": r["count"], "status": r["status"],
+            "id": r["id"], "colour": r["colour"], "title": mask_text(r["title"]), "count": r["count"], "status": r["status"],
             "area": r["area"], "area_name": r["area_name"] or "",
             "community": chain[map_level] if len(chain) > map_level else None,  # the map's area to mark
             "lat": area.lat if area else None, "lon": area.lon if area else None,
@@ -267,7 +269,7 @@ def _feed(ticker, scope: Scope) -> list[dict]:
             continue
         items.append({
             "id": e.get("id"), "at": e.get("at"), "grid": e.get("grid_name", ""),
-            "category": e.get("category"), "status": e.get("status"), "text": e.get("text", ""),
+            "category": e.get("category"), "status": e.get("status"), "text": mask_text(e.get("text", "")),
             "lat": float(e["lat"]) if e.get("lat") else None, "lon": float(e["lon"]) if e.get("lon") else None,
             "urgent": e.get("urgency", "normal") != "normal",
         })

@@ -12,7 +12,8 @@ from tests_support import login
 from bigscreen.auth.sessions import CSRF_COOKIE
 from bigscreen.db.models import AuditEntry
 from bigscreen.live.kpi import KPI_NAMES
-from bigscreen.tablet import OPEN_CASES_SHOWN, breadcrumb, mask_name, mask_phone
+from bigscreen.privacy import mask_name, mask_phone
+from bigscreen.tablet import OPEN_CASES_SHOWN, breadcrumb
 from layouts import tablet as layout
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -108,20 +109,21 @@ def test_reporters_are_shown_by_role(web, runtime, api_key, account):
     district = runtime.areas.at_level(1)[0].code
     grid = _in(runtime, district)
     _post(web, api_key, runtime, grid.code, "p-1", reporter_name="张三", reporter_phone="13812345678",
-          description="<script>alert(1)</script>井盖缺失")
+          description="<script>alert(1)</script>井盖缺失，回电13900001111")
 
     _login(web, account("duty"))
     shown = _text(_grid(web, grid.code))
     assert "13812345678" in shown and "张三" in shown, "a duty officer sees the reporter in full"
-    assert "<script>alert(1)</script>井盖缺失" in shown, "the description travels as a text child"
+    assert "<script>alert(1)</script>井盖缺失，回电13900001111" in shown, "the description travels as a text child"
 
     _login(web, account("leader", district))
     masked = _text(_grid(web, grid.code))
     assert "138****5678" in masked and "张*" in masked
     assert "13812345678" not in masked and "张三" not in masked
+    assert "井盖缺失，回电139****1111" in masked and "13900001111" not in masked, "and personal data in the description"
 
     assert mask_name("欧阳娜娜") == "欧***" and mask_name("") is None and mask_phone(None) is None
-    assert mask_phone("0546-12345678") == "054******5678" and mask_phone("12345") == "*****"
+    assert mask_phone("0546-12345678") == "0546-*****678" and mask_phone("12345") == "*****"
 
 
 def test_figures_equal_the_kpi_api(web, runtime, api_key, account):
