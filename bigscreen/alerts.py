@@ -9,9 +9,11 @@ told who did.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import Connection, case, func, select, update
 
 from bigscreen.auth.audit import record
@@ -21,6 +23,8 @@ from bigscreen.db.models import Acknowledgement, Alert, Notification, User
 from bigscreen.notify import Message, deliver
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem, field_error
+
+log = logging.getLogger(__name__)
 
 COLOURS = ("red", "orange", "yellow", "blue")  # most severe first
 REPEAT_WINDOW = timedelta(hours=1)
@@ -54,12 +58,17 @@ def raise_alert(conn: Connection, *, colour: str, source: str, subject: str, tit
 
 
 def announce(rt: Runtime, *alert_ids: int) -> None:
-    """Tells the wall and the duty desks that alerts changed (after the commit)."""
-    pipe = rt.redis.pipeline(transaction=False)
-    for alert_id in alert_ids:
-        pipe.publish(rt.keys.alerts, alert_id)
-    pipe.publish(rt.keys.changed, "alerts")
-    pipe.execute()
+    """Tells the wall and the duty desks that alerts changed (after the commit). Never raises: the
+    change is stored, and a subscriber that missed the notice while Redis was away reads the
+    alerts again when it resubscribes (bigscreen.wall.publisher)."""
+    try:
+        pipe = rt.redis.pipeline(transaction=False)
+        for alert_id in alert_ids:
+            pipe.publish(rt.keys.alerts, alert_id)
+        pipe.publish(rt.keys.changed, "alerts")
+        pipe.execute()
+    except RedisError as exc:
+        log.warning("alerts %s stored, but not announced: %s", list(alert_ids), exc)
 
 
 class AlertDesk:

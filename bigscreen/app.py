@@ -10,13 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
-from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from bigscreen.api import alerts, events, field_work, geo, login, mediation, open311, whistles
 from bigscreen.api.auth import KeyCache
 from bigscreen.api.limits import BodyLimit
+from bigscreen.api.outages import OUTAGE_ERRORS, json_answer, outage_of
 from bigscreen.api.security import Security, client_ip
 from bigscreen.auth.audit import record
 from bigscreen.auth.context import Forbidden, caller
@@ -77,16 +76,12 @@ def create_api(rt: Runtime) -> FastAPI:
                                 channel=who.channel, ip=client_ip(request), detail={"why": str(exc)})
         return JSONResponse({"detail": str(exc)}, status_code=403)
 
-    @api.exception_handler(OperationalError)
-    async def _database_down(_request: Request, exc: OperationalError):
-        log.error("database unavailable: %s", exc.orig)
-        return JSONResponse({"detail": "the database is unavailable; nothing was stored, try again"}, status_code=503,
-                            headers={"Retry-After": "5"})
+    async def _part_away(_request: Request, exc: Exception):
+        """Redis or the database away (503), the database's disk full (507): bigscreen.api.outages."""
+        return json_answer(outage_of(exc))
 
-    @api.exception_handler(RedisError)
-    async def _redis_down(_request: Request, exc: RedisError):
-        log.error("redis unavailable: %s", exc)
-        return JSONResponse({"detail": "live figures are unavailable; try again"}, status_code=503, headers={"Retry-After": "5"})
+    for error in OUTAGE_ERRORS:
+        api.add_exception_handler(error, _part_away)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError):

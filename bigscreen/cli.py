@@ -197,16 +197,17 @@ def kiosk_create(data_dir: Path | None, name: str, scope: str | None) -> None:
 @data_dir_option
 def rebuild_cmd(data_dir: Path | None) -> None:
     """Recompute every live counter in Redis from SQL."""
-    from bigscreen.live.rebuild import rebuild
-    from bigscreen.setup import ensure_redis
+    from bigscreen.live.watch import repair
+    from bigscreen.setup import ensure_redis, release_redis
 
     settings, owned = ensure_redis(_settings(data_dir))
     try:
-        count = rebuild(_runtime(settings))
+        rt = _runtime(settings)
+        count = repair(rt)  # rebuild, and mark the figures verified (bigscreen.live.watch)
+        rt.close()
         click.echo(f"rebuilt live counters from {count} events")
     finally:
-        if owned:
-            owned.stop()
+        release_redis(owned, settings)
 
 
 @main.command("serve")
@@ -220,11 +221,11 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
-    from bigscreen.setup import ensure_redis, prepare_database, sync_live
+    from bigscreen.setup import ensure_redis, prepare_database, release_redis, sync_live
 
     settings = _settings(data_dir)
     os.environ["BIGSCREEN_DATA_DIR"] = str(settings.data_dir)
-    settings, owned = ensure_redis(settings)
+    settings, owned = ensure_redis(settings)  # this process keeps it alive while the workers serve
     try:
         rt = _runtime(settings)
         prepare_database(rt)
@@ -234,8 +235,7 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
         uvicorn.run("bigscreen.asgi:app", factory=True, host=host, port=port, workers=workers, log_level="warning",
                     ws_per_message_deflate=settings.ws_deflate)
     finally:
-        if owned:
-            owned.stop()
+        release_redis(owned, settings)
 
 
 @main.command("scheduler")
@@ -243,7 +243,7 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
 def scheduler_cmd(data_dir: Path | None) -> None:
     """Run the scheduled jobs (deadline sweep, wall frames ...) until stopped, while this process leads."""
     from bigscreen import jobs
-    from bigscreen.setup import ensure_redis
+    from bigscreen.setup import ensure_redis, release_redis
 
     settings, owned = ensure_redis(_settings(data_dir))
     try:
@@ -258,8 +258,7 @@ def scheduler_cmd(data_dir: Path | None) -> None:
             background.shutdown()
             rt.close()
     finally:
-        if owned:
-            owned.stop()
+        release_redis(owned, settings)
 
 
 @main.command("simulate")

@@ -23,6 +23,7 @@ from bigscreen.setup import (
     city_exists,
     ensure_redis,
     prepare_database,
+    release_redis,
     sync_live,
 )
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 DEMO_SOURCE = "demo-simulator"
 DEMO_WALL = "演示大屏 demo wall"
 DEMO_DUTY = "demo-duty"  # the duty officer's account; the simulated duty desk acts as it
+WRITERS_STOP_S = 10.0
 DAY_SHARE = 0.6  # the simulator's day-night rhythm sends about this share of rate × 24 h a day
 
 
@@ -56,6 +58,7 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
     rt = Runtime.open(settings, config)
     background = None
     stop = threading.Event()
+    writers: list[threading.Thread] = []
     try:
         prepare_database(rt)
         fresh_city = not city_exists(rt)
@@ -78,8 +81,9 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
                   f"  data dir: {settings.data_dir}\n  Ctrl-C stops everything.\n")
         threading.Thread(target=_simulate, args=(server, url, api_key, rate, backfill_days if fresh_city else 0, stop, banner,
                                                  background), name="simulator", daemon=True).start()
-        threading.Thread(target=_field_work, args=(rt, stop), name="field-work", daemon=True).start()
-        threading.Thread(target=_duty_desk, args=(rt, stop), name="duty-desk", daemon=True).start()
+        for name, target in (("field-work", _field_work), ("duty-desk", _duty_desk)):  # they write SQL and Redis
+            writers.append(threading.Thread(target=target, args=(rt, stop), name=name, daemon=True))
+            writers[-1].start()
         # uvicorn re-raises the stopping signal after its graceful shutdown; with these
         # handlers in place that lands here as a no-op, so the finally block below runs.
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -88,11 +92,12 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
         return 0
     finally:
         stop.set()
+        for thread in writers:
+            thread.join(WRITERS_STOP_S)  # before Redis stops: its AOF then holds every write they made
         if background is not None:
             background.shutdown()
         rt.close()
-        if owned_redis:
-            owned_redis.stop()
+        release_redis(owned_redis, settings)
         click.echo("demo stopped")
 
 

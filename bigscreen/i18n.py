@@ -27,6 +27,8 @@ STRINGS.update({
     "wall.data_age": {"zh": "数据更新", "en": "Data age"},
     "wall.seconds_ago": {"zh": "秒前", "en": "s ago"},
     "wall.stale": {"zh": "数据连接中断 · 显示最后一次数据", "en": "Connection lost · showing the last data"},
+    "outage.title": {"zh": "数据服务暂不可用", "en": "Data service unavailable"},
+    "outage.text": {"zh": "系统正在自动恢复连接，本页每 5 秒自动刷新。", "en": "The system is reconnecting by itself; this page reloads every 5 seconds."},
     "wall.gauges": {"zh": "考核指标", "en": "Targets"},
     "wall.target": {"zh": "目标", "en": "Target"},
     "wall.categories": {"zh": "今日事件类别", "en": "Today's categories"},

@@ -2,7 +2,8 @@
 
 Every web worker, `bigscreen scheduler` and `bigscreen demo` start the same background
 scheduler (`start_background`); a `LeaderLock` decides which one of them actually runs the
-jobs and builds the wall's frames. A job is a `JobSpec` in `JOBS`; each run is recorded in
+jobs, builds the wall's frames and repairs the live figures after a Redis outage (each
+process watches Redis, bigscreen.live.watch). A job is a `JobSpec` in `JOBS`; each run is recorded in
 the Redis stream `{p}jobs` (job, owner, at, result).
 """
 
@@ -21,6 +22,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from bigscreen.alerts import escalate_unacknowledged
 from bigscreen.leader import LeaderLock
 from bigscreen.live.reconcile import reconcile_job
+from bigscreen.live.watch import LiveWatch
 from bigscreen.runtime import Runtime
 from bigscreen.spikes import detect_spikes
 from bigscreen.supervision import supervise
@@ -74,11 +76,14 @@ def register(scheduler: BaseScheduler, rt: Runtime, lock: LeaderLock) -> BaseSch
 
 
 def _run_if_leader(spec: JobSpec, rt: Runtime, lock: LeaderLock) -> None:
-    if not lock.is_leader:
-        return
+    if not lock.is_leader or not rt.health.trusted:
+        return  # Redis away, or its figures about to be rebuilt (bigscreen.live.watch): the next run catches up
     try:
         outcome = spec.run(rt)
         result = "ok" if outcome is None else str(outcome)
+    except redis.RedisError as exc:  # an outage: the watch reports it once; no traceback every few seconds
+        log.warning("scheduled job %s: Redis failed (%s)", spec.name, exc)
+        result = "error"
     except Exception:
         log.exception("scheduled job %s failed", spec.name)
         result = "error"
@@ -90,16 +95,24 @@ def _run_if_leader(spec: JobSpec, rt: Runtime, lock: LeaderLock) -> None:
 
 
 class Background:
-    """The scheduler, its lock and the wall's frame publisher of one process."""
+    """The scheduler, its lock, the wall's frame publisher and the watch over Redis of one process."""
 
     def __init__(self, rt: Runtime) -> None:
         self.lock = LeaderLock(rt.redis, rt.keys.leader)
         self.scheduler = register(BackgroundScheduler(timezone="UTC"), rt, self.lock)
         self._stop = threading.Event()
+        self.watch = LiveWatch(rt, lead=self._lead)
+        self._watch = threading.Thread(target=self.watch.run, args=(self._stop,), name="live-watch", daemon=True)
         self._frames = threading.Thread(target=FramePublisher(rt, is_leader=lambda: self.lock.is_leader).run,
                                         args=(self._stop,), name="frames", daemon=True)
 
+    def _lead(self) -> bool:
+        """Whether this process leads, trying for the lock at once if nobody holds it (after Redis
+        came back, the repair need not wait for the next renewal)."""
+        return self.lock.is_leader or self.lock.try_lead()
+
     def start(self) -> Background:
+        self._watch.start()
         self.scheduler.start()
         self._frames.start()
         return self
@@ -120,6 +133,7 @@ class Background:
         self._stop.set()
         self.scheduler.shutdown(wait=True)  # a job still running must finish before another process may start it
         self._frames.join(STOP_FRAMES_TIMEOUT_S)
+        self._watch.join(STOP_FRAMES_TIMEOUT_S)  # a repair under way finishes while the lock is still held
         self.lock.release()
 
 

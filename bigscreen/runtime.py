@@ -14,6 +14,7 @@ from bigscreen.areas import AreaIndex
 from bigscreen.configuration import Config, load_config
 from bigscreen.db.session import make_engine, make_sessionmaker
 from bigscreen.live.contrib import Contributions
+from bigscreen.live.health import GuardedPool, RedisHealth
 from bigscreen.live.keys import Keys
 from bigscreen.live.writer import LiveWriter
 from bigscreen.settings import Settings
@@ -45,13 +46,20 @@ class Runtime:
         return make_sessionmaker(self.engine)
 
     @cached_property
+    def health(self) -> RedisHealth:
+        """Whether Redis answers and its figures can be trusted, as this process's LiveWatch last saw."""
+        return RedisHealth()
+
+    @cached_property
     def redis(self) -> redis.Redis:
         url = self.settings.redis_url
         if not url:
             raise RuntimeError("no Redis: set BIGSCREEN_REDIS_URL or start through `bigscreen demo`/`serve`")
-        # a hung Redis must fail requests, not stall the worker that waits on it
-        return redis.Redis.from_url(url, health_check_interval=30, socket_timeout=REDIS_TIMEOUT_S,
+        # a hung Redis must fail requests, not stall the worker that waits on it; while it is known
+        # to be down, the pool refuses at once (bigscreen.live.health)
+        pool = GuardedPool.from_url(url, health=self.health, health_check_interval=30, socket_timeout=REDIS_TIMEOUT_S,
                                     socket_connect_timeout=REDIS_TIMEOUT_S)
+        return redis.Redis.from_pool(pool)
 
     @cached_property
     def keys(self) -> Keys:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 
+import redis
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -55,26 +57,44 @@ def build_city(rt: Runtime, *, synthetic: bool = False, progress: bool = True) -
 
 
 def ensure_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
-    """Uses BIGSCREEN_REDIS_URL; else the data dir's embedded server if one runs; else starts it.
-    The URL is exported so worker processes share the one server."""
+    """Uses BIGSCREEN_REDIS_URL; else the data dir's embedded server if one runs; else starts it
+    and keeps it alive (restarted if it dies) until `release_redis`. The URL is exported so worker
+    processes share the one server."""
     if settings.redis_url:
         return settings, None
     embedded = EmbeddedRedis(settings.data_dir / "redis")
     if embedded.socket.exists() and embedded._responds():
         owned = None
     else:
-        owned = embedded.start()
+        owned = embedded.start().keep_alive()
     os.environ["BIGSCREEN_REDIS_URL"] = embedded.url
     return settings.model_copy(update={"redis_url": embedded.url}), owned
 
 
+def release_redis(owned: EmbeddedRedis | None, settings: Settings) -> None:
+    """Stops the embedded server this process started (nothing if it started none). Call it once
+    nothing in this process writes to Redis any more: the figures are then marked as cleanly
+    stopped, so the next start may trust what the server's AOF gives back."""
+    from bigscreen.live.keys import Keys
+    from bigscreen.live.watch import mark_clean_stop
+
+    if owned is None:
+        return
+    client = redis.Redis.from_url(owned.url, socket_timeout=5)
+    try:
+        mark_clean_stop(client, Keys(settings.redis_prefix))
+    finally:
+        client.close()
+        owned.stop()
+
+
 def sync_live(rt: Runtime) -> bool:
-    """Rebuilds the live counters when Redis does not count the events SQL holds (a new or
-    wiped Redis, or one that lost its last writes) or was built with another key schema.
-    Returns whether it rebuilt."""
+    """Rebuilds the live counters unless Redis holds figures verified against SQL since it last
+    started (or stopped cleanly since; see bigscreen.live.watch), counts the events SQL holds and
+    was built with this key schema. Returns whether it rebuilt."""
     from bigscreen.live.keys import SCHEMA_VERSION
     from bigscreen.live.kpi import read_kpi
-    from bigscreen.live.rebuild import rebuild
+    from bigscreen.live.watch import figures_distrusted, mark_verified, repair
 
     if not rt.areas.by_code:
         return False
@@ -84,8 +104,11 @@ def sync_live(rt: Runtime) -> bool:
     schema = rt.redis.get(rt.keys.schema)
     if stored == counted == 0:
         rt.redis.set(rt.keys.schema, SCHEMA_VERSION)  # an empty start: the live path builds this schema
+        mark_verified(rt, built_at=time.time())
         return False
-    if stored == counted and schema is not None and schema.decode() == SCHEMA_VERSION:
+    if (stored == counted and schema is not None and schema.decode() == SCHEMA_VERSION
+            and figures_distrusted(rt, at_start=True) is None):
+        mark_verified(rt)
         return False
-    rebuild(rt)
+    repair(rt)
     return True

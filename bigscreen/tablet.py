@@ -143,6 +143,7 @@ def area_bounds(rt: Runtime, code: str) -> tuple[float, float, float, float] | N
 
 def area_figures(rt: Runtime, area: AreaInfo, now: datetime) -> AreaFigures:
     """The area's headline figures and each child's open, overdue and on-time rate: one round trip."""
+    rt.health.check_figures()  # a RedisError while Redis is away or its figures are being rebuilt
     kids = children_of(rt.areas, area.code)
     pipe = rt.redis.pipeline(transaction=False)
     pipe.hgetall(rt.keys.area(area.code))

@@ -132,6 +132,7 @@ def _history(rt: Runtime, event_id: int) -> dict[str, Any]:
 
 @router.get("/kpi", summary="Live figures of an area (default: the whole city)")
 async def get_kpi(rt: RT, source: Source, info: Area):
+    rt.health.check_figures()  # 503 while Redis is away or its figures are being rebuilt
     figures = read_kpi(rt.redis, rt.keys, rt.contributions, info.code, rt.clock())
     return JSON({"name": info.name, "level": info.level_name, **figures})
 

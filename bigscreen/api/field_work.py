@@ -51,6 +51,7 @@ async def post_field_activities(request: Request, rt: RT, source: Source):
 @router.get("/field-work", summary="Today's field work of an area (default: the city): on duty, patrols, visits")
 async def get_field_work(rt: RT, source: Source, info: Area):
     code, now = info.code, rt.clock()
+    rt.health.check_figures()  # 503 while Redis is away or its figures are being rebuilt
     values = rt.redis.hmget(rt.keys.day(code, rt.contributions.day(now)), WORKFORCE_FIELDS)
     plan = rt.config.city.workforce
     return JSON({"area": code, "name": info.name, "level": info.level_name, "as_of": now.isoformat(),

@@ -11,17 +11,21 @@ check permissions per route; pages are checked here by path; Dash callbacks chec
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from urllib.parse import quote
 
+from redis.exceptions import RedisError
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bigscreen.api.outages import OUTAGE_ERRORS, WS_TRY_AGAIN_LATER, json_answer, outage_of, page_answer
 from bigscreen.auth.audit import record
 from bigscreen.auth.context import Caller, bind, unbind
 from bigscreen.auth.kiosk import KioskTokens
 from bigscreen.auth.pages import OWN_AUTH_PREFIXES, page_permission
+from bigscreen.auth.roles import Permission
 from bigscreen.auth.sessions import (
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -49,8 +53,27 @@ class Security:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         conn = HTTPConnection(scope)
+        try:
+            admitted = self._admit(scope, conn)
+        except OUTAGE_ERRORS as exc:  # sessions (Redis), kiosk tokens or the audit trail (SQL) away
+            admitted = _unavailable(scope, conn, exc)
+        if not isinstance(admitted, Admitted):
+            return await admitted(scope, receive, send)  # refused, redirected, or a part is away
+        bound = bind(admitted.caller)
+        try:
+            await self.app(scope, receive, self._with_cookies(send, admitted.fresh) if admitted.fresh else send)
+        finally:
+            unbind(bound)
+
+    def _admit(self, scope: Scope, conn: HTTPConnection) -> Admitted | ASGIApp:
+        """Who calls and whether they may: the caller to bind, or the answer that refuses them."""
         path, ip = scope["path"], client_ip(conn)
-        session = self.sessions.load(conn.cookies.get(SESSION_COOKIE))
+        try:
+            session = self.sessions.load(conn.cookies.get(SESSION_COOKIE))
+        except RedisError:
+            if not api_key(conn):
+                raise
+            session = None  # a source with a stray cookie: its API key is all it needs
         fresh: tuple[str, Session] | None = None
         token = conn.query_params.get("token")
         if token and path == "/wall" and (session is None or session.principal.kind == "kiosk"):
@@ -66,30 +89,24 @@ class Security:
             # form cannot send a header) and checks it itself
             if not path.startswith(("/login", "/logout")) and conn.headers.get(CSRF_HEADER) != session.csrf:
                 record(self.rt, who, "csrf", subject=path, outcome="refused", channel="api" if api else "web", ip=ip)
-                return await JSONResponse({"detail": "CSRF token missing or wrong; reload the page"},
-                                          status_code=403)(scope, receive, send)
+                return JSONResponse({"detail": "CSRF token missing or wrong; reload the page"}, status_code=403)
         if scope["type"] == "websocket" and session and not same_origin(conn):
             record(self.rt, who, "websocket", subject=path, outcome="refused", ip=ip, detail={"origin": conn.headers.get("origin")})
-            return await send({"type": "websocket.close", "code": 4403})
+            return _close(4403)
 
         need = page_permission(path)
         if need is not None and (who is None or (need != "signed-in" and not who.can(need))):
             if scope["type"] == "websocket":
-                return await send({"type": "websocket.close", "code": 4401 if who is None else 4403})
+                return _close(4401 if who is None else 4403)
             if who is None and scope["method"] == "GET" and need != "signed-in":
                 target = path + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
-                return await RedirectResponse(f"/login?next={quote(target, safe='')}", 303)(scope, receive, send)
+                return RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
             if who is not None:
                 record(self.rt, who, "open", subject=path, outcome="refused", ip=ip)
             status = 401 if who is None else 403
-            return await JSONResponse({"detail": "sign in first" if who is None else "not allowed for this account"},
-                                      status_code=status)(scope, receive, send)
-
-        bound = bind(Caller(who, ip, "api" if api else "web", session.csrf if session else None))
-        try:
-            await self.app(scope, receive, self._with_cookies(send, fresh) if fresh else send)
-        finally:
-            unbind(bound)
+            return JSONResponse({"detail": "sign in first" if who is None else "not allowed for this account"},
+                                status_code=status)
+        return Admitted(Caller(who, ip, "api" if api else "web", session.csrf if session else None), fresh)
 
     def _with_cookies(self, send: Send, fresh: tuple[str, Session]) -> Send:
         sid, session = fresh
@@ -102,6 +119,31 @@ class Security:
             await send(message)
 
         return wrapped
+
+
+@dataclass(frozen=True)
+class Admitted:
+    caller: Caller
+    fresh: tuple[str, Session] | None  # a session just made from a kiosk token: its cookies go with the answer
+
+
+def _close(code: int) -> ASGIApp:
+    async def close(_scope: Scope, _receive: Receive, send: Send) -> None:
+        await send({"type": "websocket.close", "code": code})
+
+    return close
+
+
+def _unavailable(scope: Scope, conn: HTTPConnection, exc: Exception) -> ASGIApp:
+    """The answer while a part the check needs is away: a page that waits and reloads itself for
+    pages (a kiosk comes back by itself), 503 JSON for the rest, 1013 for websockets."""
+    outage = outage_of(exc)
+    if scope["type"] == "websocket":
+        log.warning("websocket refused: %s", outage.what)
+        return _close(WS_TRY_AGAIN_LATER)
+    if scope["method"] in SAFE_METHODS and isinstance(page_permission(scope["path"]), Permission):
+        return page_answer(outage, conn.query_params.get("lang"))
+    return json_answer(outage)
 
 
 def session_cookies(sid: str, session: Session, secure: bool) -> list[str]:

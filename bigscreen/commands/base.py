@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from bigscreen.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 class CaseCommand:
@@ -16,6 +21,15 @@ class CaseCommand:
         self.request = request
         self.actor = actor
         self.channel = channel
+
+    def _count(self, change) -> None:
+        """Moves the live counters by a change SQL has committed. A Redis failure does not undo the
+        answer (the change is stored); the figures are repaired from SQL (bigscreen.live.watch,
+        reconcile)."""
+        try:
+            self.rt.live.apply(change)
+        except RedisError as exc:
+            log.warning("case %d stored, but its live counters were not moved: %s", self.event_id, exc)
 
 
 class BatchCommand:

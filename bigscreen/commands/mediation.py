@@ -137,5 +137,5 @@ class MediateDispute(CaseCommand):
         after = EventRecord(**{**vars(event), **values})
         change = self.rt.live.change_set(event_tag(after.id, after.version))
         change.event_changed(facts(event, self.rt.areas), facts(after, self.rt.areas), self.rt.clock())
-        self.rt.live.apply(change)
+        self._count(change)
         return state(after, True, [step_out(s) for s in (*history, step)])

@@ -17,6 +17,9 @@ supervise      {p}supervise             zset: next supervision notice due, score
 ticker         {p}ticker                capped stream of recent events
 changed        {p}changed               pub/sub channel: area codes whose figures moved
 schema         {p}schema                version of this schema the counters were built with
+live           {p}live                  hash: against which Redis run the figures were verified, when they
+                                        were last rebuilt, when a process last lost writes
+                                        (bigscreen.live.watch; a rebuild leaves it alone)
 frame          {p}frame:{scope}         the wall's ready frame of a scope (JSON, with a TTL)
 frames         {p}frames                pub/sub channel: scopes whose frames were rebuilt
 leader         {p}leader                the scheduler leader's token (SET NX PX; see bigscreen.leader)
@@ -108,7 +111,8 @@ class Keys:
     def not_counters(self, key: str) -> bool:
         """Keys a rebuild leaves alone: they are not derived from SQL's events."""
         p = self.prefix
-        return (key in (self.ticker, self.leader, self.jobs, self.spikes, self.schema, self.resync, self.resync_journal)
+        return (key in (self.ticker, self.leader, self.jobs, self.spikes, self.schema, self.resync, self.resync_journal,
+                        self.live)
                 or key.startswith((f"{p}session:", f"{p}user:", f"{p}limits", f"{p}frame:", f"{p}rs:")))
 
     @property
@@ -140,6 +144,10 @@ class Keys:
     @property
     def schema(self) -> str:
         return f"{self.prefix}schema"
+
+    @property
+    def live(self) -> str:
+        return f"{self.prefix}live"
 
     @property
     def changed(self) -> str:

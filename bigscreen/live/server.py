@@ -1,19 +1,30 @@
-"""An embedded real redis-server: a child process on a private unix socket in the data dir."""
+"""An embedded real redis-server: a child process on a private unix socket in the data dir.
+
+The process that starts it owns it: `keep_alive()` restarts it on the same socket and data dir
+whenever it dies (its figures are then rebuilt from SQL by the scheduler's leader, see
+bigscreen.live.watch), and `stop()` ends it.
+"""
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import redis
 
+log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 START_TIMEOUT_S = 10.0
+KEEP_ALIVE_POLL_S = 0.2
+RESTART_BACKOFF_MAX_S = 10.0
+PERSISTENCE = ("appendonlydir", "appendonly.aof", "dump.rdb")  # what a server replays at start
 
 
 def redis_binary() -> str:
@@ -51,6 +62,10 @@ class EmbeddedRedis:
         self.socket = self.directory / "redis.sock"
         self.persist = persist
         self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._keeper: threading.Thread | None = None
+        self._lock = threading.Lock()  # start/stop from the keeper and the owner never overlap
 
     @property
     def url(self) -> str:
@@ -82,13 +97,13 @@ class EmbeddedRedis:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                log = (self.directory / "redis.log")
-                tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
+                logfile = self.directory / "redis.log"
+                tail = logfile.read_text(errors="replace")[-500:] if logfile.exists() else ""
                 raise RuntimeError(f"redis-server exited with {self.process.returncode}: {tail}")
             if self.socket.exists() and self._responds():
                 return self
             time.sleep(0.01)
-        self.stop()
+        self._terminate()
         raise RuntimeError(f"redis-server did not answer on {self.socket} within {START_TIMEOUT_S} s")
 
     def _responds(self) -> bool:
@@ -101,7 +116,57 @@ class EmbeddedRedis:
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             return False
 
+    def keep_alive(self) -> EmbeddedRedis:
+        """Restarts the server whenever it exits without `stop()` (killed, crashed), from a thread of
+        this process (which must outlive the server: the server ends with the thread that started it)."""
+        if self._keeper is None:
+            self._stopping.clear()
+            self._keeper = threading.Thread(target=self._keep, name="redis-keep-alive", daemon=True)
+            self._keeper.start()
+        return self
+
+    def _keep(self) -> None:
+        failures = 0
+        while not self._stopping.wait(KEEP_ALIVE_POLL_S):
+            process = self.process
+            if process is None or process.poll() is None:
+                continue
+            log.warning("embedded redis-server exited with %s; restarting it on %s", process.returncode, self.socket)
+            try:
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
+                    self.start()
+            except Exception as exc:  # noqa: BLE001 - keep trying, the server is what everything waits for
+                failures += 1
+                log.error("embedded redis-server did not restart (%s)", exc)
+                if failures == 2 and self.persist:
+                    self._set_aside_persistence()
+                self._stopping.wait(min(RESTART_BACKOFF_MAX_S, 0.5 * 2 ** failures))
+                continue
+            failures = 0
+            self.restarts += 1
+            log.warning("embedded redis-server restarted (pid %d); its figures are checked against SQL", self.process.pid)
+
+    def _set_aside_persistence(self) -> None:
+        """A server that cannot replay its AOF or snapshot starts empty; the files are kept aside, and
+        the live figures are rebuilt from SQL anyway."""
+        aside = self.directory / f"set-aside-{time.strftime('%Y%m%d-%H%M%S')}"
+        for name in PERSISTENCE:
+            if (self.directory / name).exists():
+                aside.mkdir(exist_ok=True)
+                (self.directory / name).rename(aside / name)
+        log.error("embedded redis-server: its persistence files were moved to %s; it starts empty", aside)
+
     def stop(self) -> None:
+        self._stopping.set()
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None and keeper is not threading.current_thread():
+            keeper.join(START_TIMEOUT_S + 1)
+        with self._lock:
+            self._terminate()
+
+    def _terminate(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()

@@ -8,22 +8,30 @@ frame into what the transport sends, once per frame for all the worker's viewers
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from bigscreen.live.health import FiguresUnavailable, RedisHealth
 from bigscreen.live.keys import Keys
 
 log = logging.getLogger(__name__)
 
 
+RETRY_MIN_S = 0.5
+RETRY_MAX_S = 5.0
+
+
 class FrameHub:
-    def __init__(self, url: str, keys: Keys, encode: Callable[[str], Any] = lambda text: text) -> None:
+    def __init__(self, url: str, keys: Keys, encode: Callable[[str], Any] = lambda text: text,
+                 health: RedisHealth | None = None) -> None:
         self.url = url
         self.keys = keys
         self.encode = encode
+        self.health = health or RedisHealth()  # the process's view (bigscreen.live.health): no waiting on a dead Redis
         self._viewers: dict[str, set[asyncio.Queue]] = {}
         self._task: asyncio.Task | None = None
         self._client: aioredis.Redis | None = None
@@ -36,13 +44,19 @@ class FrameHub:
         self._viewers.setdefault(scope, set()).add(queue)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._listen())
-        frame = await self.read(scope)
+        try:
+            frame = await self.read(scope)
+        except (aioredis.RedisError, OSError):
+            frame = None  # Redis away: the first frame comes with the subscription, once it answers
         if frame is not None:
             _offer(queue, self.encode(frame))
         return queue
 
     async def read(self, scope: str) -> str | None:
-        """The scope's frame as stored now (a polling viewer's refresh)."""
+        """The scope's frame as stored now (a polling viewer's refresh); raises a RedisError while
+        Redis is known to be down."""
+        if self.health.down:
+            raise FiguresUnavailable(self.health.why)
         frame = await self._redis().get(self.keys.frame(scope))
         return None if frame is None else frame.decode()
 
@@ -59,10 +73,17 @@ class FrameHub:
         return self._client
 
     async def _listen(self) -> None:
+        """Until the last viewer leaves: one subscription, fanned out; resubscribes with back-off
+        while Redis is away (and each viewer keeps its last frame meanwhile)."""
+        backoff = 0.0
         while self._viewers:
+            if self.health.down:
+                await asyncio.sleep(RETRY_MIN_S)
+                continue
             pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.keys.frames)
+                backoff = 0.0
                 while self._viewers:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None:
@@ -77,10 +98,12 @@ class FrameHub:
                             for queue in list(self._viewers.get(scope, ())):
                                 _offer(queue, ready)
             except (aioredis.RedisError, OSError) as exc:
-                log.warning("frame hub: %s; resubscribing", exc)
-                await asyncio.sleep(1.0)
+                backoff = min(RETRY_MAX_S, max(RETRY_MIN_S, backoff * 2))
+                log.warning("frame hub: %s; resubscribing in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
             finally:
-                await pubsub.aclose()
+                with contextlib.suppress(aioredis.RedisError, OSError):
+                    await pubsub.aclose()
 
 
 def _offer(queue: asyncio.Queue, frame: Any) -> None:

@@ -16,6 +16,7 @@ at most four builds a second, and only while they change).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -35,6 +36,7 @@ MAX_INTERVAL_S = 1.0  # and one a second at least, for clocks and ages
 FRAME_TTL_S = 600
 ALERTS_RETRY_S = 5.0  # the database did not answer: keep the last alerts, try again after this
 ALERTS_REFRESH_S = 60.0  # and read them again this often anyway, should a message ever be lost
+UNTRUSTED_WAIT_S = 0.25  # how often a publisher held back by an outage looks again
 ALERT_CHANGES = (b"alerts", b"rebuild")  # `changed` payloads after which the alerts are read again
 
 
@@ -99,6 +101,11 @@ class FramePublisher:
                         pubsub = None
                     stop.wait(MAX_INTERVAL_S)
                     continue
+                if not self.rt.health.trusted:
+                    # Redis away, or its figures not yet rebuilt (bigscreen.live.watch): walls keep their
+                    # last frame and show its age rather than figures that are wrong
+                    stop.wait(UNTRUSTED_WAIT_S)
+                    continue
                 if pubsub is None:
                     pubsub = self.rt.redis.pubsub(ignore_subscribe_messages=True)
                     pubsub.subscribe(self.rt.keys.changed)
@@ -125,6 +132,9 @@ class FramePublisher:
                 self.publish()
             except redis.RedisError as exc:
                 log.warning("frame publisher: %s; retrying", exc)
+                if pubsub is not None:
+                    with contextlib.suppress(redis.RedisError, OSError):
+                        pubsub.close()
                 pubsub = None
                 stop.wait(1.0)
         if pubsub is not None:

@@ -1,0 +1,70 @@
+"""What a request is answered when a part it needs is away: never a 500, never a traceback.
+
+Redis or the database unreachable: 503 with Retry-After. The database's disk full: 507 with
+Retry-After. Nothing is half-written either way: every command is one transaction, and an
+answer that reports a failure means its transaction did not commit (or, for a connection lost
+during a commit, that a retry with the same source ids stores nothing twice). Pages get a small
+page that says so and reloads itself; API calls get JSON; websockets are closed with 1013 (try
+again later).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from bigscreen.i18n import pick_lang, t
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_S = 5
+SQLITE_FULL = 13
+PG_DISK_FULL = "53100"
+WS_TRY_AGAIN_LATER = 1013
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (RedisError, OperationalError, InterfaceError, PoolTimeout)
+
+
+@dataclass(frozen=True)
+class Outage:
+    status: int
+    detail: str
+    what: str  # for the log: which part is away
+
+
+def outage_of(exc: BaseException) -> Outage | None:
+    """The answer to an exception that means a part is away, or None for any other exception."""
+    if isinstance(exc, RedisError):
+        return Outage(503, "live figures are unavailable; try again", f"redis unavailable: {exc}")
+    if isinstance(exc, OperationalError) and disk_full(exc):
+        return Outage(507, "the database's disk is full; nothing was stored", f"database disk full: {exc.orig}")
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        return Outage(503, "the database is unavailable; nothing was stored, try again",
+                      f"database unavailable: {getattr(exc, 'orig', None) or exc}")
+    return None
+
+
+def disk_full(exc: OperationalError) -> bool:
+    orig = exc.orig
+    return getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL or getattr(orig, "sqlstate", None) == PG_DISK_FULL
+
+
+def json_answer(outage: Outage) -> JSONResponse:
+    log.error("%s", outage.what)
+    return JSONResponse({"detail": outage.detail}, status_code=outage.status, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+def page_answer(outage: Outage, lang: str | None) -> Response:
+    """A page (the wall, the desk, a tablet) asked for while a part is away: it says so and loads
+    itself again after Retry-After, so a kiosk comes back by itself."""
+    log.error("%s", outage.what)
+    lang = pick_lang(lang)
+    title, text = html.escape(t("outage.title", lang)), html.escape(t("outage.text", lang))
+    body = (f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
+            f'<meta http-equiv="refresh" content="{RETRY_AFTER_S}"><title>{title}</title></head>'
+            f'<body class="outage"><h1>{title}</h1><p>{text}</p></body></html>')
+    return HTMLResponse(body, status_code=outage.status, headers={"Retry-After": str(RETRY_AFTER_S)})
