@@ -2,12 +2,14 @@
 
 Unless BIGSCREEN_RUN_JOBS is false, every worker also runs the leader-locked scheduler and the
 wall's frame publisher for as long as it serves (its ASGI lifespan); one process among all
-workers and any `bigscreen scheduler` leads, the others stand by to take over.
+workers and any `bigscreen scheduler` leads, the others stand by to take over. Every worker
+watches Redis either way (bigscreen.live.watch).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +19,7 @@ from starlette.types import Lifespan
 
 from bigscreen import jobs
 from bigscreen.app import create_app
+from bigscreen.live.watch import start_watch
 from bigscreen.runtime import Runtime
 from bigscreen.settings import Settings
 
@@ -24,8 +27,8 @@ from bigscreen.settings import Settings
 def app() -> FastAPI:
     rt = Runtime.open(Settings())
     server = create_app(rt).server
-    if rt.settings.run_jobs:
-        server.router.lifespan_context = _with_jobs(server.router.lifespan_context, rt)
+    wrap = _with_jobs if rt.settings.run_jobs else _with_watch
+    server.router.lifespan_context = wrap(server.router.lifespan_context, rt)
     return server
 
 
@@ -40,5 +43,23 @@ def _with_jobs(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
                 yield state
         finally:
             await asyncio.to_thread(background.shutdown)
+
+    return lifespan
+
+
+def _with_watch(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
+    """Without jobs, a worker still watches Redis (bigscreen.live.watch): it fails fast while Redis
+    is away and reports the live writes it lost, for the leader elsewhere to repair."""
+
+    @asynccontextmanager
+    async def lifespan(server: Any) -> AsyncIterator[Any]:
+        stop = threading.Event()
+        thread = start_watch(rt, stop)
+        try:
+            async with inner(server) as state:
+                yield state
+        finally:
+            stop.set()
+            await asyncio.to_thread(thread.join, 5)
 
     return lifespan

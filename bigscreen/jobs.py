@@ -22,7 +22,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from bigscreen.alerts import escalate_unacknowledged
 from bigscreen.leader import LeaderLock
 from bigscreen.live.reconcile import reconcile_job
-from bigscreen.live.watch import LiveWatch
+from bigscreen.live.watch import start_watch
 from bigscreen.runtime import Runtime
 from bigscreen.spikes import detect_spikes
 from bigscreen.supervision import supervise
@@ -98,11 +98,11 @@ class Background:
     """The scheduler, its lock, the wall's frame publisher and the watch over Redis of one process."""
 
     def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
         self.lock = LeaderLock(rt.redis, rt.keys.leader)
         self.scheduler = register(BackgroundScheduler(timezone="UTC"), rt, self.lock)
         self._stop = threading.Event()
-        self.watch = LiveWatch(rt, lead=self._lead)
-        self._watch = threading.Thread(target=self.watch.run, args=(self._stop,), name="live-watch", daemon=True)
+        self._watch: threading.Thread | None = None
         self._frames = threading.Thread(target=FramePublisher(rt, is_leader=lambda: self.lock.is_leader).run,
                                         args=(self._stop,), name="frames", daemon=True)
 
@@ -112,7 +112,7 @@ class Background:
         return self.lock.is_leader or self.lock.try_lead()
 
     def start(self) -> Background:
-        self._watch.start()
+        self._watch = start_watch(self.rt, self._stop, lead=self._lead)
         self.scheduler.start()
         self._frames.start()
         return self
@@ -133,7 +133,8 @@ class Background:
         self._stop.set()
         self.scheduler.shutdown(wait=True)  # a job still running must finish before another process may start it
         self._frames.join(STOP_FRAMES_TIMEOUT_S)
-        self._watch.join(STOP_FRAMES_TIMEOUT_S)  # a repair under way finishes while the lock is still held
+        if self._watch is not None:
+            self._watch.join(STOP_FRAMES_TIMEOUT_S)  # a repair under way finishes while the lock is still held
         self.lock.release()
 
 

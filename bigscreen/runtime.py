@@ -39,7 +39,7 @@ class Runtime:
 
     @cached_property
     def engine(self):
-        return make_engine(self.settings.sqlalchemy_url)
+        return make_engine(self.settings.sqlalchemy_url, sqlite_busy_timeout_s=self.settings.sqlite_busy_timeout_s)
 
     @cached_property
     def sessions(self):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
@@ -23,6 +24,7 @@ from bigscreen.i18n import pick_lang, t
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5
+LOG_EVERY_S = 10.0
 SQLITE_FULL = 13
 PG_DISK_FULL = "53100"
 WS_TRY_AGAIN_LATER = 1013
@@ -53,8 +55,23 @@ def disk_full(exc: OperationalError) -> bool:
     return getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL or getattr(orig, "sqlstate", None) == PG_DISK_FULL
 
 
+_logged: dict[str, tuple[float, int]] = {}  # kind -> (when last logged, answers since)
+
+
+def _log(outage: Outage) -> None:
+    """One line per kind of outage every LOG_EVERY_S, with the number of answers in between: an
+    outage under load must not flood the log."""
+    now, kind = time.monotonic(), outage.what.split(":", 1)[0]
+    last, since = _logged.get(kind, (float("-inf"), 0))
+    if now - last < LOG_EVERY_S:
+        _logged[kind] = (last, since + 1)
+        return
+    _logged[kind] = (now, 0)
+    log.error("answered %d: %s%s", outage.status, outage.what, f" ({since} more such answers before this)" if since else "")
+
+
 def json_answer(outage: Outage) -> JSONResponse:
-    log.error("%s", outage.what)
+    _log(outage)
     return JSONResponse({"detail": outage.detail}, status_code=outage.status, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 

@@ -21,6 +21,7 @@ import threading
 import time
 
 import redis
+from redis.exceptions import MaxConnectionsError
 
 STALE_AFTER_S = 10.0
 
@@ -39,6 +40,7 @@ class RedisHealth:
         self._failed_at = 0.0  # time.time() of the last Redis failure anything in this process saw
         self._up = threading.Event()
         self._up.set()
+        self.wake = threading.Event()  # set when the watcher should look at once
         self.why = ""  # the reason of the last verdict against Redis, for messages
 
     # -- read by everyone -------------------------------------------------------------------------
@@ -65,8 +67,14 @@ class RedisHealth:
         return self._up.wait(timeout) or not self.down
 
     def note_failure(self) -> None:
-        """A Redis call failed in this process: a live write may be lost (see LiveWatch)."""
+        """A connection to Redis failed in this process: a live write may be lost, and Redis may come
+        back empty or old. The figures are not trusted until the watcher, woken now, has looked."""
         self._failed_at = time.time()
+        with self._lock:
+            if self._trusted:
+                self._trusted, self.why = False, "a connection to Redis failed; checking its figures"
+                self._seen_at = time.monotonic()
+                self.wake.set()
 
     @property
     def failed_at(self) -> float:
@@ -98,9 +106,11 @@ class GuardedPool(redis.ConnectionPool):
     def get_connection(self, *args, **kwargs):
         if self.health.down:
             self.health.note_failure()
-            raise redis.ConnectionError(f"Redis is unavailable ({self.health.why}); reconnecting in the background")
+            raise redis.ConnectionError(f"{self.health.why}; reconnecting in the background")
         try:
             return super().get_connection(*args, **kwargs)
+        except MaxConnectionsError:
+            raise  # this process is busy, Redis is not away
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             self.health.note_failure()
             raise

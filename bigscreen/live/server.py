@@ -108,7 +108,8 @@ class EmbeddedRedis:
 
     def _responds(self) -> bool:
         try:
-            client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=0.5)
+            # from a URL: one attempt, no retries (the constructor's default retries for seconds)
+            client = redis.Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
             try:
                 return bool(client.ping())
             finally:

@@ -2,7 +2,7 @@
 
 A `LiveWatch` runs in every process that runs the background scheduler (web workers, `bigscreen
 scheduler`, `bigscreen demo`). Once a second it probes Redis on a connection of its own (with
-back-off, up to `BACKOFF_MAX_S`, while Redis does not answer) and keeps `Runtime.health` up to date
+back-off from `BACKOFF_MIN_S` to `BACKOFF_MAX_S` while Redis does not answer) and keeps `Runtime.health` up to date
 (bigscreen.live.health: requests that need Redis fail at once while it is down).
 
 Whether the figures in Redis can be trusted is kept in Redis itself, in the hash `{p}live`:
@@ -38,10 +38,12 @@ from bigscreen.runtime import Runtime
 
 log = logging.getLogger(__name__)
 PROBE_EVERY_S = 1.0
-BACKOFF_MAX_S = 5.0
+BACKOFF_MIN_S = 0.25
+BACKOFF_MAX_S = 1.0  # a probe is cheap; requests wait for it (bigscreen.live.health) once Redis is back
 PROBE_TIMEOUT_S = 2.0
 CLOCK_MARGIN_S = 1.0  # processes on other hosts compare their clocks: a loss this close to a rebuild is not covered
 REPAIR_RETRY_S = 5.0
+SETTLE_S = BACKOFF_MAX_S + PROBE_EVERY_S  # every watcher has probed (and reported its losses) by then
 
 _LOST = """
 local old = tonumber(redis.call('hget', KEYS[1], 'lost_at') or '0')
@@ -120,6 +122,13 @@ def repair(rt: Runtime) -> int:
     return counted
 
 
+def start_watch(rt: Runtime, stop: threading.Event, lead: Callable[[], bool] = lambda: False) -> threading.Thread:
+    """Runs a LiveWatch of this process in a thread until `stop`."""
+    thread = threading.Thread(target=LiveWatch(rt, lead).run, args=(stop,), name="live-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 class LiveWatch:
     """Probes Redis, keeps `rt.health` current, reports this process's lost writes, and (while
     `lead()` says this process leads) rebuilds figures that cannot be trusted."""
@@ -132,6 +141,7 @@ class LiveWatch:
                                            socket_connect_timeout=PROBE_TIMEOUT_S)
         self._reported = time.time()  # failures before the watch began were seen by the start-up check
         self._down_since: float | None = None
+        self._distrusted_since: float | None = None
         self._repair_after = 0.0
         self.repairs = 0
 
@@ -143,8 +153,11 @@ class LiveWatch:
             except Exception:  # noqa: BLE001 - the watch must outlive anything
                 log.exception("live watch: check failed")
                 healthy = False
-            backoff = 0.0 if healthy else min(BACKOFF_MAX_S, max(PROBE_EVERY_S / 2, backoff * 2))
-            stop.wait(backoff or PROBE_EVERY_S)
+            backoff = 0.0 if healthy else min(BACKOFF_MAX_S, max(BACKOFF_MIN_S, backoff * 2))
+            wake = self.rt.health.wake
+            wake.clear()
+            if wake.wait(backoff or PROBE_EVERY_S):
+                wake.clear()  # a connection failed somewhere in this process: look now
         self._probe.close()
 
     def check(self) -> bool:
@@ -167,10 +180,16 @@ class LiveWatch:
             log.warning("Redis answers again after %.1f s", time.monotonic() - self._down_since)
             self._down_since = None
         if why is None:
+            self._distrusted_since = None
             health.saw_up(True)
             return True
         health.saw_up(False, f"live figures are being rebuilt: {why}")
-        if time.monotonic() >= self._repair_after and self.lead():
+        now = time.monotonic()
+        if self._distrusted_since is None:
+            self._distrusted_since = now
+        # the other processes' watchers see Redis answer within a probe or two and report their losses
+        # first, so that one rebuild covers them all
+        if now - self._distrusted_since >= SETTLE_S and now >= self._repair_after and self.lead():
             self._repair(why)
         return True
 

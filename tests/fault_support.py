@@ -1,0 +1,238 @@
+"""What the fault tests (tests/faults/) and benchmarks/faults.py share: a source that keeps posting
+while a part fails and remembers every answer, a watcher that keeps asking for the wall and the
+figures, and the check that the live figures equal SQL."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from bigscreen.db.models import Area, Event
+from bigscreen.lifecycle import CLOSED_STATUSES
+from bigscreen.live.kpi import ints, read_kpi
+from bigscreen.reports import area_kpi
+from bigscreen.runtime import Runtime
+
+SOURCE = "fault-source"  # the API key's source in the fault tests
+ROUTINE_STEPS = [("accept", "department"), ("start", "department")]
+
+
+@dataclass
+class Answer:
+    at: float  # time.monotonic()
+    what: str  # "batch", "single", "step"
+    status: int  # 0: no answer (connection refused, timeout)
+    ids: tuple[str, ...] = ()
+    retry_after: str | None = None
+
+
+@dataclass
+class Load:
+    """A source posting events (batches and single posts) and moving cases on, from threads, until
+    stopped; every answer is kept. Source ids are unique per Load (`prefix`)."""
+
+    base_url: str
+    api_key: str
+    grids: list[str]
+    items: list[str]
+    prefix: str = "f"
+    batch: int = 10
+    pause_s: float = 0.02
+    answers: list[Answer] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _created: list[int] = field(default_factory=list)
+    _seq: itertools.count = field(default_factory=itertools.count)
+
+    @classmethod
+    def for_city(cls, rt: Runtime, base_url: str, api_key: str, **kw) -> Load:
+        grids = [g.code for g in rt.areas.at_level(rt.areas.grid_level)]
+        items = [i.code for c in rt.config.categories for i in c.items if c.code != "emergency"][:40]
+        return cls(base_url, api_key, grids, items, **kw)
+
+    def start(self, posters: int = 2) -> Load:
+        for k in range(posters):
+            self._threads.append(threading.Thread(target=self._post, args=(k,), daemon=True))
+        self._threads.append(threading.Thread(target=self._move, daemon=True))
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> Load:
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
+        return self
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers={"X-API-Key": self.api_key}, timeout=httpx.Timeout(60, connect=5))
+
+    def _body(self, rng: random.Random) -> dict:
+        return {"source_id": f"{self.prefix}-{next(self._seq)}", "channel": "grid_app", "item": rng.choice(self.items),
+                "urgency": "normal", "description": "楼道堆放杂物 fault test", "grid": rng.choice(self.grids)}
+
+    def _post(self, k: int) -> None:
+        rng = random.Random(k)
+        with self._client() as client:
+            while not self._stop.is_set():
+                single = k % 2 == 1
+                bodies = [self._body(rng)] if single else [self._body(rng) for _ in range(self.batch)]
+                self._send(client, "single" if single else "batch", bodies[0] if single else bodies,
+                           tuple(b["source_id"] for b in bodies))
+                self._stop.wait(self.pause_s)
+
+    def _send(self, client: httpx.Client, what: str, payload, ids: tuple[str, ...]) -> None:
+        try:
+            r = client.post("/api/v1/events", json=payload)
+        except httpx.HTTPError:
+            self.answers.append(Answer(time.monotonic(), what, 0, ids))
+            return
+        self.answers.append(Answer(time.monotonic(), what, r.status_code, ids, r.headers.get("retry-after")))
+        if r.status_code in (200, 201):
+            body = r.json()
+            events = body["events"] if "events" in body else [body]
+            self._created.extend(e["id"] for e in events if e.get("created", True))
+
+    def _move(self) -> None:
+        """Accepts and starts cases that were created (transitions: SQL, then a Redis delta)."""
+        with self._client() as client:
+            done = 0
+            while not self._stop.is_set():
+                if done >= len(self._created):
+                    self._stop.wait(0.05)
+                    continue
+                event_id = self._created[done]
+                done += 1
+                for action, role in ROUTINE_STEPS[: 1 + event_id % 2]:
+                    try:
+                        r = client.post(f"/api/v1/events/{event_id}/transitions", json={"action": action, "role": role})
+                        status = r.status_code
+                    except httpx.HTTPError:
+                        status = 0
+                    self.answers.append(Answer(time.monotonic(), "step", status, (str(event_id),)))
+                    if status != 200:
+                        break
+
+    # -- what the answers say ------------------------------------------------------------------------
+    def accepted(self) -> set[str]:
+        """Source ids of every event the API answered 2xx for."""
+        return {i for a in self.answers if a.what != "step" and a.status in (200, 201) for i in a.ids}
+
+    def refused(self) -> list[Answer]:
+        return [a for a in self.answers if a.what != "step" and a.status not in (200, 201)]
+
+    def statuses(self) -> Counter:
+        return Counter((a.what, a.status) for a in self.answers)
+
+
+@dataclass
+class Looker:
+    """Keeps asking, as a wall and a dashboard would: GET the wall (with its kiosk token) and GET
+    /api/v1/kpi, every `every_s`; keeps (time, path, status, Retry-After)."""
+
+    base_url: str
+    api_key: str
+    wall_token: str
+    every_s: float = 0.2
+    seen: list[tuple[float, str, int, str | None]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Looker:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> Looker:
+        self._stop.set()
+        self._thread.join(30)
+        return self
+
+    def _run(self) -> None:
+        # a new browser each time: a wall load starts a session from its token, as after a reload
+        while not self._stop.is_set():
+            for path, headers in ((f"/wall?token={self.wall_token}", {}), ("/api/v1/kpi", {"X-API-Key": self.api_key})):
+                try:
+                    r = httpx.get(self.base_url + path, headers=headers, timeout=30)
+                    self.seen.append((time.monotonic(), path.split("?")[0], r.status_code, r.headers.get("retry-after")))
+                except httpx.HTTPError:
+                    self.seen.append((time.monotonic(), path.split("?")[0], 0, None))
+            self._stop.wait(self.every_s)
+
+    def statuses(self) -> Counter:
+        return Counter((path, status) for _, path, status, _ in self.seen)
+
+
+def stored_ids(rt: Runtime, source: str, prefix: str) -> set[str]:
+    with rt.sessions() as s:
+        return set(s.scalars(select(Event.source_id).where(Event.source == source, Event.source_id.like(f"{prefix}-%"))))
+
+
+def figures_differ(rt: Runtime) -> list[str]:
+    """Where the live figures in Redis differ from SQL (empty: they agree): the headline figures of
+    the city, every district and every street (as GET /api/v1/kpi and the wall show them), and the
+    map's open cases per community."""
+    now = datetime.now(timezone.utc)
+    day_start = now.astimezone(rt.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    areas = rt.areas
+    codes = [areas.city.code, *(a.code for level in (1, 2) for a in areas.at_level(level))]
+    out = []
+    with rt.engine.connect() as conn:
+        for code in codes:
+            live = read_kpi(rt.redis, rt.keys, rt.contributions, code, now)
+            sql = area_kpi(conn, areas, code, now, day_start)
+            live.pop("as_of"), sql.pop("as_of")
+            if live != sql:
+                out.append(f"{code}: live {_brief(live)} vs SQL {_brief(sql)}")
+        open_by_grid = Counter(conn.scalars(select(Area.code).join(Event, Event.grid_id == Area.id)
+                                            .where(Event.status.not_in([s.value for s in CLOSED_STATUSES]))))
+    community_of = {g.code: g.chain[3] for g in areas.at_level(areas.grid_level)}
+    want: Counter = Counter()
+    for grid, n in open_by_grid.items():
+        want[community_of[grid]] += n
+    have = ints(rt.redis.hgetall(rt.keys.map_open))
+    if {k: v for k, v in have.items() if v} != dict(want):
+        out.append(f"map: {sum(have.values())} open cases on the map vs {sum(want.values())} in SQL")
+    return out
+
+
+def _brief(k: dict) -> str:
+    return f"reported {k['total']['reported']}, open {k['open']}, closed {k['total']['closed']}, today {k['reported_today']}"
+
+
+def wait_until_equal(rt: Runtime, since: float, limit_s: float) -> float:
+    """Seconds from `since` (monotonic) until the live figures equal SQL; AssertionError after `limit_s`."""
+    while True:
+        try:
+            last = figures_differ(rt)
+        except Exception as exc:  # noqa: BLE001 - Redis still away
+            last = [f"{type(exc).__name__}: {exc}"]
+        if not last:
+            return time.monotonic() - since
+        if time.monotonic() - since > limit_s:
+            break
+        time.sleep(0.2)
+    raise AssertionError(f"live figures still differ from SQL {limit_s:.0f} s on: {last[:5]}")
+
+
+def redis_server_pid(socket: Path) -> int | None:
+    """The pid of the redis-server listening on `socket` (found by its command line)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()  # redis-server rewrites it: "redis-server unixsocket:PATH"
+            if b"redis-server" in cmdline and str(socket).encode() in cmdline and (entry / "stat").read_text().split()[2] != "Z":
+                return int(entry.name)
+        except OSError:
+            continue
+    return None
