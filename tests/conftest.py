@@ -17,7 +17,6 @@ from bigscreen.live.server import EmbeddedRedis
 from bigscreen.runtime import Runtime
 from bigscreen.settings import REPO_CONFIG_DIR, Settings
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 TEST_GRIDS = 300
 
 
@@ -35,7 +34,7 @@ def redis_url(redis_server):
     return redis_server.url
 
 
-from tests_support import LiveServer  # noqa: E402
+from tests_support import PG_BIN, LiveServer, PostgresCluster  # noqa: E402
 from tests_support import free_port as _free_port
 
 
@@ -46,21 +45,11 @@ def postgres_server():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL binaries missing in CI: .ci/run must install postgresql")
         pytest.skip("PostgreSQL 15 is not installed")
-    root = Path(tempfile.mkdtemp(prefix="bs-pg-"))
-    datadir, port = root / "data", _free_port()
-    as_root = os.geteuid() == 0
-    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-    if as_root:
-        shutil.chown(root, "postgres", "postgres")
-    run = lambda *args: subprocess.run(prefix + list(args), check=True, capture_output=True)  # noqa: E731
-    run(str(PG_BIN / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
-    run(str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
-        "-l", str(root / "log"), "-w", "start")
+    cluster = PostgresCluster(PG_BIN).create()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        yield cluster.url
     finally:
-        subprocess.run(prefix + [str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.destroy()
 
 
 _db_counter = iter(range(1, 10_000))

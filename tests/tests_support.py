@@ -1,11 +1,17 @@
 """Small helpers shared by tests (importable because pytest puts tests/ on sys.path)."""
 
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 PASSWORD = "correct horse battery"  # every test account's password
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def free_port() -> int:
@@ -36,6 +42,48 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster on a random port (run as the postgres user when we are root),
+    which a test may also stop and start again."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin = bin_dir
+        self.root = Path(tempfile.mkdtemp(prefix="bs-pg-"))
+        self.datadir, self.port = self.root / "data", free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(self.root, "postgres", "postgres")
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(self._as + list(args), check=check, capture_output=True)
+
+    def create(self) -> "PostgresCluster":
+        self._run(str(self.bin / "initdb"), "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--locale=C.UTF-8")
+        return self.start()
+
+    def start(self) -> "PostgresCluster":
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.datadir), "-o",
+                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+                  "-l", str(self.root / "log"), "-w", "start")
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop", check=False)
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"{self.url}/{name}"
+
+    def destroy(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def sign_in(page, base_url: str, username: str, password: str, next_path: str | None = None) -> None:
