@@ -9,6 +9,8 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +23,7 @@ from bigscreen.lifecycle import CLOSED_STATUSES
 from bigscreen.live.kpi import ints, read_kpi
 from bigscreen.reports import area_kpi
 from bigscreen.runtime import Runtime
+from bigscreen.settings import Settings
 
 SOURCE = "fault-source"  # the API key's source in the fault tests
 ROUTINE_STEPS = [("accept", "department"), ("start", "department")]
@@ -45,6 +48,7 @@ class Load:
     grids: list[str]
     items: list[str]
     prefix: str = "f"
+    description: str = "楼道堆放杂物 fault test"
     batch: int = 10
     pause_s: float = 0.02
     answers: list[Answer] = field(default_factory=list)
@@ -78,7 +82,7 @@ class Load:
 
     def _body(self, rng: random.Random) -> dict:
         return {"source_id": f"{self.prefix}-{next(self._seq)}", "channel": "grid_app", "item": rng.choice(self.items),
-                "urgency": "normal", "description": "楼道堆放杂物 fault test", "grid": rng.choice(self.grids)}
+                "urgency": "normal", "description": self.description, "grid": rng.choice(self.grids)}
 
     def _post(self, k: int) -> None:
         rng = random.Random(k)
@@ -115,10 +119,10 @@ class Load:
                 for action, role in ROUTINE_STEPS[: 1 + event_id % 2]:
                     try:
                         r = client.post(f"/api/v1/events/{event_id}/transitions", json={"action": action, "role": role})
-                        status = r.status_code
+                        status, retry_after = r.status_code, r.headers.get("retry-after")
                     except httpx.HTTPError:
-                        status = 0
-                    self.answers.append(Answer(time.monotonic(), "step", status, (str(event_id),)))
+                        status, retry_after = 0, None
+                    self.answers.append(Answer(time.monotonic(), "step", status, (str(event_id),), retry_after))
                     if status != 200:
                         break
 
@@ -236,3 +240,41 @@ def redis_server_pid(socket: Path) -> int | None:
         except OSError:
             continue
     return None
+
+
+@dataclass
+class ServedApp:
+    url: str
+    api_key: str
+    wall_tokens: list[str]
+    app_rt: Runtime  # the server's own runtime
+    reader: Runtime  # another one, for the test to read what was stored
+
+
+@contextmanager
+def served_app(tmp_path: Path, database_url: str, redis_url: str, config, city_plan, **settings) -> Iterator[ServedApp]:
+    """The app on `database_url` (given the small test city) in a real uvicorn server in this
+    process, with a source's API key and two kiosk tokens."""
+    from tests_support import LiveServer, free_port
+
+    from bigscreen.api.auth import create_api_key
+    from bigscreen.app import create_app
+    from bigscreen.auth.kiosk import create_kiosk_token
+    from bigscreen.geo.citybuild import store_city
+    from bigscreen.setup import prepare_database, sync_live
+
+    s = Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url, **settings)
+    rt = Runtime(s, config)
+    prepare_database(rt)
+    with rt.sessions() as session, session.begin():
+        store_city(session, city_plan)
+    sync_live(rt)
+    key, tokens = create_api_key(rt, SOURCE), [create_kiosk_token(rt, f"故障测试大屏 {n}") for n in (1, 2)]
+    server = LiveServer(create_app(rt).server, free_port()).start()
+    reader = Runtime(s, config)
+    try:
+        yield ServedApp(server.url, key, tokens, rt, reader)
+    finally:
+        server.stop()
+        reader.close()
+        rt.close()

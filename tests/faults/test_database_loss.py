@@ -12,44 +12,13 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from fault_support import SOURCE, Load, Looker, stored_ids
+from fault_support import SOURCE, Load, Looker, served_app, stored_ids
 from sqlalchemy import text
-from tests_support import PG_BIN, LiveServer, PostgresCluster, free_port
-
-from bigscreen.runtime import Runtime
-from bigscreen.settings import Settings
+from tests_support import PG_BIN, PostgresCluster
 
 OUTAGE_S = 10.0
 BUSY_TIMEOUT_S = 2.0  # SQLite: a write gives up on the lock after this (BIGSCREEN_SQLITE_BUSY_TIMEOUT_S)
 RECOVERY_LIMIT_S = 60.0  # a bound for a hung test; the seconds are printed
-
-
-@contextmanager
-def served_app(tmp_path, database_url: str, redis_url: str, test_config, city_plan):
-    """The app on `database_url` (holding the small city) in a real uvicorn server, its source key and
-    kiosk token, and a runtime of its own to read what was stored."""
-    from bigscreen.api.auth import create_api_key
-    from bigscreen.app import create_app
-    from bigscreen.auth.kiosk import create_kiosk_token
-    from bigscreen.geo.citybuild import store_city
-    from bigscreen.setup import prepare_database, sync_live
-
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url,
-                        sqlite_busy_timeout_s=BUSY_TIMEOUT_S)
-    rt = Runtime(settings, test_config)
-    prepare_database(rt)
-    with rt.sessions() as session, session.begin():
-        store_city(session, city_plan)
-    sync_live(rt)
-    key, tokens = create_api_key(rt, SOURCE), [create_kiosk_token(rt, f"故障测试大屏 {n}") for n in (1, 2)]
-    server = LiveServer(create_app(rt).server, free_port()).start()
-    reader = Runtime(settings, test_config)
-    try:
-        yield server.url, key, tokens, reader
-    finally:
-        server.stop()
-        reader.close()
-        rt.close()
 
 
 @contextmanager
@@ -94,7 +63,8 @@ def outage(request, tmp_path):
 
 def test_database_away_for_10_s_answers_503_and_recovers_by_itself(tmp_path, outage, redis_url, test_config, city_plan):
     database_url, make_unavailable = outage
-    with served_app(tmp_path, database_url, redis_url, test_config, city_plan) as (url, key, (token, unseen), rt):
+    with served_app(tmp_path, database_url, redis_url, test_config, city_plan, sqlite_busy_timeout_s=BUSY_TIMEOUT_S) as app:
+        url, key, (token, unseen), rt = app.url, app.api_key, app.wall_tokens, app.reader
         load = Load.for_city(rt, url, key).start()
         looker = Looker(url, key, token).start()
         try:
