@@ -41,6 +41,7 @@ class RedisHealth:
         self._up = threading.Event()
         self._up.set()
         self.wake = threading.Event()  # set when the watcher should look at once
+        self.watched = False  # whether a LiveWatch keeps this up to date (without one, nothing is held back)
         self.why = ""  # the reason of the last verdict against Redis, for messages
 
     # -- read by everyone -------------------------------------------------------------------------
@@ -71,7 +72,7 @@ class RedisHealth:
         back empty or old. The figures are not trusted until the watcher, woken now, has looked."""
         self._failed_at = time.time()
         with self._lock:
-            if self._trusted:
+            if self.watched and self._trusted:
                 self._trusted, self.why = False, "a connection to Redis failed; checking its figures"
                 self._seen_at = time.monotonic()
                 self.wake.set()

@@ -91,6 +91,7 @@ def mark_verified(rt: Runtime, *, built_at: float | None = None) -> None:
         pipe.hset(key, "built_at", repr(built_at))
     pipe.hdel(key, "clean")
     pipe.execute()
+    rt.health.saw_up(True)
 
 
 def mark_clean_stop(client: redis.Redis, keys: Keys) -> None:
@@ -140,6 +141,7 @@ class LiveWatch:
         self._probe = redis.Redis.from_url(rt.settings.redis_url, socket_timeout=PROBE_TIMEOUT_S,
                                            socket_connect_timeout=PROBE_TIMEOUT_S)
         self._reported = time.time()  # failures before the watch began were seen by the start-up check
+        rt.health.watched = True
         self._down_since: float | None = None
         self._distrusted_since: float | None = None
         self._repair_after = 0.0

@@ -34,3 +34,47 @@ def test_redis_down_keeps_the_event_and_rebuild_catches_up(tmp_path, client, run
         standby.stop()
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Event)) == 1
+
+
+class RedisAway:
+    """Points the runtime's Redis client at a socket nobody listens on, for the `with` block."""
+
+    def __init__(self, runtime) -> None:
+        self.pool = runtime.redis.connection_pool
+        self.path = self.pool.connection_kwargs["path"]
+
+    def __enter__(self):
+        self.pool.reset()
+        self.pool.connection_kwargs["path"] = self.path + ".gone"
+        return self
+
+    def __exit__(self, *exc):
+        self.pool.reset()
+        self.pool.connection_kwargs["path"] = self.path
+
+
+def test_pages_wait_and_apis_answer_503_while_redis_is_away(web, runtime, kiosk_token, api_key, account):
+    from tests_support import login
+
+    duty = account("duty")
+    assert login(web, duty, next_path="/duty").status_code == 303  # a session, kept in Redis
+    with RedisAway(runtime):
+        wall = web.get(f"/wall?token={kiosk_token}")
+        assert wall.status_code == 503 and wall.headers["retry-after"], "a wall load while sessions are away: never a 500"
+        assert "数据服务暂不可用" in wall.text and 'http-equiv="refresh"' in wall.text, "it says so and tries again by itself"
+        assert "Data service unavailable" in web.get(f"/wall?token={kiosk_token}&lang=en").text
+        desk = web.get("/duty")
+        assert desk.status_code == 503 and "数据服务暂不可用" in desk.text, "a signed-in page waits the same way"
+        call = web.post("/_dash-update-component", json={}, headers={"X-CSRFToken": "x"})
+        assert call.status_code == 503 and call.headers["retry-after"] and "unavailable" in call.json()["detail"]
+        source = {"X-API-Key": api_key}
+        kpi = web.get("/api/v1/kpi", headers=source)
+        assert kpi.status_code == 503 and kpi.headers["retry-after"]
+        r = web.post("/api/v1/events", headers=source, json=_body(runtime, "with-a-stray-cookie"))
+        assert r.status_code == 201, "a source needs its key only, whatever cookie it carries"
+        moved = web.post(f"/api/v1/events/{r.json()['id']}/transitions", headers=source,
+                         json={"action": "accept", "role": "department"})
+        assert moved.status_code == 200 and moved.json()["status"] == "accepted", \
+            "stored in SQL: the answer stands (the counters are repaired from SQL)"
+    assert web.get(f"/wall?token={kiosk_token}").status_code == 200
+    assert web.get("/duty").status_code == 200, "the session kept in Redis works again"
