@@ -136,6 +136,45 @@ def test_wall_shows_stale_banner_and_recovers(browser, runtime, api_key, publish
         page.close()
 
 
+def test_wall_survives_losing_redis_and_comes_back_with_the_figures_of_sql(browser, runtime, api_key, kiosk_token, tmp_path):
+    """Redis killed under an open wall: the wall keeps its last picture and says its data is stale
+    (never an error page); an event still arrives meanwhile; Redis comes back empty, the figures are
+    rebuilt from SQL, and the same page shows them by itself."""
+    from bigscreen import jobs
+    from bigscreen.app import create_app
+    from bigscreen.live.server import EmbeddedRedis
+    from bigscreen.runtime import Runtime
+    from bigscreen.setup import sync_live
+
+    own = EmbeddedRedis(tmp_path / "own-redis", persist=False).start()
+    rt = Runtime(runtime.settings.model_copy(update={"redis_url": own.url}), runtime.config)
+    sync_live(rt)
+    background = jobs.start_background(rt)  # the watch, the leader's repair and the frames, as in `serve`
+    server = LiveServer(create_app(rt).server, free_port()).start()
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    errors: list[str] = []
+    page.on("response", lambda r: r.status >= 500 and r.status != 503 and errors.append(f"{r.status} {r.url}"))
+    try:
+        _post(server, api_key, runtime, "before")
+        page.goto(server.url + f"/wall?token={kiosk_token}")
+        page.wait_for_function("document.querySelector('[data-kpi=open]')?.dataset.value === '1'", timeout=15000)
+        own.process.kill()
+        own.process.wait()
+        page.wait_for_selector("#wall-stale", state="visible", timeout=15000)
+        assert page.get_attribute('[data-kpi="open"]', "data-value") == "1", "the last picture stays"
+        _post(server, api_key, runtime, "while-redis-is-away")  # stored in SQL
+        own = EmbeddedRedis(own.directory, persist=False).start()  # back, and empty
+        page.wait_for_function("document.querySelector('[data-kpi=open]').dataset.value === '2'", timeout=30000)
+        page.wait_for_selector("#wall-stale", state="hidden", timeout=5000)
+        assert not errors, errors
+    finally:
+        page.close()
+        server.stop()
+        background.shutdown()
+        rt.close()
+        own.stop()
+
+
 def test_wall_is_pushed_and_falls_back_to_polling(browser, live_server, runtime, api_key, publisher, kiosk_token):
     import re
     import time
