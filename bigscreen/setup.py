@@ -43,7 +43,8 @@ def city_exists(rt: Runtime) -> bool:
 
 
 def build_city(rt: Runtime, *, synthetic: bool = False, progress: bool = True) -> int:
-    from bigscreen.geo.citybuild import build_city as plan_city, store_city
+    from bigscreen.geo.citybuild import build_city as plan_city
+    from bigscreen.geo.citybuild import store_city
 
     plan = plan_city(rt.config.city, progress=progress, synthetic=synthetic)
     with rt.sessions() as session, session.begin():

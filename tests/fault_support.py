@@ -5,18 +5,21 @@ figures, and the check that the live figures equal SQL."""
 from __future__ import annotations
 
 import itertools
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bigscreen.db.models import Area, Event
 from bigscreen.lifecycle import CLOSED_STATUSES
@@ -103,7 +106,7 @@ class Load:
         self.answers.append(Answer(time.monotonic(), what, r.status_code, ids, r.headers.get("retry-after")))
         if r.status_code in (200, 201):
             body = r.json()
-            events = body["events"] if "events" in body else [body]
+            events = body.get("events", [body])
             self._created.extend(e["id"] for e in events if e.get("created", True))
 
     def _move(self) -> None:
@@ -185,7 +188,7 @@ def figures_differ(rt: Runtime) -> list[str]:
     """Where the live figures in Redis differ from SQL (empty: they agree): the headline figures of
     the city, every district and every street (as GET /api/v1/kpi and the wall show them), and the
     map's open cases per community."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     day_start = now.astimezone(rt.tz).replace(hour=0, minute=0, second=0, microsecond=0)
     areas = rt.areas
     codes = [areas.city.code, *(a.code for level in (1, 2) for a in areas.at_level(level))]
@@ -278,3 +281,89 @@ def served_app(tmp_path: Path, database_url: str, redis_url: str, config, city_p
         server.stop()
         reader.close()
         rt.close()
+
+
+# -- making parts unavailable ------------------------------------------------------------------------
+
+@contextmanager
+def postgres_outage(cluster):
+    """PostgreSQL down for as long as the block runs: stopped as by a crash (connections cut,
+    transactions in flight aborted), started again after."""
+    cluster.stop("immediate")
+    try:
+        yield
+    finally:
+        cluster.start()
+
+
+@contextmanager
+def sqlite_locked(path: Path):
+    """Another process holds the SQLite database's write lock for as long as the block runs (as a
+    maintenance session or a backup tool would)."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.readline()"), str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.stdin.close()  # the holder ends, and its lock with it
+        holder.wait(10)
+
+
+DISK_MB = 48
+ROOM_LEFT_BYTES = 256 * 1024  # what a full disk leaves free: a few hundred events' worth
+
+
+@contextmanager
+def small_disk(where: Path, size_mb: int = DISK_MB):
+    """A tmpfs of `size_mb` mounted at `where` (as root), or None where mounting is not allowed."""
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(where)],
+                             capture_output=True, check=False).returncode == 0
+    try:
+        yield where if mounted else None
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+class Filler:
+    """Takes a disk's free space but ROOM_LEFT_BYTES (`fill`), and gives it back (`free`)."""
+
+    def __init__(self, disk: Path) -> None:
+        self.path = disk / "filler"
+
+    def fill(self) -> None:
+        st = os.statvfs(self.path.parent)
+        with self.path.open("wb") as f:
+            f.write(b"\0" * max(0, st.f_bavail * st.f_frsize - ROOM_LEFT_BYTES))
+
+    def free(self) -> None:
+        self.path.unlink()
+
+
+class PageLimit:
+    """Where no small disk can be mounted: the app's SQLite file may not grow beyond its size now
+    plus ROOM_LEFT_BYTES (`max_page_count` on every new connection of the app's engine)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.pages: int | None = None
+
+        @event.listens_for(rt.engine, "connect")
+        def _limit(dbapi_conn, _record) -> None:
+            if self.pages is not None:
+                dbapi_conn.execute(f"PRAGMA max_page_count = {self.pages}")
+
+    def fill(self) -> None:
+        with self.rt.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            count, size = conn.exec_driver_sql("PRAGMA page_count").scalar(), conn.exec_driver_sql("PRAGMA page_size").scalar()
+        self.pages = count + ROOM_LEFT_BYTES // size
+        self.rt.engine.dispose()  # every new connection takes the limit
+
+    def free(self) -> None:
+        self.pages = None
+        self.rt.engine.dispose()

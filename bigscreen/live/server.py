@@ -53,6 +53,18 @@ def _die_with_parent() -> None:
     os.setpgrp()
 
 
+def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
+    """Starts the server in a process group of its own (Ctrl-C in a terminal is for its owner), to
+    be ended by SIGTERM when the thread that started it ends. util-linux's `setpriv` sets that up
+    without running Python between fork and exec, which is not safe in a process with threads
+    (the keep-alive restarts the server from a thread of a busy web server)."""
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        return subprocess.Popen([setpriv, "--pdeathsig", "TERM", "--", *args], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, process_group=0)
+    return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: PLW1509
+
+
 class EmbeddedRedis:
     """Start with `start()`, stop with `stop()`; `url` is what clients connect to."""
 
@@ -91,9 +103,7 @@ class EmbeddedRedis:
             args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "300 1"]
         else:
             args += ["--appendonly", "no", "--save", ""]
-        self.process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent
-        )
+        self.process = _spawn(args)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

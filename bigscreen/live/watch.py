@@ -152,7 +152,7 @@ class LiveWatch:
         while not stop.is_set():
             try:
                 healthy = self.check()
-            except Exception:  # noqa: BLE001 - the watch must outlive anything
+            except Exception:  # the watch must outlive anything
                 log.exception("live watch: check failed")
                 healthy = False
             backoff = 0.0 if healthy else min(BACKOFF_MAX_S, max(BACKOFF_MIN_S, backoff * 2))
@@ -200,7 +200,7 @@ class LiveWatch:
         log.warning("live figures not trusted: %s; rebuilding them from SQL", why)
         try:
             counted = repair(self.rt)
-        except Exception:  # noqa: BLE001 - Redis or SQL went away again: the next probe retries
+        except Exception:  # Redis or SQL went away again: the next probe retries
             log.exception("rebuilding the live figures failed; retrying in %.0f s", REPAIR_RETRY_S)
             self._repair_after = time.monotonic() + REPAIR_RETRY_S
             return

@@ -5,44 +5,17 @@ backup tool would), and its writers give up after their busy timeout."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 
 import httpx
 import pytest
-from fault_support import SOURCE, Load, Looker, served_app, stored_ids
+from fault_support import SOURCE, Load, Looker, postgres_outage, served_app, sqlite_locked, stored_ids
 from sqlalchemy import text
 from tests_support import PG_BIN, PostgresCluster
 
 OUTAGE_S = 10.0
 BUSY_TIMEOUT_S = 2.0  # SQLite: a write gives up on the lock after this (BIGSCREEN_SQLITE_BUSY_TIMEOUT_S)
 RECOVERY_LIMIT_S = 60.0  # a bound for a hung test; the seconds are printed
-
-
-@contextmanager
-def postgres_outage(cluster: PostgresCluster):
-    cluster.stop("immediate")  # as a crash: connections cut, transactions in flight aborted
-    try:
-        yield
-    finally:
-        cluster.start()
-
-
-@contextmanager
-def sqlite_locked(path):
-    """Another process holds the database's write lock for as long as the block runs."""
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sqlite3, sys; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
-        "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.readline()"), str(path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        yield
-    finally:
-        holder.stdin.close()  # the holder ends, and its lock with it
-        holder.wait(10)
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

@@ -7,73 +7,12 @@ error reaches the app)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
-import pytest
-from fault_support import SOURCE, Load, served_app, stored_ids
-from sqlalchemy import event
+from fault_support import SOURCE, Filler, Load, PageLimit, served_app, small_disk, stored_ids
 
-DISK_MB = 48
-ROOM_LEFT_BYTES = 256 * 1024  # what the filler leaves free: a few hundred events' worth
 FULL_LIMIT_S = 60.0  # a bound for a hung test
-
-
-@contextmanager
-def small_disk(where: Path):
-    """A tmpfs of DISK_MB mounted at `where`, or None where mounting is not allowed."""
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(where)],
-                             capture_output=True).returncode == 0
-    try:
-        yield where if mounted else None
-    finally:
-        if mounted:
-            subprocess.run(["umount", "-l", str(where)], capture_output=True)
-
-
-class Filler:
-    """Takes the disk's free space but ROOM_LEFT_BYTES (`fill`), and gives it back (`free`)."""
-
-    def __init__(self, disk: Path) -> None:
-        self.path = disk / "filler"
-
-    def fill(self) -> None:
-        st = os.statvfs(self.path.parent)
-        with self.path.open("wb") as f:
-            f.truncate(0)
-            f.write(b"\0" * max(0, st.f_bavail * st.f_frsize - ROOM_LEFT_BYTES))
-
-    def free(self) -> None:
-        self.path.unlink()
-
-
-class PageLimit:
-    """Without a small disk: the database file may not grow beyond its size now plus ROOM_LEFT_BYTES."""
-
-    def __init__(self, rt) -> None:
-        self.rt = rt
-        self.pages: int | None = None
-
-        @event.listens_for(rt.engine, "connect")
-        def _limit(dbapi_conn, _record) -> None:
-            if self.pages is not None:
-                dbapi_conn.execute(f"PRAGMA max_page_count = {self.pages}")
-
-    def fill(self) -> None:
-        with self.rt.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            count, size = conn.exec_driver_sql("PRAGMA page_count").scalar(), conn.exec_driver_sql("PRAGMA page_size").scalar()
-        self.pages = count + ROOM_LEFT_BYTES // size
-        self.rt.engine.dispose()  # every new connection takes the limit
-
-    def free(self) -> None:
-        self.pages = None
-        self.rt.engine.dispose()
 
 
 def test_a_full_disk_answers_507_and_keeps_nothing_it_did_not_store(tmp_path, redis_url, test_config, city_plan):
