@@ -3,7 +3,8 @@ figures come back equal to SQL by themselves (issue 11, defect 2).
 
 The embedded case runs real `bigscreen serve` processes: the parent owns the redis-server and
 restarts it; a worker leads and rebuilds the figures. The external case restarts the Redis
-itself (empty) under an app that must reconnect and repair."""
+itself (empty) under an app that must reconnect and repair (in this process: two runtimes stand
+for two workers)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import signal
 import time
 
 import pytest
-from fault_support import SOURCE, Load, Looker, redis_server_pid, stored_ids, wait_until_equal
+from fault_support import SOURCE, Load, Looker, redis_server_pid, served_app, stored_ids, wait_until_equal
 
 from bigscreen.live.server import EmbeddedRedis
 from bigscreen.runtime import Runtime
@@ -79,34 +80,44 @@ def external_redis(tmp_path):
         s.stop()
 
 
-def test_external_redis_lost_and_back_empty_is_repaired_once(city_dir, serve, external_redis, test_config):
+def test_external_redis_lost_and_back_empty_is_repaired_once(tmp_path, external_redis, test_config, city_plan, caplog):
+    """Two app processes (here: two runtimes, each with its scheduler, watch and frame publisher, as
+    two `serve` workers have) on a Redis that is lost and comes back empty: both keep answering
+    without it, and exactly one of them rebuilds the figures when it returns."""
+    from bigscreen import jobs
+
     redis = external_redis[0]
-    served = serve(city_dir, workers=2, env={"BIGSCREEN_REDIS_URL": redis.url})
-    rt = Runtime(Settings(data_dir=city_dir.data_dir, redis_url=redis.url), test_config)
-    load = Load.for_city(rt, served.url, city_dir.api_key).start()
-    looker = Looker(served.url, city_dir.api_key, city_dir.wall_token).start()
-    try:
-        time.sleep(LOAD_BEFORE_S)
-        redis.process.kill()
-        redis.process.wait()
-        down_at = time.monotonic()
-        time.sleep(3.0)  # away for a while: the app answers without it
-        during = [s for at, path, s, _ in looker.seen if at > down_at + 0.5]
-        assert 503 in during and 500 not in during, looker.statuses()
-        external_redis.append(EmbeddedRedis(redis.directory, persist=False).start())  # same socket, empty
-        back_at = time.monotonic()
-        time.sleep(LOAD_AFTER_BACK_S)
-        load.stop()
-        seconds = wait_until_equal(rt, back_at, REPAIR_LIMIT_S)
-        print(f"\nexternal Redis back empty: figures equal SQL {seconds:.1f} s after it returned")
-        looker.stop()
-        assert load.accepted() <= stored_ids(rt, SOURCE, load.prefix)
-        assert [a for a in load.answers if down_at < a.at < back_at and a.status in (200, 201)], \
-            "events are accepted (into SQL) while Redis is away"
-        _no_500(looker, load)
-        log = served.output()
-        assert log.count("live figures rebuilt from SQL") == 1, f"one rebuild by the leader, not one per worker:\n{log[-3000:]}"
-    finally:
-        load.stop()
-        looker.stop()
-        rt.close()
+    with served_app(tmp_path, f"sqlite:///{tmp_path / 'city.db'}", redis.url, test_config, city_plan) as app:
+        other = Runtime(app.app_rt.settings, test_config)
+        workers = [jobs.start_background(app.app_rt), jobs.start_background(other)]
+        load = Load.for_city(app.reader, app.url, app.api_key).start()
+        looker = Looker(app.url, app.api_key, app.wall_tokens[0]).start()
+        caplog.set_level("WARNING", logger="bigscreen.live.watch")
+        try:
+            time.sleep(LOAD_BEFORE_S)
+            redis.process.kill()
+            redis.process.wait()
+            down_at = time.monotonic()
+            time.sleep(3.0)  # away for a while: the app answers without it
+            during = [s for at, path, s, _ in looker.seen if at > down_at + 0.5]
+            assert 503 in during and 500 not in during, looker.statuses()
+            external_redis.append(EmbeddedRedis(redis.directory, persist=False).start())  # same socket, empty
+            back_at = time.monotonic()
+            time.sleep(LOAD_AFTER_BACK_S)
+            load.stop()
+            seconds = wait_until_equal(app.reader, back_at, REPAIR_LIMIT_S)
+            print(f"\nexternal Redis back empty: figures equal SQL {seconds:.1f} s after it returned")
+            looker.stop()
+            assert load.accepted() <= stored_ids(app.reader, SOURCE, load.prefix)
+            assert [a for a in load.answers if down_at < a.at < back_at and a.status in (200, 201)], \
+                "events are accepted (into SQL) while Redis is away"
+            _no_500(looker, load)
+            time.sleep(2.0)  # time for a second rebuild, were there one
+            rebuilds = [r for r in caplog.records if "rebuilt from SQL" in r.getMessage()]
+            assert len(rebuilds) == 1, f"one rebuild by the leader, not one per process: {rebuilds}"
+        finally:
+            load.stop()
+            looker.stop()
+            for w in workers:
+                w.shutdown()
+            other.close()
