@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import event, select
+from tests_support import LiveServer, free_port
 
 from bigscreen.db.models import Area, Event
 from bigscreen.lifecycle import CLOSED_STATUSES
@@ -39,6 +41,7 @@ class Answer:
     status: int  # 0: no answer (connection refused, timeout)
     ids: tuple[str, ...] = ()
     retry_after: str | None = None
+    took_s: float = 0.0  # how long the answer took
 
 
 @dataclass
@@ -98,12 +101,14 @@ class Load:
                 self._stop.wait(self.pause_s)
 
     def _send(self, client: httpx.Client, what: str, payload, ids: tuple[str, ...]) -> None:
+        sent = time.monotonic()
         try:
             r = client.post("/api/v1/events", json=payload)
         except httpx.HTTPError:
-            self.answers.append(Answer(time.monotonic(), what, 0, ids))
+            self.answers.append(Answer(time.monotonic(), what, 0, ids, None, time.monotonic() - sent))
             return
-        self.answers.append(Answer(time.monotonic(), what, r.status_code, ids, r.headers.get("retry-after")))
+        self.answers.append(Answer(time.monotonic(), what, r.status_code, ids, r.headers.get("retry-after"),
+                                   time.monotonic() - sent))
         if r.status_code in (200, 201):
             body = r.json()
             events = body.get("events", [body])
@@ -184,14 +189,14 @@ def stored_ids(rt: Runtime, source: str, prefix: str) -> set[str]:
         return set(s.scalars(select(Event.source_id).where(Event.source == source, Event.source_id.like(f"{prefix}-%"))))
 
 
-def figures_differ(rt: Runtime) -> list[str]:
+def figures_differ(rt: Runtime, levels: tuple[int, ...] = (1, 2)) -> list[str]:
     """Where the live figures in Redis differ from SQL (empty: they agree): the headline figures of
-    the city, every district and every street (as GET /api/v1/kpi and the wall show them), and the
-    map's open cases per community."""
+    the city and every area of `levels` (districts, streets: as GET /api/v1/kpi and the wall show
+    them), and the map's open cases per community."""
     now = datetime.now(UTC)
     day_start = now.astimezone(rt.tz).replace(hour=0, minute=0, second=0, microsecond=0)
     areas = rt.areas
-    codes = [areas.city.code, *(a.code for level in (1, 2) for a in areas.at_level(level))]
+    codes = [areas.city.code, *(a.code for level in levels for a in areas.at_level(level))]
     out = []
     with rt.engine.connect() as conn:
         for code in codes:
@@ -216,11 +221,11 @@ def _brief(k: dict) -> str:
     return f"reported {k['total']['reported']}, open {k['open']}, closed {k['total']['closed']}, today {k['reported_today']}"
 
 
-def wait_until_equal(rt: Runtime, since: float, limit_s: float) -> float:
+def wait_until_equal(rt: Runtime, since: float, limit_s: float, levels: tuple[int, ...] = (1, 2)) -> float:
     """Seconds from `since` (monotonic) until the live figures equal SQL; AssertionError after `limit_s`."""
     while True:
         try:
-            last = figures_differ(rt)
+            last = figures_differ(rt, levels)
         except Exception as exc:  # noqa: BLE001 - Redis still away
             last = [f"{type(exc).__name__}: {exc}"]
         if not last:
@@ -258,8 +263,6 @@ class ServedApp:
 def served_app(tmp_path: Path, database_url: str, redis_url: str, config, city_plan, **settings) -> Iterator[ServedApp]:
     """The app on `database_url` (given the small test city) in a real uvicorn server in this
     process, with a source's API key and two kiosk tokens."""
-    from tests_support import LiveServer, free_port
-
     from bigscreen.api.auth import create_api_key
     from bigscreen.app import create_app
     from bigscreen.auth.kiosk import create_kiosk_token
@@ -367,3 +370,58 @@ class PageLimit:
     def free(self) -> None:
         self.pages = None
         self.rt.engine.dispose()
+
+
+# -- `bigscreen serve` in processes of its own -------------------------------------------------------
+
+@dataclass
+class CityDir:
+    data_dir: Path
+    database_url: str
+    api_key: str
+    wall_token: str
+
+
+class Served:
+    """`bigscreen serve` in a process of its own, its output in a log file."""
+
+    def __init__(self, city: CityDir, log: Path, *, workers: int = 2, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("BIGSCREEN_")}
+        self._out = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bigscreen.cli", "serve", "--data-dir", str(city.data_dir), "--port", str(self.port),
+             "--workers", str(workers)],
+            env={**clean, **(env or {})}, stdout=self._out, stderr=subprocess.STDOUT)
+        self.key = city.api_key
+
+    def wait_ready(self, timeout: float = 90) -> Served:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()
+            try:
+                if httpx.get(self.url + "/api/v1/kpi", headers={"X-API-Key": self.key}, timeout=5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"serve did not answer within {timeout} s:\n{self.output()}")
+
+    def output(self) -> str:
+        self._out.flush()
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._out.close()
+        return self.proc.returncode
+
+
