@@ -141,7 +141,8 @@ def _unavailable(scope: Scope, conn: HTTPConnection, exc: Exception) -> ASGIApp:
     if scope["type"] == "websocket":
         log.warning("websocket refused: %s", outage.what)
         return _close(WS_TRY_AGAIN_LATER)
-    if scope["method"] in SAFE_METHODS and isinstance(page_permission(scope["path"]), Permission):
+    page = isinstance(page_permission(scope["path"]), Permission) or "text/html" in conn.headers.get("accept", "")
+    if scope["method"] in SAFE_METHODS and page:  # a page, or what a browser opens as one (/login with an old cookie)
         return page_answer(outage, conn.query_params.get("lang"))
     return json_answer(outage)
 

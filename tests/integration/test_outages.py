@@ -65,6 +65,8 @@ def test_pages_wait_and_apis_answer_503_while_redis_is_away(web, runtime, kiosk_
         assert "Data service unavailable" in web.get(f"/wall?token={kiosk_token}&lang=en").text
         desk = web.get("/duty")
         assert desk.status_code == 503 and "数据服务暂不可用" in desk.text, "a signed-in page waits the same way"
+        sign_in = web.get("/login", headers={"Accept": "text/html"})
+        assert sign_in.status_code == 503 and "数据服务暂不可用" in sign_in.text, "as does what a browser opens"
         call = web.post("/_dash-update-component", json={}, headers={"X-CSRFToken": "x"})
         assert call.status_code == 503 and call.headers["retry-after"] and "unavailable" in call.json()["detail"]
         source = {"X-API-Key": api_key}
