@@ -151,7 +151,7 @@ def user_unlock(data_dir: Path | None, username: str, address: str | None) -> No
     from bigscreen.auth.audit import record
     from bigscreen.auth.ratelimit import LoginLimiter
     from bigscreen.db.models import User
-    from bigscreen.setup import ensure_redis
+    from bigscreen.setup import ensure_redis, release_redis
 
     settings, owned = ensure_redis(_settings(data_dir))
     try:
@@ -166,8 +166,7 @@ def user_unlock(data_dir: Path | None, username: str, address: str | None) -> No
         click.echo(f"account '{name}' unlocked" + (f" and address {address}" if address else "")
                    + f" ({cleared} window{'s' if cleared != 1 else ''} of failures cleared)")
     finally:
-        if owned:
-            owned.stop()
+        release_redis(owned, settings)
 
 
 @main.group()
