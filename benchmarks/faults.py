@@ -16,7 +16,7 @@ Parts (all by default):
   and to figures equal to SQL (the headline figures of the city and every district, and the
   map's open cases per community, read the way the API and the wall read them).
 - busy: the same once with the load going on for `--busy-s` seconds after the kill, through the
-  repair: what a rebuild racing live writes leaves (issue 11's defect 4, rebuild.py's business).
+  repair (a resync, bigscreen.live.resync: exact while events keep arriving).
 - external: serve on a Redis it does not own, killed, away 3 s, back empty.
 - sqlite: the SQLite database locked by another process for 10 s (the default busy timeout of
   30 s: writers wait rather than fail).
