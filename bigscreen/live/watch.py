@@ -1,9 +1,10 @@
 """Every process keeps Redis in view; the leader repairs the live figures after an outage.
 
-A `LiveWatch` runs in every process that runs the background scheduler (web workers, `bigscreen
-scheduler`, `bigscreen demo`). Once a second it probes Redis on a connection of its own (with
-back-off from `BACKOFF_MIN_S` to `BACKOFF_MAX_S` while Redis does not answer) and keeps `Runtime.health` up to date
-(bigscreen.live.health: requests that need Redis fail at once while it is down).
+A `LiveWatch` runs in every process that serves or runs jobs (web workers, with or without the
+background scheduler; `bigscreen scheduler`; `bigscreen demo`). Once a second it probes Redis on a
+connection of its own (with back-off from `BACKOFF_MIN_S` to `BACKOFF_MAX_S` while Redis does not
+answer) and keeps `Runtime.health` up to date (bigscreen.live.health: requests that need Redis
+fail at once while it is down).
 
 Whether the figures in Redis can be trusted is kept in Redis itself, in the hash `{p}live`:
 
