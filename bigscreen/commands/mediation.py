@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select, update
 
 from bigscreen.commands.base import CaseCommand
 from bigscreen.commands.checks import not_in_future, refuse_role
-from bigscreen.commands.facts import EventRecord, facts, load_event
+from bigscreen.commands.facts import EventRecord, facts, last_step_at, load_event
 from bigscreen.db.models import Event, EventTransition, MediationStep
 from bigscreen.lifecycle import (
     CLOSED_STATUSES,
@@ -113,7 +113,7 @@ class MediateDispute(CaseCommand):
             raise Problem(422, [field_error(["body", "outcome"],
                                             f"at the {rung} route a dispute is mediated or referred to court")])
         at = r.at or self.rt.clock()
-        logged = conn.scalar(select(log.c.at).where(log.c.event_id == event.id).order_by(log.c.id.desc()).limit(1))
+        logged = last_step_at(conn, event.id)
         last = max([t for t in (logged, history[-1].at if history else None) if t is not None], default=None)
         if last is not None and at < last:
             raise Problem(422, [field_error(["body", "at"], f"must not be before the case's previous step at {last.isoformat()}")])
