@@ -90,10 +90,11 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
                     threading.Thread(target=_duty_desk, args=(rt, stop), name="duty-desk", daemon=True)]
         for thread in clients:
             thread.start()
-        # uvicorn re-raises the stopping signal after its graceful shutdown; with these
-        # handlers in place that lands here as a no-op, so the finally block below runs.
+        # A signal from now on stops the demo's clients, then the server (also one that comes before uvicorn
+        # listens for it). uvicorn re-raises the stopping signal after its graceful shutdown; that lands here
+        # again, harmlessly, so the finally block below runs.
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: None)
+            signal.signal(sig, server.handle_exit)
         server.run()  # returns on SIGINT/SIGTERM, once the clients above have stopped
         return 0
     finally:
