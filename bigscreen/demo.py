@@ -84,17 +84,17 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
                   f"  API key of source '{DEMO_SOURCE}': {api_key}\n"
                   f"{_history_line(history)}"
                   f"  data dir: {settings.data_dir}\n  Ctrl-C stops everything.\n")
+        # A signal from now on stops the demo's clients, then the server (also one that comes before uvicorn
+        # listens for it). uvicorn re-raises the stopping signal after its graceful shutdown; that lands here
+        # again, harmlessly, so the finally block below runs.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, server.handle_exit)
         clients += [threading.Thread(target=_simulate, args=(rt, server, url, api_key, rate, history, stop, banner, background),
                                      name="simulator", daemon=True),
                     threading.Thread(target=_field_work, args=(rt, stop), name="field-work", daemon=True),
                     threading.Thread(target=_duty_desk, args=(rt, stop), name="duty-desk", daemon=True)]
         for thread in clients:
             thread.start()
-        # A signal from now on stops the demo's clients, then the server (also one that comes before uvicorn
-        # listens for it). uvicorn re-raises the stopping signal after its graceful shutdown; that lands here
-        # again, harmlessly, so the finally block below runs.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, server.handle_exit)
         server.run()  # returns on SIGINT/SIGTERM, once the clients above have stopped
         return 0
     finally:
