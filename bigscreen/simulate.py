@@ -1,8 +1,11 @@
-"""The event simulator: a believable live city, driven through the product's real HTTP API only.
+"""The event simulator: a believable live city, driven through the product's HTTP API as any source would
+(`simulation.api.CityApi`), or in process through the same commands (`simulation.local.LocalCity`, the demo's
+history).
 
 `backfill()` sends days of history (reports with past timestamps, each case moved along its life with
-past `at` times); `run()` then keeps the city alive: new reports at a day-night rhythm and open cases moved
-on, with the life steps sped up by `speedup` while every timestamp stays real wall-clock time.
+past `at` times, in rounds: the next step of every case); `run()` then keeps the city alive: new reports at a
+day-night rhythm and open cases moved on, with the life steps sped up by `speedup` while every timestamp stays
+real wall-clock time.
 
 Besides its status steps a case may have side steps (`simulation.sidesteps`): a dispute is mediated before it is
 closed, an emergency is whistled to departments that then report in. A side step refused with 409 (someone else
