@@ -3,10 +3,11 @@ equal to SQL after it, and a history cut short by a crash picked up where it sto
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bigscreen.db.models import Event, EventTransition, MediationStep, Whistle, WhistleCall
 from bigscreen.geo.citybuild import store_city
@@ -16,7 +17,7 @@ from bigscreen.runtime import Runtime
 from bigscreen.settings import Settings
 from bigscreen.setup import prepare_database
 from bigscreen.simulate import Simulator
-from bigscreen.simulation import history, sidesteps
+from bigscreen.simulation import sidesteps
 from bigscreen.simulation.history import HistoryPlan, plan_history, send_history
 from bigscreen.simulation.local import LocalCity
 
@@ -33,8 +34,6 @@ def _simulator(rt: Runtime, plan: HistoryPlan) -> Simulator:
 
 
 def _send(rt: Runtime, plan: HistoryPlan, stop=None) -> Simulator:
-    import threading
-
     sim = _simulator(rt, plan)
     assert send_history(rt, sim, plan, stop or threading.Event())
     return sim
@@ -61,7 +60,7 @@ def _figures_equal_sql(rt: Runtime) -> dict:
 def _stored(rt: Runtime) -> dict:
     """What the history left in SQL, by report (source id): the case, its log, whistles and mediation."""
     events, steps = Event.__table__.c, EventTransition.__table__.c
-    whistles, calls, mediation = Whistle.__table__.c, WhistleCall.__table__.c, MediationStep.__table__.c
+    whistles, calls = Whistle.__table__.c, WhistleCall.__table__.c
     with rt.engine.connect() as conn:
         by_id = {r.id: r.source_id for r in conn.execute(select(events.id, events.source_id))}
         cases = {by_id[r.id]: (r.status, r.department_code, r.closed_at, r.rating, r.dispute_rung, r.dispute_outcome)
@@ -129,7 +128,7 @@ def test_a_history_cut_short_is_picked_up_at_the_next_start_and_nothing_is_sent_
     monkeypatch.setattr(LocalCity, "steps", crashing)
     first = _simulator(runtime, plan)
     with pytest.raises(Crash):
-        send_history(runtime, first, plan, __import__("threading").Event())
+        send_history(runtime, first, plan, threading.Event())
     monkeypatch.setattr(LocalCity, "steps", steps)
     assert not HistoryPlan.load(runtime.settings.data_dir).done
     cut = _stored(runtime)
