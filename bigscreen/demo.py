@@ -89,7 +89,8 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
         # again, harmlessly, so the finally block below runs.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, server.handle_exit)
-        clients += [threading.Thread(target=_simulate, args=(rt, server, url, api_key, rate, history, stop, banner, background),
+        clients += [threading.Thread(target=_announce, args=(server, banner, stop), name="banner", daemon=True),
+                    threading.Thread(target=_simulate, args=(rt, server, url, api_key, rate, history, stop, background),
                                      name="simulator", daemon=True),
                     threading.Thread(target=_field_work, args=(rt, stop), name="field-work", daemon=True),
                     threading.Thread(target=_duty_desk, args=(rt, stop), name="duty-desk", daemon=True)]
@@ -148,8 +149,16 @@ def _history_line(history: HistoryPlan | None) -> str:
             f"({HISTORY_SECONDS}); the wall shows it when it is in\n")
 
 
+def _announce(server: uvicorn.Server, banner: str, stop: threading.Event) -> None:
+    """Prints the banner as soon as the URL answers (the history may still be on its way)."""
+    while not server.started and not stop.is_set():
+        time.sleep(0.05)
+    if not stop.is_set():
+        click.echo(banner)
+
+
 def _simulate(rt: Runtime, server: uvicorn.Server, url: str, api_key: str, rate: float, history: HistoryPlan | None,
-              stop: threading.Event, banner: str, background: jobs.Background) -> None:
+              stop: threading.Event, background: jobs.Background) -> None:
     """The history first, in process (bigscreen.simulation.history), then the live city over HTTP, as any source."""
     from bigscreen.simulate import Simulator
     from bigscreen.simulation.api import CityApi
@@ -167,7 +176,6 @@ def _simulate(rt: Runtime, server: uvicorn.Server, url: str, api_key: str, rate:
         time.sleep(0.05)
     if stop.is_set():
         return
-    click.echo(banner)  # only now does the URL answer
     sim.api = CityApi(url, api_key)
     try:
         sim.run(stop)
