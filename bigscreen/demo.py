@@ -18,6 +18,7 @@ from bigscreen.configuration import Config
 from bigscreen.runtime import Runtime
 from bigscreen.settings import Settings
 from bigscreen.simulation.credentials import demo_credentials
+from bigscreen.simulation.history import HistoryPlan, plan_history, send_history
 from bigscreen.setup import (
     build_city,
     city_exists,
@@ -28,11 +29,12 @@ from bigscreen.setup import (
 )
 
 log = logging.getLogger(__name__)
+STOP_CLIENTS_S = 15.0  # the demo's own clients (simulator, duty desk, field work) get this long to finish
 DEMO_SOURCE = "demo-simulator"
 DEMO_WALL = "演示大屏 demo wall"
 DEMO_DUTY = "demo-duty"  # the duty officer's account; the simulated duty desk acts as it
-WRITERS_STOP_S = 10.0
 DAY_SHARE = 0.6  # the simulator's day-night rhythm sends about this share of rate × 24 h a day
+HISTORY_SECONDS = "20–40 s a day on 2 cores"  # a day at the default rate, measured: docs/BENCHMARKS.md
 
 
 def demo_accounts(rt: Runtime) -> list[tuple[str, str, str, str]]:
@@ -58,7 +60,7 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
     rt = Runtime.open(settings, config)
     background = None
     stop = threading.Event()
-    writers: list[threading.Thread] = []
+    clients: list[threading.Thread] = []
     try:
         prepare_database(rt)
         fresh_city = not city_exists(rt)
@@ -66,11 +68,14 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
             click.echo("building the demo city (once) ...")
             build_city(rt)
         sync_live(rt)  # Redis may be new or behind the database: make it agree first
+        history = plan_history(rt, days=backfill_days, per_day=max(100, round(rate * 86400 * DAY_SHARE)),
+                               new_city=fresh_city)
         api_key, wall_token = demo_credentials(rt, DEMO_SOURCE, DEMO_WALL)
         accounts = demo_accounts(rt)
         app = create_app(rt)
-        server = uvicorn.Server(uvicorn.Config(app.server, host=host, port=port, log_level="warning", lifespan="on",
-                                                 ws_per_message_deflate=rt.settings.ws_deflate))
+        server = _DemoServer(uvicorn.Config(app.server, host=host, port=port, log_level="warning", lifespan="on",
+                                            ws_per_message_deflate=rt.settings.ws_deflate),
+                             before_exit=lambda: _stop_clients(stop, clients))
         background = jobs.start_background(rt)
         url = f"http://{host}:{port}"
         logins = "".join(f"\n    {role:<7} {name:<10} password {password}  {note}" for role, name, password, note in accounts)
@@ -78,22 +83,24 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
                   f"  sign in at {url}/login (duty desk {url}/duty, tablets {url}/) with the demo accounts "
                   f"(new passwords at every start):{logins}\n"
                   f"  API key of source '{DEMO_SOURCE}': {api_key}\n"
+                  f"{_history_line(history)}"
                   f"  data dir: {settings.data_dir}\n  Ctrl-C stops everything.\n")
-        threading.Thread(target=_simulate, args=(server, url, api_key, rate, backfill_days if fresh_city else 0, stop, banner,
-                                                 background), name="simulator", daemon=True).start()
-        for name, target in (("field-work", _field_work), ("duty-desk", _duty_desk)):  # they write SQL and Redis
-            writers.append(threading.Thread(target=target, args=(rt, stop), name=name, daemon=True))
-            writers[-1].start()
-        # uvicorn re-raises the stopping signal after its graceful shutdown; with these
-        # handlers in place that lands here as a no-op, so the finally block below runs.
+        # A signal from now on stops the demo's clients, then the server (also one that comes before uvicorn
+        # listens for it). uvicorn re-raises the stopping signal after its graceful shutdown; that lands here
+        # again, harmlessly, so the finally block below runs.
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: None)
-        server.run()  # returns on SIGINT/SIGTERM
+            signal.signal(sig, server.handle_exit)
+        clients += [threading.Thread(target=_announce, args=(server, banner, stop), name="banner", daemon=True),
+                    threading.Thread(target=_simulate, args=(rt, server, url, api_key, rate, history, stop, background),
+                                     name="simulator", daemon=True),
+                    threading.Thread(target=_field_work, args=(rt, stop), name="field-work", daemon=True),
+                    threading.Thread(target=_duty_desk, args=(rt, stop), name="duty-desk", daemon=True)]
+        for thread in clients:
+            thread.start()
+        server.run()  # returns on SIGINT/SIGTERM, once the clients above have stopped
         return 0
     finally:
-        stop.set()
-        for thread in writers:
-            thread.join(WRITERS_STOP_S)  # before Redis stops: its AOF then holds every write they made
+        _stop_clients(stop, clients)  # (again, if the server ended by itself): nothing may use what closes below
         if background is not None:
             background.shutdown()
         rt.close()
@@ -101,26 +108,81 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
         click.echo("demo stopped")
 
 
-def _simulate(server: uvicorn.Server, url: str, api_key: str, rate: float, backfill_days: int,
-              stop: threading.Event, banner: str, background: jobs.Background) -> None:
-    from bigscreen.simulate import Simulator
+class _DemoServer(uvicorn.Server):
+    """The demo's web server: on Ctrl-C or SIGTERM it first stops the demo's own clients (`before_exit`), still
+    serving meanwhile so their last requests are answered, and only then stops serving; so nothing they do
+    fails or logs an error on the way out. A second signal stops it at once."""
 
+    def __init__(self, config: uvicorn.Config, before_exit) -> None:
+        super().__init__(config)
+        self._before_exit = before_exit
+        self._stopping = False
+
+    def handle_exit(self, sig, frame) -> None:
+        if self._stopping:
+            return super().handle_exit(sig, frame)
+        self._stopping = True
+        threading.Thread(target=self._exit_after_clients, args=(sig, frame), name="stopping", daemon=True).start()
+
+    def _exit_after_clients(self, sig, frame) -> None:
+        try:
+            self._before_exit()
+        finally:
+            super().handle_exit(sig, frame)
+
+
+def _stop_clients(stop: threading.Event, clients: list[threading.Thread]) -> None:
+    """Tells the demo's own threads to stop and waits for them (at most STOP_CLIENTS_S altogether)."""
+    stop.set()
+    deadline = time.monotonic() + STOP_CLIENTS_S
+    for thread in clients:
+        if thread.is_alive():
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("the demo's %s thread did not stop within %.0f s", thread.name, STOP_CLIENTS_S)
+
+
+def _history_line(history: HistoryPlan | None) -> str:
+    if history is None:
+        return ""
+    return (f"  history: the last {history.days} day(s), {history.reports:,} reports, sent in process first "
+            f"({HISTORY_SECONDS}); the wall shows it when it is in\n")
+
+
+def _announce(server: uvicorn.Server, banner: str, stop: threading.Event) -> None:
+    """Prints the banner as soon as the URL answers (the history may still be on its way)."""
     while not server.started and not stop.is_set():
         time.sleep(0.05)
-    click.echo(banner)  # only now does the URL answer
-    sim = Simulator(url, api_key, rate=rate)
+    if not stop.is_set():
+        click.echo(banner)
+
+
+def _simulate(rt: Runtime, server: uvicorn.Server, url: str, api_key: str, rate: float, history: HistoryPlan | None,
+              stop: threading.Event, background: jobs.Background) -> None:
+    """The history first, in process (bigscreen.simulation.history), then the live city over HTTP, as any source."""
+    from bigscreen.simulate import Simulator
+    from bigscreen.simulation.api import CityApi
+    from bigscreen.simulation.local import LocalCity
+
+    sim = Simulator(api=LocalCity(rt, DEMO_SOURCE), rate=rate, seed=history.seed if history else None, workers=1)
     try:
-        if backfill_days and not stop.is_set():
-            # history at the live rate, so the 24-hour trend does not jump when the live part begins; the
-            # clock's jobs wait meanwhile, or a case would count as late before its past steps are sent
-            per_day = max(100, round(rate * 86400 * DAY_SHARE))
-            log.info("simulator: sending the last %d day(s) of history (about %d events; a few minutes), the wall "
-                     "shows it arriving", backfill_days, backfill_days * per_day)
+        if history is not None and not stop.is_set():
+            # the clock's jobs wait meanwhile (seconds), or a case would count as late before its past steps are in
             with background.paused(*jobs.CLOCK_JOBS):
-                sim.backfill(days=backfill_days, per_day=per_day, progress=False)
+                send_history(rt, sim, history, stop)
+    except Exception:  # the demo runs on; the next start sends what is missing
+        log.exception("the demo's history was not sent in full; the next start sends the rest")
+    while not server.started and not stop.is_set():
+        time.sleep(0.05)
+    if stop.is_set():
+        return
+    sim.api = CityApi(url, api_key)
+    try:
         sim.run(stop)
     except Exception:  # the demo's server keeps running even if the simulator fails
         log.exception("simulator stopped")
+    finally:
+        sim.close()
 
 
 def _duty_desk(rt: Runtime, stop: threading.Event) -> None:

@@ -1,8 +1,11 @@
-"""The event simulator: a believable live city, driven through the product's real HTTP API only.
+"""The event simulator: a believable live city, driven through the product's HTTP API as any source would
+(`simulation.api.CityApi`), or in process through the same commands (`simulation.local.LocalCity`, the demo's
+history).
 
 `backfill()` sends days of history (reports with past timestamps, each case moved along its life with
-past `at` times); `run()` then keeps the city alive: new reports at a day-night rhythm and open cases moved
-on, with the life steps sped up by `speedup` while every timestamp stays real wall-clock time.
+past `at` times, in rounds: the next step of every case); `run()` then keeps the city alive: new reports at a
+day-night rhythm and open cases moved on, with the life steps sped up by `speedup` while every timestamp stays
+real wall-clock time.
 
 Besides its status steps a case may have side steps (`simulation.sidesteps`): a dispute is mediated before it is
 closed, an emergency is whistled to departments that then report in. A side step refused with 409 (someone else
@@ -20,13 +23,15 @@ import time
 from bisect import insort
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import httpx
 from tqdm import tqdm
 
-from bigscreen.simulation.api import CityApi, ServerUnavailable, epoch
+from bigscreen.simulation.api import CityApi, ServerUnavailable, StepCall, epoch
 from bigscreen.simulation.catalogue import (
     AREA_LEVELS,
     Catalogue,
@@ -42,6 +47,9 @@ from bigscreen.simulation.sidesteps import (
     with_whistle,
 )
 from bigscreen.simulation.vocab import DEFAULT_PROFILE, Profile
+
+if TYPE_CHECKING:
+    from bigscreen.simulation.local import LocalCity
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +91,12 @@ class Case:
 
 
 class Simulator:
-    def __init__(self, base_url: str, api_key: str, *, rate: float = 2.0, seed: int | None = None,
-                 speedup: float = 60.0, client: httpx.Client | None = None, workers: int = 2):
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *, rate: float = 2.0,
+                 seed: int | None = None, speedup: float = 60.0, client: httpx.Client | None = None, workers: int = 2,
+                 api: CityApi | LocalCity | None = None):
         if rate <= 0 or speedup <= 0:
             raise ValueError("rate and speedup must be positive")
-        self.api = CityApi(base_url, api_key, client)
+        self.api = api if api is not None else CityApi(base_url, api_key, client)
         self.rate, self.speedup, self.workers = rate, speedup, max(1, workers)
         self.rng = random.Random(seed)
         self.clock = time.time
@@ -234,67 +243,109 @@ class Simulator:
         return entry
 
     # -- history ------------------------------------------------------------------------------------
-    def backfill(self, days: int = 7, per_day: int = 3000, progress: bool = True) -> int:
-        """Send `days` of history, `per_day` reports a day, each moved along its life with past times.
+    def backfill(self, days: int = 7, per_day: int = 3000, progress: bool = True, *, until: float | None = None,
+                 source_prefix: str | None = None, stop: threading.Event | None = None) -> int:
+        """Send `days` of history up to `until` (default: now), `per_day` reports a day, each moved along its life
+        with past times. Steps later than `until` (less a margin) are kept for `run`. Returns how many reports
+        were created.
 
-        Cases whose next step would lie in the future are kept for `run`. Returns how many were created."""
+        With a seed, `until` and `source_prefix` it is the same history every time, so sending it again picks
+        up where it stopped (a crash, `stop`): a report already stored is not stored again (its source id), and
+        of its case only the steps later than the case's last stored step are sent. `stop` ends it between
+        batches."""
         if self.catalogue is None:
             self._retrying(self.load_catalogue)
-        now = self.clock()
-        times = sample_times(self.rng, now - days * 86400, now - BACKFILL_NEWEST_S, int(days * per_day))
+        end = self.clock() if until is None else until
+        cutoff = end - STEP_MARGIN_S
+        factory = self.factory if source_prefix is None else EventFactory(self.catalogue, self.rng, source_prefix)
+        times = sample_times(self.rng, end - days * 86400, end - BACKFILL_NEWEST_S, int(days * per_day))
         created = 0
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="simulator") as pool, \
-                tqdm(total=len(times), disable=not progress, unit="event", desc="backfill") as bar:
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="simulator") if self.workers > 1 else None
+        with pool or nullcontext(), tqdm(total=len(times), disable=not progress, unit="event", desc="backfill") as bar:
             for start in range(0, len(times), BATCH_SIZE):
-                bodies = [self.factory.make(t) for t in times[start:start + BATCH_SIZE]]
+                if stop is not None and stop.is_set():
+                    log.info("simulator backfill stopped after %d of %d reports", start, len(times))
+                    break
+                bodies = [factory.make(t) for t in times[start:start + BATCH_SIZE]]
                 pairs, n = self._retrying(self._ingest, bodies)
                 created += n
-                now = self.clock()
-                cases = [c for body, event in pairs if (c := self._new_case(body, event, now))]
-                for case, (counts, complaints) in zip(cases, pool.map(partial(self._replay, cutoff=now - STEP_MARGIN_S), cases)):
-                    self.stats.update(counts)
-                    for kind, message in complaints:
-                        self._complain(kind, message)
-                    if counts["backfill_ok"] and case.index < len(case.steps):
-                        self._schedule(case)
+                self._replay(self._history_cases(pairs), cutoff, pool)
                 bar.update(len(bodies))
         log.info("simulator backfill: %d events created over %d days, %d cases continue live; %s",
                  created, days, len(self._heap), dict(self.stats))
         return created
 
-    def _replay(self, case: Case, cutoff: float) -> tuple[Counter[str], list[tuple[str, str]]]:
-        """Post the steps of one case that lie before `cutoff`, with their own past times.
+    def _history_cases(self, pairs: list[tuple[dict, dict]]) -> list[Case]:
+        """The cases of a batch of history, each planned from its report as when it was new (so a history sent
+        again draws the same lives); a case stored before goes on after its last stored step."""
+        stored = [e["id"] for _, e in pairs if e.get("id") is not None and e.get("created") is False]
+        done = self.api.progress(stored) if stored else {}
+        now = self.clock()
+        cases = []
+        for body, event in pairs:
+            sofar = done.get(event.get("id"))
+            if sofar is not None:  # as it was answered when it was new
+                event = {**event, "status": "dispatched", "department": sofar.dispatched_to or event.get("department")}
+            case = self._new_case(body, event, now)
+            if case is None:
+                continue
+            if sofar is not None:
+                case.whistle_id = sofar.whistle_id
+                case.index = sum(case.origin + s.offset_s <= sofar.last_step for s in case.steps)  # in time order
+                self.stats["backfill_resumed"] += 1
+            cases.append(case)
+        return cases
 
-        Runs in a worker thread, so it leaves the shared stats alone: it answers what to count (step_* and
-        skipped_* per action, backfill_ok|conflict|missing|rejected for the case) and what to complain about."""
-        counts: Counter[str] = Counter()
-        complaints: list[tuple[str, str]] = []
-        while case.index < len(case.steps):
-            step = case.steps[case.index]
-            at = case.origin + step.offset_s
-            if at > cutoff:
-                break
-            r = self._retrying(self._send, case, step, at)
-            outcome = self._outcome(case, step, r)
-            if outcome not in GOES_ON:
-                counts[f"backfill_{outcome}"] += 1
-                complaints.append((f"backfill_{outcome}", f"case {case.id} {_why(step, r)}"))
-                return counts, complaints
-            if outcome == "refused":
-                complaints.append((f"refused_{step.action}", f"case {case.id} {_why(step, r)}; going on without it"))
-            counts[f"{GOES_ON[outcome]}_{step.action}"] += 1
-            case.index += 1
-        counts["backfill_ok"] += 1
-        return counts, complaints
+    def _replay(self, cases: list[Case], cutoff: float, pool: ThreadPoolExecutor | None) -> None:
+        """Post the steps of these cases that lie before `cutoff`, with their own past times, and schedule the rest
+        for `run`. In rounds: the next step of every case still going, so each case's steps keep their order and a
+        round's steps are about distinct cases (sent together: a thread pool's requests, or one call in process).
 
-    def _send(self, case: Case, step: Step, at: float | None = None) -> httpx.Response | None:
-        """Post one step where it belongs, at its past time `at` (backfill) or at the server's own now (live).
+        Counts step_* and skipped_* per action, and backfill_ok|conflict|missing|rejected per case."""
+        def through(step, calls):  # each call of its own: retried, several at once through the pool
+            send = partial(self._retrying, step)
+            return pool.map(send, calls) if pool else map(send, calls)
 
-        None: nothing to send (a report-in to a whistle that was never blown)."""
+        going = cases
+        while going:
+            due = []
+            for case in going:
+                if case.index < len(case.steps) and case.origin + case.steps[case.index].offset_s <= cutoff:
+                    due.append(case)
+                    continue
+                self.stats["backfill_ok"] += 1
+                if case.index < len(case.steps):
+                    self._schedule(case)
+            wanted = [(case, self._call(case, case.steps[case.index], case.origin + case.steps[case.index].offset_s))
+                      for case in due]
+            calls = [call for _, call in wanted if call is not None]
+            answers = iter(self.api.steps(calls, through))
+            going = []
+            for case, call in wanted:
+                step, r = case.steps[case.index], next(answers) if call is not None else None
+                outcome = self._outcome(case, step, r)
+                if outcome not in GOES_ON:
+                    self.stats[f"backfill_{outcome}"] += 1
+                    self._complain(f"backfill_{outcome}", f"case {case.id} {_why(step, r)}")
+                    continue
+                if outcome == "refused":
+                    self._complain(f"refused_{step.action}", f"case {case.id} {_why(step, r)}; going on without it")
+                self.stats[f"{GOES_ON[outcome]}_{step.action}"] += 1
+                case.index += 1
+                going.append(case)
+
+    @staticmethod
+    def _call(case: Case, step: Step, at: float | None = None) -> StepCall | None:
+        """One step as sent: at its past time `at` (backfill) or at the server's own now (live); None: nothing to
+        send (a report-in to a whistle that was never blown)."""
         if step.action == "report_in" and case.whistle_id is None:
             return None
-        body = step.body if at is None else {**step.body, "at": iso(at)}
-        return self.api.step(case.id, step.action, body, whistle_id=case.whistle_id)
+        return StepCall(case.id, step.action, step.body if at is None else {**step.body, "at": iso(at)}, case.whistle_id)
+
+    def _send(self, case: Case, step: Step) -> httpx.Response | None:
+        """Post one step where it belongs, now (the server's own time); None: nothing to send."""
+        call = self._call(case, step)
+        return None if call is None else self.api.step(call)
 
     @staticmethod
     def _outcome(case: Case, step: Step, r: httpx.Response | None) -> str:

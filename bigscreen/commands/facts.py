@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from bigscreen.areas import AreaIndex
-from bigscreen.db.models import Event
+from bigscreen.db.models import Event, EventTransition
 from bigscreen.live.contrib import EventFacts
 from bigscreen.privacy import mask_text
 from bigscreen.schemas import Problem
@@ -20,15 +22,46 @@ class EventRecord(SimpleNamespace):
     verify_photo_url = rating = resolved_level = dispute_rung = dispute_outcome = None
 
 
+IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit
+# Built once: a statement made per call costs more in SQLAlchemy than the database's own work.
+_events, _log = Event.__table__, EventTransition.__table__
+_EVENT = select(_events).where(_events.c.id == bindparam("event_id"))
+_EVENT_FOR_UPDATE = _EVENT.with_for_update()
+_EVENTS = select(_events).where(_events.c.id.in_(bindparam("ids", expanding=True)))
+_LAST_STEP = select(_log.c.at).where(_log.c.event_id == bindparam("event_id")).order_by(_log.c.id.desc()).limit(1)
+_LAST_STEPS = select(_log.c.event_id, _log.c.at).where(_log.c.id.in_(
+    select(func.max(_log.c.id)).where(_log.c.event_id.in_(bindparam("ids", expanding=True))).group_by(_log.c.event_id)))
+
+
 def load_event(conn: Connection, event_id: int, *, for_update: bool = False) -> EventRecord:
     """The case's stored columns; 404 when there is no such case. `for_update` locks the row
     (on PostgreSQL) until the transaction ends."""
-    events = Event.__table__
-    query = select(events).where(events.c.id == event_id)
-    row = conn.execute(query.with_for_update() if for_update else query).first()
+    row = conn.execute(_EVENT_FOR_UPDATE if for_update else _EVENT, {"event_id": event_id}).first()
     if row is None:
         raise Problem(404, f"no event {event_id}")
     return EventRecord(**row._mapping)
+
+
+def load_events(conn: Connection, event_ids: Sequence[int]) -> dict[int, EventRecord]:
+    """The stored columns of these cases, by id (cases not found are left out)."""
+    out: dict[int, EventRecord] = {}
+    for start in range(0, len(event_ids), IN_CHUNK):
+        out.update((row.id, EventRecord(**row._mapping))
+                   for row in conn.execute(_EVENTS, {"ids": list(event_ids[start:start + IN_CHUNK])}))
+    return out
+
+
+def last_step_at(conn: Connection, event_id: int) -> datetime | None:
+    """When the case's latest logged step happened (its report at least, for a stored case)."""
+    return conn.scalar(_LAST_STEP, {"event_id": event_id})
+
+
+def last_steps_at(conn: Connection, event_ids: Sequence[int]) -> dict[int, datetime]:
+    """`last_step_at` of each of these cases, by id."""
+    out: dict[int, datetime] = {}
+    for start in range(0, len(event_ids), IN_CHUNK):
+        out.update(conn.execute(_LAST_STEPS, {"ids": list(event_ids[start:start + IN_CHUNK])}).all())
+    return out
 
 
 def facts(event: Event, areas: AreaIndex) -> EventFacts:

@@ -90,8 +90,9 @@ def record_field_activities(rt: Runtime, source: str, activities: Sequence[Field
 
 class RecordFieldWork(BatchCommand):
     items: list[FieldActivityIn]
+    _fresh: tuple[list[FieldActivityRecord], datetime] = ([], EARLIEST)  # (stored now, when) once written
 
-    def _validate_fields(self) -> None:
+    def validate(self) -> None:
         errors: list[dict] = []
         seen: dict[str, int] = {}
         kinds = ", ".join(f"{k} ({KIND_NAMES[k]})" for k in FIELD_KINDS)
@@ -111,6 +112,8 @@ class RecordFieldWork(BatchCommand):
                 seen.setdefault(item.source_id, i)
         if errors:
             raise Problem(422, errors)
+        for item in self.items:
+            refuse_role(item.role, FIELD_WORK_ROLES, "record field work")
 
     def _rows(self, conn: Connection, now: datetime) -> list[dict]:
         """The rows to store, after checking each worker exists and works in the grid given."""
@@ -141,19 +144,20 @@ class RecordFieldWork(BatchCommand):
         return rows
 
     def run(self) -> list[Recorded]:
-        self._validate_fields()
-        for item in self.items:
-            refuse_role(item.role, FIELD_WORK_ROLES, "record field work")
-        now = self.rt.clock()
         try:
-            with self.rt.engine.begin() as conn:
-                rows = self._rows(conn, now)
-                results = self._store(conn, rows)
+            return super().run()
         except IntegrityError as exc:  # a worker or grid removed meanwhile (the city was rebuilt)
             log.warning("field work not stored: %s", exc.orig)
             raise Problem(409, "the grid workers changed meanwhile; nothing was stored, try again") from exc
-        self._count([r.activity for r in results if r.created], now)
+
+    def write(self, conn: Connection) -> list[Recorded]:
+        now = self.rt.clock()
+        results = self._store(conn, self._rows(conn, now))
+        self._fresh = ([r.activity for r in results if r.created], now)
         return results
+
+    def publish(self) -> None:
+        self._count(*self._fresh)
 
     def _store(self, conn: Connection, rows: list[dict]) -> list[Recorded]:
         table = FieldActivity.__table__

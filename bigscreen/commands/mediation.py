@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select, update
 
 from bigscreen.commands.base import CaseCommand
 from bigscreen.commands.checks import not_in_future, refuse_role
-from bigscreen.commands.facts import EventRecord, facts, load_event
+from bigscreen.commands.facts import EventRecord, facts, last_step_at, load_event
 from bigscreen.db.models import Event, EventTransition, MediationStep
 from bigscreen.lifecycle import (
     CLOSED_STATUSES,
@@ -75,8 +75,9 @@ def read_mediation(rt: Runtime, event_id: int) -> dict[str, Any]:
 
 class MediateDispute(CaseCommand):
     request: MediationIn
+    _moved: tuple[EventRecord, EventRecord] | None = None  # (before, after) once written
 
-    def _validate_fields(self) -> None:
+    def validate(self) -> None:
         r = self.request
         errors = []
         if r.outcome not in MEDIATION_OUTCOMES:
@@ -89,53 +90,57 @@ class MediateDispute(CaseCommand):
             raise Problem(422, errors)
         refuse_role(r.role, MEDIATION_ROLES, "mediate a dispute")
 
-    def run(self) -> dict[str, Any]:
-        self._validate_fields()
+    def write(self, conn: Connection) -> dict[str, Any]:
         r = self.request
         events, log, steps = Event.__table__, EventTransition.__table__, MediationStep.__table__
-        with self.rt.engine.begin() as conn:
-            event = load_event(conn, self.event_id)
-            category = event.category_code
-            if not self.rt.config.category(category).dispute:
-                raise Problem(409, f"case {event.id} is not a dispute: category {category}")
-            history = _steps(conn, event.id)
-            if history and r.rung == history[-1].rung and r.outcome == history[-1].outcome:
-                return state(event, True, [step_out(s) for s in history])  # the last step sent again: nothing changes
-            if event.status in CLOSED_STATUSES:
-                raise Problem(409, {"message": f"cannot mediate a case that is {event.status}", "status": event.status})
-            if event.dispute_outcome is not None:
-                raise Problem(409, {"message": f"the dispute is settled: {event.dispute_outcome} at {event.dispute_rung}",
-                                    "outcome": event.dispute_outcome, "rung": event.dispute_rung})
-            rung = current_rung(event)
-            if r.rung is not None and r.rung != rung:
-                raise Problem(409, {"message": f"the dispute is at the {rung} rung, not {r.rung}; reload and try again",
-                                    "rung": rung})
-            if r.outcome == "failed" and rung == MEDIATION_RUNGS[-1]:
-                raise Problem(422, [field_error(["body", "outcome"],
-                                                f"at the {rung} route a dispute is mediated or referred to court")])
-            at = r.at or self.rt.clock()
-            logged = conn.scalar(select(log.c.at).where(log.c.event_id == event.id).order_by(log.c.id.desc()).limit(1))
-            last = max([t for t in (logged, history[-1].at if history else None) if t is not None], default=None)
-            if last is not None and at < last:
-                raise Problem(422, [field_error(["body", "at"], f"must not be before the case's previous step at {last.isoformat()}")])
-            if r.outcome == "failed":
-                values = {"dispute_rung": MEDIATION_RUNGS[MEDIATION_RUNGS.index(rung) + 1], "dispute_outcome": None}
-            else:
-                values = {"dispute_rung": rung, "dispute_outcome": r.outcome}
-            values["version"] = event.version + 1
-            moved = conn.execute(
-                update(events).where(events.c.id == event.id, events.c.version == event.version).values(**values)
-            ).rowcount
-            if moved != 1:
-                raise Problem(409, {"message": "the case changed meanwhile; reload and try again"})
-            step = SimpleNamespace(rung=rung, outcome=r.outcome, at=at, actor=self.actor, role=r.role, note=r.note)
-            conn.execute(steps.insert().values(event_id=event.id, channel=self.channel, **vars(step)))
-            conn.execute(log.insert().values(
-                event_id=event.id, action="mediate", from_status=event.status, to_status=event.status,
-                at=at, actor=self.actor, role=r.role, channel=self.channel, note=f"{rung}: {r.outcome}",
-            ))
+        event = load_event(conn, self.event_id)
+        category = event.category_code
+        if not self.rt.config.category(category).dispute:
+            raise Problem(409, f"case {event.id} is not a dispute: category {category}")
+        history = _steps(conn, event.id)
+        if history and r.rung == history[-1].rung and r.outcome == history[-1].outcome:
+            return state(event, True, [step_out(s) for s in history])  # the last step sent again: nothing changes
+        if event.status in CLOSED_STATUSES:
+            raise Problem(409, {"message": f"cannot mediate a case that is {event.status}", "status": event.status})
+        if event.dispute_outcome is not None:
+            raise Problem(409, {"message": f"the dispute is settled: {event.dispute_outcome} at {event.dispute_rung}",
+                                "outcome": event.dispute_outcome, "rung": event.dispute_rung})
+        rung = current_rung(event)
+        if r.rung is not None and r.rung != rung:
+            raise Problem(409, {"message": f"the dispute is at the {rung} rung, not {r.rung}; reload and try again",
+                                "rung": rung})
+        if r.outcome == "failed" and rung == MEDIATION_RUNGS[-1]:
+            raise Problem(422, [field_error(["body", "outcome"],
+                                            f"at the {rung} route a dispute is mediated or referred to court")])
+        at = r.at or self.rt.clock()
+        logged = last_step_at(conn, event.id)
+        last = max([t for t in (logged, history[-1].at if history else None) if t is not None], default=None)
+        if last is not None and at < last:
+            raise Problem(422, [field_error(["body", "at"], f"must not be before the case's previous step at {last.isoformat()}")])
+        if r.outcome == "failed":
+            values = {"dispute_rung": MEDIATION_RUNGS[MEDIATION_RUNGS.index(rung) + 1], "dispute_outcome": None}
+        else:
+            values = {"dispute_rung": rung, "dispute_outcome": r.outcome}
+        values["version"] = event.version + 1
+        moved = conn.execute(
+            update(events).where(events.c.id == event.id, events.c.version == event.version).values(**values)
+        ).rowcount
+        if moved != 1:
+            raise Problem(409, {"message": "the case changed meanwhile; reload and try again"})
+        step = SimpleNamespace(rung=rung, outcome=r.outcome, at=at, actor=self.actor, role=r.role, note=r.note)
+        conn.execute(steps.insert().values(event_id=event.id, channel=self.channel, **vars(step)))
+        conn.execute(log.insert().values(
+            event_id=event.id, action="mediate", from_status=event.status, to_status=event.status,
+            at=at, actor=self.actor, role=r.role, channel=self.channel, note=f"{rung}: {r.outcome}",
+        ))
         after = EventRecord(**{**vars(event), **values})
-        change = self.rt.live.change_set(event_tag(after.id, after.version))
-        change.event_changed(facts(event, self.rt.areas), facts(after, self.rt.areas), self.rt.clock())
-        self._count(change)
+        self._moved = (event, after)
         return state(after, True, [step_out(s) for s in (*history, step)])
+
+    def publish(self) -> None:
+        if self._moved is None:  # the last step sent again: nothing changed
+            return
+        before, after = self._moved
+        change = self.rt.live.change_set(event_tag(after.id, after.version))
+        change.event_changed(facts(before, self.rt.areas), facts(after, self.rt.areas), self.rt.clock())
+        self._count(change)

@@ -24,8 +24,8 @@ from bigscreen.commands.checks import not_in_future, refuse_role
 from bigscreen.commands.facts import load_event
 from bigscreen.db.models import EventTransition, Whistle, WhistleCall
 from bigscreen.lifecycle import CLOSED_STATUSES, REPORT_IN_ROLES, WHISTLE_KINDS, WHISTLE_ROLES
-from bigscreen.runtime import Runtime
 from bigscreen.privacy import excerpt
+from bigscreen.runtime import Runtime
 from bigscreen.schemas import AwareDatetime, Problem, field_error
 from bigscreen.supervision import Supervisor, call_subject
 
@@ -110,8 +110,9 @@ def load_whistles(conn: Connection, event_id: int, whistle_id: int | None = None
 
 class WhistleCase(CaseCommand):
     request: WhistleIn
+    _scheduled: tuple[int, int, list[int], float] | None = None  # (whistle, alert, calls, when due) once written
 
-    def _validate_fields(self) -> None:
+    def validate(self) -> None:
         r = self.request
         errors = []
         configured = [k for k in WHISTLE_KINDS if k in self.rt.config.city.whistles]
@@ -130,46 +131,53 @@ class WhistleCase(CaseCommand):
             errors.append(error)
         if errors:
             raise Problem(422, errors)
-
-    def run(self) -> tuple[WhistleRecord, bool]:
-        """The whistle and whether this request created it (False: the same whistle is still open)."""
-        self._validate_fields()
-        r = self.request
         refuse_role(r.role, WHISTLE_ROLES, "whistle a case")
+
+    def write(self, conn: Connection) -> tuple[WhistleRecord, bool]:
+        """The whistle and whether this request created it (False: the same whistle is still open)."""
+        r = self.request
         kind = self.rt.config.city.whistles[r.kind]
         whistles, calls = Whistle.__table__, WhistleCall.__table__
-        with self.rt.engine.begin() as conn:
-            # on PostgreSQL the row lock makes a repeated whistle wait for the first, then find it
-            event = load_event(conn, self.event_id, for_update=True)
-            if event.status in CLOSED_STATUSES:
-                raise Problem(409, {"message": f"cannot whistle a case that is {event.status}", "status": event.status})
-            at = r.at or self.rt.clock()
-            if at < event.reported_at:
-                raise Problem(422, [field_error(["body", "at"],
-                                                f"must not be before the case was reported at {event.reported_at.isoformat()}")])
-            summoned = set(r.departments)
-            for earlier in load_whistles(conn, event.id):
-                if (earlier.kind == r.kind and {c.department for c in earlier.calls} == summoned
-                        and any(c.reported_at is None for c in earlier.calls)):
-                    return earlier, False
-            report_by = at + timedelta(minutes=kind.report_within_minutes)
-            whistle_id = conn.execute(whistles.insert().values(
-                event_id=event.id, kind=r.kind, at=at, report_by=report_by, actor=self.actor, role=r.role,
-                channel=self.channel, note=r.note,
-            )).inserted_primary_key[0]
-            call_ids = [conn.execute(calls.insert().values(whistle_id=whistle_id, department_code=code)).inserted_primary_key[0]
-                        for code in r.departments]
-            summary = f"{KIND_NAMES[r.kind]} → {', '.join(r.departments)}"
-            conn.execute(EventTransition.__table__.insert().values(
-                event_id=event.id, action="whistle", from_status=event.status, to_status=event.status, at=at,
-                actor=self.actor, role=r.role, channel=self.channel, note=f"{summary}\n{r.note}" if r.note else summary,
-            ))
-            chain = self.rt.areas.by_id[event.grid_id].chain
-            alert_id = raise_alert(conn, colour=kind.colour, source="whistle", subject=f"whistle:{whistle_id}",
-                                   title=f"{KIND_NAMES[r.kind]}: {excerpt(event.description, 40)}",
-                                   area_code=chain[2] if len(chain) > 2 else None, event_id=event.id, at=at)
+        # on PostgreSQL the row lock makes a repeated whistle wait for the first, then find it
+        event = load_event(conn, self.event_id, for_update=True)
+        if event.status in CLOSED_STATUSES:
+            raise Problem(409, {"message": f"cannot whistle a case that is {event.status}", "status": event.status})
+        at = r.at or self.rt.clock()
+        if at < event.reported_at:
+            raise Problem(422, [field_error(["body", "at"],
+                                            f"must not be before the case was reported at {event.reported_at.isoformat()}")])
+        summoned = set(r.departments)
+        for earlier in load_whistles(conn, event.id):
+            if (earlier.kind == r.kind and {c.department for c in earlier.calls} == summoned
+                    and any(c.reported_at is None for c in earlier.calls)):
+                return earlier, False
+        report_by = at + timedelta(minutes=kind.report_within_minutes)
+        whistle_id = conn.execute(whistles.insert().values(
+            event_id=event.id, kind=r.kind, at=at, report_by=report_by, actor=self.actor, role=r.role,
+            channel=self.channel, note=r.note,
+        )).inserted_primary_key[0]
+        call_ids = [conn.execute(calls.insert().values(whistle_id=whistle_id, department_code=code)).inserted_primary_key[0]
+                    for code in r.departments]
+        summary = f"{KIND_NAMES[r.kind]} → {', '.join(r.departments)}"
+        conn.execute(EventTransition.__table__.insert().values(
+            event_id=event.id, action="whistle", from_status=event.status, to_status=event.status, at=at,
+            actor=self.actor, role=r.role, channel=self.channel, note=f"{summary}\n{r.note}" if r.note else summary,
+        ))
+        chain = self.rt.areas.by_id[event.grid_id].chain
+        alert_id = raise_alert(conn, colour=kind.colour, source="whistle", subject=f"whistle:{whistle_id}",
+                               title=f"{KIND_NAMES[r.kind]}: {excerpt(event.description, 40)}",
+                               area_code=chain[2] if len(chain) > 2 else None, event_id=event.id, at=at)
         # report-by plus the configured first delay (0 by default): what a rebuild schedules
-        due = Supervisor(self.rt).due(report_by, 0).timestamp()
+        self._scheduled = (whistle_id, alert_id, call_ids, Supervisor(self.rt).due(report_by, 0).timestamp())
+        return WhistleRecord(
+            whistle_id, event.id, r.kind, at, report_by, self.actor, r.role, r.note,
+            tuple(CallRecord(c, code, None, None, None) for c, code in zip(call_ids, r.departments)),
+        ), True
+
+    def publish(self) -> None:
+        if self._scheduled is None:  # the same whistle is still open: nothing new
+            return
+        whistle_id, alert_id, call_ids, due = self._scheduled
         try:
             pipe = self.rt.redis.pipeline(transaction=False)
             self.rt.live.apply(self.rt.live.schedule({call_subject(c): due for c in call_ids}), pipe=pipe)
@@ -178,59 +186,61 @@ class WhistleCase(CaseCommand):
             pipe.execute()
         except RedisError:  # stored in SQL: the answer stands; rebuild refills the zset
             log.exception("whistle %d stored, but its calls were not scheduled for supervision", whistle_id)
-        return WhistleRecord(
-            whistle_id, event.id, r.kind, at, report_by, self.actor, r.role, r.note,
-            tuple(CallRecord(c, code, None, None, None) for c, code in zip(call_ids, r.departments)),
-        ), True
 
 
 class ReportInCase(CaseCommand):
     request: ReportIn
+    _call: int  # the department's call, once written
 
     def __init__(self, rt: Runtime, event_id: int, whistle_id: int, request: ReportIn, *, actor: str,
                  channel: str = "api") -> None:
         super().__init__(rt, event_id, request, actor=actor, channel=channel)
         self.whistle_id = whistle_id
 
-    def run(self) -> tuple[WhistleRecord, CallRecord, bool]:
-        """The whistle, the department's call, and whether this request recorded the report
-        (False: it had reported already, and the first report stands)."""
+    def validate(self) -> None:
         r = self.request
         if error := not_in_future(self.rt, r.at):
             raise Problem(422, [error])
         refuse_role(r.role, REPORT_IN_ROLES, "report in to a whistle")
+
+    def write(self, conn: Connection) -> tuple[WhistleRecord, CallRecord, bool]:
+        """The whistle, the department's call, and whether this request recorded the report
+        (False: it had reported already, and the first report stands)."""
+        r = self.request
         calls = WhistleCall.__table__
-        with self.rt.engine.begin() as conn:
-            status = load_event(conn, self.event_id).status
-            found = load_whistles(conn, self.event_id, self.whistle_id)
-            if not found:
-                raise Problem(404, f"no whistle {self.whistle_id} on event {self.event_id}")
-            whistle = found[0]
-            call = next((c for c in whistle.calls if c.department == r.department), None)
-            if call is None:
-                summoned = ", ".join(c.department for c in whistle.calls)
-                raise Problem(422, [field_error(["body", "department"],
-                                                f"'{r.department}' was not summoned by this whistle; summoned: {summoned}")])
-            recorded = False
-            if call.reported_at is None:
-                at = r.at or self.rt.clock()
-                if at < whistle.at:
-                    raise Problem(422, [field_error(["body", "at"],
-                                                    f"must not be before the whistle at {whistle.at.isoformat()}")])
-                recorded = conn.execute(
-                    update(calls).where(calls.c.id == call.id, calls.c.reported_at.is_(None))
-                    .values(reported_at=at, reported_by=self.actor, note=r.note)
-                ).rowcount == 1
-                if recorded:
-                    call = replace(call, reported_at=at, reported_by=self.actor, note=r.note)
-                    conn.execute(EventTransition.__table__.insert().values(
-                        event_id=self.event_id, action="report_in", from_status=status, to_status=status, at=at,
-                        actor=self.actor, role=r.role, channel=self.channel, note=r.note, department_code=r.department,
-                    ))
-                else:  # a concurrent report of the same department won: answer with it
-                    call = _call(conn.execute(select(calls).where(calls.c.id == call.id)).one())
-        try:  # also on a repeat: it repairs a removal lost to an earlier Redis failure
-            self.rt.live.apply(self.rt.live.schedule(unsched=[call_subject(call.id)]))
-        except RedisError:
-            log.exception("report of call %d stored, but it was not taken off the supervision zset", call.id)
+        status = load_event(conn, self.event_id).status
+        found = load_whistles(conn, self.event_id, self.whistle_id)
+        if not found:
+            raise Problem(404, f"no whistle {self.whistle_id} on event {self.event_id}")
+        whistle = found[0]
+        call = next((c for c in whistle.calls if c.department == r.department), None)
+        if call is None:
+            summoned = ", ".join(c.department for c in whistle.calls)
+            raise Problem(422, [field_error(["body", "department"],
+                                            f"'{r.department}' was not summoned by this whistle; summoned: {summoned}")])
+        recorded = False
+        if call.reported_at is None:
+            at = r.at or self.rt.clock()
+            if at < whistle.at:
+                raise Problem(422, [field_error(["body", "at"],
+                                                f"must not be before the whistle at {whistle.at.isoformat()}")])
+            recorded = conn.execute(
+                update(calls).where(calls.c.id == call.id, calls.c.reported_at.is_(None))
+                .values(reported_at=at, reported_by=self.actor, note=r.note)
+            ).rowcount == 1
+            if recorded:
+                call = replace(call, reported_at=at, reported_by=self.actor, note=r.note)
+                conn.execute(EventTransition.__table__.insert().values(
+                    event_id=self.event_id, action="report_in", from_status=status, to_status=status, at=at,
+                    actor=self.actor, role=r.role, channel=self.channel, note=r.note, department_code=r.department,
+                ))
+            else:  # a concurrent report of the same department won: answer with it
+                call = _call(conn.execute(select(calls).where(calls.c.id == call.id)).one())
+        self._call = call.id
         return whistle, call, recorded
+
+    def publish(self) -> None:
+        try:  # also on a repeat: it repairs a removal lost to an earlier Redis failure
+            self.rt.live.apply(self.rt.live.schedule(unsched=[call_subject(self._call)]))
+        except RedisError:
+            log.exception("report of call %d stored, but it was not taken off the supervision zset", self._call)

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from collections.abc import Callable
+from typing import NamedTuple
 
 import httpx
 
 log = logging.getLogger("bigscreen.simulate")
 
 REPAIRABLE = ("address", "photo_urls", "reporter_name", "reporter_phone")
+
+
+class Progress(NamedTuple):
+    """How far a stored case has come, for a history sent again to pick up where it stopped."""
+
+    last_step: float            # epoch seconds of its latest step
+    dispatched_to: str | None   # the department of its automatic dispatch (it may have been redispatched since)
+    whistle_id: int | None      # its latest whistle, for the report-ins still to come
+
+
+class StepCall(NamedTuple):
+    """One step of a case as the simulator sends it: a transition named by `action`, `mediate`, `whistle`, or a
+    `report_in` to the whistle `whistle_id`."""
+
+    event_id: int | str
+    action: str
+    body: dict
+    whistle_id: int | None = None
 
 
 class ServerUnavailable(RuntimeError):
@@ -56,17 +76,37 @@ class CityApi:
         r = self.call("GET", f"/api/v1/events/{event_id}")
         return r.json() if r.status_code == 200 else None
 
-    def step(self, event_id, action: str, body: dict, *, whistle_id=None) -> httpx.Response:
+    def progress(self, event_ids: list) -> dict:
+        """How far each case has come (`Progress`), from its history and its whistles; cases not found are left out."""
+        out = {}
+        for event_id in event_ids:
+            r = self.call("GET", f"/api/v1/events/{event_id}/history")
+            steps = r.json().get("steps") if r.status_code == 200 else None
+            if not steps:
+                continue
+            dispatch = next((s for s in steps if s.get("action") == "dispatch" and s.get("role") == "system"), {})
+            r = self.call("GET", f"/api/v1/events/{event_id}/whistles")
+            whistles = r.json().get("whistles") if r.status_code == 200 else None
+            out[event_id] = Progress(max(epoch(s.get("at")) or 0.0 for s in steps), dispatch.get("department"),
+                                     max((w["id"] for w in whistles or ()), default=None))
+        return out
+
+    def step(self, call: StepCall) -> httpx.Response:
         """Post one step of a case to its endpoint: a mediation step (`mediate`), a whistle, a report-in to the
         whistle `whistle_id`, or else a transition named by `action`."""
-        case = f"/api/v1/events/{event_id}"
-        if action == "mediate":
-            return self.call("POST", f"{case}/mediation", json=body)
-        if action == "whistle":
-            return self.call("POST", f"{case}/whistles", json=body)
-        if action == "report_in":
-            return self.call("POST", f"{case}/whistles/{whistle_id}/reports", json=body)
-        return self.call("POST", f"{case}/transitions", json={"action": action, **body})
+        case = f"/api/v1/events/{call.event_id}"
+        if call.action == "mediate":
+            return self.call("POST", f"{case}/mediation", json=call.body)
+        if call.action == "whistle":
+            return self.call("POST", f"{case}/whistles", json=call.body)
+        if call.action == "report_in":
+            return self.call("POST", f"{case}/whistles/{call.whistle_id}/reports", json=call.body)
+        return self.call("POST", f"{case}/transitions", json={"action": call.action, **call.body})
+
+    def steps(self, calls: list[StepCall], through: Callable = map) -> list[httpx.Response]:
+        """Steps of distinct cases, each a request of its own, posted by `through(self.step, calls)` (the simulator's
+        posts several at once through a thread pool and retries)."""
+        return list(through(self.step, calls))
 
     def post_events(self, bodies: list[dict]) -> tuple[list[tuple[dict, dict]], int, int]:
         """POST reports in one request: (body, event) pairs, how many were new, how many were rejected.
@@ -99,23 +139,29 @@ class CityApi:
     def _repair(bodies: list[dict], r: httpx.Response) -> list[dict]:
         log.warning("simulator: POST /api/v1/events HTTP %s: %s", r.status_code, r.text[:300])
         try:
-            errors = r.json()["detail"]
-            errors = errors if isinstance(errors, list) else [errors]
+            detail = r.json()["detail"]
         except (ValueError, KeyError, TypeError):
-            errors = []
-        if r.status_code != 422 or not errors:
-            return []
-        drop: set[int] = set()
-        for e in errors:
-            loc = e.get("loc", []) if isinstance(e, dict) else []
-            index = loc[1] if len(bodies) > 1 and len(loc) > 2 and isinstance(loc[1], int) else 0
-            name = loc[-1] if loc else None
-            if not 0 <= index < len(bodies):
-                continue
-            if name in ("lat", "lon") and bodies[index].get("grid"):
-                bodies[index].pop("lat", None), bodies[index].pop("lon", None)
-            elif name in REPAIRABLE:
-                bodies[index].pop(name, None)
-            else:
-                drop.add(index)
-        return [b for i, b in enumerate(bodies) if i not in drop]
+            detail = None
+        return repair(bodies, r.status_code, detail)
+
+
+def repair(bodies: list[dict], status: int, detail) -> list[dict]:
+    """The reports of a refused batch worth sending again: those the errors name are repaired (a point
+    outside the city gives way to the grid code, a bad optional field is left out) or dropped."""
+    errors = detail if isinstance(detail, list) else [detail] if detail else []
+    if status != 422 or not errors:
+        return []
+    drop: set[int] = set()
+    for e in errors:
+        loc = e.get("loc", []) if isinstance(e, dict) else []
+        index = loc[1] if len(bodies) > 1 and len(loc) > 2 and isinstance(loc[1], int) else 0
+        name = loc[-1] if loc else None
+        if not 0 <= index < len(bodies):
+            continue
+        if name in ("lat", "lon") and bodies[index].get("grid"):
+            bodies[index].pop("lat", None), bodies[index].pop("lon", None)
+        elif name in REPAIRABLE:
+            bodies[index].pop(name, None)
+        else:
+            drop.add(index)
+    return [b for i, b in enumerate(bodies) if i not in drop]

@@ -1,11 +1,16 @@
-"""The demo's duty officer: answers the alerts nobody has taken, as a staffed command centre would.
+"""The demo's duty officer: answers the alerts people leave, as a staffed command centre would, and leaves
+people enough to do.
 
 An alert raised by a rule (an emergency report, a whistle, a supervision notice, a spike) and still open
-`ACK_AFTER_S[colour]` seconds after it was raised (less for the severe colours, each alert a little
-differently) is acknowledged by the demo's duty account, through the same `AlertDesk` the duty desk uses.
+`ACK_AFTER_S[colour]` seconds after it was raised (each alert 0.5–1.5 times that) is acknowledged by the
+demo's duty account, through the same `AlertDesk` the duty desk uses, except:
+- the newest `LEFT_FOR_PEOPLE` open rule alerts, whatever their age: whoever opens the duty desk finds a
+  steady few to acknowledge (once that many have been raised);
+- red alerts wait longest (half an hour on average): they are the ones a person must take, and meanwhile
+  they escalate to the duty chief, the district and the city as the product does when nobody answers.
 An alert it acknowledged is resolved once its case is closed, or, for an alert without a case,
 `RESOLVE_AFTER_S` after the acknowledgement. Alerts raised by hand, and alerts a person acknowledged, are
-left to people: whoever tries the duty desk in the demo has a minute or more to take an alert first.
+left to people.
 
 Without it the wall of a demo that has run for a day shows hundreds of day-old unanswered alerts, which no
 centre would tolerate. Alerts from the backfilled history are as old as their reports: the first pass
@@ -29,7 +34,8 @@ from bigscreen.schemas import Problem
 
 log = logging.getLogger(__name__)
 
-ACK_AFTER_S = {"red": 60, "orange": 120, "yellow": 300, "blue": 600}  # mean; each alert 0.5–1.5 times this
+ACK_AFTER_S = {"red": 30 * 60, "orange": 10 * 60, "yellow": 15 * 60, "blue": 20 * 60}  # mean; each alert 0.5–1.5×
+LEFT_FOR_PEOPLE = 3
 RESOLVE_AFTER_S = 15 * 60
 RULE_SOURCES = ("emergency", "whistle", "supervision", "spike")
 TICK_S = 10.0
@@ -66,11 +72,14 @@ class DutyDeskSimulator:
         who = self.who()
         rows = [r for r in alert_rows(self.rt, statuses=LIVE_STATUSES, limit=READ_AT_MOST) if r["source"] in RULE_SOURCES]
         closed = self._closed_cases([r["event_id"] for r in rows if r["event_id"]])
+        newest = sorted((r for r in rows if r["status"] == "open"), key=lambda r: (_at(r["raised_at"]), r["id"]))
+        left = {r["id"] for r in newest[-LEFT_FOR_PEOPLE:]}
         desk = AlertDesk(self.rt, who, channel="system")
         acknowledged = resolved = 0
         for r in rows:
             try:
-                if r["status"] == "open" and now >= _at(r["raised_at"]) + timedelta(seconds=ACK_AFTER_S[r["colour"]] * _spread(r["id"])):
+                if (r["status"] == "open" and r["id"] not in left
+                        and now >= _at(r["raised_at"]) + timedelta(seconds=ACK_AFTER_S[r["colour"]] * _spread(r["id"]))):
                     r = desk.acknowledge(r["id"], "演示值班员签收")
                     acknowledged += 1
                 if r["status"] == "acknowledged" and r["owner"] == self._shown_as and self._done(r, closed, now):

@@ -109,6 +109,7 @@ class FieldWorkSimulator:
         self._plan: list[Planned] = []
         self._times: list[datetime] = []
         self._sent = 0  # activities of the day's plan sent so far
+        self._stop = threading.Event()  # `run`'s: a long catch-up ends between batches when it is set
 
     def workers(self) -> list[int]:
         """The full-time grid workers (helpers do not keep the 一日两巡五访 routine)."""
@@ -152,6 +153,8 @@ class FieldWorkSimulator:
     def _send(self, planned: Sequence[Planned]) -> int:
         created = 0
         for start in range(0, len(planned), BATCH):
+            if self._stop.is_set():
+                break
             items = [FieldActivityIn(kind=p.kind, worker_id=p.worker_id, at=p.at, role=Role.GRID_WORKER.value,
                                      channel=FieldChannel.GRID_APP, source_id=p.source_id)
                      for p in planned[start : start + BATCH]]
@@ -162,6 +165,7 @@ class FieldWorkSimulator:
         """Catch up with today, then send what falls due every `every_s` until `stop`; errors are logged and
         retried with back-off, never fatal."""
         backoff, caught_up = 0.0, False
+        self._stop = stop
         while not stop.is_set():
             try:
                 if not caught_up:

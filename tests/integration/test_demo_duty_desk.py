@@ -35,14 +35,14 @@ def _case(client, runtime, sid):
     return r.json()["id"]
 
 
-def test_the_demo_desk_acknowledges_late_rule_alerts_and_resolves_them_when_done(client, runtime, account):
+def test_the_demo_desk_answers_late_rule_alerts_and_leaves_people_the_red_and_the_newest(client, runtime, account):
     duty, person = account("duty"), account("duty")
     case = _case(client, runtime, "c-1")
     now = runtime.clock()
-    fresh = _raise(runtime, colour="red", source="emergency", subject="fresh", at=now)
-    old_red = _raise(runtime, colour="red", source="emergency", subject="old", at=now - timedelta(minutes=2), event_id=case)
-    old_yellow = _raise(runtime, colour="yellow", source="supervision", subject="late", at=now - timedelta(minutes=2))
-    spike = _raise(runtime, colour="orange", source="spike", subject="spike", at=now - timedelta(hours=1))
+    spike = _raise(runtime, colour="orange", source="spike", subject="spike", at=now - timedelta(hours=3))
+    red = _raise(runtime, colour="red", source="emergency", subject="fire", at=now - timedelta(minutes=10), event_id=case)
+    newest = [_raise(runtime, colour="blue", source="whistle", subject=f"whistle {i}", at=now - timedelta(minutes=5 - i))
+              for i in range(3)]
     by_hand = _raise(runtime, colour="red", source="manual", subject="manual", at=now - timedelta(hours=1))
     taken = _raise(runtime, colour="red", source="emergency", subject="taken", at=now - timedelta(hours=1))
     with runtime.sessions() as s:
@@ -52,25 +52,27 @@ def test_the_demo_desk_acknowledges_late_rule_alerts_and_resolves_them_when_done
     clock = [now]
     runtime.clock = lambda: clock[0]
     desk = DutyDeskSimulator(runtime, duty)
-    assert desk.tick() == (2, 0)
+    assert desk.tick() == (1, 0)
     state = _state(runtime)
-    assert state[old_red] == "acknowledged" and state[spike] == "acknowledged", "red after 30–90 s, orange after 60–180 s"
-    assert state[fresh] == "open" and state[old_yellow] == "open", "a fresh alert, and yellow before 150 s, wait for people"
+    assert state[spike] == "acknowledged", "an orange alert nobody took for hours"
+    assert state[red] == "open", "a red alert waits a quarter of an hour at least for a person"
+    assert all(state[a] == "open" for a in newest), "the newest few are left for people"
     assert state[by_hand] == "open" and state[taken] == "acknowledged", "hand-raised and people's alerts are theirs"
+
+    clock[0] = now + timedelta(minutes=40)
+    assert desk.tick() == (1, 1)
+    state = _state(runtime)
+    assert state[red] == "acknowledged", "red after 15–45 minutes"
+    assert state[spike] == "resolved", "no case: resolved a quarter of an hour after it was acknowledged"
+    assert all(state[a] == "open" for a in newest), "however old, the newest few wait for people"
 
     for action, extra in CLOSE:
         r = client.post(f"/api/v1/events/{case}/transitions", json={"role": ROLE_OF[action], "action": action, **extra})
         assert r.status_code == 200, r.text
-    clock[0] = now + timedelta(minutes=10)
-    assert desk.tick() == (2, 1)
+    later = _raise(runtime, colour="yellow", source="supervision", subject="late", at=clock[0])
+    assert desk.tick() == (1, 1)
     state = _state(runtime)
-    assert state[old_red] == "resolved", "its case is closed"
-    assert state[spike] == state[fresh] == state[old_yellow] == "acknowledged"
-    clock[0] = now + timedelta(minutes=20)
-    assert desk.tick() == (0, 1)
-    assert _state(runtime)[spike] == "resolved", "no case: resolved a quarter of an hour after it was acknowledged"
-    clock[0] = now + timedelta(minutes=30)
-    assert desk.tick() == (0, 2)
-    state = _state(runtime)
-    assert state[fresh] == state[old_yellow] == "resolved"
+    assert state[red] == "resolved", "its case is closed"
+    assert state[newest[0]] == "acknowledged", "no longer among the newest three"
+    assert state[newest[1]] == state[newest[2]] == state[later] == "open"
     assert state[by_hand] == "open" and state[taken] == "acknowledged"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -55,8 +57,13 @@ def test_demo_runs_moves_numbers_and_stops_cleanly(tmp_path):
                 break
             time.sleep(0.2)
         assert kpi["reported_today"] > first, "the simulator's events reach the live figures"
+        time.sleep(1)  # the simulator busy posting (20 reports a second) when the stop comes
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+        after = proc.stdout.read()
+        assert after.rstrip().endswith("demo stopped"), after
+        loud = [line for line in after.splitlines() if re.search(r"\b(ERROR|WARNING|CRITICAL)\b|Traceback|Error:", line)]
+        assert not loud, "stopping stops the demo's own clients first, quietly:\n" + after
         assert not _redis_children(data_dir), "no redis-server left behind"
     finally:
         if proc.poll() is None:
@@ -83,6 +90,61 @@ def test_demo_backfill_replays_every_case_before_the_clock_judges_it(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _demo(data_dir: Path, port: int, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bigscreen.cli", "demo", "--data-dir", str(data_dir), "--port", str(port),
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _read_until(proc: subprocess.Popen, pattern: str, within_s: float) -> list[str]:
+    lines, deadline = [], time.monotonic() + within_s
+    while time.monotonic() < deadline and not (lines and re.search(pattern, lines[-1])):
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        lines.append(line)
+    assert lines and re.search(pattern, lines[-1]), "".join(lines)
+    return lines
+
+
+def _stop_quietly(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    after = proc.stdout.read()
+    loud = [line for line in after.splitlines() if re.search(r"\b(ERROR|WARNING|CRITICAL)\b|Traceback|Error:", line)]
+    assert not loud and after.rstrip().endswith("demo stopped"), after
+    return after
+
+
+def test_a_demo_stopped_during_its_history_stops_quietly_and_the_next_start_sends_the_rest(tmp_path):
+    """The history is sent in process in seconds; Ctrl-C in the middle of it stops it between batches (nothing
+    logged), and the next start sends what is missing instead of leaving a hole in the trend."""
+    data_dir, port = tmp_path / "data", free_port()
+    proc = _demo(data_dir, port, "--backfill-days", "1", "--rate", "0.1")  # 5,184 reports
+    try:
+        _read_until(proc, r"sending the (history|last)", 150)
+        _stop_quietly(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    plan = json.loads((data_dir / "demo-history.json").read_text())
+    assert not plan["done"] and _history_reports(data_dir) < 5184
+    proc = _demo(data_dir, port, "--backfill-days", "1", "--rate", "0.1")
+    try:
+        lines = _read_until(proc, r"history sent in", 150)
+        assert _history_reports(data_dir) == 5184, "the rest of the history, and nothing twice"
+        if not any("Ctrl-C stops everything" in line for line in lines):  # the banner comes once the URL answers
+            _read_until(proc, r"Ctrl-C stops everything", 60)
+        _stop_quietly(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _history_reports(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / "bigscreen.db") as db:
+        return db.execute("SELECT count(*) FROM events WHERE source_id LIKE 'history-%'").fetchone()[0]
 
 
 def test_apikey_create_prints_a_key_that_authenticates(tmp_path):

@@ -32,6 +32,7 @@ from bigscreen.lifecycle import (
 )
 from bigscreen.settings import REPO_CONFIG_DIR
 from bigscreen.simulate import Simulator
+from bigscreen.simulation.api import CityApi
 from bigscreen.simulation import events as ev
 from bigscreen.simulation import sidesteps
 from bigscreen.simulation.life import HOUR, plan_life
@@ -149,11 +150,16 @@ class FakeServer:
             return httpx.Response(200, json=self.services)
         if request.method == "POST" and path == "/api/v1/events":
             return self._post_events(body)
-        m = re.fullmatch(r"/api/v1/events/(\d+)(/transitions|/mediation|/whistles(?:/(\d+)/reports)?)?", path)
+        m = re.fullmatch(r"/api/v1/events/(\d+)(/transitions|/mediation|/history|/whistles(?:/(\d+)/reports)?)?", path)
         if m and int(m.group(1)) in self.events:
             e, route = self.events[int(m.group(1))], m.group(2)
             if request.method == "GET" and not route:
                 return httpx.Response(200, json=self._out(e))
+            if request.method == "GET" and route == "/history":
+                return httpx.Response(200, json={"event_id": e["id"], "steps": [self._step_out(e, step) for step in e["steps"]]})
+            if request.method == "GET" and route == "/whistles":
+                return httpx.Response(200, json={"event_id": e["id"], "whistles": [
+                    {"id": w["id"], "kind": w["kind"], "at": w["at"].isoformat()} for w in self.whistles.values() if w["event"] == e["id"]]})
             if request.method == "POST" and route == "/transitions":
                 return self._transition(e, body)
             if request.method == "POST" and route == "/mediation":
@@ -220,6 +226,7 @@ class FakeServer:
             e = {"id": eid, "body": b, "status": "dispatched", "reported": reported, "rung": "community", "settled": None,
                  "deadline": reported + timedelta(hours=self.limits[b["item"]][b["urgency"]]),
                  "department": self.departments[eid % len(self.departments)],
+                 "dispatched_to": self.departments[eid % len(self.departments)],
                  "grid": b.get("grid"), "steps": [("dispatch", reported + timedelta(seconds=1))]}
             self.events[eid] = e
             self.by_source[b["source_id"]] = eid
@@ -228,6 +235,13 @@ class FakeServer:
         if batch:
             return httpx.Response(200, json={"events": outs, "created": created, "existing": len(items) - created})
         return httpx.Response(201 if created else 200, json=outs[0])
+
+    @staticmethod
+    def _step_out(e: dict, step: tuple) -> dict:
+        if len(step) == 2:  # the automatic dispatch
+            return {"action": step[0], "at": step[1].isoformat(), "role": "system", "department": e["dispatched_to"]}
+        return {"action": step[0], "at": step[1].isoformat(), "role": step[2].get("role"),
+                "department": step[2].get("department")}
 
     def _out(self, e: dict, created: bool | None = None) -> dict:
         return {"id": e["id"], "source": "sim", "source_id": e["body"]["source_id"], "status": e["status"],
@@ -635,6 +649,44 @@ def test_backfill_whistles_some_emergencies_and_departments_report_in(backfilled
     late = sum(at is not None and at > by for at, by in calls)
     assert on_time > 2 * late and on_time < len(calls)  # some late or never
     assert sim.stats["step_whistle"] == len(whistles) and sim.stats["step_report_in"] == on_time + late
+
+
+def test_a_history_sent_again_picks_up_where_it_stopped_and_sends_nothing_twice(monkeypatch):
+    """The same seed, end and source prefix draw the same history; sent again after a crash half-way, reports
+    already stored are not sent as new and each case goes on after its last stored step (found over HTTP:
+    its history and whistles), ending as the history sent at one go."""
+    monkeypatch.setattr(sidesteps, "WHISTLE_SHARE", dict.fromkeys(sidesteps.WHISTLE_SHARE, 1.0))
+    until = time.time() - 600
+    history = dict(days=1, per_day=300, progress=False, until=until, source_prefix="history-1")
+    whole, cut = FakeServer(), FakeServer()
+    with Simulator("http://city.test", KEY, seed=9, client=whole.client()) as sim:
+        sim.backfill(**history)
+    rounds, steps = {"n": 0}, CityApi.steps
+
+    def crashing(self, *args, **kw):
+        rounds["n"] += 1
+        if rounds["n"] == 6:
+            raise RuntimeError("killed")
+        return steps(self, *args, **kw)
+
+    monkeypatch.setattr(CityApi, "steps", crashing)
+    with Simulator("http://city.test", KEY, seed=9, client=cut.client()) as sim, pytest.raises(RuntimeError):
+        sim.backfill(**history)
+    monkeypatch.setattr(CityApi, "steps", steps)
+    halfway = sum(len(e["steps"]) for e in cut.events.values())
+    with Simulator("http://city.test", KEY, seed=9, client=cut.client()) as sim:
+        assert sim.backfill(**history) == 0
+    assert sim.stats["backfill_resumed"] == 300 and cut.problems == whole.problems == []
+
+    def taken(server):
+        return {e["body"]["source_id"]: (e["status"], [s[:2] for s in e["steps"]]) for e in server.events.values()}
+
+    def whistled(server):
+        return sorted((w["event"], w["kind"], w["at"], sorted(w["calls"].items())) for w in server.whistles.values())
+
+    assert taken(cut) == taken(whole) and whistled(cut) == whistled(whole)
+    assert sum(len(e["steps"]) for e in cut.events.values()) > halfway
+    assert any(at is not None for w in whole.whistles.values() for at in w["calls"].values())
 
 
 def test_backfill_repairs_a_batch_the_server_rejects(server, sim):
