@@ -23,7 +23,7 @@ from datetime import timedelta
 from sqlalchemy import String, and_, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bigscreen.alerts import announce, raise_alert
+from bigscreen.alerts import Raise, announce, raise_alerts
 from bigscreen.commands.facts import EventRecord, facts, ticker_entry
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.lifecycle import Status
@@ -156,22 +156,24 @@ class IngestWriter:
     def _emergencies(self, conn, fresh: list[EventRecord]) -> list[int]:
         """Items of an emergency colour (fire, flood, gas, collapse) alert at once; more reports
         of the same item in the same community within the window count up that one alert.
-        Reports from the past (imports, backfill) are history, not emergencies: no alert."""
+        Reports from the past (imports, backfill) are history, not emergencies: no alert.
+        The group's alerts are raised together (`raise_alerts`: a few statements, not a few per
+        report); returns the ids of the alerts raised or counted up, each once."""
         rt, cfg = self.rt, self.rt.config
         wanted = set(cfg.city.alerts.emergency_colours)
         window = timedelta(minutes=cfg.city.alerts.repeat_window_minutes)
         now = rt.clock()
-        ids = []
+        raises = []
         for e in fresh:
             colour = cfg.alert_level(e.item_code)
             if colour not in wanted or now - e.reported_at > window:
                 continue
             chain = rt.areas.by_id[e.grid_id].chain
             community = chain[min(3, len(chain) - 1)]
-            ids.append(raise_alert(conn, colour=colour, source="emergency", subject=f"{e.item_code}@{community}",
-                                   title=f"{cfg.item(e.item_code).name}: {excerpt(e.description, 60)}", at=e.reported_at,
-                                   area_code=community, event_id=e.id, window=window))
-        return ids
+            raises.append(Raise(colour=colour, source="emergency", subject=f"{e.item_code}@{community}",
+                                title=f"{cfg.item(e.item_code).name}: {excerpt(e.description, 60)}", at=e.reported_at,
+                                area_code=community, event_id=e.id))
+        return list(dict.fromkeys(raise_alerts(conn, raises, window)))
 
     @staticmethod
     def _log_transitions(conn, ids: list[int]) -> None:
