@@ -67,8 +67,6 @@ def raise_alerts(conn: Connection, raises: Sequence[Raise], window: timedelta = 
     raise, in order."""
     if not raises:
         return []
-    alerts = Alert.__table__
-    last = func.coalesce(alerts.c.last_raised_at, alerts.c.raised_at)
     since = min(r.at for r in raises) - window
     by_source: dict[str, set[str]] = {}
     for r in raises:
@@ -78,11 +76,7 @@ def raise_alerts(conn: Connection, raises: Sequence[Raise], window: timedelta = 
     for source, subjects in by_source.items():
         ordered = sorted(subjects)
         for start in range(0, len(ordered), IN_CHUNK):
-            rows = conn.execute(
-                select(alerts.c.id, alerts.c.subject, last.label("last"))
-                .where(alerts.c.source == source, alerts.c.subject.in_(ordered[start : start + IN_CHUNK]),
-                       alerts.c.status != "resolved", last >= since)
-            ).all()
+            rows = conn.execute(_UNRESOLVED, {"source": source, "subjects": ordered[start : start + IN_CHUNK], "since": since}).all()
             for row in rows:
                 candidates.setdefault((source, row.subject), []).append(_Open(row.id, row.last))
     for found in candidates.values():
@@ -107,17 +101,26 @@ def raise_alerts(conn: Connection, raises: Sequence[Raise], window: timedelta = 
                          version=1 + o.repeats) for o in opened]
         # matched back by what tells them apart (a subject opens twice only a window apart):
         # asking RETURNING for the parameters' order would insert them one by one
-        stored = conn.execute(alerts.insert().returning(alerts.c.id, alerts.c.source, alerts.c.subject, alerts.c.raised_at), new_rows)
+        stored = conn.execute(_OPEN, new_rows)
         ids = {(row.source, row.subject, row.raised_at): row.id for row in stored}
         for o in opened:
             o.id = ids[(o.first.source, o.first.subject, o.first.at)]
     counted = [o for found in candidates.values() for o in found if o.first is None and o.repeats]
     if counted:
-        conn.execute(update(alerts).where(alerts.c.id == bindparam("alert_id"))
-                     .values(count=alerts.c.count + bindparam("repeats"), last_raised_at=bindparam("at"),
-                             version=alerts.c.version + bindparam("repeats")),
-                     [{"alert_id": o.id, "repeats": o.repeats, "at": o.last} for o in counted])
+        conn.execute(_COUNT_UP, [{"alert_id": o.id, "repeats": o.repeats, "at": o.last} for o in counted])
     return [o.id for o in chosen]
+
+
+_ALERTS = Alert.__table__
+_LAST = func.coalesce(_ALERTS.c.last_raised_at, _ALERTS.c.raised_at)
+# raise_alerts' statements, built once (building one costs more than running it for a few raises)
+_UNRESOLVED = (select(_ALERTS.c.id, _ALERTS.c.subject, _LAST.label("last"))
+               .where(_ALERTS.c.source == bindparam("source"), _ALERTS.c.subject.in_(bindparam("subjects", expanding=True)),
+                      _ALERTS.c.status != "resolved", _LAST >= bindparam("since", type_=_ALERTS.c.raised_at.type)))
+_OPEN = _ALERTS.insert().returning(_ALERTS.c.id, _ALERTS.c.source, _ALERTS.c.subject, _ALERTS.c.raised_at)
+_COUNT_UP = (update(_ALERTS).where(_ALERTS.c.id == bindparam("alert_id"))
+             .values(count=_ALERTS.c.count + bindparam("repeats"), last_raised_at=bindparam("at"),
+                     version=_ALERTS.c.version + bindparam("repeats")))
 
 
 @dataclass(eq=False)
