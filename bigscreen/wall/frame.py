@@ -12,6 +12,8 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import islice
 from datetime import datetime, timedelta
 
 from bigscreen.alerts import COLOURS, alert_rows
@@ -99,6 +101,11 @@ class WallAlert:
     shown: dict
     rank: tuple = ()
 
+    @cached_property
+    def mark(self) -> dict | None:
+        """What marks its area on the map (red and orange alerts), made once, not per frame."""
+        return {k: self.shown[k] for k in MARK_FIELDS} if self.shown["colour"] in MARKED else None
+
 
 def wall_alerts(rt: Runtime, map_level: int = MAP_LEVEL, ids: list[int] | None = None) -> list[WallAlert]:
     """Every open or acknowledged alert, most severe first (bigscreen.alerts.alert_rows' order);
@@ -129,9 +136,9 @@ def _epoch_ms(iso: str | None) -> int | None:
 def _alerts(alerts: Sequence[WallAlert], scope: Scope) -> tuple[list[dict], int, list[dict]]:
     """The scope's share: the city wall shows every alert, a district's those inside it. The
     ticker gets the most severe few; the map marks every red and orange one."""
-    mine = [a.shown for a in alerts if scope.level == 0 or scope.code in a.chain]
-    marks = [{k: a[k] for k in MARK_FIELDS} for a in mine if a["colour"] in MARKED]
-    return mine[:ALERTS_SHOWN], len(mine), marks[:MARKS]
+    mine = [a for a in alerts if scope.level == 0 or scope.code in a.chain]
+    marks = list(islice((a.mark for a in mine if a.mark is not None), MARKS))
+    return [a.shown for a in mine[:ALERTS_SHOWN]], len(mine), marks
 
 
 def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime, alerts: Sequence[WallAlert] = ()) -> dict:
