@@ -5,6 +5,10 @@
 Prints events/s for single posts and for batches of 1,000, and a baseline measured in the
 same run: the same rows inserted with bare SQL (executemany, one commit per 1,000) plus one
 Redis pipeline per 1,000 with one HINCRBY per row. Ratio = API batched / baseline.
+
+Also the CPU each figure cost per event (user + system time from /proc: the uvicorn workers and
+redis-server for the API; the benchmark process and redis-server for the baseline) and the load
+average: on a machine other work shares, throughput moves with that work, CPU per event much less.
 """
 
 from __future__ import annotations
@@ -64,7 +68,27 @@ async def post_all(url: str, key: str, payloads: list, concurrency: int) -> floa
         return time.perf_counter() - t0
 
 
-def wrk_single(url: str, key: str, rt: Runtime, run: str, seconds: int, connections: int) -> float:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (children not included)."""
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def workers_of(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def wrk_single(url: str, key: str, rt: Runtime, run: str, seconds: int, connections: int) -> tuple[float, float]:
     """Single posts from wrk (C, so the load generator takes little of the 2 cores)."""
     grids = [g.code for g in rt.areas.at_level(rt.areas.grid_level)]
     items = [i.code for c in rt.config.categories for i in c.items]
@@ -75,13 +99,15 @@ def wrk_single(url: str, key: str, rt: Runtime, run: str, seconds: int, connecti
     if int(fields["non2xx"]) or int(fields["errors"]):
         raise RuntimeError(out)
     print(f"  wrk: {fields['requests']} posts, p50 {fields['p50_ms']} ms, p99 {fields['p99_ms']} ms")
-    return int(fields["requests"]) / (int(fields["duration_us"]) / 1e6)
+    seconds = int(fields["duration_us"]) / 1e6
+    return int(fields["requests"]) / seconds, seconds
 
 
-def baseline(rt: Runtime, rows: list[dict]) -> float:
+def baseline(rt: Runtime, rows: list[dict], pids: list[int] = ()) -> tuple[float, float]:
     """The floor: the same event rows inserted with bare SQL (executemany, one commit per 1,000)
     plus one Redis pipeline per 1,000 with one HINCRBY per row. No validation, no HTTP, no
-    transition log, no per-level counters. Rows are prepared before the clock starts."""
+    transition log, no per-level counters. Rows are prepared before the clock starts.
+    Returns the seconds taken and the CPU seconds `pids` spent meanwhile."""
     from sqlalchemy import insert
 
     from bigscreen.db.models import Event
@@ -96,7 +122,7 @@ def baseline(rt: Runtime, rows: list[dict]) -> float:
                            description=b["description"], photo_urls=[], lat=grid.lat, lon=grid.lon, grid_id=grid.id,
                            status="dispatched", department_code=cfg.dispatch(b["item"], grid.chain[1]),
                            deadline=now + cfg.time_limit(b["item"], "normal"), reported_at=now, dispatched_at=now, version=1))
-    t0 = time.perf_counter()
+    c0, t0 = cpu_seconds(pids), time.perf_counter()
     for start in range(0, len(values), 1000):
         chunk = values[start : start + 1000]
         with rt.engine.begin() as conn:
@@ -105,7 +131,7 @@ def baseline(rt: Runtime, rows: list[dict]) -> float:
         for v in chunk:
             pipe.hincrby(f"baseline:{v['grid_id']}", v["category_code"], 1)
         pipe.execute()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, cpu_seconds(pids) - c0
 
 
 def main() -> None:
@@ -143,18 +169,32 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             asyncio.run(post_all(url, key, bodies(rt, 200, "warm", 0), 8))
+            api = [*workers_of(server.pid), redis_server.process.pid]
+            load = [os.getloadavg()[0]]
             single, batched, base = [], [], []
+            cpu_single, cpu_batched, cpu_base = [], [], []
             for r in range(args.repeat):
+                c0 = cpu_seconds(api)
                 if shutil.which("wrk"):
-                    single.append(wrk_single(url, key, rt, f"s{r}", args.seconds, args.concurrency))
+                    rate, seconds = wrk_single(url, key, rt, f"s{r}", args.seconds, args.concurrency)
+                    single.append(rate)
+                    posted = rate * seconds
                 else:
                     rows = bodies(rt, args.single, f"s{r}", r)
                     single.append(args.single / asyncio.run(post_all(url, key, rows, args.concurrency)))
+                    posted = args.single
+                c1 = cpu_seconds(api)
+                cpu_single.append((c1 - c0) / posted)
                 n = args.batches * 1000
                 rows = bodies(rt, n, f"b{r}", 100 + r)
                 batches = [rows[i : i + 1000] for i in range(0, n, 1000)]
+                c0 = cpu_seconds(api)
                 batched.append(n / asyncio.run(post_all(url, key, batches, args.batch_concurrency)))
-                base.append(n / baseline(rt, bodies(rt, n, f"base{r}", 200 + r)))
+                cpu_batched.append((cpu_seconds(api) - c0) / n)
+                seconds, cpu = baseline(rt, bodies(rt, n, f"base{r}", 200 + r), [os.getpid(), redis_server.process.pid])
+                base.append(n / seconds)
+                cpu_base.append(cpu / n)
+                load.append(os.getloadavg()[0])
         finally:
             server.terminate()
             server.wait()
@@ -165,6 +205,9 @@ def main() -> None:
     print(f"batches of 1000: {b:8.0f} events/s   (target >= 5,000)")
     print(f"baseline       : {bl:8.0f} events/s   (bare SQL executemany + one HINCRBY per row, pipelined)")
     print(f"ratio batched/baseline: {b / bl:.2f}   (target >= 0.30)")
+    cs, cb, cbl = (statistics.median(v) * 1e6 for v in (cpu_single, cpu_batched, cpu_base))
+    print(f"CPU per event  : single {cs:.0f} us, batched {cb:.0f} us (workers + redis-server); baseline {cbl:.0f} us (this process + redis-server)")
+    print(f"CPU ratio baseline/batched: {cbl / cb:.2f}; load average during the runs: {min(load):.1f}-{max(load):.1f}")
 
 
 if __name__ == "__main__":

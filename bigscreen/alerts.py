@@ -10,11 +10,13 @@ told who did.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, select, update
 
 from bigscreen.auth.audit import record
 from bigscreen.auth.context import Forbidden
@@ -30,7 +32,21 @@ COLOURS = ("red", "orange", "yellow", "blue")  # most severe first
 REPEAT_WINDOW = timedelta(hours=1)
 LIVE_STATUSES = ("open", "acknowledged")       # shown until resolved
 MAX_ESCALATION = 3
+IN_CHUNK = 900  # subjects per IN (..): under every database's parameter limit
 SEVERITY = case({c: i for i, c in enumerate(COLOURS)}, value=Alert.__table__.c.colour, else_=len(COLOURS))
+
+
+@dataclass(frozen=True)
+class Raise:
+    """One raise of an alert (see `raise_alerts`)."""
+
+    colour: str
+    source: str
+    subject: str
+    title: str
+    at: datetime
+    area_code: str | None = None
+    event_id: int | None = None
 
 
 def raise_alert(conn: Connection, *, colour: str, source: str, subject: str, title: str, at: datetime,
@@ -40,21 +56,82 @@ def raise_alert(conn: Connection, *, colour: str, source: str, subject: str, tit
     window of its last raise counts up the unresolved alert instead. Runs inside the caller's
     transaction, so the alert is stored with what raised it or not at all; whoever commits
     calls `announce`."""
-    alerts = Alert.__table__
-    last = func.coalesce(alerts.c.last_raised_at, alerts.c.raised_at)
-    open_one = conn.execute(
-        select(alerts.c.id).where(alerts.c.source == source, alerts.c.subject == subject,
-                                  alerts.c.status != "resolved", last >= at - window)
-        .order_by(alerts.c.id.desc()).limit(1)
-    ).scalar()
-    if open_one is not None:
-        conn.execute(update(alerts).where(alerts.c.id == open_one)
-                     .values(count=alerts.c.count + 1, last_raised_at=at, version=alerts.c.version + 1))
-        return open_one
-    return conn.execute(alerts.insert().values(
-        colour=colour, source=source, subject=subject, title=title[:300], area_code=area_code,
-        event_id=event_id, count=1, status="open", raised_at=at, escalation=0, version=1,
-    )).inserted_primary_key[0]
+    return raise_alerts(conn, [Raise(colour, source, subject, title, at, area_code, event_id)], window)[0]
+
+
+def raise_alerts(conn: Connection, raises: Sequence[Raise], window: timedelta = REPEAT_WINDOW) -> list[int]:
+    """`raise_alert` for each of `raises` in turn, with the same outcome, in a fixed number of
+    statements whatever their number (ingest raises a group's emergencies at once): one read of
+    the unresolved alerts of their subjects, one insert of the alerts opened (with the repeats
+    that followed already counted), one update of those counted up. Returns the alert id of each
+    raise, in order."""
+    if not raises:
+        return []
+    since = min(r.at for r in raises) - window
+    by_source: dict[str, set[str]] = {}
+    for r in raises:
+        by_source.setdefault(r.source, set()).add(r.subject)
+    # the unresolved alerts of these subjects that any raise can count up, oldest first
+    candidates: dict[tuple[str, str], list[_Open]] = {}
+    for source, subjects in by_source.items():
+        ordered = sorted(subjects)
+        for start in range(0, len(ordered), IN_CHUNK):
+            rows = conn.execute(_UNRESOLVED, {"source": source, "subjects": ordered[start : start + IN_CHUNK], "since": since}).all()
+            for row in rows:
+                candidates.setdefault((source, row.subject), []).append(_Open(row.id, row.last))
+    for found in candidates.values():
+        found.sort(key=lambda o: o.id)
+    opened: list[_Open] = []  # new alerts, in the order they open (their ids will follow every existing one)
+    chosen: list[_Open] = []
+    for r in raises:
+        found = candidates.setdefault((r.source, r.subject), [])
+        target = next((o for o in reversed(found) if o.last >= r.at - window), None)  # the newest in its window
+        if target is None:
+            target = _Open(None, r.at, r)
+            found.append(target)
+            opened.append(target)
+        else:
+            target.repeats += 1
+            target.last = r.at
+        chosen.append(target)
+    if opened:
+        new_rows = [dict(colour=o.first.colour, source=o.first.source, subject=o.first.subject, title=o.first.title[:300],
+                         area_code=o.first.area_code, event_id=o.first.event_id, count=1 + o.repeats, status="open",
+                         raised_at=o.first.at, last_raised_at=o.last if o.repeats else None, escalation=0,
+                         version=1 + o.repeats) for o in opened]
+        # matched back by what tells them apart (a subject opens twice only a window apart):
+        # asking RETURNING for the parameters' order would insert them one by one
+        stored = conn.execute(_OPEN, new_rows)
+        ids = {(row.source, row.subject, row.raised_at): row.id for row in stored}
+        for o in opened:
+            o.id = ids[(o.first.source, o.first.subject, o.first.at)]
+    counted = [o for found in candidates.values() for o in found if o.first is None and o.repeats]
+    if counted:
+        conn.execute(_COUNT_UP, [{"alert_id": o.id, "repeats": o.repeats, "at": o.last} for o in counted])
+    return [o.id for o in chosen]
+
+
+_ALERTS = Alert.__table__
+_LAST = func.coalesce(_ALERTS.c.last_raised_at, _ALERTS.c.raised_at)
+# raise_alerts' statements, built once (building one costs more than running it for a few raises)
+_UNRESOLVED = (select(_ALERTS.c.id, _ALERTS.c.subject, _LAST.label("last"))
+               .where(_ALERTS.c.source == bindparam("source"), _ALERTS.c.subject.in_(bindparam("subjects", expanding=True)),
+                      _ALERTS.c.status != "resolved", _LAST >= bindparam("since", type_=_ALERTS.c.raised_at.type)))
+_OPEN = _ALERTS.insert().returning(_ALERTS.c.id, _ALERTS.c.source, _ALERTS.c.subject, _ALERTS.c.raised_at)
+_COUNT_UP = (update(_ALERTS).where(_ALERTS.c.id == bindparam("alert_id"))
+             .values(count=_ALERTS.c.count + bindparam("repeats"), last_raised_at=bindparam("at"),
+                     version=_ALERTS.c.version + bindparam("repeats")))
+
+
+@dataclass(eq=False)
+class _Open:
+    """An unresolved alert while a group of raises is worked out: stored (`id`) or about to be
+    opened by its `first` raise; `repeats` raises counted it up, the last at `last`."""
+
+    id: int | None
+    last: datetime
+    first: Raise | None = None
+    repeats: int = 0
 
 
 def announce(rt: Runtime, *alert_ids: int) -> None:

@@ -20,10 +20,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import String, and_, literal, or_, select
+from sqlalchemy import String, and_, bindparam, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bigscreen.alerts import announce, raise_alert
+from bigscreen.alerts import Raise, announce, raise_alerts
 from bigscreen.commands.facts import EventRecord, facts, ticker_entry
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.lifecycle import Status
@@ -49,6 +49,27 @@ class _Job:
     future: Future
 
 
+def _log_steps() -> tuple:
+    """INSERT .. SELECT of the report and the automatic dispatch of the events `ids`, in that order."""
+    events, log_table = Event.__table__, EventTransition.__table__
+    columns = ["event_id", "action", "from_status", "to_status", "at", "actor", "role", "channel", "department_code"]
+    steps = (
+        ("report", None, Status.REPORTED.value, events.c.reported_at, events.c.source, "source", None),
+        ("dispatch", Status.REPORTED.value, Status.DISPATCHED.value, events.c.dispatched_at,
+         literal("auto-dispatch"), "system", events.c.department_code),
+    )
+    return tuple(
+        log_table.insert().from_select(columns, select(
+            events.c.id, literal(action), literal(src, String), literal(dst), at, actor,
+            literal(role), literal("api"), department if department is not None else literal(None, String),
+        ).where(events.c.id.in_(bindparam("ids", expanding=True))).order_by(events.c.id))
+        for action, src, dst, at, actor, role, department in steps
+    )
+
+
+LOG_STEPS = _log_steps()
+
+
 class IngestWriter:
     def __init__(self, rt) -> None:
         self.rt = rt
@@ -56,6 +77,11 @@ class IngestWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-live")
+        events = Event.__table__
+        insert = postgresql.insert if rt.engine.dialect.name == "postgresql" else sqlite.insert
+        # statements built once: building one costs more than running it for a small group
+        self._insert = (insert(events).on_conflict_do_nothing(index_elements=["source", "source_id"])
+                        .returning(events.c.id, events.c.source, events.c.source_id))
 
     def submit(self, source: str, rows: list[dict]) -> Future:
         future: Future = Future()
@@ -122,13 +148,9 @@ class IngestWriter:
             j.future.set_result(outcome)
 
     def _store_group(self, group: list[_Job]) -> tuple[list[list[Outcome]], list[EventRecord], list[int]]:
-        rt = self.rt
-        events = Event.__table__
-        insert = postgresql.insert if rt.engine.dialect.name == "postgresql" else sqlite.insert
         rows = [r for j in group for r in j.rows]
-        with rt.engine.begin() as conn:
-            stmt = insert(events).on_conflict_do_nothing(index_elements=["source", "source_id"])
-            created = {(r.source, r.source_id): r.id for r in conn.execute(stmt.returning(events.c.id, events.c.source, events.c.source_id), rows)}
+        with self.rt.engine.begin() as conn:
+            created = {(r.source, r.source_id): r.id for r in conn.execute(self._insert, rows)}
             replayed = {(r["source"], r["source_id"]) for r in rows if (r["source"], r["source_id"]) not in created}
             existing = self._existing(conn, replayed)
             claimed: set[tuple[str, str]] = set()
@@ -156,42 +178,33 @@ class IngestWriter:
     def _emergencies(self, conn, fresh: list[EventRecord]) -> list[int]:
         """Items of an emergency colour (fire, flood, gas, collapse) alert at once; more reports
         of the same item in the same community within the window count up that one alert.
-        Reports from the past (imports, backfill) are history, not emergencies: no alert."""
+        Reports from the past (imports, backfill) are history, not emergencies: no alert.
+        The group's alerts are raised together (`raise_alerts`: a few statements, not a few per
+        report); returns the ids of the alerts raised or counted up, each once."""
         rt, cfg = self.rt, self.rt.config
         wanted = set(cfg.city.alerts.emergency_colours)
         window = timedelta(minutes=cfg.city.alerts.repeat_window_minutes)
         now = rt.clock()
-        ids = []
+        raises = []
         for e in fresh:
             colour = cfg.alert_level(e.item_code)
             if colour not in wanted or now - e.reported_at > window:
                 continue
             chain = rt.areas.by_id[e.grid_id].chain
             community = chain[min(3, len(chain) - 1)]
-            ids.append(raise_alert(conn, colour=colour, source="emergency", subject=f"{e.item_code}@{community}",
-                                   title=f"{cfg.item(e.item_code).name}: {excerpt(e.description, 60)}", at=e.reported_at,
-                                   area_code=community, event_id=e.id, window=window))
-        return ids
+            raises.append(Raise(colour=colour, source="emergency", subject=f"{e.item_code}@{community}",
+                                title=f"{cfg.item(e.item_code).name}: {excerpt(e.description, 60)}", at=e.reported_at,
+                                area_code=community, event_id=e.id))
+        return list(dict.fromkeys(raise_alerts(conn, raises, window)))
 
     @staticmethod
     def _log_transitions(conn, ids: list[int]) -> None:
         """The report and the automatic dispatch of each new event, written by the database
         from the rows just stored (INSERT .. SELECT) rather than sent again from Python."""
-        events, log_table = Event.__table__, EventTransition.__table__
-        columns = ["event_id", "action", "from_status", "to_status", "at", "actor", "role", "channel", "department_code"]
-        steps = (
-            ("report", None, Status.REPORTED.value, events.c.reported_at, events.c.source, "source", None),
-            ("dispatch", Status.REPORTED.value, Status.DISPATCHED.value, events.c.dispatched_at,
-             literal("auto-dispatch"), "system", events.c.department_code),
-        )
         for start in range(0, len(ids), IN_CHUNK):
             chunk = ids[start : start + IN_CHUNK]
-            for action, src, dst, at, actor, role, department in steps:
-                rows = select(
-                    events.c.id, literal(action), literal(src, String), literal(dst), at, actor,
-                    literal(role), literal("api"), department if department is not None else literal(None, String),
-                ).where(events.c.id.in_(chunk)).order_by(events.c.id)
-                conn.execute(log_table.insert().from_select(columns, rows))
+            for statement in LOG_STEPS:
+                conn.execute(statement, {"ids": chunk})
 
     @staticmethod
     def _existing(conn, idents: set[tuple[str, str]]) -> dict[tuple[str, str], object]:

@@ -263,7 +263,7 @@ class Alert(Base):
     same source and subject raised again within a window counts up `count` instead."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_status_colour", "status", "colour"),)
+    __table_args__ = (Index("ix_alerts_status_colour", "status", "colour"), Index("ix_alerts_source_subject", "source", "subject"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     colour: Mapped[str] = mapped_column(String(8), doc="red, orange, yellow or blue.")

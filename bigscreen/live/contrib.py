@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from bigscreen.lifecycle import CLOSED_STATUSES
@@ -37,7 +37,14 @@ DAY_KEEP = 8  # days of day hashes kept; older days live only in SQL reports
 TREND_MAX_LEVEL = 2  # city, district, street
 MAP_LEVEL = 3  # communities: the level the wall's map colours, on every scope
 TREND_KEEP_S = 25 * 3600
+TREND_KEEP = timedelta(seconds=TREND_KEEP_S)
+TREND_AHEAD = timedelta(minutes=5)
 ONE_SECOND = timedelta(seconds=1)
+ZERO = timedelta(0)
+LOCAL_BUCKET_S = 900  # local days and hours are remembered per quarter of an hour of UTC (Contributions._local)
+LOCAL_BUCKET = timedelta(seconds=LOCAL_BUCKET_S)
+LOCAL_BUCKET_LAST = LOCAL_BUCKET - timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -88,32 +95,54 @@ class Contributions:
     def __init__(self, keys: Keys, tz: ZoneInfo) -> None:
         self.keys = keys
         self.tz = tz
-        self._today_of: tuple[datetime | None, date | None] = (None, None)
+        self._today_of: tuple[datetime | None, int] = (None, 0)
+        self._local_of: dict[int, tuple[str, str, int]] = {}
         self._keys_of: dict[str, tuple[str]] = {}
         self._dept_keys: dict[str, str] = {}
         self._day_keys: dict[tuple[str, str], str] = {}
+        self._chain_keys: dict[tuple[tuple[str, ...], str | None], tuple[str, ...]] = {}
+        self._trend_keys: dict[tuple[str, str], str] = {}
+        self._expiries: dict[str, int | None] = {}
         self._map_open = keys.map_open
 
     def day(self, moment: datetime) -> str:
-        return moment.astimezone(self.tz).strftime("%Y%m%d")
+        return self._local(moment)[0]
 
     def keep_day(self, moment: datetime, now: datetime) -> bool:
-        return (self._local_date(now) - moment.astimezone(self.tz).date()).days < DAY_KEEP
+        return self._local_date(now) - self._local(moment)[2] < DAY_KEEP
 
-    def _local_date(self, now: datetime) -> date:
+    def _local_date(self, now: datetime) -> int:
+        """The city's date today (ordinal)."""
         cached = self._today_of  # one attribute, read once: safe across threads
         if cached[0] is not now:  # a change set asks with the same `now` for every event
-            cached = self._today_of = (now, now.astimezone(self.tz).date())
+            cached = self._today_of = (now, self._local(now)[2])
         return cached[1]
+
+    def _local(self, moment: datetime) -> tuple[str, str, int]:
+        """The instant's local day ("%Y%m%d"), hour ("%Y%m%d%H") and date (ordinal) in the city's
+        zone. Remembered per quarter of an hour of UTC, in which they cannot change (zones are
+        offset by whole quarters of an hour, and change offset at most once in one), so ingest
+        does not convert and format every event's times (it was a third of the counters' cost)."""
+        bucket = (moment - EPOCH) // LOCAL_BUCKET  # exact, in whole quarters of an hour
+        found = self._local_of.get(bucket)
+        if found is None:
+            local = moment.astimezone(self.tz)
+            found = (local.strftime("%Y%m%d"), local.strftime("%Y%m%d%H"), local.toordinal())
+            start = EPOCH + bucket * LOCAL_BUCKET
+            first, last = start.astimezone(self.tz).utcoffset(), (start + LOCAL_BUCKET_LAST).astimezone(self.tz).utcoffset()
+            if first == last and first % LOCAL_BUCKET == ZERO:  # else (old local mean times): not remembered
+                if len(self._local_of) > 100_000:
+                    self._local_of.clear()
+                self._local_of[bucket] = found
+        return found
 
     def of(self, e: EventFacts, now: datetime) -> Delta:
         return self.add(Counter(), e, now)
 
     def add(self, out: Delta, e: EventFacts, now: datetime, sign: int = 1) -> Delta:
         """Adds `sign` times the event's contribution into `out` (and returns it)."""
-        c = e.category
         closed = e.status in CLOSED_STATUSES
-        fields = [f"st:{e.status}", f"cat:{c}"]
+        fields = [f"st:{e.status}", f"cat:{e.category}"]
         handle_s = 0
         ontime = False
         if closed:
@@ -132,38 +161,55 @@ class Contributions:
             fields.append("rated")
             if e.rating >= 2:
                 fields.append("satisfied")
-        report_day = self.day(e.reported_at) if self.keep_day(e.reported_at, now) else None
-        close_day = self.day(e.closed_at) if closed and self.keep_day(e.closed_at, now) else None
-        trends = [slot for slot in (self._trend_slot(e.reported_at, "r", now),
-                                    self._trend_slot(e.closed_at, "c", now) if closed else None) if slot]
-        get = out.get
-        if not closed and len(e.chain) > MAP_LEVEL:
-            k = (self._map_open, e.chain[MAP_LEVEL])
-            out[k] = get(k, 0) + sign
+        today = self._local_date(now)
+        reported = self._local(e.reported_at)
+        report_day = reported[0] if today - reported[2] < DAY_KEEP else None
+        trends = [(reported[1], "r")] if self._in_trend(e.reported_at, now) else []
+        close_day = None
+        if closed:
+            closed_at = self._local(e.closed_at)
+            close_day = closed_at[0] if today - closed_at[2] < DAY_KEEP else None
+            if self._in_trend(e.closed_at, now):
+                trends.append((closed_at[1], "c"))
+        chain = e.chain
+        keys = self._area_day_keys(chain, report_day)  # every level's all-time hash, and its report day's
         if e.department:
-            key = self._dept_key(e.department)
-            for f in fields:
-                out[(key, f)] = get((key, f), 0) + sign
-            if closed:
-                out[(key, "handle_s")] = get((key, "handle_s"), 0) + sign * handle_s
-        for level, code in enumerate(e.chain):
-            keys = self._area_keys(code)
-            targets = [keys[0], self._day_key(code, report_day)] if report_day else [keys[0]]
-            for key in targets:
-                for f in fields:
-                    out[(key, f)] = get((key, f), 0) + sign
-                if closed:
-                    out[(key, "handle_s")] = get((key, "handle_s"), 0) + sign * handle_s
-            if close_day:
+            keys = (self._dept_key(e.department), *keys)
+        counted = [(key, f) for key in keys for f in fields]
+        if not closed and len(chain) > MAP_LEVEL:
+            counted.append((self._map_open, chain[MAP_LEVEL]))
+        if close_day:
+            for code in chain:
                 key = self._day_key(code, close_day)
-                out[(key, "fl:closed")] = get((key, "fl:closed"), 0) + sign
+                counted.append((key, "fl:closed"))
                 if ontime:
-                    out[(key, "fl:ontime")] = get((key, "fl:ontime"), 0) + sign
-            if level <= TREND_MAX_LEVEL:
-                for hour, field in trends:
-                    k = (self.keys.trend(code, hour), field)
-                    out[k] = get(k, 0) + sign
+                    counted.append((key, "fl:ontime"))
+        for code in chain[: TREND_MAX_LEVEL + 1]:
+            for hour, field in trends:
+                counted.append((self._trend_key(code, hour), field))
+        if sign == 1:
+            out.update(counted)  # counts each (key, field) once, in C
+        else:
+            get = out.get
+            for k in counted:
+                out[k] = get(k, 0) + sign
+        if closed:
+            get = out.get
+            for key in keys:
+                out[(key, "handle_s")] = get((key, "handle_s"), 0) + sign * handle_s
         return out
+
+    def _area_day_keys(self, chain: tuple[str, ...], day: str | None) -> tuple[str, ...]:
+        """The all-time hash of every area of the chain, then (for a day still kept) their day hashes."""
+        found = self._chain_keys.get((chain, day))
+        if found is None:
+            found = tuple(self._area_keys(code)[0] for code in chain)
+            if day:
+                found += tuple(self._day_key(code, day) for code in chain)
+            if len(self._chain_keys) > 100_000:
+                self._chain_keys.clear()
+            self._chain_keys[(chain, day)] = found
+        return found
 
     def _area_keys(self, code: str) -> tuple[str]:
         found = self._keys_of.get(code)
@@ -185,11 +231,18 @@ class Contributions:
             found = self._day_keys[(code, day)] = self.keys.day(code, day)
         return found
 
-    def _trend_slot(self, moment: datetime, flow: str, now: datetime) -> tuple[str, str] | None:
-        if (now - moment).total_seconds() >= TREND_KEEP_S or moment > now + timedelta(minutes=5):
-            return None
-        local = moment.astimezone(self.tz)
-        return local.strftime("%Y%m%d%H"), flow
+    def _trend_key(self, code: str, hour: str) -> str:
+        found = self._trend_keys.get((code, hour))
+        if found is None:
+            if len(self._trend_keys) > 200_000:
+                self._trend_keys.clear()
+            found = self._trend_keys[(code, hour)] = self.keys.trend(code, hour)
+        return found
+
+    @staticmethod
+    def _in_trend(moment: datetime, now: datetime) -> bool:
+        """Inside the trend's window: the last 25 hours (and not more than 5 minutes ahead)."""
+        return now - moment < TREND_KEEP and moment <= now + TREND_AHEAD
 
     def overdue_fields(self, w: Waiting, chain: tuple[str, ...], now: datetime, sign: int = 1) -> Delta:
         """The counters one case moves by being overdue: its areas (all-time and its report
@@ -212,11 +265,19 @@ class Contributions:
 
     def expiry(self, key: str) -> int | None:
         """Unix time at which a dated key may go, or None for all-time keys."""
+        try:
+            return self._expiries[key]
+        except KeyError:
+            pass
+        found = None
         if ":d:" in key:
-            return self._expiry(key.rsplit(":", 1)[1], "%Y%m%d", timedelta(days=DAY_KEEP + 1))
-        if key.startswith(self._trend_prefix):
-            return self._expiry(key.rsplit(":", 1)[1], "%Y%m%d%H", timedelta(seconds=TREND_KEEP_S + 3600))
-        return None
+            found = self._expiry(key.rsplit(":", 1)[1], "%Y%m%d", timedelta(days=DAY_KEEP + 1))
+        elif key.startswith(self._trend_prefix):
+            found = self._expiry(key.rsplit(":", 1)[1], "%Y%m%d%H", timedelta(seconds=TREND_KEEP_S + 3600))
+        if len(self._expiries) > 200_000:
+            self._expiries.clear()
+        self._expiries[key] = found  # every group asks again for the same keys
+        return found
 
     @cached_property
     def _trend_prefix(self) -> str:

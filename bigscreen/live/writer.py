@@ -78,12 +78,14 @@ class ChangeSet:
         index: dict[str, int] = {}
 
         def grouped(delta: Delta) -> dict[str, dict[str, int]]:
-            out: dict[str, dict[str, int]] = {}
+            by_key: dict[str, dict[str, int]] = {}
             for (key, field), value in delta.items():
                 if value:
-                    i = index.setdefault(key, len(index) + 4)
-                    out.setdefault(str(i), {})[field] = value
-            return out
+                    fields = by_key.get(key)
+                    if fields is None:
+                        fields = by_key[key] = {}
+                    fields[field] = value
+            return {str(index.setdefault(key, len(index) + 4)): fields for key, fields in by_key.items()}
 
         body = {
             "inc": grouped(self.inc),

@@ -12,9 +12,11 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import islice
 from datetime import datetime, timedelta
 
-from bigscreen.alerts import alert_rows
+from bigscreen.alerts import COLOURS, alert_rows
 from bigscreen.geo.totals import PEOPLE, WORKFORCE
 from bigscreen.live.contrib import MAP_LEVEL
 from bigscreen.live.field_work import workforce
@@ -92,27 +94,38 @@ def plan(rt: Runtime, scope: Scope, totals: dict[str, dict[str, int]] | None = N
 
 @dataclass(frozen=True)
 class WallAlert:
-    """An unresolved alert as walls show it: `chain` picks the walls, `shown` goes into the frame."""
+    """An unresolved alert as walls show it: `chain` picks the walls, `shown` goes into the frame,
+    `rank` orders them as `alert_rows` does (most severe first, then oldest first)."""
 
     chain: tuple[str, ...]
     shown: dict
+    rank: tuple = ()
+
+    @cached_property
+    def mark(self) -> dict | None:
+        """What marks its area on the map (red and orange alerts), made once, not per frame."""
+        return {k: self.shown[k] for k in MARK_FIELDS} if self.shown["colour"] in MARKED else None
 
 
-def wall_alerts(rt: Runtime, map_level: int = MAP_LEVEL) -> list[WallAlert]:
-    """Every open or acknowledged alert, most severe first (bigscreen.alerts.alert_rows' order).
-    Reads SQL: the publisher calls it only when an alert changed, never per frame."""
+def wall_alerts(rt: Runtime, map_level: int = MAP_LEVEL, ids: list[int] | None = None) -> list[WallAlert]:
+    """Every open or acknowledged alert, most severe first (bigscreen.alerts.alert_rows' order);
+    with `ids`, those alerts whatever their status (the publisher reads the ones announced as
+    changed, see bigscreen.wall.publisher). Reads SQL: the publisher calls it only when an alert
+    changed, never per frame."""
     out = []
-    for r in alert_rows(rt, limit=ALERTS_READ):
+    rows = alert_rows(rt, limit=ALERTS_READ) if ids is None else alert_rows(rt, ids=ids)
+    for r in rows:
         area = rt.areas.by_code.get(r["area"]) if r["area"] else None
         chain = area.chain if area else ()
+        raised_at = datetime.fromisoformat(r["raised_at"])
         out.append(WallAlert(chain, {
             "id": r["id"], "colour": r["colour"], "title": mask_text(r["title"]), "count": r["count"], "status": r["status"],
             "area": r["area"], "area_name": r["area_name"] or "",
             "community": chain[map_level] if len(chain) > map_level else None,  # the map's area to mark
             "lat": area.lat if area else None, "lon": area.lon if area else None,
             "owner": r["owner"], "escalation": r["escalation"],
-            "raised_at": _epoch_ms(r["raised_at"]), "acknowledged_at": _epoch_ms(r["acknowledged_at"]),
-        }))
+            "raised_at": int(raised_at.timestamp() * 1000), "acknowledged_at": _epoch_ms(r["acknowledged_at"]),
+        }, (COLOURS.index(r["colour"]) if r["colour"] in COLOURS else len(COLOURS), raised_at, r["id"])))
     return out
 
 
@@ -123,9 +136,9 @@ def _epoch_ms(iso: str | None) -> int | None:
 def _alerts(alerts: Sequence[WallAlert], scope: Scope) -> tuple[list[dict], int, list[dict]]:
     """The scope's share: the city wall shows every alert, a district's those inside it. The
     ticker gets the most severe few; the map marks every red and orange one."""
-    mine = [a.shown for a in alerts if scope.level == 0 or scope.code in a.chain]
-    marks = [{k: a[k] for k in MARK_FIELDS} for a in mine if a["colour"] in MARKED]
-    return mine[:ALERTS_SHOWN], len(mine), marks[:MARKS]
+    mine = [a for a in alerts if scope.level == 0 or scope.code in a.chain]
+    marks = list(islice((a.mark for a in mine if a.mark is not None), MARKS))
+    return [a.shown for a in mine[:ALERTS_SHOWN]], len(mine), marks
 
 
 def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime, alerts: Sequence[WallAlert] = ()) -> dict:

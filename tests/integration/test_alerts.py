@@ -182,3 +182,38 @@ def test_the_webhook_sender_posts_the_message():
         server.shutdown()
     assert note == "HTTP 204" and got == [{"alert_id": 7, "level": 2, "target": "leader:370502", "colour": "red",
                                            "title": "燃气泄漏", "area": "370502"}]
+
+
+def test_a_batch_raises_what_its_reports_one_by_one_would(client, runtime):
+    """A group commit raises its emergencies together: reports of one item in one community
+    inside a batch count up one alert (an open one from before, else a new one), other
+    communities and items get their own, a resolved alert is not counted up, history raises
+    nothing, and a retry of the batch changes nothing."""
+    red, orange = _emergency_item(runtime, "red"), _emergency_item(runtime, "orange")
+    grids = runtime.areas.at_level(runtime.areas.grid_level)
+    community = lambda i: grids[i].chain[3]  # noqa: E731
+    other = next(i for i in range(len(grids)) if community(i) != community(0))
+    earlier = _report(client, runtime, "before-1", red)                          # open: will be counted up
+    resolved = _report(client, runtime, "before-2", orange, grid_index=other)
+    with runtime.engine.begin() as conn:
+        conn.execute(Alert.__table__.update().where(Alert.__table__.c.event_id == resolved["id"]).values(status="resolved"))
+    now = datetime.now(timezone.utc)
+
+    def body(sid, item, i, **over):
+        return {"source_id": sid, "channel": "hotline_12345", "item": item, "description": "燃气味", "grid": grids[i].code, **over}
+
+    batch = [body("b-1", red, 0), body("b-2", orange, other), body("b-3", red, other), body("b-4", red, 0),
+             body("b-5", orange, other), body("b-6", red, 0, reported_at=(now - timedelta(days=1)).isoformat()),
+             body("b-7", runtime.config.categories[0].items[0].code, 0)]
+    r = client.post("/api/v1/events", json=batch)
+    assert r.status_code == 200, r.text
+    ids = {e["source_id"]: e["id"] for e in r.json()["events"]}
+    got = [(a.subject, a.status, a.count, a.version, a.event_id) for a in _alerts(runtime)]
+    assert got == [
+        (f"{red}@{community(0)}", "open", 3, 3, earlier["id"]),           # + b-1 and b-4
+        (f"{orange}@{community(other)}", "resolved", 1, 1, resolved["id"]),
+        (f"{orange}@{community(other)}", "open", 2, 2, ids["b-2"]),       # b-2 opens, b-5 counts up
+        (f"{red}@{community(other)}", "open", 1, 1, ids["b-3"]),
+    ]
+    assert client.post("/api/v1/events", json=batch).json()["created"] == 0
+    assert [(a.subject, a.count) for a in _alerts(runtime)] == [(s, c) for s, _, c, _, _ in got]

@@ -138,3 +138,34 @@ def test_concurrent_retries_store_one_event(live_server, runtime, api_key):
     assert count_events(runtime) == 21
     kpi = httpx.get(live_server.url + "/api/v1/kpi", headers={"X-API-Key": api_key}).json()
     assert kpi["reported_today"] == 21
+
+
+def test_a_batch_costs_the_same_sql_statements_whatever_its_size(client, runtime):
+    """Group commit: the writer's round trips to the database do not grow with the events of a
+    group, emergencies (which raise or count up alerts) and retries included."""
+    from sqlalchemy import event as sa_event
+
+    grids = runtime.areas.at_level(runtime.areas.grid_level)
+    items = [i.code for i in runtime.config.items]
+    emergencies = [i for i in items if runtime.config.alert_level(i) in runtime.config.city.alerts.emergency_colours]
+
+    def batch(prefix, n):
+        return [event(runtime, f"{prefix}-{k}", item=(emergencies if k % 3 == 0 else items)[k % 7],
+                      lat=grids[k * 5 % len(grids)].lat, lon=grids[k * 5 % len(grids)].lon) for k in range(n)]
+
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731 -- (conn, cursor, statement, ...)
+    assert client.post("/api/v1/events", json=batch("warm", 3)).status_code == 200
+    counts = []
+    for prefix, n in (("small", 10), ("large", 300), ("retry", 10)):
+        statements.clear()
+        sa_event.listen(runtime.engine, "before_cursor_execute", listener)
+        try:
+            body = batch(prefix, n) if prefix != "retry" else batch("small", n) + batch("new", 2)
+            r = client.post("/api/v1/events", json=body)
+        finally:
+            sa_event.remove(runtime.engine, "before_cursor_execute", listener)
+        assert r.status_code == 200, r.text
+        counts.append(len(statements))
+    assert counts[0] == counts[1], (counts, statements)
+    assert counts[2] <= counts[0] + 1, counts  # a retry adds one read of the events already stored

@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy import select
 from tests_support import unsparse
 
-from bigscreen.db.models import Event
+from bigscreen.db.models import Alert, Event
 from bigscreen.simulation.life import ROLE_OF
 from bigscreen.wall.frame import build_frame, map_areas, map_key, scopes
 from bigscreen.wall.publisher import FramePublisher, read_frame
@@ -188,3 +188,46 @@ def test_frames_read_no_sql_but_alerts_after_an_alerts_message(client, runtime, 
     finally:
         stop.set()
         thread.join(5)
+
+
+def test_alert_changes_announced_by_id_are_merged_as_a_full_read_shows_them(client, runtime, account, monkeypatch):
+    """The publisher reads only the alerts announced as changed and merges them into those it
+    holds: raised, counted up, acknowledged, resolved, the frames equal those of a publisher that
+    reads every alert; when it holds only the most severe few (the read's limit) and one of them
+    is resolved, it reads them all again to take in the next."""
+    import bigscreen.wall.frame as frame
+    import bigscreen.wall.publisher as publisher_module
+
+    monkeypatch.setattr(frame, "ALERTS_READ", 4)
+    monkeypatch.setattr(publisher_module, "ALERTS_READ", 4)
+    desk = _desk(runtime, account("duty"))
+    areas = [a.code for a in runtime.areas.at_level(3)[:3]] + [None]
+    publisher = FramePublisher(runtime)
+    publisher.publish()
+
+    def alerts_of(frames):
+        return {code: [(a["id"], a["status"], a["count"], a["owner"]) for a in orjson.loads(body)["alerts"]]
+                for code, body in frames.items()}
+
+    def step(*ids):
+        publisher.alerts_changed(*ids)
+        with _Statements(runtime.engine) as sql:
+            mine = alerts_of(publisher.publish())
+        assert alerts_of(FramePublisher(runtime).publish()) == mine
+        return sql.seen
+
+    raised = [desk.raise_by_hand(colour, f"预警 {i}", areas[i % 4])["id"] for i, colour in enumerate(["yellow", "red", "blue"])]
+    assert all("LIMIT" not in s for s in step(*raised)), "read by id, not all again"
+    _emergency(client, runtime, "e-1", runtime.areas.at_level(runtime.areas.grid_level)[0])
+    _emergency(client, runtime, "e-2", runtime.areas.at_level(runtime.areas.grid_level)[0])  # counted up
+    with runtime.sessions() as s:
+        counted = s.scalar(select(Alert.id).where(Alert.source == "emergency"))
+    step(counted)
+    more = [desk.raise_by_hand(colour, f"更多 {i}", None)["id"] for i, colour in enumerate(["orange", "blue", "red"])]
+    step(*more)  # 7 unresolved, 4 held
+    desk.acknowledge(more[2], "收到")
+    assert all("LIMIT" not in s for s in step(more[2]))
+    desk.resolve(more[2], "已处置")  # held: the fifth most severe takes its place
+    assert any("LIMIT" in s for s in step(more[2])), "one held was resolved: every alert read again"
+    desk.resolve(raised[2], "已处置")  # blue, not held: nothing moves
+    step(raised[2])
