@@ -30,8 +30,8 @@ import orjson
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from bigscreen.geo.totals import area_totals
 from bigscreen.alerts import LIVE_STATUSES
+from bigscreen.geo.totals import area_totals
 from bigscreen.runtime import Runtime
 from bigscreen.wall.frame import ALERTS_READ, ScopePlan, WallAlert, build_frames, plan, scopes, wall_alerts
 
@@ -85,9 +85,9 @@ class FramePublisher:
         ids, self._changed_ids = self._changed_ids, set()
         try:
             changed = {a.shown["id"]: a for a in wall_alerts(self.rt, ids=sorted(ids))}
-        except SQLAlchemyError as exc:
+        except SQLAlchemyError as exc:  # read them all once the database answers again
             log.warning("frame publisher: alerts not read (%s); showing the last ones", exc)
-            self._changed_ids |= ids
+            self._alerts_next = time.monotonic() + ALERTS_RETRY_S
             return
         held = {a.shown["id"]: a for a in self._alerts}
         gone = False
