@@ -12,8 +12,8 @@ A. in process, as `bigscreen demo` does: `send_history` through `LocalCity` (rep
    group-commit writer, which counts them live; a step of each case per transaction, the transitions
    together; then `rebuild` from SQL once). Wall seconds, and CPU seconds of this process (all its threads;
    redis-server's own CPU is not included), for the whole day and for its parts.
-B. baselines, measured in the same run on the first `--sample` reports of the same plan, per report, and
-   scaled to the day (reports × steps of the whole day / of the sample):
+B. baselines, measured in the same run on a day like the plan's (same seed and end) with `--sample` reports
+   instead, scaled to the plan's day by calls (its reports and steps against the sample's):
    - run() per step: the same `LocalCity`, each step a whole command `run()` (its own transaction, then its
      Redis call), as `step()` does;
    - HTTP: the simulator through `CityApi` against `uvicorn --factory bigscreen.asgi:app --workers 1`
@@ -105,7 +105,7 @@ def in_process(env: Env, city_db: Path, plan: HistoryPlan, run: int) -> dict:
 
 
 def sample(env: Env, city_db: Path, plan: HistoryPlan, n: int, how: str) -> dict:
-    """The first `n` reports of the plan's day (its reports are drawn in time order, so these are the oldest)."""
+    """A day like the plan's (same seed and end) with `n` reports instead of the plan's number."""
     rt = fresh_runtime(env, city_db, f"sample-{how}")
     try:
         if how == "http":
@@ -114,27 +114,17 @@ def sample(env: Env, city_db: Path, plan: HistoryPlan, n: int, how: str) -> dict
             sim = Simulator(api=LocalCity(rt, SOURCE), seed=plan.seed, rate=RATE, workers=1)
             sim.api.steps = lambda calls, through=map: [sim.api.step(c) for c in calls]  # each a whole run()
         sim.load_catalogue()
-        # the same draws as the whole day, cut after `n` reports: the plan's times, its first batch(es)
         with Timed() as t:
-            sim.backfill(days=plan.days, per_day=plan.per_day, progress=False, until=plan.until,
-                         source_prefix=plan.source_prefix, stop=_after_reports(sim, n))
+            sim.backfill(days=plan.days, per_day=n, progress=False, until=plan.until, source_prefix=plan.source_prefix)
         return {"wall": t.wall, "cpu": t.cpu, "reports": sim.stats["events_created"], "n_steps": steps_taken(sim)}
     finally:
         rt.close()
 
 
-def _after_reports(sim: Simulator, n: int) -> threading.Event:
-    """A stop event that is set once `n` reports are in (checked by backfill between batches)."""
-    class Stop(threading.Event):
-        def is_set(self) -> bool:
-            return sim.stats["events_created"] >= n
-    return Stop()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--sample", type=int, default=500, help="reports of each baseline (a multiple of 500 is whole batches)")
+    ap.add_argument("--sample", type=int, default=500, help="reports of the day each baseline sends")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     per_day = round(RATE * 86400 * DAY_SHARE)

@@ -34,7 +34,7 @@ DEMO_SOURCE = "demo-simulator"
 DEMO_WALL = "演示大屏 demo wall"
 DEMO_DUTY = "demo-duty"  # the duty officer's account; the simulated duty desk acts as it
 DAY_SHARE = 0.6  # the simulator's day-night rhythm sends about this share of rate × 24 h a day
-HISTORY_SECONDS = "20–40 s a day on 2 cores"  # a day at the default rate, measured: docs/BENCHMARKS.md
+HISTORY_SECONDS = "about 11 s a day on 2 cores"  # a day at the default rate, measured: docs/BENCHMARKS.md
 
 
 def demo_accounts(rt: Runtime) -> list[tuple[str, str, str, str]]:

@@ -252,7 +252,7 @@ class Simulator:
         With a seed, `until` and `source_prefix` it is the same history every time, so sending it again picks
         up where it stopped (a crash, `stop`): a report already stored is not stored again (its source id), and
         of its case only the steps later than the case's last stored step are sent. `stop` ends it between
-        batches."""
+        rounds of steps."""
         if self.catalogue is None:
             self._retrying(self.load_catalogue)
         end = self.clock() if until is None else until
@@ -269,7 +269,7 @@ class Simulator:
                 bodies = [factory.make(t) for t in times[start:start + BATCH_SIZE]]
                 pairs, n = self._retrying(self._ingest, bodies)
                 created += n
-                self._replay(self._history_cases(pairs), cutoff, pool)
+                self._replay(self._history_cases(pairs), cutoff, pool, stop)
                 bar.update(len(bodies))
         log.info("simulator backfill: %d events created over %d days, %d cases continue live; %s",
                  created, days, len(self._heap), dict(self.stats))
@@ -296,18 +296,20 @@ class Simulator:
             cases.append(case)
         return cases
 
-    def _replay(self, cases: list[Case], cutoff: float, pool: ThreadPoolExecutor | None) -> None:
+    def _replay(self, cases: list[Case], cutoff: float, pool: ThreadPoolExecutor | None,
+                stop: threading.Event | None = None) -> None:
         """Post the steps of these cases that lie before `cutoff`, with their own past times, and schedule the rest
         for `run`. In rounds: the next step of every case still going, so each case's steps keep their order and a
         round's steps are about distinct cases (sent together: a thread pool's requests, or one call in process).
 
-        Counts step_* and skipped_* per action, and backfill_ok|conflict|missing|rejected per case."""
+        Counts step_* and skipped_* per action, and backfill_ok|conflict|missing|rejected per case. `stop` ends it
+        between rounds (what is left is sent when the same history is sent again)."""
         def through(step, calls):  # each call of its own: retried, several at once through the pool
             send = partial(self._retrying, step)
             return pool.map(send, calls) if pool else map(send, calls)
 
         going = cases
-        while going:
+        while going and not (stop is not None and stop.is_set()):
             due = []
             for case in going:
                 if case.index < len(case.steps) and case.origin + case.steps[case.index].offset_s <= cutoff:
