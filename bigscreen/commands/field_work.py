@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from bigscreen.commands.base import BatchCommand
-from bigscreen.commands.checks import not_in_future, refuse_role
+from bigscreen.commands.checks import TimeWindow, refuse_role
 from bigscreen.db.models import FieldActivity, GridWorker
 from bigscreen.lifecycle import FIELD_WORK_ROLES
 from bigscreen.live.field_work import FIELD_KINDS, KIND_NAMES, ActivityFacts
@@ -33,7 +33,6 @@ from bigscreen.schemas import AwareDatetime, Problem, field_error
 
 log = logging.getLogger(__name__)
 IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before this a time is a typo (and year 1 overflows in UTC)
 
 
 class FieldChannel(StrEnum):
@@ -96,13 +95,12 @@ class RecordFieldWork(BatchCommand):
         errors: list[dict] = []
         seen: dict[str, int] = {}
         kinds = ", ".join(f"{k} ({KIND_NAMES[k]})" for k in FIELD_KINDS)
+        window = TimeWindow.of(self.rt)
         for i, item in enumerate(self.items):
             if item.kind not in FIELD_KINDS:
                 errors.append(field_error(self._loc(i, "kind"), f"unknown kind '{item.kind}'; one of {kinds}"))
-            if error := not_in_future(self.rt, item.at, self._loc(i, "at")):
+            if error := window.error(item.at, self._loc(i, "at")):
                 errors.append(error)
-            elif item.at is not None and item.at < EARLIEST:
-                errors.append(field_error(self._loc(i, "at"), f"must not be before {EARLIEST.date().isoformat()}"))
             if item.grid is not None and self.rt.areas.grid(item.grid) is None:
                 errors.append(field_error(self._loc(i, "grid"), f"unknown grid '{item.grid}'"))
             if item.source_id is not None:

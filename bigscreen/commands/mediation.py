@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select, update
 
 from bigscreen.commands.base import CaseCommand
-from bigscreen.commands.checks import not_in_future, refuse_role
+from bigscreen.commands.checks import refuse_role, time_error
 from bigscreen.commands.facts import EventRecord, facts, last_step_at, load_event
 from bigscreen.db.models import Event, EventTransition, MediationStep
 from bigscreen.lifecycle import (
@@ -84,7 +84,7 @@ class MediateDispute(CaseCommand):
             errors.append(field_error(["body", "outcome"], f"unknown outcome '{r.outcome}'; one of {', '.join(MEDIATION_OUTCOMES)}"))
         if r.rung is not None and r.rung not in MEDIATION_RUNGS:
             errors.append(field_error(["body", "rung"], f"unknown rung '{r.rung}'; one of {', '.join(MEDIATION_RUNGS)}"))
-        if error := not_in_future(self.rt, r.at):
+        if error := time_error(self.rt, r.at):
             errors.append(error)
         if errors:
             raise Problem(422, errors)

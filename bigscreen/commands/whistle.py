@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select, update
 
 from bigscreen.alerts import raise_alert
 from bigscreen.commands.base import CaseCommand
-from bigscreen.commands.checks import not_in_future, refuse_role
+from bigscreen.commands.checks import refuse_role, time_error
 from bigscreen.commands.facts import load_event
 from bigscreen.db.models import EventTransition, Whistle, WhistleCall
 from bigscreen.lifecycle import CLOSED_STATUSES, REPORT_IN_ROLES, WHISTLE_KINDS, WHISTLE_ROLES
@@ -127,7 +127,7 @@ class WhistleCase(CaseCommand):
             elif code in seen:
                 errors.append(field_error(["body", "departments", i], f"department '{code}' is named twice"))
             seen.add(code)
-        if error := not_in_future(self.rt, r.at):
+        if error := time_error(self.rt, r.at):
             errors.append(error)
         if errors:
             raise Problem(422, errors)
@@ -199,7 +199,7 @@ class ReportInCase(CaseCommand):
 
     def validate(self) -> None:
         r = self.request
-        if error := not_in_future(self.rt, r.at):
+        if error := time_error(self.rt, r.at):
             raise Problem(422, [error])
         refuse_role(r.role, REPORT_IN_ROLES, "report in to a whistle")
 
