@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
@@ -18,7 +18,7 @@ from bigscreen.commands.transition import TransitionEvent
 from bigscreen.db.models import Event, EventTransition, SupervisionNotice
 from bigscreen.live.kpi import read_kpi
 from bigscreen.runtime import Runtime
-from bigscreen.schemas import EventIn, Problem, TransitionIn
+from bigscreen.schemas import MAX_ID, EventIn, Problem, TransitionIn
 from bigscreen.supervision import case_subject
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -29,6 +29,7 @@ async def runtime(request: Request) -> Runtime:
 
 
 RT = Annotated[Runtime, Depends(runtime)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]  # a row id in the path: larger numbers are no row, and overflow SQL
 Source = Annotated[str, Depends(api_source)]
 
 
@@ -90,13 +91,13 @@ async def ingest(rt: Runtime, source: str, items: list[EventIn], batch: bool) ->
 
 
 @router.post("/events/{event_id}/transitions", summary="Move a case along its life")
-async def post_transition(event_id: int, body: TransitionIn, rt: RT, source: Source):
+async def post_transition(event_id: Id, body: TransitionIn, rt: RT, source: Source):
     event = await run_in_threadpool(TransitionEvent(rt, event_id, body, actor=body.actor or source, role=body.role).run)
     return JSON(event_out(event, rt))
 
 
 @router.get("/events/{event_id}", summary="One event")
-async def get_event(event_id: int, rt: RT, source: Source):
+async def get_event(event_id: Id, rt: RT, source: Source):
     event = await run_in_threadpool(_load_event, rt, event_id)
     if event is None:
         raise HTTPException(404, f"no event {event_id}")
@@ -109,7 +110,7 @@ def _load_event(rt: Runtime, event_id: int) -> Event | None:
 
 
 @router.get("/events/{event_id}/history", summary="Every step of a case: who, as what, when, through which channel")
-async def get_history(event_id: int, rt: RT, source: Source):
+async def get_history(event_id: Id, rt: RT, source: Source):
     return JSON(await run_in_threadpool(_history, rt, event_id))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from bigscreen.api.events import RT, Source
+from bigscreen.api.events import RT, Id, Source
 from bigscreen.api.responses import JSON
 from bigscreen.commands.mediation import MediateDispute, MediationIn, read_mediation
 
@@ -13,11 +13,11 @@ router = APIRouter(prefix="/api/v1", tags=["mediation"])
 
 
 @router.post("/events/{event_id}/mediation", summary="Record how mediation ended on a dispute's current rung")
-async def post_mediation(event_id: int, body: MediationIn, rt: RT, source: Source):
+async def post_mediation(event_id: Id, body: MediationIn, rt: RT, source: Source):
     command = MediateDispute(rt, event_id, body, actor=body.actor or source)
     return JSON(await run_in_threadpool(command.run))
 
 
 @router.get("/events/{event_id}/mediation", summary="A dispute's rung, outcome and mediation steps")
-async def get_mediation(event_id: int, rt: RT, source: Source):
+async def get_mediation(event_id: Id, rt: RT, source: Source):
     return JSON(await run_in_threadpool(read_mediation, rt, event_id))

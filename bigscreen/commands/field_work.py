@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from redis.exceptions import RedisError
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,7 +29,7 @@ from bigscreen.lifecycle import FIELD_WORK_ROLES
 from bigscreen.live.field_work import FIELD_KINDS, KIND_NAMES, ActivityFacts
 from bigscreen.live.writer import activity_tag
 from bigscreen.runtime import Runtime
-from bigscreen.schemas import AwareDatetime, Problem, field_error
+from bigscreen.schemas import AwareDatetime, Incoming, Problem, field_error
 
 log = logging.getLogger(__name__)
 IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit
@@ -41,18 +41,16 @@ class FieldChannel(StrEnum):
     IMPORT = "import"      # 批量导入
 
 
-class FieldActivityIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class FieldActivityIn(Incoming):
     kind: Annotated[str, Field(min_length=1, max_length=16,
                                description="check_in (签到上岗), patrol (巡查) or visit (走访).")]
-    worker_id: Annotated[int, Field(ge=1, le=2**31 - 1, description="The grid worker (full-time or helper).")]
+    worker_id: Annotated[int, Field(ge=1, le=2**31 - 1, strict=True, description="The grid worker (full-time or helper).")]
     grid: Annotated[str | None, Field(min_length=1, max_length=32,
                                       description="The worker's grid code; default: the worker's grid.")] = None
     at: Annotated[AwareDatetime | None, Field(description="When it happened; default: now.")] = None
     role: Annotated[str, Field(min_length=1, max_length=32, description="grid_worker or centre.")]
     channel: FieldChannel = FieldChannel.GRID_APP
-    source_id: Annotated[str | None, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$",
+    source_id: Annotated[str | None, Field(min_length=1, max_length=128,
                                            description="The source's own id; sent again, nothing new is stored.")] = None
 
 
@@ -89,7 +87,7 @@ def record_field_activities(rt: Runtime, source: str, activities: Sequence[Field
 
 class RecordFieldWork(BatchCommand):
     items: list[FieldActivityIn]
-    _fresh: tuple[list[FieldActivityRecord], datetime] = ([], EARLIEST)  # (stored now, when) once written
+    _fresh: tuple[list[FieldActivityRecord], datetime] = ([], datetime.min.replace(tzinfo=UTC))  # (stored now, when) once written
 
     def validate(self) -> None:
         errors: list[dict] = []

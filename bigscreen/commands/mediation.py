@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import Connection, select, update
 
 from bigscreen.commands.base import CaseCommand
@@ -25,12 +25,10 @@ from bigscreen.lifecycle import (
 )
 from bigscreen.live.writer import event_tag
 from bigscreen.runtime import Runtime
-from bigscreen.schemas import AwareDatetime, Problem, field_error
+from bigscreen.schemas import AwareDatetime, Incoming, Problem, field_error
 
 
-class MediationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class MediationIn(Incoming):
     outcome: Annotated[str, Field(min_length=1, max_length=16, description="mediated, failed (climbs a rung) or referred (to court).")]
     rung: Annotated[str | None, Field(max_length=16, description="The rung the step was taken on; when given, it must be the current one.")] = None
     role: Annotated[str, Field(min_length=1, max_length=32, description="centre or grid_worker.")]

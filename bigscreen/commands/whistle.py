@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from redis.exceptions import RedisError
 from sqlalchemy import Connection, select, update
 
@@ -26,7 +26,7 @@ from bigscreen.db.models import EventTransition, Whistle, WhistleCall
 from bigscreen.lifecycle import CLOSED_STATUSES, REPORT_IN_ROLES, WHISTLE_KINDS, WHISTLE_ROLES
 from bigscreen.privacy import excerpt
 from bigscreen.runtime import Runtime
-from bigscreen.schemas import AwareDatetime, Problem, field_error
+from bigscreen.schemas import AwareDatetime, Incoming, Problem, field_error
 from bigscreen.supervision import Supervisor, call_subject
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,7 @@ Actor = Annotated[str | None, Field(min_length=1, max_length=100, description="W
 Note = Annotated[str | None, Field(max_length=2000)]
 
 
-class WhistleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class WhistleIn(Incoming):
     kind: Annotated[str, Field(min_length=1, max_length=16,
                                description="assembly (集结哨), livelihood (民生哨) or emergency (紧急哨).")]
     departments: Annotated[list[DepartmentCode], Field(min_length=1, max_length=MAX_DEPARTMENTS,
@@ -51,9 +49,7 @@ class WhistleIn(BaseModel):
     at: AwareDatetime | None = None
 
 
-class ReportIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class ReportIn(Incoming):
     department: DepartmentCode
     role: Annotated[str, Field(min_length=1, max_length=32, description="Only a department reports in.")]
     actor: Actor = None
