@@ -42,11 +42,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def content_security_policy(script_hashes: list[str] | tuple[str, ...] = ()) -> str:
     """Everything from this server only; inline scripts only by hash (Dash's one line that starts
     its renderer; its config travels in a script of type application/json, which is data, not
-    run); no plugins, no framing, forms post here."""
+    run); no plugins, no framing, forms post here. Inline styles are allowed: the components'
+    bundles (Leaflet's CSS among them) insert <style> elements as they load, with contents no hash
+    list can follow, and a style cannot run code."""
     return "; ".join([
         "default-src 'self'",
         " ".join(["script-src 'self'", *script_hashes]),
-        "style-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "font-src 'self' data:",
         "connect-src 'self'",
