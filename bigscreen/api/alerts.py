@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bigscreen.alerts import LIVE_STATUSES, AlertDesk, alert_rows
 from bigscreen.api.auth import api_principal
+from bigscreen.api.docs import errors
 from bigscreen.api.events import Id
 from bigscreen.api.responses import JSON
 from bigscreen.api.security import client_ip
@@ -20,7 +21,7 @@ from bigscreen.privacy import shown_text
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import Incoming, RowId
 
-router = APIRouter(prefix="/api/v1", tags=["alerts"])
+router = APIRouter(prefix="/api/v1", tags=["alerts"], responses=errors(401, 403, 422))
 Who = Annotated[Principal, Depends(api_principal)]
 
 
@@ -53,22 +54,22 @@ async def list_alerts(request: Request, who: Who,
     return JSON({"alerts": rows})
 
 
-@router.post("/alerts", status_code=201, summary="Raise an alert by hand")
+@router.post("/alerts", status_code=201, responses=errors(404), summary="Raise an alert by hand")
 async def raise_alert(request: Request, body: NewAlert, who: Who):
     desk = _desk(request, who)
     return JSON(await run_in_threadpool(desk.raise_by_hand, body.colour, body.title, body.area, body.event_id), 201)
 
 
-@router.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge: you own it, escalation stops")
+@router.post("/alerts/{alert_id}/acknowledge", responses=errors(404, 409), summary="Acknowledge: you own it, escalation stops")
 async def acknowledge(request: Request, alert_id: Id, body: Comment, who: Who):
     return JSON(await run_in_threadpool(_desk(request, who).acknowledge, alert_id, body.comment))
 
 
-@router.post("/alerts/{alert_id}/resolve", summary="Resolve")
+@router.post("/alerts/{alert_id}/resolve", responses=errors(404, 409), summary="Resolve")
 async def resolve(request: Request, alert_id: Id, body: Comment, who: Who):
     return JSON(await run_in_threadpool(_desk(request, who).resolve, alert_id, body.comment))
 
 
-@router.post("/alerts/{alert_id}/escalate", summary="Escalate by hand to the next level")
+@router.post("/alerts/{alert_id}/escalate", responses=errors(404, 409), summary="Escalate by hand to the next level")
 async def escalate(request: Request, alert_id: Id, body: Comment, who: Who):
     return JSON(await run_in_threadpool(_desk(request, who).escalate, alert_id, body.comment))

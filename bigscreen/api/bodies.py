@@ -22,7 +22,7 @@ def one_or_batch_schema(model: str, max_items: int = 1000) -> dict:
     """OpenAPI `openapi_extra` for a route whose body is read by `read_one_or_batch`."""
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
         {"$ref": f"#/components/schemas/{model}"},
-        {"type": "array", "items": {"$ref": f"#/components/schemas/{model}"}, "maxItems": max_items},
+        {"type": "array", "items": {"$ref": f"#/components/schemas/{model}"}, "minItems": 1, "maxItems": max_items},
     ]}}}}}
 
 

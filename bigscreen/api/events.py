@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from bigscreen.api.auth import api_source
+from bigscreen.api.docs import also, errors
 from bigscreen.api.bodies import one_or_batch_schema, read_one_or_batch
 from bigscreen.api.responses import JSON
 from bigscreen.areas import AreaInfo
@@ -21,7 +22,7 @@ from bigscreen.runtime import Runtime
 from bigscreen.schemas import MAX_ID, EventIn, Problem, TransitionIn
 from bigscreen.supervision import case_subject
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/api/v1", tags=["events"], responses=errors(401, 422))
 
 
 async def runtime(request: Request) -> Runtime:
@@ -72,6 +73,7 @@ def receipt(e: Event, rt: Runtime, created: bool) -> dict[str, Any]:
 
 
 @router.post("/events", openapi_extra=one_or_batch_schema("EventIn"), status_code=201,
+             responses=also(200, "A retry of an event stored before, or a batch"),
              summary="Report one event (object) or a batch of up to 1,000 (array)")
 async def post_events(request: Request, rt: RT, source: Source):
     items, batch = await read_one_or_batch(request, EventIn, rt.settings.max_batch, "events")
@@ -90,13 +92,13 @@ async def ingest(rt: Runtime, source: str, items: list[EventIn], batch: bool) ->
     return await asyncio.wrap_future(rt.ingest.submit(source, rows))
 
 
-@router.post("/events/{event_id}/transitions", summary="Move a case along its life")
+@router.post("/events/{event_id}/transitions", responses=errors(403, 404, 409), summary="Move a case along its life")
 async def post_transition(event_id: Id, body: TransitionIn, rt: RT, source: Source):
     event = await run_in_threadpool(TransitionEvent(rt, event_id, body, actor=body.actor or source, role=body.role).run)
     return JSON(event_out(event, rt))
 
 
-@router.get("/events/{event_id}", summary="One event")
+@router.get("/events/{event_id}", responses=errors(404), summary="One event")
 async def get_event(event_id: Id, rt: RT, source: Source):
     event = await run_in_threadpool(_load_event, rt, event_id)
     if event is None:
@@ -109,7 +111,7 @@ def _load_event(rt: Runtime, event_id: int) -> Event | None:
         return session.get(Event, event_id)
 
 
-@router.get("/events/{event_id}/history", summary="Every step of a case: who, as what, when, through which channel")
+@router.get("/events/{event_id}/history", responses=errors(404), summary="Every step of a case: who, as what, when, through which channel")
 async def get_history(event_id: Id, rt: RT, source: Source):
     return JSON(await run_in_threadpool(_history, rt, event_id))
 
@@ -131,7 +133,7 @@ def _history(rt: Runtime, event_id: int) -> dict[str, Any]:
     }
 
 
-@router.get("/kpi", summary="Live figures of an area (default: the whole city)")
+@router.get("/kpi", responses=errors(404), summary="Live figures of an area (default: the whole city)")
 async def get_kpi(rt: RT, source: Source, info: Area):
     rt.health.check_figures()  # 503 while Redis is away or its figures are being rebuilt
     figures = read_kpi(rt.redis, rt.keys, rt.contributions, info.code, rt.clock())

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bigscreen.api.auth import presented_key, source_of
 from bigscreen.api.bodies import body_error, parse_form, parse_json, raw_body, validation_errors
+from bigscreen.api.docs import also, open311_errors
 from bigscreen.api.events import RT, Id, ingest
 from bigscreen.api.responses import JSON
 from bigscreen.db.models import Event
@@ -22,7 +23,7 @@ from bigscreen.schemas import MAX_ID, AwareDatetime, EventIn, Problem, field_err
 
 log = logging.getLogger(__name__)
 PREFIX = "/open311/"
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=open311_errors(400))
 MAX_REQUESTS = 1000
 
 
@@ -96,7 +97,7 @@ def _readable(session, event_id: int) -> Event | None:
         return None
 
 
-@router.get("/requests/{request_id}.json", summary="Open311: one service request")
+@router.get("/requests/{request_id}.json", responses=open311_errors(404), summary="Open311: one service request")
 def get_request(request_id: Id, rt: RT):
     with rt.sessions() as session:
         event = session.get(Event, request_id)
@@ -162,6 +163,7 @@ def _renamed(errors: list[dict]) -> list[dict]:
 
 
 @router.post("/requests.json", status_code=201,
+             responses={**open311_errors(401, 415), **also(200, "A retry of a request stored before (same source_id)")},
              summary="Open311: report a service request (form or JSON; api_key among the fields, or X-API-Key)",
              openapi_extra={"requestBody": {"required": True, "content": {
                  FORM: {"schema": REQUEST_SCHEMA}, JSON_TYPE: {"schema": REQUEST_SCHEMA}}}})

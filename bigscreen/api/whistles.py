@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from bigscreen.api.docs import also, errors
 from bigscreen.api.events import RT, Id, Source
 from bigscreen.api.responses import JSON
 from bigscreen.commands.whistle import (
@@ -18,7 +19,7 @@ from bigscreen.db.models import Event
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem
 
-router = APIRouter(prefix="/api/v1", tags=["whistles"])
+router = APIRouter(prefix="/api/v1", tags=["whistles"], responses=errors(401, 422))
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -42,13 +43,14 @@ def whistle_out(w: WhistleRecord, rt: Runtime, now: datetime) -> dict[str, Any]:
 
 
 @router.post("/events/{event_id}/whistles", status_code=201,
+             responses={**errors(403, 404, 409), **also(200, "The same whistle, still open")},
              summary="Whistle a case to departments (吹哨): 201 new, 200 the same whistle still open")
 async def post_whistle(event_id: Id, body: WhistleIn, rt: RT, source: Source):
     whistle, created = await run_in_threadpool(WhistleCase(rt, event_id, body, actor=body.actor or source).run)
     return JSON({**whistle_out(whistle, rt, rt.clock()), "created": created}, status_code=201 if created else 200)
 
 
-@router.post("/events/{event_id}/whistles/{whistle_id}/reports",
+@router.post("/events/{event_id}/whistles/{whistle_id}/reports", responses=errors(403, 404, 409),
              summary="A summoned department reports in (报到); again: the first report stands")
 async def post_report(event_id: Id, whistle_id: Id, body: ReportIn, rt: RT, source: Source):
     command = ReportInCase(rt, event_id, whistle_id, body, actor=body.actor or source)
@@ -57,7 +59,7 @@ async def post_report(event_id: Id, whistle_id: Id, body: ReportIn, rt: RT, sour
                  **call_out(call, whistle.report_by, rt, rt.clock()), "created": created})
 
 
-@router.get("/events/{event_id}/whistles", summary="A case's whistles: who reported in, who is waited for, who is late")
+@router.get("/events/{event_id}/whistles", responses=errors(404), summary="A case's whistles: who reported in, who is waited for, who is late")
 async def get_whistles(event_id: Id, rt: RT, source: Source):
     whistles = await run_in_threadpool(_load, rt, event_id)
     now = rt.clock()
