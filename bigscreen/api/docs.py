@@ -52,3 +52,43 @@ def open311_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def also(status: int, description: str) -> dict[int | str, dict[str, Any]]:
     """A second success status (e.g. 200 for a retry of what answered 201 first)."""
     return {status: {"description": description}}
+
+
+def ok(schema: dict[str, Any], status: int = 200, description: str = "Successful Response") -> dict[int | str, dict[str, Any]]:
+    """A success status with the body it carries."""
+    return {status: {"description": description, "content": {"application/json": {"schema": schema}}}}
+
+
+_TEXT, _TIME, _NUMBER = {"type": "string"}, {"type": "string", "format": "date-time"}, {"type": "number"}
+_MAYBE_TEXT, _MAYBE_TIME = {"type": ["string", "null"]}, {"type": ["string", "null"], "format": "date-time"}
+EVENT = {
+    "type": "object",
+    "required": ["id", "source", "source_id", "status", "channel", "category", "item", "urgency", "description",
+                 "lat", "lon", "grid", "area_path", "department", "deadline", "reported_at"],
+    "properties": {
+        "id": {"type": "integer"}, "source": _TEXT, "source_id": _TEXT, "status": _TEXT, "channel": _TEXT,
+        "category": _TEXT, "item": _TEXT, "urgency": _TEXT, "description": _TEXT, "address": _MAYBE_TEXT,
+        "lat": _NUMBER, "lon": _NUMBER, "grid": _TEXT, "area_path": {"type": "array", "items": _TEXT},
+        "department": _MAYBE_TEXT, "photo_urls": {"type": "array", "items": _TEXT}, "deadline": _TIME,
+        "reported_at": _TIME, "closed_at": _MAYBE_TIME, "rating": {"type": ["integer", "null"]},
+        "resolved_level": _MAYBE_TEXT, "created": {"type": "boolean"},
+    },
+}
+RECEIPTS = {
+    "type": "object", "required": ["events", "created", "existing"],
+    "properties": {"created": {"type": "integer"}, "existing": {"type": "integer"}, "events": {"type": "array", "items": {
+        "type": "object", "required": ["id", "source_id", "created", "status", "grid", "reported_at", "deadline"],
+        "properties": {"id": {"type": "integer"}, "source_id": _TEXT, "created": {"type": "boolean"}, "status": _TEXT,
+                       "grid": _TEXT, "department": _MAYBE_TEXT, "reported_at": _TIME, "deadline": _TIME}}}},
+}
+OPEN311_REQUEST = {
+    "type": "object", "required": ["service_request_id", "status", "service_code", "requested_datetime"],
+    "properties": {"service_request_id": _TEXT, "status": {"enum": ["open", "closed"]}, "status_notes": _TEXT,
+                   "service_name": _TEXT, "service_code": _TEXT, "description": _TEXT, "agency_responsible": _TEXT,
+                   "requested_datetime": _TIME, "updated_datetime": _TIME, "expected_datetime": _TIME,
+                   "address": _TEXT, "lat": _NUMBER, "long": _NUMBER, "media_url": _TEXT},
+}
+OPEN311_REQUESTS = {"type": "array", "items": OPEN311_REQUEST}
+OPEN311_CREATED = {"type": "array", "minItems": 1, "items": {
+    "type": "object", "required": ["service_request_id"],
+    "properties": {"service_request_id": _TEXT, "service_notice": _TEXT, "account_id": _TEXT}}}

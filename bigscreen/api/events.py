@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from bigscreen.api.auth import api_source
-from bigscreen.api.docs import also, errors
+from bigscreen.api.docs import EVENT, RECEIPTS, errors, ok
 from bigscreen.api.bodies import one_or_batch_schema, read_one_or_batch
 from bigscreen.api.responses import JSON
 from bigscreen.areas import AreaInfo
@@ -73,7 +73,8 @@ def receipt(e: Event, rt: Runtime, created: bool) -> dict[str, Any]:
 
 
 @router.post("/events", openapi_extra=one_or_batch_schema("EventIn"), status_code=201,
-             responses=also(200, "A retry of an event stored before, or a batch"),
+             responses={**ok(EVENT, 201, "The event, stored"),
+                        **ok({"oneOf": [EVENT, RECEIPTS]}, 200, "A retry of an event stored before, or a batch")},
              summary="Report one event (object) or a batch of up to 1,000 (array)")
 async def post_events(request: Request, rt: RT, source: Source):
     items, batch = await read_one_or_batch(request, EventIn, rt.settings.max_batch, "events")
@@ -92,13 +93,13 @@ async def ingest(rt: Runtime, source: str, items: list[EventIn], batch: bool) ->
     return await asyncio.wrap_future(rt.ingest.submit(source, rows))
 
 
-@router.post("/events/{event_id}/transitions", responses=errors(403, 404, 409), summary="Move a case along its life")
+@router.post("/events/{event_id}/transitions", responses={**errors(403, 404, 409), **ok(EVENT)}, summary="Move a case along its life")
 async def post_transition(event_id: Id, body: TransitionIn, rt: RT, source: Source):
     event = await run_in_threadpool(TransitionEvent(rt, event_id, body, actor=body.actor or source, role=body.role).run)
     return JSON(event_out(event, rt))
 
 
-@router.get("/events/{event_id}", responses=errors(404), summary="One event")
+@router.get("/events/{event_id}", responses={**errors(404), **ok(EVENT)}, summary="One event")
 async def get_event(event_id: Id, rt: RT, source: Source):
     event = await run_in_threadpool(_load_event, rt, event_id)
     if event is None:

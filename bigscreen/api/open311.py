@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bigscreen.api.auth import presented_key, source_of
 from bigscreen.api.bodies import body_error, parse_form, parse_json, raw_body, validation_errors
-from bigscreen.api.docs import also, open311_errors
+from bigscreen.api.docs import OPEN311_CREATED, OPEN311_REQUESTS, ok, open311_errors
 from bigscreen.api.events import RT, Id, ingest
 from bigscreen.api.responses import JSON
 from bigscreen.db.models import Event
@@ -53,7 +53,7 @@ def request_out(e: Event, rt) -> dict:
     }
 
 
-@router.get("/requests.json", summary="Open311: service requests, newest first")
+@router.get("/requests.json", responses=ok(OPEN311_REQUESTS), summary="Open311: service requests, newest first")
 def list_requests(
     rt: RT,
     service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
@@ -97,7 +97,7 @@ def _readable(session, event_id: int) -> Event | None:
         return None
 
 
-@router.get("/requests/{request_id}.json", responses=open311_errors(404), summary="Open311: one service request")
+@router.get("/requests/{request_id}.json", responses={**open311_errors(404), **ok(OPEN311_REQUESTS)}, summary="Open311: one service request")
 def get_request(request_id: Id, rt: RT):
     with rt.sessions() as session:
         event = session.get(Event, request_id)
@@ -163,7 +163,8 @@ def _renamed(errors: list[dict]) -> list[dict]:
 
 
 @router.post("/requests.json", status_code=201,
-             responses={**open311_errors(401, 415), **also(200, "A retry of a request stored before (same source_id)")},
+             responses={**open311_errors(401, 415), **ok(OPEN311_CREATED, 201, "Stored"),
+                        **ok(OPEN311_CREATED, 200, "A retry of a request stored before (same source_id)")},
              summary="Open311: report a service request (form or JSON; api_key among the fields, or X-API-Key)",
              openapi_extra={"requestBody": {"required": True, "content": {
                  FORM: {"schema": REQUEST_SCHEMA}, JSON_TYPE: {"schema": REQUEST_SCHEMA}}}})

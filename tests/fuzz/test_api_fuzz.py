@@ -9,6 +9,7 @@ cores: `pytest -m fuzz` prints the figures recorded in docs/BENCHMARKS.md ("Fuzz
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +28,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 pytestmark = pytest.mark.fuzz
-EXAMPLES = 100  # cases per operation, each sent three times (nobody, source, duty officer)
+# cases per operation, each sent three times (nobody, source, duty officer); more for a deeper run
+EXAMPLES = int(os.environ.get("BIGSCREEN_FUZZ_EXAMPLES", "60"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance, negative_data_rejection]
 
