@@ -11,6 +11,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
@@ -74,6 +75,13 @@ def install_error_handlers(api: FastAPI, rt: Runtime) -> None:
 
     for error in OUTAGE_ERRORS:
         api.add_exception_handler(error, _part_away)
+
+    @api.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError):
+        # a safety net: what comes in is checked before it reaches SQL, so this is a check missing
+        log.warning("a value the database refused reached it: %s", exc.orig)
+        return error_response(request, 422, [field_error(["body"], "a value cannot be stored (the database refused "
+                                                                   "it); nothing was stored", "unstorable")])
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):

@@ -121,3 +121,14 @@ def test_every_answer_carries_the_security_headers(client, web, kiosk_token):
     wall = answers[4]
     assert wall.status_code == 200 and "script-src 'self' 'sha256-" in wall.headers["content-security-policy"], \
         "Dash's one inline script (the renderer's start) is allowed by its hash, no other"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_nul_in_the_login_form(web, runtime, account):
+    """PostgreSQL cannot even compare text holding a NUL: the sign-in form refuses it first."""
+    from tests_support import login
+
+    user = account("duty")
+    r = login(web, user + "\x00", "x")
+    assert r.status_code == 400 and "login-message" in r.text
+    assert login(web, user).status_code == 303
