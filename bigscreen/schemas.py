@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 # C0 controls but tab, line feed and carriage return (text from a form's textarea ends lines with
@@ -56,6 +56,18 @@ class Urgency(StrEnum):
     CRITICAL = "critical"
 
 
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso(value: Any) -> Any:
+    """Only an ISO 8601 text (or a datetime): pydantic would read 0, 1.5 or "1733000000" as Unix
+    seconds, which the document does not promise and no source means."""
+    if value is None or isinstance(value, datetime) or (isinstance(value, str) and ISO_DATE.match(value.strip())):
+        return value
+    raise PydanticCustomError("datetime_type", "must be an ISO 8601 date and time with a timezone, "
+                                               "e.g. 2026-11-22T09:30:00+08:00")
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise PydanticCustomError("timezone_aware", "must include a timezone, e.g. 2026-11-22T09:30:00+08:00")
@@ -69,7 +81,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 MAX_ID = 2**63 - 1  # the largest row id either database stores; a larger number is no row of ours
 RowId = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+AwareDatetime = Annotated[datetime, BeforeValidator(_iso), AfterValidator(_aware)]
 Text = Annotated[str, Field(min_length=1)]
 
 

@@ -5,6 +5,8 @@ headers."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import func, select
 
@@ -70,6 +72,18 @@ def test_booleans_are_not_numbers(client, runtime):
              ["body", "worker_id"], "valid integer")
     assert client.post("/api/v1/field-activities", json={"kind": "patrol", "worker_id": worker, "role": "grid_worker"}).status_code == 201
     assert _rows(runtime) == (events, steps + 4, 1), "the refused ones stored nothing"
+
+
+@SQLITE
+def test_numbers_are_not_times(client, runtime):
+    """Found by the fuzzer: pydantic reads a number as Unix seconds; a time is ISO 8601 text."""
+    recent = int(datetime.now(UTC).timestamp()) - 60
+    for value in (recent, str(recent), 1.5):
+        _refused(client.post("/api/v1/events", json=_event(runtime, reported_at=value)), ["body", "reported_at"],
+                 "must be an ISO 8601 date and time")
+    r = client.get("/open311/v2/requests.json", params={"start_date": "0.0"})
+    assert r.status_code == 400 and r.json()[0]["description"].startswith("start_date: must be an ISO 8601")
+    assert _rows(runtime)[0] == 0
 
 
 @SQLITE
