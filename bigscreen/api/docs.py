@@ -33,8 +33,9 @@ WHY = {
     415: "The body is neither a form nor JSON",
     422: "A field is missing or wrong; each error names its field",
     503: "The database or Redis is unavailable; nothing was stored (Retry-After)",
+    507: "The database's disk is full; nothing was stored (Retry-After)",
 }
-ALWAYS = (413, 503)  # any route: the body limit, and an outage
+ALWAYS = (413, 503, 507)  # any route: the body limit, and an outage (bigscreen.api.outages)
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
