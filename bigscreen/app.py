@@ -6,23 +6,18 @@ import logging
 from pathlib import Path
 
 from dash import Dash
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
 
 from bigscreen.api import alerts, events, field_work, geo, login, mediation, open311, whistles
 from bigscreen.api.auth import KeyCache
+from bigscreen.api.errors import add_fallback_routes, clean_query, install_error_handlers
 from bigscreen.api.limits import BodyLimit
-from bigscreen.api.outages import OUTAGE_ERRORS, json_answer, outage_of
-from bigscreen.api.security import Security, client_ip
-from bigscreen.auth.audit import record
-from bigscreen.auth.context import Forbidden, caller
+from bigscreen.api.security import Security, content_security_policy
 from bigscreen.auth.kiosk import KioskTokens
 from bigscreen.auth.ratelimit import LoginLimiter
 from bigscreen.runtime import Runtime
-from bigscreen.schemas import Problem
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("/wall", "/duty")  # besides "/", which Dash serves itself
@@ -39,13 +34,10 @@ def create_api(rt: Runtime) -> FastAPI:
     api.state.login_limiter = LoginLimiter(rt)
     api.state.kiosks = KioskTokens(rt)
     api.include_router(login.router)
-    api.include_router(events.router)
-    api.include_router(alerts.router)
-    api.include_router(whistles.router)
-    api.include_router(mediation.router)
-    api.include_router(field_work.router)
-    api.include_router(open311.router)
+    for router in (events.router, alerts.router, whistles.router, mediation.router, field_work.router, open311.router):
+        api.include_router(router, dependencies=[Depends(clean_query)])
     api.include_router(geo.router)  # before Dash adds its catch-all route
+    add_fallback_routes(api)  # after every API route, before Dash's catch-all
 
     def openapi() -> dict:
         if api.openapi_schema is None:
@@ -65,29 +57,7 @@ def create_api(rt: Runtime) -> FastAPI:
 
     api.openapi = openapi
 
-    @api.exception_handler(Problem)
-    async def _problem(_request: Request, exc: Problem):
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
-
-    @api.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden):
-        who = caller()
-        await run_in_threadpool(record, rt, exc.who or who.principal, exc.action, subject=exc.subject, outcome="refused",
-                                channel=who.channel, ip=client_ip(request), detail={"why": str(exc)})
-        return JSONResponse({"detail": str(exc)}, status_code=403)
-
-    async def _part_away(_request: Request, exc: Exception):
-        """Redis or the database away (503), the database's disk full (507): bigscreen.api.outages."""
-        return json_answer(outage_of(exc))
-
-    for error in OUTAGE_ERRORS:
-        api.add_exception_handler(error, _part_away)
-
-    @api.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError):
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        return JSONResponse({"detail": errors}, status_code=422)
-
+    install_error_handlers(api, rt)
     return api
 
 
@@ -137,11 +107,12 @@ def create_app(rt: Runtime) -> Dash:
     # compressed (the /geo files) pass as they are.
     api.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)  # level 6 costs 5x the CPU for ~20% fewer bytes
     api.add_middleware(BodyLimit, max_bytes=rt.settings.max_body_bytes)
-    api.add_middleware(Security, rt=rt, secure_cookies=rt.settings.secure_cookies)  # outermost: added last
     # Dash prepares its page (asset scripts, callbacks) on the first request to one of its own
     # paths, and serves other paths from whichever app is global. A kiosk whose first request
     # is /wall would get a page without our scripts: prepare now, and serve our pages ourselves.
     app._setup_server()
+    csp = content_security_policy(app.csp_hashes())  # after setup: every inline script is known
+    api.add_middleware(Security, rt=rt, secure_cookies=rt.settings.secure_cookies, csp=csp)  # outermost: added last
     for path in PAGES:
         api.add_api_route(path, _page(app), methods=["GET"], include_in_schema=False)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -108,6 +109,15 @@ def _timezone(value: str) -> str:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise _fail("must be an IANA time zone such as 'Asia/Shanghai' (got {got})", got=value) from None
+    return value
+
+
+EARLIEST_POSSIBLE = date(1990, 1, 1)  # no city ran grid-based governance before; earlier is a typo
+
+
+def _plausible_start(value: date) -> date:
+    if not EARLIEST_POSSIBLE <= value <= date.today():
+        raise _fail(f"must be a date from {EARLIEST_POSSIBLE.isoformat()} to today (got {{got}})", got=value.isoformat())
     return value
 
 
@@ -263,6 +273,13 @@ class City(_Model):
     whistles: dict[Literal["assembly", "livelihood", "emergency"], WhistleKind] = Field(default_factory=_default_whistles)
     alerts: Alerts = Field(default_factory=Alerts)
     workforce: Workforce = Field(default_factory=Workforce)
+    # Times that sources send (reports, steps of a case, field work) must not be earlier than this
+    # day: the go-live of the city's system, or earlier to import older records.
+    earliest_date: Annotated[date, AfterValidator(_plausible_start)] = date(2000, 1, 1)
+
+    def earliest_time(self) -> datetime:
+        """The first moment a source's time may name: `earliest_date` at midnight, the city's time."""
+        return datetime.combine(self.earliest_date, time(), ZoneInfo(self.timezone))
 
 
 class SubItem(_Model):

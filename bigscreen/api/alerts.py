@@ -6,33 +6,34 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from bigscreen.alerts import LIVE_STATUSES, AlertDesk, alert_rows
 from bigscreen.api.auth import api_principal
+from bigscreen.api.docs import errors
+from bigscreen.api.events import Id
 from bigscreen.api.responses import JSON
 from bigscreen.api.security import client_ip
 from bigscreen.auth.context import Forbidden
 from bigscreen.auth.roles import Permission, Principal
 from bigscreen.privacy import shown_text
 from bigscreen.runtime import Runtime
+from bigscreen.schemas import Incoming, RowId
 
-router = APIRouter(prefix="/api/v1", tags=["alerts"])
+router = APIRouter(prefix="/api/v1", tags=["alerts"], responses=errors(401, 403, 422))
 Who = Annotated[Principal, Depends(api_principal)]
 
 
-class Comment(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Comment(Incoming):
     comment: Annotated[str | None, Field(max_length=1000)] = None
 
 
-class NewAlert(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class NewAlert(Incoming):
     colour: Annotated[str, Field(max_length=8)]
     title: Annotated[str, Field(min_length=1, max_length=300)]
     area: Annotated[str | None, Field(max_length=32)] = None
-    event_id: int | None = None
+    event_id: RowId | None = None
 
 
 def _desk(request: Request, who: Principal) -> AlertDesk:
@@ -53,22 +54,22 @@ async def list_alerts(request: Request, who: Who,
     return JSON({"alerts": rows})
 
 
-@router.post("/alerts", status_code=201, summary="Raise an alert by hand")
+@router.post("/alerts", status_code=201, responses=errors(404), summary="Raise an alert by hand")
 async def raise_alert(request: Request, body: NewAlert, who: Who):
     desk = _desk(request, who)
     return JSON(await run_in_threadpool(desk.raise_by_hand, body.colour, body.title, body.area, body.event_id), 201)
 
 
-@router.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge: you own it, escalation stops")
-async def acknowledge(request: Request, alert_id: int, body: Comment, who: Who):
+@router.post("/alerts/{alert_id}/acknowledge", responses=errors(404, 409), summary="Acknowledge: you own it, escalation stops")
+async def acknowledge(request: Request, alert_id: Id, body: Comment, who: Who):
     return JSON(await run_in_threadpool(_desk(request, who).acknowledge, alert_id, body.comment))
 
 
-@router.post("/alerts/{alert_id}/resolve", summary="Resolve")
-async def resolve(request: Request, alert_id: int, body: Comment, who: Who):
+@router.post("/alerts/{alert_id}/resolve", responses=errors(404, 409), summary="Resolve")
+async def resolve(request: Request, alert_id: Id, body: Comment, who: Who):
     return JSON(await run_in_threadpool(_desk(request, who).resolve, alert_id, body.comment))
 
 
-@router.post("/alerts/{alert_id}/escalate", summary="Escalate by hand to the next level")
-async def escalate(request: Request, alert_id: int, body: Comment, who: Who):
+@router.post("/alerts/{alert_id}/escalate", responses=errors(404, 409), summary="Escalate by hand to the next level")
+async def escalate(request: Request, alert_id: Id, body: Comment, who: Who):
     return JSON(await run_in_threadpool(_desk(request, who).escalate, alert_id, body.comment))

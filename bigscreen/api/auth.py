@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import Header, HTTPException, Request
 from sqlalchemy import select
@@ -52,16 +54,29 @@ class KeyCache:
         self._loaded = time.monotonic()
 
 
-async def api_source(request: Request, x_api_key: str | None = Header(None, description="The source's API key.")) -> str:
-    key = x_api_key or request.query_params.get("api_key")
+def presented_key(request: Request, fields: Mapping[str, Any] | None = None) -> str | None:
+    """The API key a request presents: the X-API-Key header, else `api_key` in the query, else (for
+    Open311 GeoReport v2, whose clients send it with the request's fields) `api_key` in the body."""
+    key = request.headers.get("x-api-key") or request.query_params.get("api_key")
+    if not key and fields is not None and isinstance(fields.get("api_key"), str):
+        key = fields["api_key"]
+    return key or None
+
+
+async def source_of(request: Request, key: str | None) -> str:
+    """The source an API key belongs to; 401 when there is no key or an unknown one."""
     cache: KeyCache = request.app.state.api_keys
     source = None
     if key:
         digest = hash_key(key)
         source = cache.source(digest) if cache.fresh(digest) else await run_in_threadpool(cache.source, digest)
     if source is None:
-        raise HTTPException(401, "missing or unknown API key (header X-API-Key)", headers={"WWW-Authenticate": "ApiKey"})
+        raise HTTPException(401, "missing or unknown API key (header X-API-Key, or api_key)", headers={"WWW-Authenticate": "ApiKey"})
     return source
+
+
+async def api_source(request: Request, x_api_key: str | None = Header(None, description="The source's API key.")) -> str:
+    return await source_of(request, presented_key(request))
 
 
 async def api_principal(request: Request, x_api_key: str | None = Header(None, description="A source's API key."),
@@ -69,7 +84,7 @@ async def api_principal(request: Request, x_api_key: str | None = Header(None, d
     """Who calls an API route: a source (API key), a wall (kiosk token as a bearer token), or a
     person or wall signed in through the browser (the session the security middleware found)."""
     if x_api_key:
-        return Principal("source", await api_source(request, x_api_key), Role.SOURCE)
+        return Principal("source", await source_of(request, x_api_key), Role.SOURCE)
     if authorization and authorization.lower().startswith("bearer "):
         kiosk = await run_in_threadpool(request.app.state.kiosks.principal, authorization[7:].strip())
         if kiosk is None:

@@ -1,9 +1,12 @@
-"""Request bodies that are one object or a batch of them (a JSON array), validated as a whole:
-a batch's errors name ["body", index, field], a single object's ["body", field]."""
+"""Request bodies read by hand: JSON (orjson: strict UTF-8, nesting at most 1,024 deep, refused
+cheaply past that), a form (strict UTF-8), and bodies that are one object or a batch of them (a
+JSON array), validated as a whole: a batch's errors name ["body", index, field], a single
+object's ["body", field]."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import Request
@@ -19,7 +22,7 @@ def one_or_batch_schema(model: str, max_items: int = 1000) -> dict:
     """OpenAPI `openapi_extra` for a route whose body is read by `read_one_or_batch`."""
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
         {"$ref": f"#/components/schemas/{model}"},
-        {"type": "array", "items": {"$ref": f"#/components/schemas/{model}"}, "maxItems": max_items},
+        {"type": "array", "items": {"$ref": f"#/components/schemas/{model}"}, "minItems": 1, "maxItems": max_items},
     ]}}}}}
 
 
@@ -30,15 +33,41 @@ def validation_errors(exc: ValidationError) -> list[dict]:
     ]
 
 
-async def json_body(request: Request) -> Any:
+MAX_FORM_FIELDS = 100
+
+
+def body_error(msg: str, kind: str) -> list[dict]:
+    return [{"loc": ["body"], "msg": msg, "type": kind}]
+
+
+async def raw_body(request: Request) -> bytes:
     try:
-        raw = await request.body()
+        return await request.body()
     except ClientDisconnect as exc:  # the client went away mid-body: nothing to answer, nothing stored
         raise Problem(400, "request body incomplete: the client disconnected") from exc
+
+
+def parse_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise Problem(422, [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]) from exc
+        raise Problem(422, body_error(f"not valid JSON: {exc}", "json_invalid")) from exc
+
+
+def parse_form(raw: bytes) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body; bytes that are not UTF-8 (as they are, or
+    %-escaped) are refused, not read as Latin-1 as Starlette's form parser would."""
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=MAX_FORM_FIELDS)
+    except UnicodeDecodeError as exc:
+        raise Problem(400, body_error(f"the form is not valid UTF-8 ({exc.reason} at byte {exc.start})", "form_invalid")) from exc
+    except ValueError as exc:  # more than MAX_FORM_FIELDS
+        raise Problem(400, body_error(f"a form holds at most {MAX_FORM_FIELDS} fields", "form_invalid")) from exc
+    return dict(pairs)
+
+
+async def json_body(request: Request) -> Any:
+    return parse_json(await raw_body(request))
 
 
 async def read_one_or_batch(request: Request, model: type[Item], max_batch: int, noun: str) -> tuple[list[Item], bool]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from bigscreen.api.auth import api_source
+from bigscreen.api.docs import EVENT, RECEIPTS, errors, ok
 from bigscreen.api.bodies import one_or_batch_schema, read_one_or_batch
 from bigscreen.api.responses import JSON
 from bigscreen.areas import AreaInfo
@@ -18,10 +19,10 @@ from bigscreen.commands.transition import TransitionEvent
 from bigscreen.db.models import Event, EventTransition, SupervisionNotice
 from bigscreen.live.kpi import read_kpi
 from bigscreen.runtime import Runtime
-from bigscreen.schemas import EventIn, Problem, TransitionIn
+from bigscreen.schemas import MAX_ID, EventIn, Problem, TransitionIn
 from bigscreen.supervision import case_subject
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/api/v1", tags=["events"], responses=errors(401, 422))
 
 
 async def runtime(request: Request) -> Runtime:
@@ -29,6 +30,7 @@ async def runtime(request: Request) -> Runtime:
 
 
 RT = Annotated[Runtime, Depends(runtime)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]  # a row id in the path: larger numbers are no row, and overflow SQL
 Source = Annotated[str, Depends(api_source)]
 
 
@@ -71,6 +73,8 @@ def receipt(e: Event, rt: Runtime, created: bool) -> dict[str, Any]:
 
 
 @router.post("/events", openapi_extra=one_or_batch_schema("EventIn"), status_code=201,
+             responses={**ok(EVENT, 201, "The event, stored"),
+                        **ok({"oneOf": [EVENT, RECEIPTS]}, 200, "A retry of an event stored before, or a batch")},
              summary="Report one event (object) or a batch of up to 1,000 (array)")
 async def post_events(request: Request, rt: RT, source: Source):
     items, batch = await read_one_or_batch(request, EventIn, rt.settings.max_batch, "events")
@@ -89,14 +93,14 @@ async def ingest(rt: Runtime, source: str, items: list[EventIn], batch: bool) ->
     return await asyncio.wrap_future(rt.ingest.submit(source, rows))
 
 
-@router.post("/events/{event_id}/transitions", summary="Move a case along its life")
-async def post_transition(event_id: int, body: TransitionIn, rt: RT, source: Source):
+@router.post("/events/{event_id}/transitions", responses={**errors(403, 404, 409), **ok(EVENT)}, summary="Move a case along its life")
+async def post_transition(event_id: Id, body: TransitionIn, rt: RT, source: Source):
     event = await run_in_threadpool(TransitionEvent(rt, event_id, body, actor=body.actor or source, role=body.role).run)
     return JSON(event_out(event, rt))
 
 
-@router.get("/events/{event_id}", summary="One event")
-async def get_event(event_id: int, rt: RT, source: Source):
+@router.get("/events/{event_id}", responses={**errors(404), **ok(EVENT)}, summary="One event")
+async def get_event(event_id: Id, rt: RT, source: Source):
     event = await run_in_threadpool(_load_event, rt, event_id)
     if event is None:
         raise HTTPException(404, f"no event {event_id}")
@@ -108,8 +112,8 @@ def _load_event(rt: Runtime, event_id: int) -> Event | None:
         return session.get(Event, event_id)
 
 
-@router.get("/events/{event_id}/history", summary="Every step of a case: who, as what, when, through which channel")
-async def get_history(event_id: int, rt: RT, source: Source):
+@router.get("/events/{event_id}/history", responses=errors(404), summary="Every step of a case: who, as what, when, through which channel")
+async def get_history(event_id: Id, rt: RT, source: Source):
     return JSON(await run_in_threadpool(_history, rt, event_id))
 
 
@@ -130,7 +134,7 @@ def _history(rt: Runtime, event_id: int) -> dict[str, Any]:
     }
 
 
-@router.get("/kpi", summary="Live figures of an area (default: the whole city)")
+@router.get("/kpi", responses=errors(404), summary="Live figures of an area (default: the whole city)")
 async def get_kpi(rt: RT, source: Source, info: Area):
     rt.health.check_figures()  # 503 while Redis is away or its figures are being rebuilt
     figures = read_kpi(rt.redis, rt.keys, rt.contributions, info.code, rt.clock())

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from bigscreen.api.bodies import one_or_batch_schema, read_one_or_batch
+from bigscreen.api.docs import also, errors
 from bigscreen.api.events import RT, Area, Source
 from bigscreen.api.responses import JSON
 from bigscreen.commands.field_work import (
@@ -21,7 +22,7 @@ from bigscreen.live.field_work import KIND_NAMES, WORKFORCE_FIELDS, workforce
 from bigscreen.live.kpi import named
 from bigscreen.runtime import Runtime
 
-router = APIRouter(prefix="/api/v1", tags=["field work"])
+router = APIRouter(prefix="/api/v1", tags=["field work"], responses=errors(401, 422))
 
 
 def activity_out(a: FieldActivityRecord, rt: Runtime, created: bool) -> dict[str, Any]:
@@ -35,6 +36,7 @@ def activity_out(a: FieldActivityRecord, rt: Runtime, created: bool) -> dict[str
 
 
 @router.post("/field-activities", openapi_extra=one_or_batch_schema("FieldActivityIn"), status_code=201,
+             responses={**errors(403, 409), **also(200, "All of it was stored before")},
              summary="Record a check-in (签到上岗), patrol (巡查) or visit (走访): one (object) or a batch (array), "
                      "all or nothing; 201 when something new was stored, 200 when all of it was stored before")
 async def post_field_activities(request: Request, rt: RT, source: Source):
@@ -48,7 +50,7 @@ async def post_field_activities(request: Request, rt: RT, source: Source):
                  "created": created, "existing": len(results) - created}, status_code=201 if created else 200)
 
 
-@router.get("/field-work", summary="Today's field work of an area (default: the city): on duty, patrols, visits")
+@router.get("/field-work", responses=errors(404), summary="Today's field work of an area (default: the city): on duty, patrols, visits")
 async def get_field_work(rt: RT, source: Source, info: Area):
     code, now = info.code, rt.clock()
     rt.health.check_figures()  # 503 while Redis is away or its figures are being rebuilt

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import orjson
+from bigscreen.api.errors import error_bytes
 
 
 class BodyLimit:
@@ -16,7 +16,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(send)
+            return await self._refuse(scope, send)
         seen = 0
         refused = False
 
@@ -33,11 +33,11 @@ class BodyLimit:
         try:
             return await self.app(scope, counted, send)
         except _TooLarge:
-            return await self._refuse(send)
+            return await self._refuse(scope, send)
 
-    async def _refuse(self, send):
-        body = orjson.dumps({"detail": f"request body larger than {self.max_bytes} bytes"})
-        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    async def _refuse(self, scope, send):
+        status, body = error_bytes(scope["path"], 413, f"request body larger than {self.max_bytes} bytes")
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
 

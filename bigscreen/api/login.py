@@ -20,6 +20,7 @@ from bigscreen.auth.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Se
 from bigscreen.auth.users import authenticate
 from bigscreen.i18n import pick_lang, t
 from bigscreen.runtime import Runtime
+from bigscreen.schemas import control_character_error
 
 router = APIRouter(include_in_schema=False)
 LOGIN_COOKIE = "bs_login"
@@ -73,6 +74,8 @@ async def login(request: Request, username: Annotated[str, Form(max_length=64)],
     rt, lang, ip = _rt(request), pick_lang(lang), client_ip(request)
     target = _safe_next(next)
     fresh_token = secrets.token_urlsafe(24)
+    if any(control_character_error(x) for x in (username, password, csrf, next)):  # no account has such a name
+        return _form(rt, lang, target, fresh_token, t("login.failed", lang), status=400)
     if not csrf or request.cookies.get(LOGIN_COOKIE) != csrf:
         await run_in_threadpool(record, rt, None, "login", subject=username, outcome="refused", ip=ip,
                                 detail={"why": "login form token missing or wrong"})

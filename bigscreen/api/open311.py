@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from bigscreen.api.auth import api_source
-from bigscreen.api.bodies import validation_errors
-from bigscreen.api.events import RT, ingest
+from bigscreen.api.auth import presented_key, source_of
+from bigscreen.api.bodies import body_error, parse_form, parse_json, raw_body, validation_errors
+from bigscreen.api.docs import OPEN311_CREATED, OPEN311_REQUESTS, ok, open311_errors
+from bigscreen.api.events import RT, Id, ingest
 from bigscreen.api.responses import JSON
 from bigscreen.db.models import Event
 from bigscreen.db.reading import UNREADABLE
 from bigscreen.lifecycle import CLOSED_STATUSES
 from bigscreen.privacy import mask_text
-from bigscreen.schemas import EventIn, Problem
+from bigscreen.schemas import MAX_ID, AwareDatetime, EventIn, Problem, field_error
 
 log = logging.getLogger(__name__)
-
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+PREFIX = "/open311/"
+router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=open311_errors(400))
 MAX_REQUESTS = 1000
 
 
@@ -53,22 +53,25 @@ def request_out(e: Event, rt) -> dict:
     }
 
 
-@router.get("/requests.json", summary="Open311: service requests, newest first")
+@router.get("/requests.json", responses=ok(OPEN311_REQUESTS), summary="Open311: service requests, newest first")
 def list_requests(
     rt: RT,
     service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
     service_code: Annotated[str | None, Query(max_length=200)] = None,
-    start_date: datetime | None = None,
-    end_date: datetime | None = None,
+    start_date: AwareDatetime | None = None,
+    end_date: AwareDatetime | None = None,
     status: Annotated[str | None, Query(pattern="^(open|closed)(,(open|closed))?$")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_REQUESTS)] = 50,
 ):
     q = select(Event).order_by(Event.id.desc()).limit(limit)
     if service_request_id:
         try:
-            q = q.where(Event.id.in_([int(x) for x in service_request_id.split(",")]))
-        except ValueError as exc:
-            raise Problem(422, [{"loc": ["query", "service_request_id"], "msg": "comma-separated numbers expected", "type": "value_error"}]) from exc
+            ids = [int(x) for x in service_request_id.split(",")]
+        except ValueError:
+            ids = []
+        if not ids or not all(1 <= i <= MAX_ID for i in ids):
+            raise Problem(422, [field_error(["query", "service_request_id"], "comma-separated request ids expected")])
+        q = q.where(Event.id.in_(ids))
     if service_code:
         q = q.where(Event.item_code.in_(service_code.split(",")))
     if start_date:
@@ -94,8 +97,8 @@ def _readable(session, event_id: int) -> Event | None:
         return None
 
 
-@router.get("/requests/{request_id}.json", summary="Open311: one service request")
-def get_request(request_id: int, rt: RT):
+@router.get("/requests/{request_id}.json", responses={**open311_errors(404), **ok(OPEN311_REQUESTS)}, summary="Open311: one service request")
+def get_request(request_id: Id, rt: RT):
     with rt.sessions() as session:
         event = session.get(Event, request_id)
     if event is None:
@@ -103,12 +106,73 @@ def get_request(request_id: int, rt: RT):
     return [request_out(event, rt)]
 
 
-@router.post("/requests.json", summary="Open311: report a service request (form or JSON; api_key required)")
-async def post_request(request: Request, rt: RT, source: Annotated[str, Depends(api_source)]):
-    if request.headers.get("content-type", "").startswith("application/json"):
-        form = await request.json()
-    else:
-        form = dict(await request.form())
+TEXT_FIELDS = ("service_code", "description", "address_string", "media_url", "first_name", "last_name", "phone",
+               "source_id", "api_key")
+NUMBER_FIELDS = ("lat", "long")
+RENAMED = {"item": "service_code", "lon": "long", "address": "address_string", "photo_urls": "media_url",
+           "reporter_phone": "phone", "reporter_name": "first_name"}  # our field -> the Open311 field it came from
+FORM, JSON_TYPE = "application/x-www-form-urlencoded", "application/json"
+REQUEST_SCHEMA = {
+    "type": "object",
+    "properties": {
+        **{name: {"type": "string"} for name in TEXT_FIELDS},
+        **{name: {"oneOf": [{"type": "number"}, {"type": "string"}]} for name in NUMBER_FIELDS},
+    },
+    "required": ["service_code", "description"],
+}
+
+
+async def read_fields(request: Request) -> dict:
+    """The request's fields, from a form or a JSON object: 400 for a body that is neither (or not
+    UTF-8), 415 for another content type (multipart too: its parser reads bytes that are not
+    UTF-8 as Latin-1)."""
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind == JSON_TYPE or kind.endswith("+json"):
+        fields = parse_json(await raw_body(request))
+        if not isinstance(fields, dict):
+            raise Problem(400, body_error("must be a JSON object of the request's fields", "model_type"))
+        return fields
+    if kind in (FORM, ""):
+        return parse_form(await raw_body(request))
+    raise Problem(415, f"send the request as {FORM} or {JSON_TYPE}, not {kind}")
+
+
+def _field_errors(fields: dict) -> list[dict]:
+    errors = []
+    for name in TEXT_FIELDS:
+        if fields.get(name) is not None and not isinstance(fields[name], str):
+            errors.append(field_error(["body", name], "must be text", "string_type"))
+    for name in NUMBER_FIELDS:
+        value = fields.get(name)
+        if value in (None, ""):
+            continue
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError
+            fields[name] = float(value)
+        except (ValueError, OverflowError):
+            errors.append(field_error(["body", name], "must be a number", "float_type"))
+    return errors
+
+
+def _renamed(errors: list[dict]) -> list[dict]:
+    for err in errors:
+        if len(err["loc"]) > 1:
+            err["loc"][1] = RENAMED.get(err["loc"][1], err["loc"][1])
+    return errors
+
+
+@router.post("/requests.json", status_code=201,
+             responses={**open311_errors(401, 415), **ok(OPEN311_CREATED, 201, "Stored"),
+                        **ok(OPEN311_CREATED, 200, "A retry of a request stored before (same source_id)")},
+             summary="Open311: report a service request (form or JSON; api_key among the fields, or X-API-Key)",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 FORM: {"schema": REQUEST_SCHEMA}, JSON_TYPE: {"schema": REQUEST_SCHEMA}}}})
+async def post_request(request: Request, rt: RT):
+    form = await read_fields(request)
+    source = await source_of(request, presented_key(request, form))
+    if errors := _field_errors(form):
+        raise Problem(422, errors)
     name = " ".join(x for x in (form.get("last_name"), form.get("first_name")) if x) or None
     data = {
         "source_id": form.get("source_id") or str(uuid.uuid4()),
@@ -118,22 +182,29 @@ async def post_request(request: Request, rt: RT, source: Annotated[str, Depends(
         "photo_urls": [form["media_url"]] if form.get("media_url") else [],
         "reporter_name": name, "reporter_phone": form.get("phone") or None,
     }
-    renamed = {"item": "service_code", "lon": "long", "address": "address_string", "photo_urls": "media_url", "reporter_phone": "phone"}
     try:
         item = EventIn.model_validate(data)
     except ValidationError as exc:
-        errors = validation_errors(exc)
-        for err in errors:
-            if len(err["loc"]) > 1:
-                err["loc"][1] = renamed.get(err["loc"][1], err["loc"][1])
-        raise Problem(422, errors) from exc
+        raise Problem(422, _renamed(validation_errors(exc))) from exc
     try:
         outcome = (await ingest(rt, source, [item], False))[0]
     except Problem as problem:
         if isinstance(problem.detail, list):
-            for err in problem.detail:
-                if len(err["loc"]) > 1:
-                    err["loc"][1] = renamed.get(err["loc"][1], err["loc"][1])
+            _renamed(problem.detail)
         raise
     return JSON([{"service_request_id": str(outcome.event.id), "service_notice": "", "account_id": ""}],
-                        status_code=201 if outcome.created else 200)
+                status_code=201 if outcome.created else 200)
+
+
+def open311_errors(status: int, detail) -> list[dict]:
+    """Open311's error format: one {code, description} per problem, each naming its field."""
+    if isinstance(detail, list):
+        out = []
+        for err in detail:
+            loc = [str(p) for p in err.get("loc", [])]
+            where = ".".join(loc[1:]) or ".".join(loc)
+            out.append({"code": status, "description": f"{where}: {err.get('msg', '')}" if where else str(err.get("msg"))})
+        return out or [{"code": status, "description": "invalid request"}]
+    if isinstance(detail, dict):
+        return [{"code": status, "description": str(detail.get("message", detail))}]
+    return [{"code": status, "description": str(detail)}]

@@ -37,13 +37,41 @@ from bigscreen.runtime import Runtime
 
 log = logging.getLogger(__name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def content_security_policy(script_hashes: list[str] | tuple[str, ...] = ()) -> str:
+    """Everything from this server only; inline scripts only by hash (Dash's one line that starts
+    its renderer; its config travels in a script of type application/json, which is data, not
+    run); no plugins, no framing, forms post here. Inline styles are allowed: the components'
+    bundles (Leaflet's CSS among them) insert <style> elements as they load, with contents no hash
+    list can follow, and a style cannot run code."""
+    return "; ".join([
+        "default-src 'self'",
+        " ".join(["script-src 'self'", *script_hashes]),
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def security_headers(csp: str) -> list[tuple[bytes, bytes]]:
+    return [(b"content-security-policy", csp.encode()), (b"x-frame-options", b"DENY"),
+            (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+
+
 def client_ip(conn: HTTPConnection) -> str | None:
     return conn.client.host if conn.client else None
 
 
 class Security:
-    def __init__(self, app: ASGIApp, rt: Runtime, *, secure_cookies: bool = False) -> None:
+    def __init__(self, app: ASGIApp, rt: Runtime, *, secure_cookies: bool = False, csp: str | None = None) -> None:
         self.app = app
+        self.headers = security_headers(csp or content_security_policy())
         self.rt = rt
         self.sessions = Sessions(rt.redis, rt.keys)
         self.kiosks = KioskTokens(rt)
@@ -52,6 +80,8 @@ class Security:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            send = self._with_headers(send)
         conn = HTTPConnection(scope)
         try:
             admitted = self._admit(scope, conn)
@@ -107,6 +137,18 @@ class Security:
             return JSONResponse({"detail": "sign in first" if who is None else "not allowed for this account"},
                                 status_code=status)
         return Admitted(Caller(who, ip, "api" if api else "web", session.csrf if session else None), fresh)
+
+    def _with_headers(self, send: Send) -> Send:
+        """Every answer, whoever gives it (a route, Dash, a refusal here, the body limit): CSP,
+        no framing, no MIME sniffing, no Referer (a wall's URL carries its kiosk token)."""
+        extra = self.headers
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        return wrapped
 
     def _with_cookies(self, send: Send, fresh: tuple[str, Session]) -> Send:
         sid, session = fresh

@@ -9,7 +9,8 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from bigscreen.api.events import RT, Source
+from bigscreen.api.docs import also, errors
+from bigscreen.api.events import RT, Id, Source
 from bigscreen.api.responses import JSON
 from bigscreen.commands.whistle import (
     KIND_NAMES, CallRecord, ReportIn, ReportInCase, WhistleCase, WhistleIn, WhistleRecord, call_state, load_whistles,
@@ -18,7 +19,7 @@ from bigscreen.db.models import Event
 from bigscreen.runtime import Runtime
 from bigscreen.schemas import Problem
 
-router = APIRouter(prefix="/api/v1", tags=["whistles"])
+router = APIRouter(prefix="/api/v1", tags=["whistles"], responses=errors(401, 422))
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -42,23 +43,24 @@ def whistle_out(w: WhistleRecord, rt: Runtime, now: datetime) -> dict[str, Any]:
 
 
 @router.post("/events/{event_id}/whistles", status_code=201,
+             responses={**errors(403, 404, 409), **also(200, "The same whistle, still open")},
              summary="Whistle a case to departments (吹哨): 201 new, 200 the same whistle still open")
-async def post_whistle(event_id: int, body: WhistleIn, rt: RT, source: Source):
+async def post_whistle(event_id: Id, body: WhistleIn, rt: RT, source: Source):
     whistle, created = await run_in_threadpool(WhistleCase(rt, event_id, body, actor=body.actor or source).run)
     return JSON({**whistle_out(whistle, rt, rt.clock()), "created": created}, status_code=201 if created else 200)
 
 
-@router.post("/events/{event_id}/whistles/{whistle_id}/reports",
+@router.post("/events/{event_id}/whistles/{whistle_id}/reports", responses=errors(403, 404, 409),
              summary="A summoned department reports in (报到); again: the first report stands")
-async def post_report(event_id: int, whistle_id: int, body: ReportIn, rt: RT, source: Source):
+async def post_report(event_id: Id, whistle_id: Id, body: ReportIn, rt: RT, source: Source):
     command = ReportInCase(rt, event_id, whistle_id, body, actor=body.actor or source)
     whistle, call, created = await run_in_threadpool(command.run)
     return JSON({"whistle_id": whistle.id, "event_id": whistle.event_id, "report_by": whistle.report_by.isoformat(),
                  **call_out(call, whistle.report_by, rt, rt.clock()), "created": created})
 
 
-@router.get("/events/{event_id}/whistles", summary="A case's whistles: who reported in, who is waited for, who is late")
-async def get_whistles(event_id: int, rt: RT, source: Source):
+@router.get("/events/{event_id}/whistles", responses=errors(404), summary="A case's whistles: who reported in, who is waited for, who is late")
+async def get_whistles(event_id: Id, rt: RT, source: Source):
     whistles = await run_in_threadpool(_load, rt, event_id)
     now = rt.clock()
     return JSON({"event_id": event_id, "whistles": [whistle_out(w, rt, now) for w in whistles]})

@@ -16,24 +16,23 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from redis.exceptions import RedisError
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from bigscreen.commands.base import BatchCommand
-from bigscreen.commands.checks import not_in_future, refuse_role
+from bigscreen.commands.checks import TimeWindow, refuse_role
 from bigscreen.db.models import FieldActivity, GridWorker
 from bigscreen.lifecycle import FIELD_WORK_ROLES
 from bigscreen.live.field_work import FIELD_KINDS, KIND_NAMES, ActivityFacts
 from bigscreen.live.writer import activity_tag
 from bigscreen.runtime import Runtime
-from bigscreen.schemas import AwareDatetime, Problem, field_error
+from bigscreen.schemas import AwareDatetime, Incoming, Problem, field_error
 
 log = logging.getLogger(__name__)
 IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before this a time is a typo (and year 1 overflows in UTC)
 
 
 class FieldChannel(StrEnum):
@@ -42,18 +41,16 @@ class FieldChannel(StrEnum):
     IMPORT = "import"      # 批量导入
 
 
-class FieldActivityIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class FieldActivityIn(Incoming):
     kind: Annotated[str, Field(min_length=1, max_length=16,
                                description="check_in (签到上岗), patrol (巡查) or visit (走访).")]
-    worker_id: Annotated[int, Field(ge=1, le=2**31 - 1, description="The grid worker (full-time or helper).")]
+    worker_id: Annotated[int, Field(ge=1, le=2**31 - 1, strict=True, description="The grid worker (full-time or helper).")]
     grid: Annotated[str | None, Field(min_length=1, max_length=32,
                                       description="The worker's grid code; default: the worker's grid.")] = None
     at: Annotated[AwareDatetime | None, Field(description="When it happened; default: now.")] = None
     role: Annotated[str, Field(min_length=1, max_length=32, description="grid_worker or centre.")]
     channel: FieldChannel = FieldChannel.GRID_APP
-    source_id: Annotated[str | None, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$",
+    source_id: Annotated[str | None, Field(min_length=1, max_length=128,
                                            description="The source's own id; sent again, nothing new is stored.")] = None
 
 
@@ -90,19 +87,18 @@ def record_field_activities(rt: Runtime, source: str, activities: Sequence[Field
 
 class RecordFieldWork(BatchCommand):
     items: list[FieldActivityIn]
-    _fresh: tuple[list[FieldActivityRecord], datetime] = ([], EARLIEST)  # (stored now, when) once written
+    _fresh: tuple[list[FieldActivityRecord], datetime] = ([], datetime.min.replace(tzinfo=UTC))  # (stored now, when) once written
 
     def validate(self) -> None:
         errors: list[dict] = []
         seen: dict[str, int] = {}
         kinds = ", ".join(f"{k} ({KIND_NAMES[k]})" for k in FIELD_KINDS)
+        window = TimeWindow.of(self.rt)
         for i, item in enumerate(self.items):
             if item.kind not in FIELD_KINDS:
                 errors.append(field_error(self._loc(i, "kind"), f"unknown kind '{item.kind}'; one of {kinds}"))
-            if error := not_in_future(self.rt, item.at, self._loc(i, "at")):
+            if error := window.error(item.at, self._loc(i, "at")):
                 errors.append(error)
-            elif item.at is not None and item.at < EARLIEST:
-                errors.append(field_error(self._loc(i, "at"), f"must not be before {EARLIEST.date().isoformat()}"))
             if item.grid is not None and self.rt.areas.grid(item.grid) is None:
                 errors.append(field_error(self._loc(i, "grid"), f"unknown grid '{item.grid}'"))
             if item.source_id is not None:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from bigscreen.areas import AreaInfo
 from bigscreen.commands.base import BatchCommand
-from bigscreen.commands.checks import FUTURE_SLACK
+from bigscreen.commands.checks import TimeWindow
 from bigscreen.commands.ingest_writer import Outcome
 from bigscreen.lifecycle import Status
 from bigscreen.schemas import EventIn, Problem, field_error
@@ -36,6 +36,7 @@ class IngestEvents(BatchCommand):
         prepared: list[Prepared] = []
         cfg = self.rt.config
         now = self.rt.clock()
+        window = TimeWindow.of(self.rt, now)
         seen: dict[str, int] = {}
         for i, item in enumerate(self.items):
             before = len(errors)
@@ -50,8 +51,8 @@ class IngestEvents(BatchCommand):
             if category is not None and item.category is not None and item.category != category.code:
                 errors.append(field_error(self._loc(i, "category"), f"sub-item '{item.item}' belongs to category '{category.code}', not '{item.category}'"))
             reported_at = item.reported_at or now
-            if reported_at > now + FUTURE_SLACK:
-                errors.append(field_error(self._loc(i, "reported_at"), "must not be in the future"))
+            if error := window.error(item.reported_at, self._loc(i, "reported_at")):
+                errors.append(error)
             grid = self._grid(item, i, errors)
             if len(errors) > before or grid is None or category is None:
                 continue

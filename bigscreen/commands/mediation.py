@@ -10,11 +10,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import Connection, select, update
 
 from bigscreen.commands.base import CaseCommand
-from bigscreen.commands.checks import not_in_future, refuse_role
+from bigscreen.commands.checks import refuse_role, time_error
 from bigscreen.commands.facts import EventRecord, facts, last_step_at, load_event
 from bigscreen.db.models import Event, EventTransition, MediationStep
 from bigscreen.lifecycle import (
@@ -25,12 +25,10 @@ from bigscreen.lifecycle import (
 )
 from bigscreen.live.writer import event_tag
 from bigscreen.runtime import Runtime
-from bigscreen.schemas import AwareDatetime, Problem, field_error
+from bigscreen.schemas import AwareDatetime, Incoming, Problem, field_error
 
 
-class MediationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class MediationIn(Incoming):
     outcome: Annotated[str, Field(min_length=1, max_length=16, description="mediated, failed (climbs a rung) or referred (to court).")]
     rung: Annotated[str | None, Field(max_length=16, description="The rung the step was taken on; when given, it must be the current one.")] = None
     role: Annotated[str, Field(min_length=1, max_length=32, description="centre or grid_worker.")]
@@ -84,7 +82,7 @@ class MediateDispute(CaseCommand):
             errors.append(field_error(["body", "outcome"], f"unknown outcome '{r.outcome}'; one of {', '.join(MEDIATION_OUTCOMES)}"))
         if r.rung is not None and r.rung not in MEDIATION_RUNGS:
             errors.append(field_error(["body", "rung"], f"unknown rung '{r.rung}'; one of {', '.join(MEDIATION_RUNGS)}"))
-        if error := not_in_future(self.rt, r.at):
+        if error := time_error(self.rt, r.at):
             errors.append(error)
         if errors:
             raise Problem(422, errors)

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, update
 
 from bigscreen.commands.base import CaseCommand
-from bigscreen.commands.checks import not_in_future, refuse_role
+from bigscreen.commands.checks import refuse_role, time_error
 from bigscreen.commands.facts import EventRecord, facts, last_steps_at, load_events
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.lifecycle import ACTIONS, RESOLUTION_LEVELS, Role, Status, allowed_actions
@@ -50,7 +50,7 @@ class TransitionEvent(CaseCommand):
             errors.append(field_error(["body", "resolved_level"], f"required to close; one of {', '.join(RESOLUTION_LEVELS)}"))
         if r.action == "rate" and r.rating is None:
             errors.append(field_error(["body", "rating"], "required to rate: 3 satisfied, 2 basically satisfied, 1 dissatisfied"))
-        if error := not_in_future(self.rt, r.at):
+        if error := time_error(self.rt, r.at):
             errors.append(error)
         if errors:
             raise Problem(422, errors)

@@ -14,19 +14,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from redis.exceptions import RedisError
 from sqlalchemy import Connection, select, update
 
 from bigscreen.alerts import raise_alert
 from bigscreen.commands.base import CaseCommand
-from bigscreen.commands.checks import not_in_future, refuse_role
+from bigscreen.commands.checks import refuse_role, time_error
 from bigscreen.commands.facts import load_event
 from bigscreen.db.models import EventTransition, Whistle, WhistleCall
 from bigscreen.lifecycle import CLOSED_STATUSES, REPORT_IN_ROLES, WHISTLE_KINDS, WHISTLE_ROLES
 from bigscreen.privacy import excerpt
 from bigscreen.runtime import Runtime
-from bigscreen.schemas import AwareDatetime, Problem, field_error
+from bigscreen.schemas import AwareDatetime, Incoming, Problem, field_error
 from bigscreen.supervision import Supervisor, call_subject
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,7 @@ Actor = Annotated[str | None, Field(min_length=1, max_length=100, description="W
 Note = Annotated[str | None, Field(max_length=2000)]
 
 
-class WhistleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class WhistleIn(Incoming):
     kind: Annotated[str, Field(min_length=1, max_length=16,
                                description="assembly (集结哨), livelihood (民生哨) or emergency (紧急哨).")]
     departments: Annotated[list[DepartmentCode], Field(min_length=1, max_length=MAX_DEPARTMENTS,
@@ -51,9 +49,7 @@ class WhistleIn(BaseModel):
     at: AwareDatetime | None = None
 
 
-class ReportIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class ReportIn(Incoming):
     department: DepartmentCode
     role: Annotated[str, Field(min_length=1, max_length=32, description="Only a department reports in.")]
     actor: Actor = None
@@ -127,7 +123,7 @@ class WhistleCase(CaseCommand):
             elif code in seen:
                 errors.append(field_error(["body", "departments", i], f"department '{code}' is named twice"))
             seen.add(code)
-        if error := not_in_future(self.rt, r.at):
+        if error := time_error(self.rt, r.at):
             errors.append(error)
         if errors:
             raise Problem(422, errors)
@@ -199,7 +195,7 @@ class ReportInCase(CaseCommand):
 
     def validate(self) -> None:
         r = self.request
-        if error := not_in_future(self.rt, r.at):
+        if error := time_error(self.rt, r.at):
             raise Problem(422, [error])
         refuse_role(r.role, REPORT_IN_ROLES, "report in to a whistle")
 

@@ -22,6 +22,19 @@ def browser():
         b.close()
 
 
+@pytest.fixture(autouse=True)
+def csp_bypassed_unless_asked(request, monkeypatch):
+    """Playwright's wait_for_function evaluates its predicate with eval, which the app's
+    Content-Security-Policy refuses (as it should): pages of browser tests bypass the policy unless
+    a test asks for it (bypass_csp=False), as test_csp.py does for every page."""
+    if "browser" not in request.fixturenames:
+        return
+    browser = request.getfixturevalue("browser")
+    new_context, new_page = browser.new_context, browser.new_page
+    monkeypatch.setattr(browser, "new_context", lambda *a, **kw: new_context(*a, **{"bypass_csp": True, **kw}))
+    monkeypatch.setattr(browser, "new_page", lambda *a, **kw: new_page(*a, **{"bypass_csp": True, **kw}))
+
+
 @pytest.fixture(params=["sqlite"])
 def database_url(request, tmp_path):
     return f"sqlite:///{tmp_path / 'test.db'}"

@@ -166,9 +166,9 @@ def test_bad_input_names_the_field_and_writes_nothing(client, runtime, now):
         ({**good, "at": (now + timedelta(hours=1)).isoformat()}, ["body", "at"], "must not be in the future"),
         ({**good, "at": "2026-11-22T09:30:00"}, ["body", "at"], "must include a timezone"),
         ({**good, "at": "0001-01-01T00:00:00+14:00"}, ["body", "at"], "is out of range"),  # no UTC time at all
-        ({**good, "at": "1999-12-31T23:00:00+00:00"}, ["body", "at"], "must not be before 2000-01-01"),
+        ({**good, "at": "1999-12-31T23:00:00+08:00"}, ["body", "at"], "must not be before 2000-01-01"),
         ({**good, "worker_id": 2**40}, ["body", "worker_id"], "less than or equal to"),
-        ({**good, "source_id": "a\x00b"}, ["body", "source_id"], "should match pattern"),
+        ({**good, "source_id": "a\x00b"}, ["body", "source_id"], "must not contain control characters (found U+0000)"),
         ({**good, "kind": "nap"}, ["body", "kind"], "unknown kind 'nap'; one of check_in (签到上岗)"),
         ({k: v for k, v in good.items() if k != "worker_id"}, ["body", "worker_id"], "Field required"),
         ({k: v for k, v in good.items() if k != "kind"}, ["body", "kind"], "Field required"),

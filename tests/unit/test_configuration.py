@@ -58,6 +58,8 @@ def test_city(cfg: Config) -> None:
     assert {d.code for d in city.districts} == DONGYING_DISTRICTS
     assert (city.targets.closure_rate, city.targets.ontime_rate, city.targets.satisfaction) == (0.98, 0.98, 0.95)
     assert city.targets.avg_handling_hours == 24
+    assert city.earliest_date.isoformat() == "2000-01-01"
+    assert city.earliest_time().isoformat() == "2000-01-01T00:00:00+08:00", "midnight, the city's time"
     assert (city.workforce.patrols_per_day, city.workforce.visits_per_day, city.workforce.on_duty_share) == (2, 5, 0.95)
     assert (city.demo.seed, city.demo.grids, city.demo.population, city.demo.households_per_grid) == (
         370500, 6000, 2_200_000, 140,
@@ -443,6 +445,16 @@ BAD_INPUTS = {
     "on-duty share as a percentage": (
         "city.yaml", _set("workforce.on_duty_share", 95),
         "city.yaml: workforce.on_duty_share: must be a rate above 0 and at most 1, e.g. 0.98 (got 95)",
+    ),
+    "earliest date not a date": (
+        "city.yaml", _set("earliest_date", "去年"), "city.yaml: earliest_date: must be a valid date",
+    ),
+    "earliest date in the future": (
+        "city.yaml", _set("earliest_date", "2999-01-01"),
+        "city.yaml: earliest_date: must be a date from 1990-01-01 to today (got '2999-01-01')",
+    ),
+    "earliest date before grid governance": (
+        "city.yaml", _set("earliest_date", "1970-01-01"), "city.yaml: earliest_date: must be a date from 1990-01-01",
     ),
     "unknown workforce key": ("city.yaml", _set("workforce.naps_per_day", 1), "city.yaml: workforce.naps_per_day: unknown key"),
     "dispute flag not a boolean": ("categories.yaml", _set("categories.3.dispute", "maybe"), "categories.yaml: categories[3].dispute"),
