@@ -16,27 +16,31 @@ def test_rebuild_and_reconcile_under_live_writes_end_equal_to_sql(runtime):
     runtime.clock = lambda: now
     generate_month(runtime, now, n=150, seed=1, source="before")
     errors: list[BaseException] = []
+    written = [0, 0]
+    stop = threading.Event()
 
-    def write(seed: int) -> None:
+    def write(k: int) -> None:
         try:
-            generate_month(runtime, now, n=250, seed=seed, source=f"during{seed}")
+            while not stop.is_set():  # rounds of cases with their steps, until the resyncs are done
+                generate_month(runtime, now, n=40, seed=100 * k + written[k], source=f"during{k}-{written[k]}")
+                written[k] += 40
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
             errors.append(exc)
 
-    writers = [threading.Thread(target=write, args=(seed,)) for seed in (2, 3)]
+    writers = [threading.Thread(target=write, args=(k,)) for k in (0, 1)]
     for w in writers:
         w.start()
-    runs = 0
-    while any(w.is_alive() for w in writers) or runs < 2:
-        if runs % 2 == 0:
+    for run in range(4):
+        before = list(written)
+        if run % 2 == 0:
             rebuild(runtime, now)
         else:
             reconcile(runtime, now)
-        runs += 1
+        assert written != before or errors, "the writers wrote while the resync ran"
+    stop.set()
     for w in writers:
         w.join()
     assert not errors, errors
-    assert runs >= 3, "the writers finished before a resync could run beside them"
 
     runtime.live.sweep(now, runtime.areas.chain_of)
     live = snapshot(runtime)
@@ -44,4 +48,4 @@ def test_rebuild_and_reconcile_under_live_writes_end_equal_to_sql(runtime):
     rebuild(runtime, now)
     assert snapshot(runtime) == live
     city = live[runtime.keys.area(runtime.areas.city.code)]
-    assert sum(v for f, v in city.items() if f.startswith("st:")) == 150 + 2 * 250
+    assert sum(v for f, v in city.items() if f.startswith("st:")) == 150 + sum(written)
