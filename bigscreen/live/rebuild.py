@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -20,6 +21,7 @@ from bigscreen.runtime import Runtime
 from bigscreen.supervision import Supervisor
 
 log = logging.getLogger(__name__)
+UNLINK_BATCH = 5000
 
 
 @dataclass
@@ -104,17 +106,28 @@ def rebuild(rt: Runtime, now: datetime | None = None) -> int:
 
 def wipe(rt: Runtime) -> None:
     """Deletes every counter key of this prefix (not the ticker, sessions, the leader lock ...)."""
-    client = rt.redis
-    batch: list[bytes] = []
-    for key in client.scan_iter(match=rt.keys.all_pattern(), count=5000):
-        if rt.keys.not_counters(key.decode()):
-            continue
+    unlink(rt, derived_keys(rt))
+
+
+def derived_keys(rt: Runtime) -> Iterator[str]:
+    """Every key of the prefix a rebuild owns: the counters, and anything else not on the list of
+    keys it leaves alone (a key family an older schema had)."""
+    for key in rt.redis.scan_iter(match=rt.keys.all_pattern(), count=UNLINK_BATCH):
+        k = key.decode()
+        if not rt.keys.not_counters(k):
+            yield k
+
+
+def unlink(rt: Runtime, keys: Iterable[str]) -> None:
+    """Deletes these keys, a batch per call."""
+    batch: list[str] = []
+    for key in keys:
         batch.append(key)
-        if len(batch) >= 5000:
-            client.unlink(*batch)
+        if len(batch) >= UNLINK_BATCH:
+            rt.redis.unlink(*batch)
             batch = []
     if batch:
-        client.unlink(*batch)
+        rt.redis.unlink(*batch)
 
 
 def snapshot(rt: Runtime) -> dict[str, dict]:

@@ -35,7 +35,7 @@ from sqlalchemy import Connection, select
 from bigscreen.db.models import Event, FieldActivity
 from bigscreen.db.session import snapshot as sql_snapshot
 from bigscreen.live.keys import SCHEMA_VERSION
-from bigscreen.live.rebuild import Expected, expected
+from bigscreen.live.rebuild import Expected, derived_keys, expected, unlink
 from bigscreen.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def resync(rt: Runtime, now: datetime | None = None, *, wait: bool = False, comp
     closed = False
     renewing = _Renewal(rt)
     try:
-        live = set(_derived_keys(rt))
+        live = set(derived_keys(rt))
         _clear_staging(rt)
         with sql_snapshot(rt.engine) as conn:
             began = time.monotonic()
@@ -143,7 +143,7 @@ def resync(rt: Runtime, now: datetime | None = None, *, wait: bool = False, comp
         result = Resynced(want.events, held_s=held_s, moving=len(journal.touched))
         if compare:
             result.differences = _differences(rt, want, live, journal.touched, now)
-        _unlink(rt, (keys.retired(k) for k in live))
+        unlink(rt, (keys.retired(k) for k in live))
         return result
     finally:
         renewing.stop()
@@ -224,29 +224,9 @@ def in_snapshot(conn: Connection, tags: Iterable[str]) -> set[str]:
     return out
 
 
-def _derived_keys(rt: Runtime) -> Iterable[str]:
-    """Every key of the prefix a rebuild owns: the counters, and anything else not on the list of
-    keys it leaves alone (a key family an older schema had)."""
-    for key in rt.redis.scan_iter(match=rt.keys.all_pattern(), count=5000):
-        k = key.decode()
-        if not rt.keys.not_counters(k):
-            yield k
-
-
 def _clear_staging(rt: Runtime) -> None:
     prefix = rt.keys.staged(rt.keys.prefix)
-    _unlink(rt, (k.decode() for k in rt.redis.scan_iter(match=f"{prefix}*", count=5000)))
-
-
-def _unlink(rt: Runtime, keys: Iterable[str]) -> None:
-    batch: list[str] = []
-    for key in keys:
-        batch.append(key)
-        if len(batch) >= BATCH:
-            rt.redis.unlink(*batch)
-            batch = []
-    if batch:
-        rt.redis.unlink(*batch)
+    unlink(rt, (k.decode() for k in rt.redis.scan_iter(match=f"{prefix}*", count=5000)))
 
 
 def _stage(rt: Runtime, want: Expected) -> set[str]:
