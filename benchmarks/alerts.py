@@ -157,7 +157,7 @@ def officer(env: Env):
 
 def duty_desk(chrome: Chromium, env: Env):
     """A signed-in /duty desk in its own context; None if the desk cannot be opened."""
-    ctx = chrome.browser.new_context(viewport={"width": 1920, "height": 1080})
+    ctx = chrome.browser.new_context(viewport={"width": 1920, "height": 1080}, bypass_csp=True)  # the probes evaluate strings
     ctx.add_init_script(NOTE_CLICKS)
     page = ctx.new_page()
     try:
