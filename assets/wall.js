@@ -34,7 +34,7 @@
 
   function pct(x) { return x === null || x === undefined ? "—" : (x * 100).toFixed(1) + "%"; }
   function num(x) { return x === null || x === undefined ? "—" : Number(x).toLocaleString("zh-CN"); }
-  /* data-format comes from bigscreen.presentation.display_format: the home page reads the same */
+  /* data-format comes from bigscreen.screens.presentation.display_format: the home page reads the same */
   function show(format, x) {
     if (x === null || x === undefined) return "—";
     if (format === "percent") return pct(x);

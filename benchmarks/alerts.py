@@ -144,7 +144,7 @@ class Background:
 def officer(env: Env):
     from sqlalchemy import select
 
-    from bigscreen.alerts import AlertDesk
+    from bigscreen.alerts.desk import AlertDesk
     from bigscreen.auth.roles import Principal, Role
     from bigscreen.auth.users import add_user
     from bigscreen.db.models import User

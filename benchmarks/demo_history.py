@@ -37,13 +37,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from wall_env import Env  # noqa: E402
 
-from bigscreen.live.rebuild import rebuild  # noqa: E402
-from bigscreen.runtime import Runtime  # noqa: E402
-from bigscreen.settings import Settings  # noqa: E402
-from bigscreen.simulate import Simulator  # noqa: E402
+from bigscreen.jobs.rebuild import rebuild  # noqa: E402
+from bigscreen.process.runtime import Runtime  # noqa: E402
+from bigscreen.process.settings import Settings  # noqa: E402
 from bigscreen.simulation.api import CityApi  # noqa: E402
 from bigscreen.simulation.history import HistoryPlan, send_history  # noqa: E402
 from bigscreen.simulation.local import LocalCity  # noqa: E402
+from bigscreen.simulation.simulator import Simulator  # noqa: E402
 
 RATE = 0.2        # the demo's default
 DAY_SHARE = 0.6   # as bigscreen.demo.DAY_SHARE

@@ -16,7 +16,7 @@ Parts (all by default):
   and to figures equal to SQL (the headline figures of the city and every district, and the
   map's open cases per community, read the way the API and the wall read them).
 - busy: the same once with the load going on for `--busy-s` seconds after the kill, through the
-  repair (a resync, bigscreen.live.resync: exact while events keep arriving).
+  repair (a resync, bigscreen.jobs.resync: exact while events keep arriving).
 - external: serve on a Redis it does not own, killed, away 3 s, back empty.
 - sqlite: the SQLite database locked by another process for 10 s (the default busy timeout of
   30 s: writers wait rather than fail).
@@ -65,9 +65,9 @@ from tests_support import PG_BIN, PostgresCluster  # noqa: E402
 from bigscreen.api.auth import create_api_key  # noqa: E402
 from bigscreen.auth.kiosk import create_kiosk_token  # noqa: E402
 from bigscreen.live.server import EmbeddedRedis  # noqa: E402
-from bigscreen.runtime import Runtime  # noqa: E402
-from bigscreen.settings import Settings  # noqa: E402
-from bigscreen.setup import build_city, prepare_database  # noqa: E402
+from bigscreen.process.datadir import build_city, prepare_database  # noqa: E402
+from bigscreen.process.runtime import Runtime  # noqa: E402
+from bigscreen.process.settings import Settings  # noqa: E402
 
 LEVELS = (1,)  # figures compared: the city, every district, the map (streets too would make each check ~1 s)
 LIMIT_S = 120.0

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bigscreen.api.auth import create_api_key  # noqa: E402
 from bigscreen.live.server import EmbeddedRedis  # noqa: E402
-from bigscreen.runtime import Runtime  # noqa: E402
-from bigscreen.settings import Settings  # noqa: E402
-from bigscreen.setup import build_city, prepare_database  # noqa: E402
+from bigscreen.process.datadir import build_city, prepare_database  # noqa: E402
+from bigscreen.process.runtime import Runtime  # noqa: E402
+from bigscreen.process.settings import Settings  # noqa: E402
 
 
 def free_port() -> int:

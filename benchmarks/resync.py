@@ -1,4 +1,4 @@
-"""What a rebuild or reconcile costs now that it is exact under live writes (bigscreen.live.resync).
+"""What a rebuild or reconcile costs now that it is exact under live writes (bigscreen.jobs.resync).
 
     .venv/bin/python benchmarks/resync.py [--grids 6000] [--events 200000] [--rate 40] [--runs 3]
 
@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wall_env import Env, median, pct  # noqa: E402
 
-from bigscreen.live.rebuild import expected  # noqa: E402
-from bigscreen.live.reconcile import reconcile  # noqa: E402
-from bigscreen.live.resync import resync  # noqa: E402
+from bigscreen.jobs.expected import expected  # noqa: E402
+from bigscreen.jobs.reconcile import reconcile  # noqa: E402
+from bigscreen.jobs.resync import resync  # noqa: E402
 
 
 class Load(threading.Thread):

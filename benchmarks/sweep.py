@@ -8,7 +8,7 @@ benchmarks/wall_env.py). Open cases are real events: rows inserted straight into
 (SQLAlchemy Core executemany, 10,000 per transaction; random grids, sub-items by the config's
 category weights, urgency 85/13/2%, status dispatched, reported within the last 3 days and
 never further back than 90% of the item's time limit, deadline = reported + the config's time
-limit), then Redis is filled by bigscreen.live.rebuild.rebuild at the measuring moment `now`,
+limit), then Redis is filled by bigscreen.jobs.rebuild.rebuild at the measuring moment `now`,
 so the deadline zset and the counters are the product's own. Every deadline lies after `now`.
 
 A. none due: `rt.live.sweep(now, rt.areas.chain_of)` timed `--reps` times, first with
@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from wall_env import URGENCIES, Env, median, pct
 
-from bigscreen.live.rebuild import rebuild
+from bigscreen.jobs.rebuild import rebuild
 
 REPORTED_WITHIN = timedelta(days=3)
 CHUNK = 10_000

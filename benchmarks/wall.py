@@ -9,7 +9,7 @@ A 6,000-grid city in a temporary SQLite database and an embedded redis-server; t
 `uvicorn --factory bigscreen.asgi:app --workers 2`; the product's FramePublisher runs in a thread
 of this process; Chromium is Debian's /usr/bin/chromium through Playwright. History is written
 straight into the `events` table (SQLAlchemy Core executemany, 10,000 rows per transaction) and
-Redis is rebuilt from SQL with bigscreen.live.rebuild.rebuild. Figures are medians unless marked
+Redis is rebuilt from SQL with bigscreen.jobs.rebuild.rebuild. Figures are medians unless marked
 p95. Helpers: wall_env.py (setup, history, CPU), wall_browser.py (Chromium), wall_viewers.py
 (wrk, push clients, byte-counting proxy). Method and results: docs/BENCHMARKS.md, "The wall".
 """
@@ -123,7 +123,6 @@ def wire_bytes(chrome, env: Env, frames_to_count: int) -> dict:
     """Chromium through a byte-counting proxy: bytes per polling refresh (websockets blocked)
     and per pushed frame, counted between two refreshes `frames_to_count` refreshes apart."""
     from dash._utils import to_json
-
     from wall_browser import COUNT_RENDERS
 
     env.start_publisher()

@@ -10,7 +10,6 @@ import threading
 import time
 
 import httpx
-
 from wall_env import Env, median, pct
 
 CHROMIUM = "/usr/bin/chromium"

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bigscreen.api.auth import create_api_key  # noqa: E402
 from bigscreen.live.server import EmbeddedRedis  # noqa: E402
-from bigscreen.runtime import Runtime  # noqa: E402
-from bigscreen.settings import Settings  # noqa: E402
-from bigscreen.setup import build_city, prepare_database  # noqa: E402
+from bigscreen.process.datadir import build_city, prepare_database  # noqa: E402
+from bigscreen.process.runtime import Runtime  # noqa: E402
+from bigscreen.process.settings import Settings  # noqa: E402
 from bigscreen.wall.publisher import FramePublisher  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -292,11 +292,11 @@ class Env:
     def grow_history(self, total: int, seed: int = 7, chunk: int = 10_000) -> tuple[float, float]:
         """Inserts events straight into `events` (SQLAlchemy Core executemany, `chunk` rows per
         transaction) until the generated history holds `total` events, then rebuilds Redis from SQL
-        with bigscreen.live.rebuild.rebuild. Returns (seconds inserting, seconds rebuilding)."""
+        with bigscreen.jobs.rebuild.rebuild. Returns (seconds inserting, seconds rebuilding)."""
         from sqlalchemy import insert
 
         from bigscreen.db.models import Event
-        from bigscreen.live.rebuild import rebuild
+        from bigscreen.jobs.rebuild import rebuild
 
         rng = random.Random(seed + self.history)
         cfg, tz = self.rt.config, self.rt.tz

@@ -27,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 
+
 def auth_headers() -> dict[str, str]:
     """The wall's session (a kiosk token exchanged at /wall, see wall_env.Env.sign_in_wall):
     its cookie, and the CSRF token every POST must echo. Set in the environment, so the

@@ -17,7 +17,8 @@ from bigscreen.api.limits import BodyLimit
 from bigscreen.api.security import Security, content_security_policy
 from bigscreen.auth.kiosk import KioskTokens
 from bigscreen.auth.ratelimit import LoginLimiter
-from bigscreen.runtime import Runtime
+from bigscreen.cases.ingest_writer import IngestWriter
+from bigscreen.process.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("/wall", "/duty")  # besides "/", which Dash serves itself
@@ -30,6 +31,8 @@ def create_api(rt: Runtime) -> FastAPI:
         docs_url=None, redoc_url=None,  # Swagger UI loads from a CDN: command centres are offline
     )
     api.state.runtime = rt
+    api.state.ingest = IngestWriter(rt)  # one group-commit writer per process, for every request
+    rt.on_close(api.state.ingest.close)
     api.state.api_keys = KeyCache(rt)
     api.state.login_limiter = LoginLimiter(rt)
     api.state.kiosks = KioskTokens(rt)
@@ -43,8 +46,8 @@ def create_api(rt: Runtime) -> FastAPI:
         if api.openapi_schema is None:
             from fastapi.openapi.utils import get_openapi
 
-            from bigscreen.commands.field_work import FieldActivityIn
-            from bigscreen.schemas import EventIn
+            from bigscreen.cases.field_work import FieldActivityIn
+            from bigscreen.domain.schemas import EventIn
 
             doc = get_openapi(title=api.title, version=api.version, routes=api.routes)
             components = doc.setdefault("components", {}).setdefault("schemas", {})
@@ -65,13 +68,13 @@ def create_app(rt: Runtime) -> Dash:
     import dash_leaflet as dl
     from dash import dcc, html
 
-    from bigscreen import ids
     from bigscreen.geo.assets import ensure_level_assets
     from callbacks import duty as duty_callbacks
     from callbacks import pages
     from callbacks import tablet as tablet_callbacks
     from callbacks import wall as wall_callbacks
     from layouts import duty as duty_layout
+    from layouts import ids
     from layouts import tablet as tablet_layout
     from layouts import wall as wall_layout
     from layouts.city_map import map_ids

@@ -3,7 +3,7 @@
 Unless BIGSCREEN_RUN_JOBS is false, every worker also runs the leader-locked scheduler and the
 wall's frame publisher for as long as it serves (its ASGI lifespan); one process among all
 workers and any `bigscreen scheduler` leads, the others stand by to take over. Every worker
-watches Redis either way (bigscreen.live.watch).
+watches Redis either way (bigscreen.jobs.watch).
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import Lifespan
 
-from bigscreen import jobs
 from bigscreen.app import create_app
-from bigscreen.live.watch import start_watch
-from bigscreen.runtime import Runtime
-from bigscreen.settings import Settings
-
+from bigscreen.jobs import schedule
+from bigscreen.jobs.watch import start_watch
+from bigscreen.process.runtime import Runtime
+from bigscreen.process.settings import Settings
 
 GC_YOUNG_THRESHOLD = 20_000  # allocations between collections of the youngest generation (Python's default: 700)
 
@@ -53,7 +52,7 @@ def _with_jobs(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
 
     @asynccontextmanager
     async def lifespan(server: Any) -> AsyncIterator[Any]:
-        background = await asyncio.to_thread(jobs.start_background, rt)
+        background = await asyncio.to_thread(schedule.start_background, rt)
         try:
             async with inner(server) as state:
                 yield state
@@ -64,7 +63,7 @@ def _with_jobs(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
 
 
 def _with_watch(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
-    """Without jobs, a worker still watches Redis (bigscreen.live.watch): it fails fast while Redis
+    """Without jobs, a worker still watches Redis (bigscreen.jobs.watch): it fails fast while Redis
     is away and reports the live writes it lost, for the leader elsewhere to repair."""
 
     @asynccontextmanager

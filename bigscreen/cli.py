@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from bigscreen.configuration import ConfigError
-from bigscreen.settings import Settings
+from bigscreen.configuration.loading import ConfigError
+from bigscreen.process.settings import Settings
 
 log = logging.getLogger("bigscreen")
 
@@ -26,7 +26,7 @@ def _settings(data_dir: Path | None = None) -> Settings:
 
 
 def _runtime(settings: Settings):
-    from bigscreen.runtime import Runtime
+    from bigscreen.process.runtime import Runtime
 
     try:
         return Runtime.open(settings)
@@ -61,7 +61,7 @@ def check_config() -> None:
 @data_dir_option
 def init(data_dir: Path | None) -> None:
     """Create or migrate the database and load the configuration tables."""
-    from bigscreen.setup import prepare_database
+    from bigscreen.process.datadir import prepare_database
 
     prepare_database(_runtime(_settings(data_dir)))
     click.echo("database ready")
@@ -78,7 +78,7 @@ def city() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def city_build(data_dir: Path | None, synthetic: bool, quiet: bool) -> None:
     """Build the demo city into the database (replaces any city already there)."""
-    from bigscreen.setup import build_city, prepare_database
+    from bigscreen.process.datadir import build_city, prepare_database
 
     rt = _runtime(_settings(data_dir))
     prepare_database(rt)
@@ -97,7 +97,7 @@ def apikey() -> None:
 def apikey_create(data_dir: Path | None, source: str) -> None:
     """Create a key for SOURCE and print it (it is shown only once)."""
     from bigscreen.api.auth import create_api_key
-    from bigscreen.setup import prepare_database
+    from bigscreen.process.datadir import prepare_database
 
     source = source.strip()
     if not source or len(source) > 64:
@@ -123,7 +123,7 @@ def user_add(data_dir: Path | None, username: str, role: str, area: str | None, 
              password_stdin: bool) -> None:
     """Create an account; the password is asked for (never an argument: it would stay in the shell's history)."""
     from bigscreen.auth.users import AccountError, add_user
-    from bigscreen.setup import prepare_database
+    from bigscreen.process.datadir import prepare_database
 
     if password_stdin:
         password = click.get_text_stream("stdin").readline().rstrip("\n")
@@ -151,7 +151,7 @@ def user_unlock(data_dir: Path | None, username: str, address: str | None) -> No
     from bigscreen.auth.audit import record
     from bigscreen.auth.ratelimit import LoginLimiter
     from bigscreen.db.models import User
-    from bigscreen.setup import ensure_redis, release_redis
+    from bigscreen.process.datadir import ensure_redis, release_redis
 
     settings, owned = ensure_redis(_settings(data_dir))
     try:
@@ -181,7 +181,7 @@ def kiosk() -> None:
 def kiosk_create(data_dir: Path | None, name: str, scope: str | None) -> None:
     """Create a wall's token and print its URL path (shown only once)."""
     from bigscreen.auth.kiosk import create_kiosk_token
-    from bigscreen.setup import prepare_database
+    from bigscreen.process.datadir import prepare_database
 
     rt = _runtime(_settings(data_dir))
     prepare_database(rt)
@@ -196,13 +196,13 @@ def kiosk_create(data_dir: Path | None, name: str, scope: str | None) -> None:
 @data_dir_option
 def rebuild_cmd(data_dir: Path | None) -> None:
     """Recompute every live counter in Redis from SQL."""
-    from bigscreen.live.watch import repair
-    from bigscreen.setup import ensure_redis, release_redis
+    from bigscreen.jobs.watch import repair
+    from bigscreen.process.datadir import ensure_redis, release_redis
 
     settings, owned = ensure_redis(_settings(data_dir))
     try:
         rt = _runtime(settings)
-        count = repair(rt)  # rebuild, and mark the figures verified (bigscreen.live.watch)
+        count = repair(rt)  # rebuild, and mark the figures verified (bigscreen.jobs.watch)
         rt.close()
         click.echo(f"rebuilt live counters from {count} events")
     finally:
@@ -220,7 +220,8 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
-    from bigscreen.setup import ensure_redis, prepare_database, release_redis, sync_live
+    from bigscreen.jobs.watch import sync_live
+    from bigscreen.process.datadir import ensure_redis, prepare_database, release_redis
 
     settings = _settings(data_dir)
     os.environ["BIGSCREEN_DATA_DIR"] = str(settings.data_dir)
@@ -241,8 +242,8 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
 @data_dir_option
 def scheduler_cmd(data_dir: Path | None) -> None:
     """Run the scheduled jobs (deadline sweep, wall frames ...) until stopped, while this process leads."""
-    from bigscreen import jobs
-    from bigscreen.setup import ensure_redis, release_redis
+    from bigscreen.jobs import schedule
+    from bigscreen.process.datadir import ensure_redis, release_redis
 
     settings, owned = ensure_redis(_settings(data_dir))
     try:
@@ -250,7 +251,7 @@ def scheduler_cmd(data_dir: Path | None) -> None:
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        background = jobs.start_background(rt)
+        background = schedule.start_background(rt)
         try:
             stop.wait()
         finally:
@@ -268,7 +269,7 @@ def scheduler_cmd(data_dir: Path | None) -> None:
 @click.option("--seed", default=None, type=int)
 def simulate(url: str, api_key: str, rate: float, backfill_days: int, seed: int | None) -> None:
     """Send realistic events through the real API and move them along their life."""
-    from bigscreen.simulate import Simulator
+    from bigscreen.simulation.simulator import Simulator
 
     sim = Simulator(url, api_key, rate=rate, seed=seed)
     if backfill_days:

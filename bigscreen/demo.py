@@ -11,22 +11,16 @@ import time
 import click
 import uvicorn
 
-from bigscreen import jobs
 from bigscreen.app import create_app
 from bigscreen.auth.users import AccountError, add_user, reset_password
-from bigscreen.configuration import Config
-from bigscreen.runtime import Runtime
-from bigscreen.settings import Settings
+from bigscreen.configuration.loading import Config
+from bigscreen.jobs import schedule
+from bigscreen.jobs.watch import sync_live
+from bigscreen.process.datadir import build_city, city_exists, ensure_redis, prepare_database, release_redis
+from bigscreen.process.runtime import Runtime
+from bigscreen.process.settings import Settings
 from bigscreen.simulation.credentials import demo_credentials
 from bigscreen.simulation.history import HistoryPlan, plan_history, send_history
-from bigscreen.setup import (
-    build_city,
-    city_exists,
-    ensure_redis,
-    prepare_database,
-    release_redis,
-    sync_live,
-)
 
 log = logging.getLogger(__name__)
 STOP_CLIENTS_S = 15.0  # the demo's own clients (simulator, duty desk, field work) get this long to finish
@@ -76,7 +70,7 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
         server = _DemoServer(uvicorn.Config(app.server, host=host, port=port, log_level="warning", lifespan="on",
                                             ws_per_message_deflate=rt.settings.ws_deflate),
                              before_exit=lambda: _stop_clients(stop, clients))
-        background = jobs.start_background(rt)
+        background = schedule.start_background(rt)
         url = f"http://{host}:{port}"
         logins = "".join(f"\n    {role:<7} {name:<10} password {password}  {note}" for role, name, password, note in accounts)
         banner = (f"\n  bigscreen demo, the wall: {url}/wall?token={wall_token}\n"
@@ -158,17 +152,17 @@ def _announce(server: uvicorn.Server, banner: str, stop: threading.Event) -> Non
 
 
 def _simulate(rt: Runtime, server: uvicorn.Server, url: str, api_key: str, rate: float, history: HistoryPlan | None,
-              stop: threading.Event, background: jobs.Background) -> None:
+              stop: threading.Event, background: schedule.Background) -> None:
     """The history first, in process (bigscreen.simulation.history), then the live city over HTTP, as any source."""
-    from bigscreen.simulate import Simulator
     from bigscreen.simulation.api import CityApi
     from bigscreen.simulation.local import LocalCity
+    from bigscreen.simulation.simulator import Simulator
 
     sim = Simulator(api=LocalCity(rt, DEMO_SOURCE), rate=rate, seed=history.seed if history else None, workers=1)
     try:
         if history is not None and not stop.is_set():
             # the clock's jobs wait meanwhile (seconds), or a case would count as late before its past steps are in
-            with background.paused(*jobs.CLOCK_JOBS):
+            with background.paused(*schedule.CLOCK_JOBS):
                 send_history(rt, sim, history, stop)
     except Exception:  # the demo runs on; the next start sends what is missing
         log.exception("the demo's history was not sent in full; the next start sends the rest")

@@ -1,4 +1,4 @@
-"""Duty desk callbacks: thin, over bigscreen.duty. Each one acts as the caller of the request
+"""Duty desk callbacks: thin, over bigscreen.screens.duty. Each one acts as the caller of the request
 (`caller()`: principal, address, channel "web"); the core checks the permission, writes the
 audit entry and raises Forbidden (→ 403) for anyone who may not act. SQL runs in a worker
 thread, never on the event loop."""
@@ -12,9 +12,9 @@ from dash import ALL, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from starlette.concurrency import run_in_threadpool
 
-from bigscreen import duty
 from bigscreen.auth.context import caller
-from bigscreen.i18n import pick_lang
+from bigscreen.screens import duty
+from bigscreen.screens.i18n import pick_lang
 from layouts import duty as desk
 
 

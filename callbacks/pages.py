@@ -8,15 +8,15 @@ from urllib.parse import parse_qs
 from dash import Input, Output, html
 from starlette.concurrency import run_in_threadpool
 
-from bigscreen import ids
 from bigscreen.auth.context import caller, require
 from bigscreen.auth.pages import page_permission
 from bigscreen.auth.roles import Permission
-from bigscreen.i18n import pick_lang, t
+from bigscreen.screens.i18n import pick_lang, t
 from bigscreen.wall.frame import map_areas, map_key
 from callbacks import tablet as tablet_callbacks
 from callbacks import wall as wall_callbacks
 from layouts import duty as duty_layout
+from layouts import ids
 from layouts import wall as wall_layout
 from layouts.city_map import Legend, city_map
 

@@ -1,4 +1,4 @@
-"""Tablet callbacks: each checks that the caller may see the area, then hands bigscreen.tablet's
+"""Tablet callbacks: each checks that the caller may see the area, then hands bigscreen.screens.tablet's
 answer to layouts/tablet.py. A leader asking for another area is refused (403, audited)."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from dash.exceptions import PreventUpdate
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
-from bigscreen.areas import AreaInfo
 from bigscreen.auth.context import caller, require
 from bigscreen.auth.roles import Permission
+from bigscreen.geo.areas import AreaInfo
 from bigscreen.live.kpi import KPI_NAMES
-from bigscreen.tablet import (
+from bigscreen.screens.tablet import (
     area_bounds,
     area_figures,
     breadcrumb,

@@ -9,10 +9,10 @@ from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from redis.exceptions import RedisError
 
-from bigscreen import ids
 from bigscreen.auth.context import require
 from bigscreen.auth.roles import Permission
 from bigscreen.wall.hub import FrameHub
+from layouts import ids
 from layouts.city_map import map_ids
 
 

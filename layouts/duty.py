@@ -1,6 +1,6 @@
 """The duty desk (`/duty`): a working screen for one officer at a 1920×1080 or 1366×768 monitor
 (responsive, not scaled like the wall). `build` is the page's structure; the `*_items`
-functions turn `bigscreen.duty.DeskView` into lists. Every text is a child string, which Dash
+functions turn `bigscreen.screens.duty.DeskView` into lists. Every text is a child string, which Dash
 renders as text: citizens' descriptions and officers' comments are never HTML."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
-from bigscreen.alerts import COLOURS
-from bigscreen.duty import kind_name
-from bigscreen.i18n import STRINGS, catalogue, t
-from bigscreen.lifecycle import WHISTLE_KINDS
+from bigscreen.alerts.desk import COLOURS
+from bigscreen.domain.lifecycle import WHISTLE_KINDS
+from bigscreen.screens.duty import kind_name
+from bigscreen.screens.i18n import STRINGS, catalogue, t
 from layouts.sign_out import sign_out
 
 # Component IDs, all derived from "duty" (pattern-matching types for the per-row controls).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from bigscreen.auth.context import caller
-from bigscreen.i18n import t
+from bigscreen.screens.i18n import t
 
 
 def sign_out(lang: str, class_name: str) -> html.Form | None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from bigscreen.areas import AreaInfo
+from bigscreen.geo.areas import AreaInfo
 from bigscreen.geo.totals import PEOPLE
-from bigscreen.i18n import t
 from bigscreen.live.kpi import KPI_NAMES
-from bigscreen.presentation import display_value
-from bigscreen.tablet import AreaFigures, ChildRow, GridDetails, Person
+from bigscreen.screens.i18n import t
+from bigscreen.screens.presentation import display_value
+from bigscreen.screens.tablet import AreaFigures, ChildRow, GridDetails, Person
 from layouts.city_map import Legend, city_map, empty_hideout, map_ids
 from layouts.sign_out import sign_out
 

@@ -7,9 +7,9 @@ import json
 
 from dash import dcc, html
 
-from bigscreen import ids
-from bigscreen.i18n import catalogue, t
-from bigscreen.presentation import display_format
+from bigscreen.screens.i18n import catalogue, t
+from bigscreen.screens.presentation import display_format
+from layouts import ids
 
 FITS = ("contain", "stretch", "width")
 COUNTERS = ("reported_today", "closed_today", "open", "overdue")

@@ -8,10 +8,10 @@ import pytest
 import redis as redis_lib
 from tests_support import PASSWORD
 
-from bigscreen.configuration import load_config
+from bigscreen.configuration.loading import load_config
 from bigscreen.live.server import EmbeddedRedis
-from bigscreen.runtime import Runtime
-from bigscreen.settings import REPO_CONFIG_DIR, Settings
+from bigscreen.process.runtime import Runtime
+from bigscreen.process.settings import REPO_CONFIG_DIR, Settings
 
 TEST_GRIDS = 300
 
@@ -83,7 +83,7 @@ def city_plan(test_config):
 def runtime(tmp_path, database_url, redis_url, test_config, city_plan):
     """A runtime on a fresh database holding a small city, and an empty Redis."""
     from bigscreen.geo.citybuild import store_city
-    from bigscreen.setup import prepare_database
+    from bigscreen.process.datadir import prepare_database
 
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url)
     rt = Runtime(settings, test_config)

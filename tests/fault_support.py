@@ -24,11 +24,11 @@ from sqlalchemy import event, select
 from tests_support import LiveServer, free_port
 
 from bigscreen.db.models import Area, Event
-from bigscreen.lifecycle import CLOSED_STATUSES
+from bigscreen.domain.lifecycle import CLOSED_STATUSES
 from bigscreen.live.kpi import ints, read_kpi
-from bigscreen.reports import area_kpi
-from bigscreen.runtime import Runtime
-from bigscreen.settings import Settings
+from bigscreen.process.runtime import Runtime
+from bigscreen.process.settings import Settings
+from bigscreen.reports.figures import area_kpi
 
 SOURCE = "fault-source"  # the API key's source in the fault tests
 ROUTINE_STEPS = [("accept", "department"), ("start", "department")]
@@ -267,7 +267,8 @@ def served_app(tmp_path: Path, database_url: str, redis_url: str, config, city_p
     from bigscreen.app import create_app
     from bigscreen.auth.kiosk import create_kiosk_token
     from bigscreen.geo.citybuild import store_city
-    from bigscreen.setup import prepare_database, sync_live
+    from bigscreen.jobs.watch import sync_live
+    from bigscreen.process.datadir import prepare_database
 
     s = Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url, **settings)
     rt = Runtime(s, config)

@@ -9,17 +9,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from bigscreen.alerts import LIVE_STATUSES, AlertDesk, alert_rows
+from bigscreen.alerts.desk import LIVE_STATUSES, AlertDesk, alert_rows
 from bigscreen.api.auth import api_principal
 from bigscreen.api.docs import errors
 from bigscreen.api.events import Id
 from bigscreen.api.responses import JSON
 from bigscreen.api.security import client_ip
 from bigscreen.auth.context import Forbidden
+from bigscreen.auth.privacy import shown_text
 from bigscreen.auth.roles import Permission, Principal
-from bigscreen.privacy import shown_text
-from bigscreen.runtime import Runtime
-from bigscreen.schemas import Incoming, RowId
+from bigscreen.domain.schemas import Incoming, RowId
+from bigscreen.process.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"], responses=errors(401, 403, 422))
 Who = Annotated[Principal, Depends(api_principal)]

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from bigscreen.auth.context import caller
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.db.models import ApiKey
-from bigscreen.runtime import Runtime
+from bigscreen.process.runtime import Runtime
 
 CACHE_S = 30.0
 

@@ -13,7 +13,7 @@ from fastapi import Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 
-from bigscreen.schemas import Problem
+from bigscreen.domain.schemas import Problem
 
 Item = TypeVar("Item", bound=BaseModel)
 

@@ -22,8 +22,8 @@ from bigscreen.api.outages import OUTAGE_ERRORS, json_answer, outage_of
 from bigscreen.api.security import client_ip
 from bigscreen.auth.audit import record
 from bigscreen.auth.context import Forbidden, caller
-from bigscreen.runtime import Runtime
-from bigscreen.schemas import Problem, control_character_error, field_error
+from bigscreen.domain.schemas import Problem, control_character_error, field_error
+from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
 API_PREFIXES = ("/api", OPEN311_PREFIX.rstrip("/"))

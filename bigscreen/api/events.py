@@ -10,17 +10,18 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from bigscreen.api.auth import api_source
-from bigscreen.api.docs import EVENT, RECEIPTS, errors, ok
 from bigscreen.api.bodies import one_or_batch_schema, read_one_or_batch
+from bigscreen.api.docs import EVENT, RECEIPTS, errors, ok
 from bigscreen.api.responses import JSON
-from bigscreen.areas import AreaInfo
-from bigscreen.commands.ingest import IngestEvents
-from bigscreen.commands.transition import TransitionEvent
+from bigscreen.cases.ingest import IngestEvents
+from bigscreen.cases.ingest_writer import IngestWriter
+from bigscreen.cases.supervision import case_subject
+from bigscreen.cases.transition import TransitionEvent
 from bigscreen.db.models import Event, EventTransition, SupervisionNotice
+from bigscreen.domain.schemas import MAX_ID, EventIn, Problem, TransitionIn
+from bigscreen.geo.areas import AreaInfo
 from bigscreen.live.kpi import read_kpi
-from bigscreen.runtime import Runtime
-from bigscreen.schemas import MAX_ID, EventIn, Problem, TransitionIn
-from bigscreen.supervision import case_subject
+from bigscreen.process.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=errors(401, 422))
 
@@ -78,7 +79,7 @@ def receipt(e: Event, rt: Runtime, created: bool) -> dict[str, Any]:
              summary="Report one event (object) or a batch of up to 1,000 (array)")
 async def post_events(request: Request, rt: RT, source: Source):
     items, batch = await read_one_or_batch(request, EventIn, rt.settings.max_batch, "events")
-    outcomes = await ingest(rt, source, items, batch)
+    outcomes = await ingest(rt, request.app.state.ingest, source, items, batch)
     if batch:
         created = sum(o.created for o in outcomes)
         return JSON({"events": [receipt(o.event, rt, o.created) for o in outcomes],
@@ -87,10 +88,10 @@ async def post_events(request: Request, rt: RT, source: Source):
     return JSON(event_out(o.event, rt, o.created), status_code=201 if o.created else 200)
 
 
-async def ingest(rt: Runtime, source: str, items: list[EventIn], batch: bool) -> list:
+async def ingest(rt: Runtime, writer: IngestWriter, source: str, items: list[EventIn], batch: bool) -> list:
     """Validates in the request's own task, then waits for the process's group-commit writer."""
     rows = IngestEvents(rt, source, items, batch=batch).rows()
-    return await asyncio.wrap_future(rt.ingest.submit(source, rows))
+    return await asyncio.wrap_future(writer.submit(source, rows))
 
 
 @router.post("/events/{event_id}/transitions", responses={**errors(403, 404, 409), **ok(EVENT)}, summary="Move a case along its life")

@@ -11,7 +11,7 @@ from bigscreen.api.bodies import one_or_batch_schema, read_one_or_batch
 from bigscreen.api.docs import also, errors
 from bigscreen.api.events import RT, Area, Source
 from bigscreen.api.responses import JSON
-from bigscreen.commands.field_work import (
+from bigscreen.cases.field_work import (
     FieldActivityIn,
     FieldActivityRecord,
     Recorded,
@@ -20,7 +20,7 @@ from bigscreen.commands.field_work import (
 )
 from bigscreen.live.field_work import KIND_NAMES, WORKFORCE_FIELDS, workforce
 from bigscreen.live.kpi import named
-from bigscreen.runtime import Runtime
+from bigscreen.process.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["field work"], responses=errors(401, 422))
 

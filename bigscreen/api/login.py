@@ -18,9 +18,9 @@ from bigscreen.auth.pages import landing
 from bigscreen.auth.ratelimit import DEVICE_COOKIE, DEVICE_DAYS, Attempt, LoginLimiter, Refusal
 from bigscreen.auth.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Sessions
 from bigscreen.auth.users import authenticate
-from bigscreen.i18n import pick_lang, t
-from bigscreen.runtime import Runtime
-from bigscreen.schemas import control_character_error
+from bigscreen.domain.schemas import control_character_error
+from bigscreen.process.runtime import Runtime
+from bigscreen.screens.i18n import pick_lang, t
 
 router = APIRouter(include_in_schema=False)
 LOGIN_COOKIE = "bs_login"

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from bigscreen.api.docs import errors
 from bigscreen.api.events import RT, Id, Source
 from bigscreen.api.responses import JSON
-from bigscreen.commands.mediation import MediateDispute, MediationIn, read_mediation
+from bigscreen.cases.mediation import MediateDispute, MediationIn, read_mediation
 
 router = APIRouter(prefix="/api/v1", tags=["mediation"], responses=errors(401, 422))
 

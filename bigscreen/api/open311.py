@@ -15,11 +15,11 @@ from bigscreen.api.bodies import body_error, parse_form, parse_json, raw_body, v
 from bigscreen.api.docs import OPEN311_CREATED, OPEN311_REQUESTS, ok, open311_errors
 from bigscreen.api.events import RT, Id, ingest
 from bigscreen.api.responses import JSON
+from bigscreen.auth.privacy import mask_text
 from bigscreen.db.models import Event
 from bigscreen.db.reading import UNREADABLE
-from bigscreen.lifecycle import CLOSED_STATUSES
-from bigscreen.privacy import mask_text
-from bigscreen.schemas import MAX_ID, AwareDatetime, EventIn, Problem, field_error
+from bigscreen.domain.lifecycle import CLOSED_STATUSES
+from bigscreen.domain.schemas import MAX_ID, AwareDatetime, EventIn, Problem, field_error
 
 log = logging.getLogger(__name__)
 PREFIX = "/open311/"
@@ -187,7 +187,7 @@ async def post_request(request: Request, rt: RT):
     except ValidationError as exc:
         raise Problem(422, _renamed(validation_errors(exc))) from exc
     try:
-        outcome = (await ingest(rt, source, [item], False))[0]
+        outcome = (await ingest(rt, request.app.state.ingest, source, [item], False))[0]
     except Problem as problem:
         if isinstance(problem.detail, list):
             _renamed(problem.detail)

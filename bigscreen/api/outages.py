@@ -20,7 +20,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from bigscreen.i18n import pick_lang, t
+from bigscreen.screens.i18n import pick_lang, t
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5

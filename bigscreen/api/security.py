@@ -33,7 +33,7 @@ from bigscreen.auth.sessions import (
     Session,
     Sessions,
 )
-from bigscreen.runtime import Runtime
+from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -12,12 +12,20 @@ from starlette.concurrency import run_in_threadpool
 from bigscreen.api.docs import also, errors
 from bigscreen.api.events import RT, Id, Source
 from bigscreen.api.responses import JSON
-from bigscreen.commands.whistle import (
-    KIND_NAMES, CallRecord, ReportIn, ReportInCase, WhistleCase, WhistleIn, WhistleRecord, call_state, load_whistles,
+from bigscreen.cases.whistle import (
+    KIND_NAMES,
+    CallRecord,
+    ReportIn,
+    ReportInCase,
+    WhistleCase,
+    WhistleIn,
+    WhistleRecord,
+    call_state,
+    load_whistles,
 )
 from bigscreen.db.models import Event
-from bigscreen.runtime import Runtime
-from bigscreen.schemas import Problem
+from bigscreen.domain.schemas import Problem
+from bigscreen.process.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["whistles"], responses=errors(401, 422))
 

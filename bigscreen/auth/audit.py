@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 
 from bigscreen.auth.roles import Principal
 from bigscreen.db.models import AuditEntry
-from bigscreen.runtime import Runtime
+from bigscreen.process.runtime import Runtime
 
 
 def record(rt: Runtime, who: Principal | None, action: str, *, subject: str | None = None, outcome: str = "ok",

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.db.models import KioskToken
-from bigscreen.runtime import Runtime
+from bigscreen.process.runtime import Runtime
 
 PREFIX = "bsw_"
 CACHE_S = 30.0

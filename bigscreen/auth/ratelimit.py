@@ -29,7 +29,7 @@ from limits import parse
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from bigscreen.runtime import Runtime
+from bigscreen.process.runtime import Runtime
 
 PER_PAIR = parse("5/15minutes")
 PER_ACCOUNT = parse("20/15minutes")
@@ -68,7 +68,7 @@ class LoginLimiter:
     def __init__(self, rt: Runtime) -> None:
         self.redis, self.keys = rt.redis, rt.keys
         self._storage = RedisStorage("redis://unused", connection_pool=rt.redis.connection_pool,
-                                     key_prefix=f"{rt.keys.prefix}limits")
+                                     key_prefix=rt.keys.limits)
         self._limiter = MovingWindowRateLimiter(self._storage)
 
     def attempt(self, username: str, address: str | None, device_token: str | None) -> Attempt:

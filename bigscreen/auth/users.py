@@ -14,7 +14,7 @@ from bigscreen.auth.passwords import (
 )
 from bigscreen.auth.roles import USER_ROLES, Principal, Role
 from bigscreen.db.models import User
-from bigscreen.runtime import Runtime
+from bigscreen.process.runtime import Runtime
 
 USERNAME = re.compile(r"[A-Za-z0-9_.\-]{3,64}")
 

@@ -24,7 +24,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy import Connection
 
-from bigscreen.runtime import Runtime
+from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class CaseCommand(Command):
 
     def _count(self, change) -> None:
         """Moves the live counters by a change SQL has committed. A Redis failure does not undo the
-        answer (the change is stored); the figures are repaired from SQL (bigscreen.live.watch,
+        answer (the change is stored); the figures are repaired from SQL (bigscreen.jobs.watch,
         reconcile)."""
         try:
             self.rt.live.apply(change)

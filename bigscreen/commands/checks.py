@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bigscreen.runtime import Runtime
-from bigscreen.schemas import Problem, field_error
+from bigscreen.domain.schemas import Problem, field_error
+from bigscreen.process.runtime import Runtime
 
 FUTURE_SLACK = timedelta(minutes=2)  # sources' clocks run a little fast; more is an error
 

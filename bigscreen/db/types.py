@@ -8,7 +8,6 @@ from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
 
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Stored as naive UTC (SQLite keeps no zone); always read back aware in UTC.
 

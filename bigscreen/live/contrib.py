@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
 from datetime import datetime, timedelta, timezone
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
-from bigscreen.lifecycle import CLOSED_STATUSES
+from bigscreen.domain.lifecycle import CLOSED_STATUSES
 from bigscreen.live.keys import Keys
 
 DAY_KEEP = 8  # days of day hashes kept; older days live only in SQL reports

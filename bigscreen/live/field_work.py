@@ -11,7 +11,7 @@ every area above it, up to the city:
               same script call (lua/field_work.lua), so a second check-in of a worker counts nothing
               and two at the same moment count once.
 Like the event cohorts, only days whose day hashes are kept (`Contributions.keep_day`) are
-counted; older days live in SQL only (bigscreen.reports.field_work). The duty sets expire with
+counted; older days live in SQL only (bigscreen.reports.figures.field_work). The duty sets expire with
 their day hashes.
 """
 

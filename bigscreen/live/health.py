@@ -1,6 +1,6 @@
 """This process's view of Redis: reachable or not, and whether the live figures in it can be trusted.
 
-`LiveWatch` (bigscreen.live.watch) probes Redis with its own connection and keeps a `RedisHealth`
+`LiveWatch` (bigscreen.jobs.watch) probes Redis with its own connection and keeps a `RedisHealth`
 up to date; everything else only reads it:
 
 - While Redis is down, `GuardedPool` (the pool behind `Runtime.redis`) fails at once instead of

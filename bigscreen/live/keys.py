@@ -19,19 +19,19 @@ changed        {p}changed               pub/sub channel: area codes whose figure
 schema         {p}schema                version of this schema the counters were built with
 live           {p}live                  hash: against which Redis run the figures were verified, when they
                                         were last rebuilt, when a process last lost writes
-                                        (bigscreen.live.watch; a rebuild leaves it alone)
+                                        (bigscreen.jobs.watch; a rebuild leaves it alone)
 frame          {p}frame:{scope}         the wall's ready frame of a scope (JSON, with a TTL)
 frames         {p}frames                pub/sub channel: scopes whose frames were rebuilt
-leader         {p}leader                the scheduler leader's token (SET NX PX; see bigscreen.leader)
+leader         {p}leader                the scheduler leader's token (SET NX PX; see bigscreen.jobs.leader)
 jobs           {p}jobs                  capped stream: which process ran which scheduled job, when
 alerts         {p}alerts                pub/sub channel: alert ids raised or changed
 session        {p}session:{sha256(id)}  hash: one login or kiosk session (bigscreen.auth.sessions)
 user sessions  {p}user:{id}:sessions    set: the session keys of one account
 limits         {p}limits*               login failure windows (the `limits` library; bigscreen.auth.ratelimit)
 known browser  {p}user:device:{sha256(cookie)} set: accounts this browser signed in (bigscreen.auth.ratelimit)
-spikes         {p}spikes                set: areas in a spike now (bigscreen.spikes)
+spikes         {p}spikes                set: areas in a spike now (bigscreen.alerts.spikes)
 resync         {p}resync                string with expiry: "journal" or "hold" while a rebuild or
-                                        reconcile runs (bigscreen.live.resync)
+                                        reconcile runs (bigscreen.jobs.resync)
 resync journal {p}resync:journal        list: the counter changes made while a resync runs
 resync staging {p}rs:new:{key}          the counters a resync builds, renamed over {p}{key} at its end
 resync retired {p}rs:old:{key}          the counters a resync replaced, compared and deleted after
@@ -48,15 +48,15 @@ SCHEMA_VERSION = "7"  # bump when counters change shape: `sync_live` then rebuil
 class Keys:
     prefix: str = "bs:"
 
-    def area(self, code: str) -> str:
-        return f"{self.prefix}a:{code}"
+    def area(self, area: str) -> str:
+        return f"{self.prefix}a:{area}"
 
-    def day(self, code: str, day: str) -> str:
-        return f"{self.prefix}a:{code}:d:{day}"
+    def day(self, area: str, day: str) -> str:
+        return f"{self.prefix}a:{area}:d:{day}"
 
-    def duty(self, code: str, day: str) -> str:
+    def duty(self, area: str, day: str) -> str:
         """Dated like a day hash (":d:{yyyymmdd}" last), so it expires and ages out the same way."""
-        return f"{self.prefix}duty:{code}:d:{day}"
+        return f"{self.prefix}duty:{area}:d:{day}"
 
     def is_duty(self, key: str) -> bool:
         return key.startswith(f"{self.prefix}duty:")
@@ -68,8 +68,8 @@ class Keys:
     def department(self, code: str) -> str:
         return f"{self.prefix}dep:{code}"
 
-    def trend(self, code: str, hour: str) -> str:
-        return f"{self.prefix}tr:{code}:{hour}"
+    def trend(self, area: str, hour: str) -> str:
+        return f"{self.prefix}tr:{area}:{hour}"
 
     @property
     def deadlines(self) -> str:
@@ -105,6 +105,11 @@ class Keys:
     def user_sessions(self, user_id: int) -> str:
         return f"{self.prefix}user:{user_id}:sessions"
 
+    @property
+    def limits(self) -> str:
+        """The prefix of the `limits` library's login failure windows."""
+        return f"{self.prefix}limits"
+
     def login_device(self, digest: str) -> str:
         return f"{self.prefix}user:device:{digest}"
 
@@ -113,7 +118,7 @@ class Keys:
         p = self.prefix
         return (key in (self.ticker, self.leader, self.jobs, self.spikes, self.schema, self.resync, self.resync_journal,
                         self.live)
-                or key.startswith((f"{p}session:", f"{p}user:", f"{p}limits", f"{p}frame:", f"{p}rs:")))
+                or key.startswith((f"{p}session:", f"{p}user:", self.limits, f"{p}frame:", f"{p}rs:")))
 
     @property
     def resync(self) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import redis
 
-from bigscreen.lifecycle import CLOSED_STATUSES, MEDIATION_RUNGS, RESOLUTION_LEVELS, Status
+from bigscreen.domain.lifecycle import CLOSED_STATUSES, MEDIATION_RUNGS, RESOLUTION_LEVELS, Status
 from bigscreen.live.contrib import Contributions
 from bigscreen.live.keys import Keys
 
@@ -41,7 +41,7 @@ FIGURE_FIELDS = (
 
 def figures(h: dict[str, int]) -> dict:
     """Rates from one hash's counters; None where nothing has happened yet. The definitions
-    are those of docs/METRICS.md (bigscreen.reports computes the same from SQL)."""
+    are those of docs/METRICS.md (bigscreen.reports.figures computes the same from SQL)."""
     reported = sum(h.get(f, 0) for f in STATUS_FIELDS)
     closed = sum(h.get(f, 0) for f in CLOSED_FIELDS)
     by_level = {level: h.get(f"lvl:{level}", 0) for level in RESOLUTION_LEVELS}

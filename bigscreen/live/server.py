@@ -2,7 +2,7 @@
 
 The process that starts it owns it: `keep_alive()` restarts it on the same socket and data dir
 whenever it dies (its figures are then rebuilt from SQL by the scheduler's leader, see
-bigscreen.live.watch), and `stop()` ends it.
+bigscreen.jobs.watch), and `stop()` ends it.
 """
 
 from __future__ import annotations

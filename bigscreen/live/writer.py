@@ -11,7 +11,7 @@ from importlib.resources import files
 import orjson
 import redis
 
-from bigscreen.lifecycle import CLOSED_STATUSES
+from bigscreen.domain.lifecycle import CLOSED_STATUSES
 from bigscreen.live.contrib import Contributions, Delta, EventFacts, Waiting
 from bigscreen.live.field_work import FieldWorkChange
 from bigscreen.live.keys import Keys
@@ -39,7 +39,7 @@ class ChangeSet:
 
     `tag` names the SQL write the change follows (`event_tag`, or CLOCK / SCHEDULE for moves that
     follow the clock or the supervision schedule): a resync under live writes tells by it whether
-    its snapshot of SQL already holds the change (bigscreen.live.resync)."""
+    its snapshot of SQL already holds the change (bigscreen.jobs.resync)."""
 
     def __init__(self, contrib: Contributions, first_notice_s: float = 0, tag: str = SCHEDULE) -> None:
         self.contrib = contrib

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import NamedTuple
 
 import httpx
 
-log = logging.getLogger("bigscreen.simulate")
+log = logging.getLogger("bigscreen.simulation.simulator")
 
 REPAIRABLE = ("address", "photo_urls", "reporter_name", "reporter_phone")
 

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from bigscreen.api.auth import create_api_key, hash_key
 from bigscreen.auth.kiosk import create_kiosk_token, token_digest
 from bigscreen.db.models import ApiKey, KioskToken
-from bigscreen.runtime import Runtime
+from bigscreen.process.runtime import Runtime
 
 FILE = "demo-credentials.json"  # in the data dir, readable by its owner only
 

@@ -25,12 +25,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bigscreen.alerts import LIVE_STATUSES, AlertDesk, alert_rows
+from bigscreen.alerts.desk import LIVE_STATUSES, AlertDesk, alert_rows
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.db.models import Event, User
-from bigscreen.lifecycle import CLOSED_STATUSES
-from bigscreen.runtime import Runtime
-from bigscreen.schemas import Problem
+from bigscreen.domain.lifecycle import CLOSED_STATUSES
+from bigscreen.domain.schemas import Problem
+from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The demo's field work (一日两巡五访): every full-time grid worker's day, recorded through the command a
-grid app's uploads go through (bigscreen.commands.field_work), so the live counters move as they would.
+grid app's uploads go through (bigscreen.cases.field_work), so the live counters move as they would.
 
-Unlike the event simulator (bigscreen.simulate, HTTP only) this one runs inside `bigscreen demo`: it needs
+Unlike the event simulator (bigscreen.simulation.simulator, HTTP only) this one runs inside `bigscreen demo`: it needs
 the grid workers' ids, which the API does not list.
 
 A worker's day is drawn from a generator seeded by the demo's seed, the day and the worker, so it is the same
@@ -25,12 +25,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bigscreen.commands.field_work import FieldActivityIn, FieldChannel, record_field_activities
-from bigscreen.configuration_models import Workforce
+from bigscreen.cases.field_work import FieldActivityIn, FieldChannel, record_field_activities
+from bigscreen.configuration.models import Workforce
 from bigscreen.db.models import GridWorker
-from bigscreen.lifecycle import Role
+from bigscreen.domain.lifecycle import Role
 from bigscreen.live.field_work import CHECK_IN, PATROL, VISIT
-from bigscreen.runtime import Runtime
+from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ stored is answered with the stored case, and of each case only the steps after i
 
 It goes through `simulation.local.LocalCity`: reports through ingest, steps through their commands, a step
 of each case per transaction; Redis is brought in line from SQL once at the end
-(`bigscreen.live.rebuild.rebuild`).
+(`bigscreen.jobs.rebuild.rebuild`).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bigscreen.alerts import announce
+from bigscreen.alerts.desk import announce
 from bigscreen.db.models import Event
-from bigscreen.live.rebuild import rebuild
-from bigscreen.runtime import Runtime
-from bigscreen.simulate import Simulator
+from bigscreen.jobs.rebuild import rebuild
+from bigscreen.process.runtime import Runtime
+from bigscreen.simulation.simulator import Simulator
 
 log = logging.getLogger(__name__)
 PLAN_FILE = "demo-history.json"

@@ -5,7 +5,7 @@ requests, without HTTP. Reports go through `IngestEvents` and the process's grou
 counts them live). `step()` takes one step through its command's `run()`, as its route does. `steps()`, for
 the history, takes a step of each of many cases in one transaction: the commands' SQL parts
 (`Command.write`, the transitions together through `write_transitions`) and no Redis; the caller brings
-Redis in line from SQL once at the end (`bigscreen.live.rebuild.rebuild`). A day of the demo's history takes
+Redis in line from SQL once at the end (`bigscreen.jobs.rebuild.rebuild`). A day of the demo's history takes
 seconds that way instead of a commit and a Redis call per step (docs/BENCHMARKS.md).
 """
 
@@ -20,18 +20,19 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import func, select
 
 from bigscreen.api.bodies import validation_errors
+from bigscreen.cases.facts import load_event
+from bigscreen.cases.ingest import IngestEvents
+from bigscreen.cases.ingest_writer import IngestWriter
+from bigscreen.cases.mediation import MediateDispute, MediationIn
+from bigscreen.cases.transition import TransitionEvent, write_transitions
+from bigscreen.cases.whistle import ReportIn, ReportInCase, WhistleCase, WhistleIn
 from bigscreen.commands.base import Command
-from bigscreen.commands.facts import load_event
-from bigscreen.commands.ingest import IngestEvents
-from bigscreen.commands.mediation import MediateDispute, MediationIn
-from bigscreen.commands.transition import TransitionEvent, write_transitions
-from bigscreen.commands.whistle import ReportIn, ReportInCase, WhistleCase, WhistleIn
 from bigscreen.db.models import EventTransition, Whistle
-from bigscreen.runtime import Runtime
-from bigscreen.schemas import EventIn, Problem, TransitionIn
+from bigscreen.domain.schemas import EventIn, Problem, TransitionIn
+from bigscreen.process.runtime import Runtime
 from bigscreen.simulation.api import Progress, StepCall, repair
 
-log = logging.getLogger("bigscreen.simulate")
+log = logging.getLogger("bigscreen.simulation.simulator")
 EVENTS = TypeAdapter(list[EventIn])
 IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit
 
@@ -72,9 +73,10 @@ class LocalCity:
 
     def __init__(self, rt: Runtime, source: str) -> None:
         self.rt, self.source = rt, source
+        self.writer = IngestWriter(rt)  # reports are stored as the API stores them: the group-commit writer
 
     def close(self) -> None:
-        pass
+        self.writer.close()
 
     # -- reading --------------------------------------------------------------------------------------
     def areas(self, level: str) -> list[dict] | None:
@@ -187,7 +189,7 @@ class LocalCity:
                 rejected += len(bodies) - len(kept)
                 bodies = kept
                 continue
-            outcomes = self.rt.ingest.store(self.source, rows)
+            outcomes = self.writer.store(self.source, rows)
             by_id = {o.event.source_id: o for o in outcomes}
             pairs = [(b, _receipt(by_id[b["source_id"]])) for b in bodies]
             return pairs, sum(o.created for o in outcomes), rejected

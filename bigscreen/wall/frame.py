@@ -4,7 +4,7 @@ unresolved alerts the publisher keeps in memory, read from SQL only when alerts 
 Built once per change (coalesced, see publisher.py) and handed as-is to every viewer, so a
 refresh costs the same with ten thousand or ten million events in history and with one or
 five hundred viewers. A wall shows no personal data: citizens' text (the feed, alerts' titles)
-is masked here (bigscreen.privacy), whoever looks at the wall.
+is masked here (bigscreen.auth.privacy), whoever looks at the wall.
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cached_property
 from itertools import islice
-from datetime import datetime, timedelta
 
-from bigscreen.alerts import COLOURS, alert_rows
+from bigscreen.alerts.desk import COLOURS, alert_rows
+from bigscreen.auth.privacy import mask_text
 from bigscreen.geo.totals import PEOPLE, WORKFORCE
 from bigscreen.live.contrib import MAP_LEVEL
 from bigscreen.live.field_work import workforce
 from bigscreen.live.kpi import FIGURE_FIELDS, KPI_NAMES, STATUS_FIELDS, figures, headline, ints, named
-from bigscreen.privacy import mask_text
-from bigscreen.runtime import Runtime
+from bigscreen.process.runtime import Runtime
 
 TOP_CATEGORIES = 8
 RANK_BEST, RANK_LAST = 3, 2  # a ranking shows the best three and the last two (with a rate) of however many
@@ -108,7 +108,7 @@ class WallAlert:
 
 
 def wall_alerts(rt: Runtime, map_level: int = MAP_LEVEL, ids: list[int] | None = None) -> list[WallAlert]:
-    """Every open or acknowledged alert, most severe first (bigscreen.alerts.alert_rows' order);
+    """Every open or acknowledged alert, most severe first (bigscreen.alerts.desk.alert_rows' order);
     with `ids`, those alerts whatever their status (the publisher reads the ones announced as
     changed, see bigscreen.wall.publisher). Reads SQL: the publisher calls it only when an alert
     changed, never per frame."""

@@ -2,12 +2,12 @@
 
 Frames are stored in Redis (`{p}frame:{scope}`, with a TTL so a dead publisher shows as stale
 data, not as fresh) and announced on `{p}frames`, so any number of web workers and viewers
-share one build. Only the leader's publisher builds (see bigscreen.jobs): the others wait
+share one build. Only the leader's publisher builds (see bigscreen.jobs.schedule): the others wait
 without a subscription.
 
 Alerts are the one part of a frame that lives in SQL. The publisher keeps the unresolved ones in
 memory and reads again only those it is told changed: every alert change publishes the alert's
-id on `{p}alerts`, then "alerts" on `{p}changed`, after its commit (bigscreen.alerts.announce,
+id on `{p}alerts`, then "alerts" on `{p}changed`, after its commit (bigscreen.alerts.desk.announce,
 supervision, whistles), and the publisher reads those alerts by id and merges them into what it
 holds (a read of every unresolved alert cost ~50 ms with thousands open, four times a second
 while emergencies were reported). It reads them all at its start, when it (re)subscribes (it may
@@ -30,9 +30,9 @@ import orjson
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from bigscreen.alerts import LIVE_STATUSES
+from bigscreen.alerts.desk import LIVE_STATUSES
 from bigscreen.geo.totals import area_totals
-from bigscreen.runtime import Runtime
+from bigscreen.process.runtime import Runtime
 from bigscreen.wall.frame import ALERTS_READ, ScopePlan, WallAlert, build_frames, plan, scopes, wall_alerts
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class FramePublisher:
                     stop.wait(MAX_INTERVAL_S)
                     continue
                 if not self.rt.health.trusted:
-                    # Redis away, or its figures not yet rebuilt (bigscreen.live.watch): walls keep their
+                    # Redis away, or its figures not yet rebuilt (bigscreen.jobs.watch): walls keep their
                     # last frame and show its age rather than figures that are wrong
                     stop.wait(UNTRUSTED_WAIT_S)
                     continue

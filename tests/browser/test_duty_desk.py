@@ -10,8 +10,8 @@ import httpx
 import pytest
 from tests_support import PASSWORD, sign_in
 
-from bigscreen.alerts import alert_rows
-from bigscreen.supervision import Supervisor
+from bigscreen.alerts.desk import alert_rows
+from bigscreen.cases.supervision import Supervisor
 
 XSS = '<img src=x onerror="window.__xss=1">已派消防<script>window.__xss=2</script>'
 WAIT_MS = 10000

@@ -10,7 +10,6 @@ import httpx
 from tests_support import PASSWORD, sign_in
 
 
-
 def test_an_acknowledgement_at_the_desk_reaches_the_wall_within_2_s(browser, live_server, runtime, api_key, kiosk_token,
                                                                    account, publisher):
     item = next(i.code for i in runtime.config.items if runtime.config.alert_level(i.code) == "red")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from tests_support import PASSWORD, hot_spot_js, sign_in
 
 from bigscreen.db.models import GridProfile, GridWorker
-from bigscreen.i18n import t
+from bigscreen.screens.i18n import t
 
 SIZES = [(1024, 768), (768, 1024)]
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">楼道堆放杂物'

@@ -8,7 +8,7 @@ from tests_support import LiveServer, free_port, hot_spot_js, layout_prop_js
 
 from bigscreen.db.models import FieldActivity, GridWorker
 from bigscreen.live.kpi import KPI_NAMES
-from bigscreen.presentation import display_value
+from bigscreen.screens.presentation import display_value
 
 SIZES = [(1920, 1080, 1), (3840, 2160, 1), (1366, 768, 1), (5760, 1080, 1), (1920, 1080, 1.5)]
 MAP_VALUES = layout_prop_js("wall-map-fill", "hideout.values")
@@ -140,16 +140,16 @@ def test_wall_survives_losing_redis_and_comes_back_with_the_figures_of_sql(brows
     """Redis killed under an open wall: the wall keeps its last picture and says its data is stale
     (never an error page); an event still arrives meanwhile; Redis comes back empty, the figures are
     rebuilt from SQL, and the same page shows them by itself."""
-    from bigscreen import jobs
     from bigscreen.app import create_app
+    from bigscreen.jobs import schedule
+    from bigscreen.jobs.watch import sync_live
     from bigscreen.live.server import EmbeddedRedis
-    from bigscreen.runtime import Runtime
-    from bigscreen.setup import sync_live
+    from bigscreen.process.runtime import Runtime
 
     own = EmbeddedRedis(tmp_path / "own-redis", persist=False).start()
     rt = Runtime(runtime.settings.model_copy(update={"redis_url": own.url}), runtime.config)
     sync_live(rt)
-    background = jobs.start_background(rt)  # the watch, the leader's repair and the frames, as in `serve`
+    background = schedule.start_background(rt)  # the watch, the leader's repair and the frames, as in `serve`
     server = LiveServer(create_app(rt).server, free_port()).start()
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     errors: list[str] = []

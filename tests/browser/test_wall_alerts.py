@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from tests_support import layout_prop_js
 
-from bigscreen.alerts import AlertDesk
+from bigscreen.alerts.desk import AlertDesk
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.db.models import Alert, User
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from fault_support import SOURCE, CityDir, Served
 
-from bigscreen.runtime import Runtime
-from bigscreen.settings import Settings
+from bigscreen.process.runtime import Runtime
+from bigscreen.process.settings import Settings
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def city_dir(tmp_path, test_config, city_plan) -> CityDir:
     from bigscreen.api.auth import create_api_key
     from bigscreen.auth.kiosk import create_kiosk_token
     from bigscreen.geo.citybuild import store_city
-    from bigscreen.setup import prepare_database
+    from bigscreen.process.datadir import prepare_database
 
     data_dir = tmp_path / "data"
     settings = Settings(data_dir=data_dir)

@@ -16,8 +16,8 @@ import pytest
 from fault_support import SOURCE, Load, Looker, redis_server_pid, served_app, stored_ids, wait_until_equal
 
 from bigscreen.live.server import EmbeddedRedis
-from bigscreen.runtime import Runtime
-from bigscreen.settings import Settings
+from bigscreen.process.runtime import Runtime
+from bigscreen.process.settings import Settings
 
 LOAD_BEFORE_S = 2.0
 LOAD_AFTER_BACK_S = 0.5  # ingest goes on through the kill and the restart, and stops before the repair can start:
@@ -84,15 +84,15 @@ def test_external_redis_lost_and_back_empty_is_repaired_once(tmp_path, external_
     """Two app processes (here: two runtimes, each with its scheduler, watch and frame publisher, as
     two `serve` workers have) on a Redis that is lost and comes back empty: both keep answering
     without it, and exactly one of them rebuilds the figures when it returns."""
-    from bigscreen import jobs
+    from bigscreen.jobs import schedule
 
     redis = external_redis[0]
     with served_app(tmp_path, f"sqlite:///{tmp_path / 'city.db'}", redis.url, test_config, city_plan) as app:
         other = Runtime(app.app_rt.settings, test_config)
-        workers = [jobs.start_background(app.app_rt), jobs.start_background(other)]
+        workers = [schedule.start_background(app.app_rt), schedule.start_background(other)]
         load = Load.for_city(app.reader, app.url, app.api_key).start()
         looker = Looker(app.url, app.api_key, app.wall_tokens[0]).start()
-        caplog.set_level("WARNING", logger="bigscreen.live.watch")
+        caplog.set_level("WARNING", logger="bigscreen.jobs.watch")
         try:
             time.sleep(LOAD_BEFORE_S)
             redis.process.kill()

@@ -7,13 +7,14 @@ import pytest
 import redis as redis_lib
 from tests_support import login
 
-from bigscreen.settings import Settings
+from bigscreen.process.settings import Settings
+
 
 @pytest.fixture(scope="module")
 def fuzz_runtime(tmp_path_factory, redis_server, test_config, city_plan):
     from bigscreen.geo.citybuild import store_city
-    from bigscreen.runtime import Runtime
-    from bigscreen.setup import prepare_database
+    from bigscreen.process.datadir import prepare_database
+    from bigscreen.process.runtime import Runtime
 
     client = redis_lib.Redis.from_url(redis_server.url)
     client.flushall()
@@ -64,7 +65,14 @@ def real_values(fuzz_runtime, credentials, fuzz_app) -> dict[str, list]:
     from sqlalchemy import select
 
     from bigscreen.db.models import Alert, GridWorker
-    from bigscreen.lifecycle import ACTIONS, MEDIATION_OUTCOMES, MEDIATION_RUNGS, RESOLUTION_LEVELS, WHISTLE_KINDS, Role
+    from bigscreen.domain.lifecycle import (
+        ACTIONS,
+        MEDIATION_OUTCOMES,
+        MEDIATION_RUNGS,
+        RESOLUTION_LEVELS,
+        WHISTLE_KINDS,
+        Role,
+    )
     from bigscreen.live.field_work import FIELD_KINDS
 
     rt = fuzz_runtime

@@ -12,14 +12,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests_support import free_port, login
 
-from bigscreen.alerts import AlertDesk, alert_rows, escalate_unacknowledged
+from bigscreen.alerts.desk import AlertDesk, alert_rows, escalate_unacknowledged
+from bigscreen.alerts.notifications import Message, WebhookSender
 from bigscreen.app import create_app
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.auth.sessions import CSRF_COOKIE
 from bigscreen.db.models import Alert, AuditEntry, Notification, User
-from bigscreen.notify import Message, WebhookSender
-from tests_support import free_port, login
 
 
 def _emergency_item(runtime, colour="red"):

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bigscreen.alerts import AlertDesk, announce, raise_alert
+from bigscreen.alerts.desk import AlertDesk, announce, raise_alert
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.db.models import Alert, User
 from bigscreen.simulation.duty_desk import DutyDeskSimulator

@@ -12,14 +12,14 @@ from sqlalchemy import select
 from bigscreen.db.models import Event, EventTransition, MediationStep, Whistle, WhistleCall
 from bigscreen.geo.citybuild import store_city
 from bigscreen.live.kpi import read_kpi
-from bigscreen.reports import area_kpi
-from bigscreen.runtime import Runtime
-from bigscreen.settings import Settings
-from bigscreen.setup import prepare_database
-from bigscreen.simulate import Simulator
+from bigscreen.process.datadir import prepare_database
+from bigscreen.process.runtime import Runtime
+from bigscreen.process.settings import Settings
+from bigscreen.reports.figures import area_kpi
 from bigscreen.simulation import sidesteps
 from bigscreen.simulation.history import HistoryPlan, plan_history, send_history
 from bigscreen.simulation.local import LocalCity
+from bigscreen.simulation.simulator import Simulator
 
 SOURCE = "demo-simulator"
 PER_DAY = 300

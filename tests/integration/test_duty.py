@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select
 from tests_support import audit_entries, login
 
-from bigscreen import duty
-from bigscreen.alerts import alert_rows
+from bigscreen.alerts.desk import alert_rows
 from bigscreen.auth.context import Caller, Forbidden
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.auth.sessions import CSRF_COOKIE
+from bigscreen.cases.supervision import Supervisor
 from bigscreen.db.models import User, Whistle
-from bigscreen.supervision import Supervisor
+from bigscreen.screens import duty
 from layouts import duty as desk
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bigscreen.commands.field_work import FieldActivityIn, record_field_activity
+from bigscreen.cases.field_work import FieldActivityIn, record_field_activity
 from bigscreen.db.models import Area, FieldActivity, GridWorker
+from bigscreen.jobs.rebuild import rebuild, snapshot, wipe
+from bigscreen.jobs.reconcile import reconcile
 from bigscreen.live.field_work import WORKFORCE_FIELDS
-from bigscreen.live.rebuild import rebuild, snapshot, wipe
-from bigscreen.live.reconcile import reconcile
-from bigscreen.reports import field_work, field_work_counters
+from bigscreen.reports.figures import field_work, field_work_counters
 from bigscreen.simulation.field_work import FieldWorkSimulator, plan_day
 
 
@@ -224,7 +224,7 @@ def test_reconcile_repairs_drifted_field_work(client, runtime, now, caplog):
     r.delete(keys.duty(community, day))                         # a whole duty set lost
     r.sadd(keys.duty(city, day), "99999999")                    # a worker SQL never saw
 
-    with caplog.at_level(logging.WARNING, logger="bigscreen.live.reconcile"):
+    with caplog.at_level(logging.WARNING, logger="bigscreen.jobs.reconcile"):
         repairs = reconcile(runtime, now)
     assert snapshot(runtime) == healthy
     assert f"{keys.day(city, day)} wf:patrol: 15 -> 12" in repairs.lines

@@ -17,11 +17,11 @@ import pytest
 import redis as redis_lib
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bigscreen import jobs
-from bigscreen.leader import LeaderLock
+from bigscreen.jobs import schedule
+from bigscreen.jobs.leader import LeaderLock
 from bigscreen.live.keys import Keys
-from bigscreen.runtime import Runtime
-from bigscreen.settings import Settings
+from bigscreen.process.runtime import Runtime
+from bigscreen.process.settings import Settings
 
 KEY = Keys().leader
 TAKEOVER_LIMIT_S = 30
@@ -61,12 +61,12 @@ def test_a_failing_job_is_recorded_and_does_not_stop_the_others(redis_client, re
     def boom(_rt):
         raise ValueError("broken job")
 
-    monkeypatch.setattr(jobs, "JOBS", [jobs.JobSpec("boom", boom, 60), jobs.JobSpec("fine", lambda _rt: 7, 60)])
+    monkeypatch.setattr(schedule, "JOBS", [schedule.JobSpec("boom", boom, 60), schedule.JobSpec("fine", lambda _rt: 7, 60)])
     rt = Runtime(Settings(redis_url=redis_url), test_config)  # these jobs touch Redis only
     leader, follower = LeaderLock(rt.redis, rt.keys.leader), LeaderLock(rt.redis, rt.keys.leader)
     try:
         for lock in (leader, follower):  # register() takes the lock if it is free: the first one leads
-            scheduler = jobs.register(BackgroundScheduler(timezone="UTC"), rt, lock)
+            scheduler = schedule.register(BackgroundScheduler(timezone="UTC"), rt, lock)
             for job in scheduler.get_jobs():
                 if job.id != "leader":
                     job.func(*job.args)  # what the scheduler calls, without waiting for its clock
@@ -86,7 +86,7 @@ def test_a_failing_job_is_recorded_and_does_not_stop_the_others(redis_client, re
 def city_database(tmp_path, redis_url, test_config, city_plan) -> str:
     """A SQLite database holding the small test city, for processes of their own."""
     from bigscreen.geo.citybuild import store_city
-    from bigscreen.setup import prepare_database
+    from bigscreen.process.datadir import prepare_database
 
     url = f"sqlite:///{tmp_path / 'city.db'}"
     rt = Runtime(Settings(data_dir=tmp_path / "data", database_url=url, redis_url=redis_url), test_config)

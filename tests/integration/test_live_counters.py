@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
+from bigscreen.jobs.rebuild import rebuild, snapshot
 from bigscreen.live.kpi import ints
-from bigscreen.live.rebuild import rebuild, snapshot
 from bigscreen.simulation.life import ROLE_OF
 
 STEPS = [("accept", {}), ("start", {}), ("handle", {}), ("verify", {"photo_url": "/media/v.jpg"}),
@@ -133,8 +133,8 @@ def test_illegal_transition_is_409_and_changes_nothing(client, runtime):
 
 
 def test_wiped_redis_is_rebuilt_at_start(client, runtime):
-    from bigscreen.live.rebuild import wipe
-    from bigscreen.setup import sync_live
+    from bigscreen.jobs.rebuild import wipe
+    from bigscreen.jobs.watch import sync_live
 
     assert sync_live(runtime) is False, "an empty start: nothing to rebuild"
     _post_history(client, runtime, n=30, seed=11)

@@ -14,12 +14,12 @@ import redis as redis_lib
 from sqlalchemy import select
 
 from bigscreen.db.models import Event
+from bigscreen.jobs.rebuild import snapshot
+from bigscreen.jobs.watch import LiveWatch, figures_distrusted, sync_live
 from bigscreen.live.health import FiguresUnavailable
-from bigscreen.live.rebuild import snapshot
 from bigscreen.live.server import EmbeddedRedis
-from bigscreen.live.watch import LiveWatch, figures_distrusted
-from bigscreen.runtime import Runtime
-from bigscreen.setup import ensure_redis, release_redis, sync_live
+from bigscreen.process.datadir import ensure_redis, release_redis
+from bigscreen.process.runtime import Runtime
 
 
 def _post(client, runtime, n: int, prefix: str) -> None:

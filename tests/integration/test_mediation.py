@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bigscreen.commands import mediation as mediation_command
+from bigscreen.cases import mediation as mediation_command
 from bigscreen.db.models import Event, EventTransition, MediationStep
-from bigscreen.lifecycle import MEDIATION_RUNGS
-from bigscreen.live.rebuild import rebuild, snapshot
+from bigscreen.domain.lifecycle import MEDIATION_RUNGS
+from bigscreen.jobs.rebuild import rebuild, snapshot
 from bigscreen.simulation.life import ROLE_OF
 
 CLOSE = [("accept", {}), ("start", {}), ("handle", {}), ("verify", {"photo_url": "/media/v.jpg"}),

@@ -6,13 +6,14 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from bigscreen.commands.ingest import IngestEvents
-from bigscreen.commands.mediation import MediateDispute, MediationIn
-from bigscreen.commands.transition import TransitionEvent
-from bigscreen.lifecycle import RESOLUTION_LEVELS
+from bigscreen.cases.ingest import IngestEvents
+from bigscreen.cases.ingest_writer import IngestWriter
+from bigscreen.cases.mediation import MediateDispute, MediationIn
+from bigscreen.cases.transition import TransitionEvent
+from bigscreen.domain.lifecycle import RESOLUTION_LEVELS
+from bigscreen.domain.schemas import EventIn, TransitionIn
 from bigscreen.live.kpi import figures, ints, read_kpi
-from bigscreen.reports import area_kpi, department_counters
-from bigscreen.schemas import EventIn, TransitionIn
+from bigscreen.reports.figures import area_kpi, department_counters
 from bigscreen.simulation.life import ROLE_OF
 
 HAPPY = ["accept", "start", "handle", "verify", "close", "rate"]
@@ -58,9 +59,13 @@ def generate_month(rt, now: datetime, n: int = 400, seed: int = 30, source: str 
                               urgency=rng.choice(["normal", "normal", "urgent", "critical"]),
                               description=f"生成事件{i}", grid=rng.choice(grids), reported_at=now - age))
     ids = []
-    for start in range(0, n, 200):
-        chunk = bodies[start : start + 200]
-        ids += [o.event.id for o in rt.ingest.store(source, IngestEvents(rt, source, chunk, batch=True).rows())]
+    writer = IngestWriter(rt)
+    try:
+        for start in range(0, n, 200):
+            chunk = bodies[start : start + 200]
+            ids += [o.event.id for o in IngestEvents(rt, source, chunk, batch=True).run(writer)]
+    finally:
+        writer.close()
     disputes = {i.code for c in rt.config.categories if c.dispute for i in c.items}
     for event_id, body in zip(ids, bodies):
         at = body.reported_at

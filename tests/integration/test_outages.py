@@ -15,7 +15,7 @@ def _body(runtime, sid):
 
 
 def test_redis_down_keeps_the_event_and_rebuild_catches_up(tmp_path, client, runtime):
-    from bigscreen.setup import sync_live
+    from bigscreen.jobs.watch import sync_live
 
     standby = EmbeddedRedis(tmp_path / "standby", persist=False).start()
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from tests_support import free_port
 
-from bigscreen.settings import REPO_CONFIG_DIR
+from bigscreen.process.settings import REPO_CONFIG_DIR
 
 
 def _bigscreen(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from bigscreen.live.rebuild import rebuild, snapshot
-from bigscreen.live.reconcile import reconcile
 from test_metrics import generate_month
+
+from bigscreen.jobs.rebuild import rebuild, snapshot
+from bigscreen.jobs.reconcile import reconcile
 
 
 def test_drift_is_repaired_and_logged(runtime, caplog):
@@ -30,7 +31,7 @@ def test_drift_is_repaired_and_logged(runtime, caplog):
     r.srem(keys.overdue, lost)                                     # an overdue case forgotten
     r.zrem(keys.supervise, f"case:{lost.split('|')[0]}")           # and its supervision
 
-    with caplog.at_level(logging.WARNING, logger="bigscreen.live.reconcile"):
+    with caplog.at_level(logging.WARNING, logger="bigscreen.jobs.reconcile"):
         repairs = reconcile(runtime, now)
     assert snapshot(runtime) == healthy
     assert len(repairs) >= 6

@@ -6,9 +6,10 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 
-from bigscreen.live.rebuild import rebuild, snapshot
-from bigscreen.live.reconcile import reconcile
 from test_metrics import generate_month
+
+from bigscreen.jobs.rebuild import rebuild, snapshot
+from bigscreen.jobs.reconcile import reconcile
 
 
 def test_rebuild_and_reconcile_under_live_writes_end_equal_to_sql(runtime):

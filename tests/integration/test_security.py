@@ -56,7 +56,7 @@ def test_login_attempts_are_rate_limited(web, runtime, account):
 
 
 def test_state_changes_need_the_session_csrf_token(web, runtime, account):
-    from bigscreen import ids
+    from layouts import ids
 
     login(web, account("duty"))
     csrf = web.cookies.get(CSRF_COOKIE)
@@ -132,8 +132,8 @@ def _callback(web, output: tuple[str, str], inputs: list[tuple[str, str, object]
 
 
 def test_callbacks_check_the_principal_too(web, runtime, account):
-    from bigscreen import ids
     from bigscreen.auth.kiosk import create_kiosk_token
+    from layouts import ids
 
     district, other = (a.code for a in runtime.areas.at_level(1)[:2])
     web.get(f"/wall?token={create_kiosk_token(runtime, 'district wall', district)}")

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from bigscreen.commands.ingest import IngestEvents
+from bigscreen.alerts.spikes import SpikeWatch
+from bigscreen.cases.ingest import IngestEvents
+from bigscreen.cases.ingest_writer import IngestWriter
 from bigscreen.db.models import Alert
-from bigscreen.schemas import EventIn
-from bigscreen.spikes import SpikeWatch
+from bigscreen.domain.schemas import EventIn
 
 
 def _grids_of(runtime, street):
@@ -39,8 +40,10 @@ def test_a_spike_raises_one_alert(runtime):
     for street, n in ((spiking, 7), (busy, 9), (quiet, 4)):  # the last hour
         for _ in range(n):
             report(street, now - timedelta(minutes=rng.uniform(0, 59)))
+    writer = IngestWriter(runtime)
     for start in range(0, len(bodies), 500):
-        runtime.ingest.store("hist", IngestEvents(runtime, "hist", bodies[start:start + 500], batch=True).rows())
+        IngestEvents(runtime, "hist", bodies[start:start + 500], batch=True).run(writer)
+    writer.close()
 
     watch = SpikeWatch(runtime)
     assert watch.run(now) == 1
@@ -65,7 +68,9 @@ def test_a_young_history_is_averaged_over_the_days_it_covers(runtime):
                                      + [hour - timedelta(days=1) + timedelta(minutes=m) for m in range(5, 55, 10)]  # 5 in the hour
                                      + [now - timedelta(minutes=m) for m in range(1, 8)])]                          # 7 now
     assert SpikeWatch(runtime).run(now) == 0, "no history at all before the first report: no judgement"
-    runtime.ingest.store("young", IngestEvents(runtime, "young", bodies, batch=True).rows())
+    writer = IngestWriter(runtime)
+    IngestEvents(runtime, "young", bodies, batch=True).run(writer)
+    writer.close()
     watch = SpikeWatch(runtime)
     assert watch.usual(now) == {street: 5.0}, "one day covered: its hour is the usual level"
     assert watch.run(now) == 0, "7 against a usual 5 is no spike (with a 28-day mean of 0.18 it would be)"

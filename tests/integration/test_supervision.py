@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
+from bigscreen.cases.supervision import Supervisor
 from bigscreen.db.models import Alert, EventTransition, SupervisionNotice
-from bigscreen.live.rebuild import rebuild, snapshot
+from bigscreen.jobs.rebuild import rebuild, snapshot
 from bigscreen.simulation.life import ROLE_OF
-from bigscreen.supervision import Supervisor
 
 REPORTED = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=10)
 
@@ -167,7 +167,7 @@ def test_after_a_pause_every_level_that_fell_due_is_sent_in_order(client, runtim
     """The clock's jobs stopped (a pause, a downtime) while cases went late: when they resume, each case
     gets every level that fell due meanwhile, in order, with one alert; the next level keeps its place on
     the timeline; and the wall's overdue figure agrees with the duty desk's list."""
-    from bigscreen.duty import overdue_cases
+    from bigscreen.screens.duty import overdue_cases
 
     cfg = runtime.config.city.supervision
     very_late, _ = _late_case(client, runtime, "very-late")

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from tests_support import login
 
+from bigscreen.auth.privacy import mask_name, mask_phone
 from bigscreen.auth.sessions import CSRF_COOKIE
 from bigscreen.db.models import AuditEntry
 from bigscreen.live.kpi import KPI_NAMES
-from bigscreen.privacy import mask_name, mask_phone
-from bigscreen.tablet import OPEN_CASES_SHOWN, breadcrumb
+from bigscreen.screens.tablet import OPEN_CASES_SHOWN, breadcrumb
 from layouts import tablet as layout
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

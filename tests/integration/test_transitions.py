@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bigscreen.db.models import EventTransition
-from bigscreen.lifecycle import ACTIONS, Role, Status, allowed_actions
+from bigscreen.domain.lifecycle import ACTIONS, Role, Status, allowed_actions
 from bigscreen.simulation.life import ROLE_OF
 
 FIELDS = {"verify": {"photo_url": "/media/v.jpg"}, "close": {"resolved_level": "community"}, "rate": {"rating": 2}}

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 
+from bigscreen.alerts.spikes import detect_spikes
+from bigscreen.cases.supervision import Supervisor
+from bigscreen.jobs.rebuild import rebuild, wipe
+from bigscreen.jobs.reconcile import reconcile
+from bigscreen.jobs.watch import sync_live
 from bigscreen.live.kpi import read_kpi
-from bigscreen.live.rebuild import rebuild, wipe
-from bigscreen.live.reconcile import reconcile
-from bigscreen.setup import sync_live
-from bigscreen.spikes import detect_spikes
-from bigscreen.supervision import Supervisor
 
 REPORTED = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=10)
 

@@ -71,7 +71,7 @@ def test_publisher_stores_every_scope(client, runtime):
 
 
 def _desk(runtime, username):
-    from bigscreen.alerts import AlertDesk
+    from bigscreen.alerts.desk import AlertDesk
     from bigscreen.auth.roles import Principal, Role
     from bigscreen.db.models import User
 

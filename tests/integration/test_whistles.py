@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from bigscreen.db.models import Alert, EventTransition, Whistle, WhistleCall
-from bigscreen.live.rebuild import rebuild, snapshot
+from bigscreen.jobs.rebuild import rebuild, snapshot
 from bigscreen.simulation.life import ROLE_OF
 
 T0 = datetime.now(timezone.utc).replace(microsecond=0)

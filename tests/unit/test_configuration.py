@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bigscreen.configuration import URGENCY_LABELS_ZH, Config, ConfigError, Urgency, load_config
+from bigscreen.configuration.loading import URGENCY_LABELS_ZH, Config, ConfigError, Urgency, load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 DONGYING_DISTRICTS = {"370502", "370503", "370505", "370522", "370523"}

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from bigscreen.schemas import EventIn
+from bigscreen.domain.schemas import EventIn
 
 BODY = {"source_id": "t-1", "channel": "grid_app", "item": "x", "grid": "g", "description": "路灯不亮"}
 

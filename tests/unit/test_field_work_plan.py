@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import date, time
 from zoneinfo import ZoneInfo
 
-from bigscreen.configuration_models import Workforce
+from bigscreen.configuration.models import Workforce
 from bigscreen.simulation.field_work import plan_day, worker_day
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bigscreen.auth.privacy import excerpt, mask_name, mask_phone, mask_text, shown_text
 from bigscreen.auth.roles import Principal, Role
-from bigscreen.privacy import excerpt, mask_name, mask_phone, mask_text, shown_text
 
 MASKED = [
     ("市民王秀英 13812345678 反映楼道堆放杂物", "市民王** 138****5678 反映楼道堆放杂物"),

@@ -20,9 +20,8 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from bigscreen import simulate
-from bigscreen.configuration import load_config
-from bigscreen.lifecycle import (
+from bigscreen.configuration.loading import load_config
+from bigscreen.domain.lifecycle import (
     ACTIONS,
     MEDIATION_OUTCOMES,
     MEDIATION_ROLES,
@@ -30,12 +29,12 @@ from bigscreen.lifecycle import (
     REPORT_IN_ROLES,
     WHISTLE_ROLES,
 )
-from bigscreen.settings import REPO_CONFIG_DIR
-from bigscreen.simulate import Simulator
-from bigscreen.simulation.api import CityApi
+from bigscreen.process.settings import REPO_CONFIG_DIR
 from bigscreen.simulation import events as ev
-from bigscreen.simulation import sidesteps
+from bigscreen.simulation import sidesteps, simulator
+from bigscreen.simulation.api import CityApi
 from bigscreen.simulation.life import HOUR, plan_life
+from bigscreen.simulation.simulator import Simulator
 from bigscreen.simulation.vocab import ROADS, profile_for
 
 KEY = "test-key"
@@ -377,7 +376,7 @@ def server():
 @pytest.fixture
 def steady(monkeypatch):
     """Live tests run at any hour: take the day-night rhythm out of the arrival rate."""
-    monkeypatch.setattr(simulate, "rhythm", lambda t: 1.0)
+    monkeypatch.setattr(simulator, "rhythm", lambda t: 1.0)
 
 
 @pytest.fixture
@@ -789,11 +788,11 @@ def test_a_case_moved_by_someone_else_is_continued_from_where_it_is(server, sim)
 
 
 def test_live_cases_waiting_for_their_real_deadline_are_bounded(server, sim, monkeypatch):
-    monkeypatch.setattr(simulate, "MAX_LATE_CASES", 0)
+    monkeypatch.setattr(simulator, "MAX_LATE_CASES", 0)
     pairs, _ = sim._ingest([sim.factory.make(time.time() - 10) for _ in range(300)])
     cases = [sim._new_case(body, event, time.time(), live=True) for body, event in pairs]
     assert not any(step.late for case in cases for step in case.steps)
-    monkeypatch.setattr(simulate, "MAX_LATE_CASES", 10**6)
+    monkeypatch.setattr(simulator, "MAX_LATE_CASES", 10**6)
     cases = [sim._new_case(body, event, time.time(), live=True) for body, event in pairs * 10]
     for case in cases:
         case.index = next((i for i, step in enumerate(case.steps) if step.late), 0)
@@ -806,7 +805,7 @@ def test_live_cases_waiting_for_their_real_deadline_are_bounded(server, sim, mon
 
 
 def test_open_cases_are_bounded(server, steady, monkeypatch):
-    monkeypatch.setattr(simulate, "MAX_OPEN_CASES", 20)
+    monkeypatch.setattr(simulator, "MAX_OPEN_CASES", 20)
     sim = Simulator("http://city.test", KEY, seed=4, client=server.client(), rate=200.0, speedup=1.0)
     sim.run(threading.Event(), duration_s=1.0)
     assert sim.open_cases <= 20 and len(server.events) <= 25 and sim.stats["arrivals_paused"] > 0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bigscreen.configuration import load_config
-from bigscreen.i18n import LANGS, STRINGS
+from bigscreen.configuration.loading import load_config
 from bigscreen.live.kpi import KPI_NAMES
-from bigscreen.presentation import RATES, display_format
-from bigscreen.settings import REPO_CONFIG_DIR
+from bigscreen.process.settings import REPO_CONFIG_DIR
+from bigscreen.screens.i18n import LANGS, STRINGS
+from bigscreen.screens.presentation import RATES, display_format
 from layouts import wall
 
 

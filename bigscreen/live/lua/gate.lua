@@ -1,5 +1,5 @@
 -- The resync gate, run first by every script that moves counters (prepended when it is registered,
--- after a line `local SCRIPT = '<name>'`). See bigscreen/live/resync.py.
+-- after a line `local SCRIPT = '<name>'`). See bigscreen/jobs/resync.py.
 -- KEYS[1]: the gate (absent: normal; "journal": apply and record; "hold": record only)
 -- KEYS[2]: the journal list
 -- ARGV[1]: the change's tag: what SQL write it follows ("e:{event id}:{version}", "f:{activity id}"),

@@ -1,0 +1,218 @@
+"""Group commit: one writer thread per process stores whatever ingest requests are waiting,
+together, in one transaction and one Redis call.
+
+Under load, single posts then cost about what batches cost, and SQLite sees one writer per
+process instead of one per request (its busy handler sleeps in millisecond steps when writers
+collide). A request's events are never split: a group commits whole or fails whole, and every
+waiting request gets its own outcome or the group's error.
+
+The Redis update of a committed group runs on a second thread while the writer stores the
+next group: Redis still moves only after its own group's commit, and a request is answered
+only once its figures are in Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import String, and_, bindparam, literal, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bigscreen.alerts.desk import Raise, announce, raise_alerts
+from bigscreen.auth.privacy import excerpt
+from bigscreen.cases.facts import EventRecord, facts, ticker_entry
+from bigscreen.db.models import Event, EventTransition
+from bigscreen.domain.lifecycle import Status
+from bigscreen.live.writer import event_tag
+
+log = logging.getLogger(__name__)
+GROUP_MAX_EVENTS = 2000
+TICKER_PER_GROUP = 50
+IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit
+
+
+@dataclass
+class Outcome:
+    event: EventRecord
+    created: bool
+
+
+@dataclass
+class _Job:
+    source: str
+    rows: list[dict]
+    future: Future
+
+
+def _log_steps() -> tuple:
+    """INSERT .. SELECT of the report and the automatic dispatch of the events `ids`, in that order."""
+    events, log_table = Event.__table__, EventTransition.__table__
+    columns = ["event_id", "action", "from_status", "to_status", "at", "actor", "role", "channel", "department_code"]
+    steps = (
+        ("report", None, Status.REPORTED.value, events.c.reported_at, events.c.source, "source", None),
+        ("dispatch", Status.REPORTED.value, Status.DISPATCHED.value, events.c.dispatched_at,
+         literal("auto-dispatch"), "system", events.c.department_code),
+    )
+    return tuple(
+        log_table.insert().from_select(columns, select(
+            events.c.id, literal(action), literal(src, String), literal(dst), at, actor,
+            literal(role), literal("api"), department if department is not None else literal(None, String),
+        ).where(events.c.id.in_(bindparam("ids", expanding=True))).order_by(events.c.id))
+        for action, src, dst, at, actor, role, department in steps
+    )
+
+
+LOG_STEPS = _log_steps()
+
+
+class IngestWriter:
+    def __init__(self, rt) -> None:
+        self.rt = rt
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-live")
+        events = Event.__table__
+        insert = postgresql.insert if rt.engine.dialect.name == "postgresql" else sqlite.insert
+        # statements built once: building one costs more than running it for a small group
+        self._insert = (insert(events).on_conflict_do_nothing(index_elements=["source", "source_id"])
+                        .returning(events.c.id, events.c.source, events.c.source_id))
+
+    def submit(self, source: str, rows: list[dict]) -> Future:
+        future: Future = Future()
+        self._ensure_thread()
+        self._jobs.put(_Job(source, rows, future))
+        return future
+
+    def store(self, source: str, rows: list[dict]) -> list[Outcome]:
+        return self.submit(source, rows).result()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join(10)
+            self._thread = None
+        self._live.shutdown(wait=True)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="ingest-writer", daemon=True)
+                    self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            group, size = [job], len(job.rows)
+            while size < GROUP_MAX_EVENTS:
+                try:
+                    nxt = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._jobs.put(None)
+                    break
+                group.append(nxt)
+                size += len(nxt.rows)
+            try:
+                results, fresh, alerts = self._store_group(group)
+            except Exception as exc:  # every waiting request learns of it; nothing was committed
+                log.exception("ingest group of %d event(s) failed", size)
+                for j in group:
+                    j.future.set_exception(exc)
+                continue
+            self._live.submit(self._publish, group, results, fresh, alerts)
+
+    def _publish(self, group: list[_Job], results: list[list[Outcome]], fresh: list[EventRecord], alerts: list[int]) -> None:
+        rt = self.rt
+        try:
+            if alerts:
+                announce(rt, *alerts)
+            if fresh:
+                now = rt.clock()
+                change = rt.live.change_set(event_tag(fresh[0].id, fresh[0].version))  # one transaction
+                for event in fresh:
+                    change.event_changed(None, facts(event, rt.areas), now)
+                rt.live.apply(change, ticker=[ticker_entry(e, rt.areas) for e in fresh[-TICKER_PER_GROUP:]])
+        except Exception:  # stored in SQL: the answer stands; reconcile/rebuild repairs Redis
+            log.exception("live counters not updated for %d stored event(s)", len(fresh))
+        for j, outcome in zip(group, results):
+            j.future.set_result(outcome)
+
+    def _store_group(self, group: list[_Job]) -> tuple[list[list[Outcome]], list[EventRecord], list[int]]:
+        rows = [r for j in group for r in j.rows]
+        with self.rt.engine.begin() as conn:
+            created = {(r.source, r.source_id): r.id for r in conn.execute(self._insert, rows)}
+            replayed = {(r["source"], r["source_id"]) for r in rows if (r["source"], r["source_id"]) not in created}
+            existing = self._existing(conn, replayed)
+            claimed: set[tuple[str, str]] = set()
+            results: list[list[Outcome]] = []
+            fresh: list[EventRecord] = []
+            records: dict[tuple[str, str], EventRecord] = {}
+            for j in group:
+                outcomes = []
+                for r in j.rows:
+                    ident = (r["source"], r["source_id"])
+                    if ident in created and ident not in claimed:
+                        claimed.add(ident)
+                        records[ident] = record = EventRecord(id=created[ident], **r)
+                        fresh.append(record)
+                        outcomes.append(Outcome(record, True))
+                    else:  # a retry, or the same id twice in one group: the stored event
+                        outcomes.append(Outcome(records.get(ident) or existing[ident], False))
+                results.append(outcomes)
+            alerts = []
+            if fresh:
+                self._log_transitions(conn, [e.id for e in fresh])
+                alerts = self._emergencies(conn, fresh)
+        return results, fresh, alerts
+
+    def _emergencies(self, conn, fresh: list[EventRecord]) -> list[int]:
+        """Items of an emergency colour (fire, flood, gas, collapse) alert at once; more reports
+        of the same item in the same community within the window count up that one alert.
+        Reports from the past (imports, backfill) are history, not emergencies: no alert.
+        The group's alerts are raised together (`raise_alerts`: a few statements, not a few per
+        report); returns the ids of the alerts raised or counted up, each once."""
+        rt, cfg = self.rt, self.rt.config
+        wanted = set(cfg.city.alerts.emergency_colours)
+        window = timedelta(minutes=cfg.city.alerts.repeat_window_minutes)
+        now = rt.clock()
+        raises = []
+        for e in fresh:
+            colour = cfg.alert_level(e.item_code)
+            if colour not in wanted or now - e.reported_at > window:
+                continue
+            chain = rt.areas.by_id[e.grid_id].chain
+            community = chain[min(3, len(chain) - 1)]
+            raises.append(Raise(colour=colour, source="emergency", subject=f"{e.item_code}@{community}",
+                                title=f"{cfg.item(e.item_code).name}: {excerpt(e.description, 60)}", at=e.reported_at,
+                                area_code=community, event_id=e.id))
+        return list(dict.fromkeys(raise_alerts(conn, raises, window)))
+
+    @staticmethod
+    def _log_transitions(conn, ids: list[int]) -> None:
+        """The report and the automatic dispatch of each new event, written by the database
+        from the rows just stored (INSERT .. SELECT) rather than sent again from Python."""
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            for statement in LOG_STEPS:
+                conn.execute(statement, {"ids": chunk})
+
+    @staticmethod
+    def _existing(conn, idents: set[tuple[str, str]]) -> dict[tuple[str, str], object]:
+        if not idents:
+            return {}
+        events = Event.__table__
+        by_source: dict[str, list[str]] = {}
+        for source, source_id in idents:
+            by_source.setdefault(source, []).append(source_id)
+        clause = or_(*(and_(events.c.source == s, events.c.source_id.in_(ids)) for s, ids in by_source.items()))
+        return {(r.source, r.source_id): r for r in conn.execute(select(events).where(clause))}

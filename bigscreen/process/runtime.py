@@ -1,0 +1,96 @@
+"""Everything a process needs, opened once: settings, config, database, Redis, the area tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+import redis
+
+from bigscreen.configuration.loading import Config, load_config
+from bigscreen.db.session import make_engine, make_sessionmaker
+from bigscreen.geo.areas import AreaIndex
+from bigscreen.live.contrib import Contributions
+from bigscreen.live.health import GuardedPool, RedisHealth
+from bigscreen.live.keys import Keys
+from bigscreen.live.writer import LiveWriter
+from bigscreen.process.settings import Settings
+
+REDIS_TIMEOUT_S = 5.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: Config
+    clock: Callable[[], datetime] = field(default=utcnow)
+    _closing: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings, config: Config | None = None) -> Runtime:
+        return cls(settings, config or load_config(settings.config_dir))
+
+    @cached_property
+    def engine(self):
+        return make_engine(self.settings.sqlalchemy_url, sqlite_busy_timeout_s=self.settings.sqlite_busy_timeout_s)
+
+    @cached_property
+    def sessions(self):
+        return make_sessionmaker(self.engine)
+
+    @cached_property
+    def health(self) -> RedisHealth:
+        """Whether Redis answers and its figures can be trusted, as this process's LiveWatch last saw."""
+        return RedisHealth()
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        url = self.settings.redis_url
+        if not url:
+            raise RuntimeError("no Redis: set BIGSCREEN_REDIS_URL or start through `bigscreen demo`/`serve`")
+        # a hung Redis must fail requests, not stall the worker that waits on it; while it is known
+        # to be down, the pool refuses at once (bigscreen.live.health)
+        pool = GuardedPool.from_url(url, health=self.health, health_check_interval=30, socket_timeout=REDIS_TIMEOUT_S,
+                                    socket_connect_timeout=REDIS_TIMEOUT_S)
+        return redis.Redis.from_pool(pool)
+
+    @cached_property
+    def keys(self) -> Keys:
+        return Keys(self.settings.redis_prefix)
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.config.city.timezone)
+
+    @cached_property
+    def contributions(self) -> Contributions:
+        return Contributions(self.keys, self.tz)
+
+    @cached_property
+    def live(self) -> LiveWriter:
+        return LiveWriter(self.redis, self.keys, self.contributions,
+                          first_notice_s=self.config.city.supervision.first_after_hours * 3600)
+
+    @cached_property
+    def areas(self) -> AreaIndex:
+        with self.sessions() as session:
+            return AreaIndex.load(session, self.config.city.levels, self.sessions)
+
+    def on_close(self, close: Callable[[], None]) -> None:
+        """Something opened for this process (the ingest writer, say) that `close` must close first."""
+        self._closing.append(close)
+
+    def close(self) -> None:
+        while self._closing:
+            self._closing.pop()()
+        if "redis" in self.__dict__:
+            self.redis.close()
+        if "engine" in self.__dict__:
+            self.engine.dispose()

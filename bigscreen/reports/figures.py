@@ -1,0 +1,106 @@
+"""The figures of docs/METRICS.md computed from SQL, the source of truth, for reports.
+
+The live path (bigscreen.live) keeps counters in Redis event by event; this module counts the
+same things with aggregate queries over the events table. Both hand their counts, under the
+same names, to `bigscreen.live.kpi.figures`, which holds the one formula of every rate; a
+test over a generated month proves the counts equal (tests/integration/test_metrics.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, case, cast, distinct, func, literal, or_, select
+from sqlalchemy import Integer as SqlInteger
+from sqlalchemy.sql import ColumnElement
+
+from bigscreen.db.models import Area, Event, FieldActivity
+from bigscreen.domain.lifecycle import CLOSED_STATUSES, MEDIATION_RUNGS, RESOLUTION_LEVELS, Status
+from bigscreen.geo.areas import AreaIndex
+from bigscreen.live.field_work import CHECK_IN, COUNTED_FIELDS, DUTY_FIELD, FIELD_KINDS, PATROL, VISIT, workforce
+from bigscreen.live.kpi import headline
+
+_CLOSED = [s.value for s in CLOSED_STATUSES]
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def handling_seconds(dialect: str) -> ColumnElement[int]:
+    """closed_at - reported_at in whole seconds, truncated, computed by the database."""
+    e = Event.__table__.c
+    if dialect == "postgresql":
+        return cast(func.floor(func.extract("epoch", e.closed_at - e.reported_at)), SqlInteger)
+    # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff' (bigscreen.db.types): whole seconds by strftime,
+    # microseconds from the text, so the difference is exact before it is truncated.
+    micros = (func.strftime("%s", e.closed_at) - func.strftime("%s", e.reported_at)) * 1_000_000 + (
+        cast(func.substr(e.closed_at, 21, 6), SqlInteger) - cast(func.substr(e.reported_at, 21, 6), SqlInteger))
+    return cast(micros / 1_000_000, SqlInteger)
+
+
+def counters(conn: Connection, where: ColumnElement[bool], now: datetime, *, joined: bool = True) -> dict[str, int]:
+    """The counters of the events matching `where`, named as the live hashes name them."""
+    e = Event.__table__.c
+    closed = e.status.in_(_CLOSED)
+    columns = {f"st:{s.value}": _count(e.status == s.value) for s in Status}
+    columns |= {
+        "ontime": _count(and_(closed, e.closed_at <= e.deadline)),
+        "overdue": _count(and_(~closed, e.deadline < now)),
+        "handle_s": func.coalesce(func.sum(case((closed, handling_seconds(conn.dialect.name)), else_=0)), 0),
+        "rated": _count(e.rating.is_not(None)),
+        "satisfied": _count(e.rating >= 2),
+        "med:mediated": _count(e.dispute_outcome == "mediated"),
+        "med:referred": _count(e.dispute_outcome == "referred"),
+    }
+    columns |= {f"lvl:{lv}": _count(and_(closed, e.resolved_level == lv)) for lv in RESOLUTION_LEVELS}
+    columns |= {f"med:lvl:{r}": _count(and_(e.dispute_outcome == "mediated", e.dispute_rung == r)) for r in MEDIATION_RUNGS}
+    query = select(*(c.label(name.replace(":", "_")) for name, c in columns.items())).select_from(
+        Event.__table__.join(Area.__table__, Area.__table__.c.id == e.grid_id) if joined else Event.__table__
+    ).where(where)
+    row = conn.execute(query).one()
+    return {name: int(value) for name, value in zip(columns, row)}
+
+
+def _in_area(areas: AreaIndex, code: str) -> ColumnElement[bool]:
+    path = "/".join(areas.by_code[code].chain)
+    a = Area.__table__.c
+    return or_(a.path == path, a.path.like(path + "/%"))
+
+
+def area_kpi(conn: Connection, areas: AreaIndex, code: str, now: datetime, day_start: datetime) -> dict:
+    """An area's headline figures as `GET /api/v1/kpi` shows them, from SQL alone. `day_start`
+    is the start of the city's local day that holds `now`."""
+    e = Event.__table__.c
+    area = _in_area(areas, code)
+    day_end = day_start + timedelta(days=1)
+    whole = counters(conn, area, now)
+    day = counters(conn, and_(area, e.reported_at >= day_start, e.reported_at < day_end), now)
+    closed_today = and_(area, e.status.in_(_CLOSED), e.closed_at >= day_start, e.closed_at < day_end)
+    flows = conn.execute(
+        select(_count(literal(True)), _count(e.closed_at <= e.deadline))
+        .select_from(Event.__table__.join(Area.__table__, Area.__table__.c.id == e.grid_id)).where(closed_today)
+    ).one()
+    day |= {"fl:closed": int(flows[0]), "fl:ontime": int(flows[1])}
+    return headline(code, whole, day, now)
+
+
+def department_counters(conn: Connection, department: str, now: datetime) -> dict[str, int]:
+    return counters(conn, Event.__table__.c.department_code == department, now, joined=False)
+
+
+def field_work_counters(conn: Connection, areas: AreaIndex, code: str, day_start: datetime) -> dict[str, int]:
+    """An area's field work on the local day that starts at `day_start`, named as the day hash
+    names it: distinct workers who checked in (wf:duty), patrols (wf:patrol), visits (wf:visit)."""
+    f, a = FieldActivity.__table__.c, Area.__table__.c
+    row = conn.execute(
+        select(func.count(distinct(case((f.kind == CHECK_IN, f.worker_id)))), _count(f.kind == PATROL), _count(f.kind == VISIT))
+        .select_from(FieldActivity.__table__.join(Area.__table__, a.code == f.grid_code))
+        .where(_in_area(areas, code), f.kind.in_(FIELD_KINDS), f.at >= day_start, f.at < day_start + timedelta(days=1))
+    ).one()
+    return {DUTY_FIELD: int(row[0]), COUNTED_FIELDS[PATROL]: int(row[1]), COUNTED_FIELDS[VISIT]: int(row[2])}
+
+
+def field_work(conn: Connection, areas: AreaIndex, code: str, day_start: datetime) -> dict[str, int]:
+    """on_duty, patrols_today and visits_today of docs/METRICS.md for an area and a local day."""
+    return workforce(field_work_counters(conn, areas, code, day_start))
