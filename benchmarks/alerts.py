@@ -19,12 +19,12 @@ Alert to wall, from just before the commit that raises the alert:
   event: just before `POST /api/v1/events` of an emergency item (red in config/categories.yaml):
          the request, the group commit that stores the event and raises the alert, the
          `changed` message, the publisher's SQL read of the alerts, the frame, the push;
-  hand:  just before AlertDesk.raise_by_hand (its transaction, then announce) in this process.
+  hand:  just before RaiseAlert (its transaction, then announce) in this process.
 Acknowledgement, to the wall showing 已签收:
   desk:  from the click on the row's 签收 button on /duty (a capturing click listener's
          Date.now(); Playwright's real mouse click) through the desk's callback;
-  api:   from just before AlertDesk.acknowledge in this process.
-Each alert is then resolved (AlertDesk.resolve) and its card's removal timed too, so the
+  api:   from just before AcknowledgeAlert in this process.
+Each alert is then resolved (ResolveAlert) and its card's removal timed too, so the
 ticker holds one alert at a time. Alerts are 0.6-1.6 s apart (random), landing at random
 points of the publisher's once-a-second cycle. "Under load", ordinary events (no alert) are
 posted meanwhile at --load per second, so the publisher also builds for them (four builds a
@@ -51,6 +51,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from playwright.sync_api import Error as PlaywrightError
 from wall_browser import Chromium
 from wall_env import Env, TimedPublisher, median, pct
+
+from bigscreen.alerts.commands import AcknowledgeAlert, AlertNote, NewAlert, RaiseAlert, ResolveAlert
+from bigscreen.auth.roles import Principal, Role
 
 PASSWORD = "benchmark duty officer"
 WATCH = """() => {
@@ -141,18 +144,16 @@ class Background:
                 self.stop.wait(max(0.0, rng.expovariate(self.rate) - (time.monotonic() - t0)))
 
 
-def officer(env: Env):
+def officer(env: Env) -> Principal:
     from sqlalchemy import select
 
-    from bigscreen.alerts.desk import AlertDesk
-    from bigscreen.auth.roles import Principal, Role
     from bigscreen.auth.users import add_user
     from bigscreen.db.models import User
 
     add_user(env.rt, "bench.duty", PASSWORD, "duty", None, display_name="值班员甲")
     with env.rt.sessions() as s:
         user = s.scalar(select(User).where(User.username == "bench.duty"))
-    return AlertDesk(env.rt, Principal("user", user.username, Role(user.role), user.area_code, user.id))
+    return Principal("user", user.username, Role(user.role), user.area_code, user.id)
 
 
 def duty_desk(chrome: Chromium, env: Env):
@@ -169,7 +170,7 @@ def duty_desk(chrome: Chromium, env: Env):
         page.wait_for_selector("#duty-alerts", timeout=15000)
         return ctx, page
     except PlaywrightError as exc:  # the desk is optional: the api path still measures the round trip
-        print(f"  duty desk not usable ({exc!s:.200}); acknowledging through AlertDesk only", flush=True)
+        print(f"  duty desk not usable ({exc!s:.200}); acknowledging through AcknowledgeAlert only", flush=True)
         ctx.close()
         return None, None
 
@@ -213,13 +214,13 @@ def run(env: Env, chrome: Chromium, desk_api, desk_page, pub: AlertTimedPublishe
                 with env.rt.sessions() as s:
                     alert_id = s.scalar(select(Alert.id).where(Alert.event_id == r.json()["id"]))
             else:
-                alert_id = desk_api.raise_by_hand("red", f"河堤渗水 #{k}", rng.choice(communities).code)["id"]
+                alert_id = RaiseAlert(env.rt, desk_api, NewAlert(colour="red", title=f"河堤渗水 #{k}", area=rng.choice(communities).code)).run()["id"]
                 answered = time.time() * 1000
             shown = stamp(wall, "__shown", alert_id)
             marked = stamp(wall, "__marked", alert_id, 3000)
             if shown is None:
                 missed += 1
-                desk_api.resolve(alert_id, "bench")
+                ResolveAlert(env.rt, desk_api, alert_id, AlertNote(comment="bench")).run()
                 continue
             began, stored = pub.first_stored.get((alert_id, "open"), (math.nan, math.nan))
             row = {"path": path, "ack": ack, "id": alert_id, "shown": shown - t0, "answered": answered - t0,
@@ -233,13 +234,13 @@ def run(env: Env, chrome: Chromium, desk_api, desk_page, pub: AlertTimedPublishe
             else:
                 time.sleep(rng.uniform(0.3, 1.0))  # an officer reads before acknowledging
                 t1 = time.time() * 1000
-                desk_api.acknowledge(alert_id, "bench")
+                AcknowledgeAlert(env.rt, desk_api, alert_id, AlertNote(comment="bench")).run()
             acked = stamp(wall, "__acked", alert_id)
             row["ack_ms"] = None if acked is None else acked - t1
             row["ack_stored"] = pub.first_stored.get((alert_id, "acknowledged"), (math.nan, math.nan))[1] - t1
             wall.wait_for_timeout(rng.uniform(200, 600))
             t2 = time.time() * 1000
-            desk_api.resolve(alert_id, "bench")
+            ResolveAlert(env.rt, desk_api, alert_id, AlertNote(comment="bench")).run()
             gone = stamp(wall, "__gone", alert_id)
             row["resolve_ms"] = None if gone is None else gone - t2
             if k >= 2:  # two warm-up alerts

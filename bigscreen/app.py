@@ -77,7 +77,6 @@ def create_app(rt: Runtime) -> Dash:
     from layouts import ids
     from layouts import tablet as tablet_layout
     from layouts import wall as wall_layout
-    from layouts.city_map import map_ids
 
     api = create_api(rt)
     manifest = None
@@ -99,7 +98,7 @@ def create_app(rt: Runtime) -> Dash:
         app.layout, tablet_layout.for_validation(),
         wall_layout.build(rt.config, scope="", scope_name="", lang="zh", fit="contain"),
         duty_layout.build(rt.config, rt.areas, officer="", area=None, lang="zh"),
-        dl.GeoJSON(id=map_ids(ids.WALL_MAP).fill), dl.LayerGroup(id=map_ids(ids.WALL_MAP).events),
+        dl.GeoJSON(id=ids.WALL_MAP_IDS.fill), dl.LayerGroup(id=ids.WALL_MAP_IDS.events),
     ])
     pages.register(app, rt, manifest)
     tablet_callbacks.register(app, rt)

@@ -16,6 +16,7 @@ from bigscreen.auth.context import caller
 from bigscreen.screens import duty
 from bigscreen.screens.i18n import pick_lang
 from layouts import duty as desk
+from layouts import ids
 
 
 def _clicked() -> dict | None:
@@ -37,11 +38,11 @@ def _digest(parts) -> str:
 
 
 def register(app, rt) -> None:
-    lists = (desk.ALERT_LIST, desk.ALERT_SUMMARY, desk.OVERDUE_LIST, desk.WHISTLE_LIST, desk.MINE_LIST)
+    lists = (ids.DUTY_ALERT_LIST, ids.DUTY_ALERT_SUMMARY, ids.DUTY_OVERDUE_LIST, ids.DUTY_WHISTLE_LIST, ids.DUTY_MINE_LIST)
 
-    @app.callback(*[Output(i, "children") for i in lists], Output(desk.SIGNATURE, "data"), Output(desk.AS_OF, "children"),
-                  Input(desk.TICK, "n_intervals"), Input(desk.ALERT_DONE, "data"), Input(desk.RAISE_DONE, "data"),
-                  Input(desk.WHISTLE_DONE, "data"), State(desk.LANG, "data"), State(desk.SIGNATURE, "data"))
+    @app.callback(*[Output(i, "children") for i in lists], Output(ids.DUTY_SIGNATURE, "data"), Output(ids.DUTY_AS_OF, "children"),
+                  Input(ids.DUTY_TICK, "n_intervals"), Input(ids.DUTY_ALERT_DONE, "data"), Input(ids.DUTY_RAISE_DONE, "data"),
+                  Input(ids.DUTY_WHISTLE_DONE, "data"), State(ids.DUTY_LANG, "data"), State(ids.DUTY_SIGNATURE, "data"))
     async def refresh_duty_desk(_n, _alert_done, _raise_done, _whistle_done, lang, signature):
         view = await run_in_threadpool(duty.desk_view, rt, caller().principal)
         shown = desk.render(view, pick_lang(lang), rt.tz)
@@ -51,11 +52,11 @@ def register(app, rt) -> None:
             return *(no_update,) * len(lists), no_update, as_of
         return *shown, digest, as_of
 
-    @app.callback(Output(desk.ALERT_MESSAGE, "children"), Output(desk.ALERT_MESSAGE, "className"),
-                  Output(desk.ALERT_DONE, "data"),
+    @app.callback(Output(ids.DUTY_ALERT_MESSAGE, "children"), Output(ids.DUTY_ALERT_MESSAGE, "className"),
+                  Output(ids.DUTY_ALERT_DONE, "data"),
                   *[Input({"type": kind, "alert": ALL}, "n_clicks") for kind in desk.ALERT_BUTTONS],
-                  State({"type": desk.COMMENT, "alert": ALL, "status": ALL}, "value"),
-                  State(desk.LANG, "data"), State(desk.ALERT_DONE, "data"), prevent_initial_call=True)
+                  State({"type": ids.DUTY_COMMENT, "alert": ALL, "status": ALL}, "value"),
+                  State(ids.DUTY_LANG, "data"), State(ids.DUTY_ALERT_DONE, "data"), prevent_initial_call=True)
     async def act_on_alert(_acks, _resolves, _escalates, _comments, lang, done):
         hit = _clicked()
         if hit is None:
@@ -65,25 +66,25 @@ def register(app, rt) -> None:
                                           hit.get("alert"), comment, pick_lang(lang))
         return *_told(outcome), (done or 0) + 1
 
-    @app.callback(Output(desk.RAISE_MESSAGE, "children"), Output(desk.RAISE_MESSAGE, "className"),
-                  Output(desk.RAISE_DONE, "data"), Output(desk.RAISE_TITLE, "value"),
-                  Input(desk.RAISE_SUBMIT, "n_clicks"), State(desk.RAISE_COLOUR, "value"), State(desk.RAISE_TITLE, "value"),
-                  State(desk.RAISE_AREA, "value"), State(desk.LANG, "data"), State(desk.RAISE_DONE, "data"),
+    @app.callback(Output(ids.DUTY_RAISE_MESSAGE, "children"), Output(ids.DUTY_RAISE_MESSAGE, "className"),
+                  Output(ids.DUTY_RAISE_DONE, "data"), Output(ids.DUTY_RAISE_TITLE, "value"),
+                  Input(ids.DUTY_RAISE_SUBMIT, "n_clicks"), State(ids.DUTY_RAISE_COLOUR, "value"), State(ids.DUTY_RAISE_TITLE, "value"),
+                  State(ids.DUTY_RAISE_AREA, "value"), State(ids.DUTY_LANG, "data"), State(ids.DUTY_RAISE_DONE, "data"),
                   prevent_initial_call=True)
     async def raise_alert_by_hand(_n, colour, title, area, lang, done):
         outcome = await run_in_threadpool(duty.raise_by_hand, rt, caller(), colour, title, area, pick_lang(lang))
         return *_told(outcome), (done or 0) + 1, "" if outcome.ok else no_update
 
-    @app.callback(Output(desk.WHISTLE_MESSAGE, "children"), Output(desk.WHISTLE_MESSAGE, "className"),
-                  Output(desk.WHISTLE_DONE, "data"),
-                  Input(desk.WHISTLE_SUBMIT, "n_clicks"), State(desk.WHISTLE_CASE, "value"), State(desk.WHISTLE_KIND, "value"),
-                  State(desk.WHISTLE_DEPARTMENTS, "value"), State(desk.WHISTLE_NOTE, "value"), State(desk.LANG, "data"),
-                  State(desk.WHISTLE_DONE, "data"), prevent_initial_call=True)
+    @app.callback(Output(ids.DUTY_WHISTLE_MESSAGE, "children"), Output(ids.DUTY_WHISTLE_MESSAGE, "className"),
+                  Output(ids.DUTY_WHISTLE_DONE, "data"),
+                  Input(ids.DUTY_WHISTLE_SUBMIT, "n_clicks"), State(ids.DUTY_WHISTLE_CASE, "value"), State(ids.DUTY_WHISTLE_KIND, "value"),
+                  State(ids.DUTY_WHISTLE_DEPARTMENTS, "value"), State(ids.DUTY_WHISTLE_NOTE, "value"), State(ids.DUTY_LANG, "data"),
+                  State(ids.DUTY_WHISTLE_DONE, "data"), prevent_initial_call=True)
     async def whistle_case(_n, case, kind, departments, note, lang, done):
         outcome = await run_in_threadpool(duty.whistle_case, rt, caller(), case, kind, departments, note, pick_lang(lang))
         return *_told(outcome), (done or 0) + 1
 
-    @app.callback(Output(desk.WHISTLE_CASE, "value"), Input({"type": desk.PICK, "event": ALL}, "n_clicks"),
+    @app.callback(Output(ids.DUTY_WHISTLE_CASE, "value"), Input({"type": ids.DUTY_PICK, "event": ALL}, "n_clicks"),
                   prevent_initial_call=True)
     def pick_case_to_whistle(_clicks):
         hit = _clicked()

@@ -23,6 +23,7 @@ from bigscreen.screens.tablet import (
     map_view,
     pick_area,
 )
+from layouts import ids
 from layouts import tablet as layout
 
 
@@ -55,15 +56,15 @@ def page(rt, manifest: dict | None, requested: str | None, lang: str):
 
 
 def register(app, rt) -> None:
-    outputs = [Output(layout.kpi_id(n), "children") for n in KPI_NAMES]
-    outputs += [Output(layout.kpi_id(n), "data-value") for n in KPI_NAMES]
-    outputs += [Output(layout.AS_OF, "children"), Output(layout.MAP_IDS.fill, "hideout"),
-                Output(layout.MAP_IDS.legend_max, "children"),
-                Output(layout.child_figure_id(ALL, ALL), "children"),
-                Output(layout.child_figure_id(ALL, ALL), "className")]
-    where = [State(layout.ROOT, "data-area"), State(layout.ROOT, "data-lang")]
+    outputs = [Output(ids.tablet_kpi(n), "children") for n in KPI_NAMES]
+    outputs += [Output(ids.tablet_kpi(n), "data-value") for n in KPI_NAMES]
+    outputs += [Output(ids.TABLET_AS_OF, "children"), Output(ids.TABLET_MAP_IDS.fill, "hideout"),
+                Output(ids.TABLET_MAP_IDS.legend_max, "children"),
+                Output(ids.tablet_child_figure(ALL, ALL), "children"),
+                Output(ids.tablet_child_figure(ALL, ALL), "className")]
+    where = [State(ids.TABLET_ROOT, "data-area"), State(ids.TABLET_ROOT, "data-lang")]
 
-    @app.callback(*outputs, Input(layout.TICK, "n_intervals"), State(layout.ROOT, "data-area"))
+    @app.callback(*outputs, Input(ids.TABLET_TICK, "n_intervals"), State(ids.TABLET_ROOT, "data-area"))
     def refresh_tablet_figures(_n, code):
         area = open_area(rt, code)
         now = rt.clock()
@@ -73,9 +74,9 @@ def register(app, rt) -> None:
             return (no_update,) * len(outputs)  # keep the last picture
         return layout.figure_values(figures, area, _clock(rt, now), [o["id"] for o in ctx.outputs_list[-1]])
 
-    @app.callback(Output(layout.WORKERS, "children"), Output(layout.PEOPLE_ID, "children"),
-                  Output(layout.CASES, "children"),
-                  Input(layout.GRID_TICK, "n_intervals"), *where)
+    @app.callback(Output(ids.TABLET_WORKERS, "children"), Output(ids.TABLET_PEOPLE, "children"),
+                  Output(ids.TABLET_CASES, "children"),
+                  Input(ids.TABLET_GRID_TICK, "n_intervals"), *where)
     async def refresh_tablet_grid(_n, code, lang):
         area = open_area(rt, code)
         if not is_grid(rt.areas, area):
@@ -84,7 +85,7 @@ def register(app, rt) -> None:
         details = await run_in_threadpool(grid_details, rt, area, caller().principal, lang, rt.clock())
         return layout.grid_parts(details, lang)
 
-    @app.callback(Output(layout.NAV, "href"), Input(layout.MAP_IDS.fill, "clickData"), *where,
+    @app.callback(Output(ids.TABLET_NAV, "href"), Input(ids.TABLET_MAP_IDS.fill, "clickData"), *where,
                   prevent_initial_call=True)
     def drill_from_map(feature, code, lang):
         child = drill_target(rt.areas, open_area(rt, code).code, ((feature or {}).get("properties") or {}).get("code"))

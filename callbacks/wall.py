@@ -13,7 +13,6 @@ from bigscreen.auth.context import require
 from bigscreen.auth.roles import Permission
 from bigscreen.wall.hub import FrameHub
 from layouts import ids
-from layouts.city_map import map_ids
 
 
 def register(app, rt) -> None:
@@ -32,8 +31,8 @@ def register(app, rt) -> None:
     app.clientside_callback(
         ClientsideFunction(namespace="wall", function_name="render"),
         Output(ids.WALL_RENDERED, "data"),
-        Output(map_ids(ids.WALL_MAP).fill, "hideout"),
-        Output(map_ids(ids.WALL_MAP).events, "children"),
+        Output(ids.WALL_MAP_IDS.fill, "hideout"),
+        Output(ids.WALL_MAP_IDS.events, "children"),
         Input(ids.WALL_FRAME, "data"),
     )
 

@@ -14,20 +14,12 @@ from dataclasses import dataclass
 import dash_leaflet as dl
 from dash import html
 
+from layouts.ids import MapIds, map_ids
+
 GEO_URL = "/geo/"
 AREA_STYLE = {"variable": "bigscreen.map.areaStyle"}  # what dash_extensions' Namespace("bigscreen", "map")("areaStyle") gives
 INERT = {"variable": "bigscreen.map.inert"}
 OUTLINE_STYLE = {"color": "#4fe3ff", "weight": 2.2, "opacity": 0.95, "fill": False}
-
-
-@dataclass(frozen=True)
-class MapIds:
-    map: str
-    outline: str
-    fill: str
-    events: str
-    legend: str
-    legend_max: str
 
 
 @dataclass(frozen=True)
@@ -38,10 +30,6 @@ class Legend:
     low: str = ""
     high: str = ""
     alert: str = ""
-
-
-def map_ids(map_id: str) -> MapIds:
-    return MapIds(map_id, f"{map_id}-outline", f"{map_id}-fill", f"{map_id}-events", f"{map_id}-legend", f"{map_id}-legend-max")
 
 
 def empty_hideout(top: float = 1) -> dict:

@@ -14,26 +14,10 @@ from bigscreen.alerts.desk import COLOURS
 from bigscreen.domain.lifecycle import WHISTLE_KINDS
 from bigscreen.screens.duty import kind_name
 from bigscreen.screens.i18n import STRINGS, catalogue, t
+from layouts import ids
 from layouts.sign_out import sign_out
 
-# Component IDs, all derived from "duty" (pattern-matching types for the per-row controls).
-PREFIX = "duty"
-
-
-def part(name: str) -> str:
-    return f"{PREFIX}-{name}"
-
-
-TICK, LANG, SIGNATURE, AS_OF = part("tick"), part("lang"), part("signature"), part("as-of")
-ALERT_LIST, ALERT_SUMMARY, ALERT_MESSAGE, ALERT_DONE = part("alerts"), part("alert-summary"), part("alert-message"), part("alert-done")
-OVERDUE_LIST, WHISTLE_LIST, MINE_LIST = part("overdue"), part("whistles"), part("mine")
-RAISE_COLOUR, RAISE_TITLE, RAISE_AREA = part("raise-colour"), part("raise-title"), part("raise-area")
-RAISE_SUBMIT, RAISE_MESSAGE, RAISE_DONE = part("raise-submit"), part("raise-message"), part("raise-done")
-WHISTLE_CASE, WHISTLE_KIND, WHISTLE_DEPARTMENTS = part("whistle-case"), part("whistle-kind"), part("whistle-departments")
-WHISTLE_NOTE, WHISTLE_SUBMIT, WHISTLE_MESSAGE, WHISTLE_DONE = (part("whistle-note"), part("whistle-submit"),
-                                                              part("whistle-message"), part("whistle-done"))
-ACK, RESOLVE, ESCALATE, COMMENT, PICK = part("ack"), part("resolve"), part("escalate"), part("comment"), part("pick")
-ALERT_BUTTONS = {ACK: "acknowledge", RESOLVE: "resolve", ESCALATE: "escalate"}
+ALERT_BUTTONS = {ids.DUTY_ACK: "acknowledge", ids.DUTY_RESOLVE: "resolve", ids.DUTY_ESCALATE: "escalate"}
 REFRESH_MS = 2500
 
 
@@ -43,7 +27,7 @@ def _message(id_: str) -> html.Div:
 
 def _panel(title: str, body, id_: str, extra=None) -> html.Section:
     head = html.Div([html.H2(title, className="duty-panel-title"), *(extra or [])], className="duty-panel-head")
-    return html.Section([head, body], id=f"{id_}-panel", className="duty-panel")
+    return html.Section([head, body], id=ids.panel(id_), className="duty-panel")
 
 
 def area_options(areas, within: str | None, lang: str) -> list[dict]:
@@ -66,55 +50,55 @@ def build(config, areas, *, officer: str, area: str | None, lang: str) -> html.D
         html.Nav([html.A(t("duty.nav.home", lang), href="/" + suffix), html.A(t("duty.nav.wall", lang), href="/wall" + suffix)],
                  className="duty-nav"),
         html.Div([t("duty.officer", lang), " ", html.Strong(officer, className="duty-officer")], className="duty-who"),
-        html.Div([t("duty.as_of", lang), " ", html.Span("—", id=AS_OF)], className="duty-asof"),
+        html.Div([t("duty.as_of", lang), " ", html.Span("—", id=ids.DUTY_AS_OF)], className="duty-asof"),
         sign_out(lang, "duty-signout"),
     ], className="duty-header")
 
-    alerts = _panel(t("duty.alerts", lang), html.Div([_message(ALERT_MESSAGE), html.Ol(id=ALERT_LIST, className="duty-alerts")]),
-                    ALERT_LIST, [html.Div(id=ALERT_SUMMARY, className="duty-summary")])
+    alerts = _panel(t("duty.alerts", lang), html.Div([_message(ids.DUTY_ALERT_MESSAGE), html.Ol(id=ids.DUTY_ALERT_LIST, className="duty-alerts")]),
+                    ids.DUTY_ALERT_LIST, [html.Div(id=ids.DUTY_ALERT_SUMMARY, className="duty-summary")])
     lists = html.Div([
-        _panel(t("duty.overdue", lang), html.Ol(id=OVERDUE_LIST, className="duty-cases"), OVERDUE_LIST),
-        _panel(t("duty.whistles", lang), html.Ol(id=WHISTLE_LIST, className="duty-whistles"), WHISTLE_LIST),
+        _panel(t("duty.overdue", lang), html.Ol(id=ids.DUTY_OVERDUE_LIST, className="duty-cases"), ids.DUTY_OVERDUE_LIST),
+        _panel(t("duty.whistles", lang), html.Ol(id=ids.DUTY_WHISTLE_LIST, className="duty-whistles"), ids.DUTY_WHISTLE_LIST),
     ], className="duty-lists")
 
     raise_form = _panel(t("duty.raise", lang), html.Div([
-        html.Label(t("duty.raise.colour", lang), htmlFor=RAISE_COLOUR, className="duty-label"),
-        dcc.RadioItems(id=RAISE_COLOUR, className="duty-colours", inline=True,
+        html.Label(t("duty.raise.colour", lang), htmlFor=ids.DUTY_RAISE_COLOUR, className="duty-label"),
+        dcc.RadioItems(id=ids.DUTY_RAISE_COLOUR, className="duty-colours", inline=True,
                        options=[{"label": t(f"duty.colour.{c}", lang), "value": c} for c in COLOURS]),
-        html.Label(t("duty.raise.title", lang), htmlFor=RAISE_TITLE, className="duty-label"),
-        dcc.Input(id=RAISE_TITLE, type="text", maxLength=300, className="duty-input", debounce=False),
-        html.Label(t("duty.raise.area", lang), htmlFor=RAISE_AREA, className="duty-label"),
-        dcc.Dropdown(id=RAISE_AREA, options=area_options(areas, area, lang), value=area or "", clearable=False,
+        html.Label(t("duty.raise.title", lang), htmlFor=ids.DUTY_RAISE_TITLE, className="duty-label"),
+        dcc.Input(id=ids.DUTY_RAISE_TITLE, type="text", maxLength=300, className="duty-input", debounce=False),
+        html.Label(t("duty.raise.area", lang), htmlFor=ids.DUTY_RAISE_AREA, className="duty-label"),
+        dcc.Dropdown(id=ids.DUTY_RAISE_AREA, options=area_options(areas, area, lang), value=area or "", clearable=False,
                      className="duty-select", labels=catalogue("duty.dropdown.", lang)),
-        html.Button(t("duty.raise.submit", lang), id=RAISE_SUBMIT, type="button", className="duty-button duty-primary"),
-        _message(RAISE_MESSAGE),
-    ], className="duty-form"), part("raise"))
+        html.Button(t("duty.raise.submit", lang), id=ids.DUTY_RAISE_SUBMIT, type="button", className="duty-button duty-primary"),
+        _message(ids.DUTY_RAISE_MESSAGE),
+    ], className="duty-form"), ids.duty("raise"))
 
     kinds = [k for k in WHISTLE_KINDS if k in config.city.whistles]
     whistle_form = _panel(t("duty.whistle", lang), html.Div([
-        html.Label(t("duty.whistle.case", lang), htmlFor=WHISTLE_CASE, className="duty-label"),
-        dcc.Input(id=WHISTLE_CASE, type="text", inputMode="numeric", maxLength=12, className="duty-input"),
-        html.Label(t("duty.whistle.kind", lang), htmlFor=WHISTLE_KIND, className="duty-label"),
-        dcc.RadioItems(id=WHISTLE_KIND, className="duty-kinds", inline=True,
+        html.Label(t("duty.whistle.case", lang), htmlFor=ids.DUTY_WHISTLE_CASE, className="duty-label"),
+        dcc.Input(id=ids.DUTY_WHISTLE_CASE, type="text", inputMode="numeric", maxLength=12, className="duty-input"),
+        html.Label(t("duty.whistle.kind", lang), htmlFor=ids.DUTY_WHISTLE_KIND, className="duty-label"),
+        dcc.RadioItems(id=ids.DUTY_WHISTLE_KIND, className="duty-kinds", inline=True,
                        options=[{"label": t(f"duty.kind.{k}", lang), "value": k} for k in kinds]),
-        html.Label(t("duty.whistle.departments", lang), htmlFor=WHISTLE_DEPARTMENTS, className="duty-label"),
-        dcc.Dropdown(id=WHISTLE_DEPARTMENTS, multi=True, className="duty-select", labels=catalogue("duty.dropdown.", lang),
+        html.Label(t("duty.whistle.departments", lang), htmlFor=ids.DUTY_WHISTLE_DEPARTMENTS, className="duty-label"),
+        dcc.Dropdown(id=ids.DUTY_WHISTLE_DEPARTMENTS, multi=True, className="duty-select", labels=catalogue("duty.dropdown.", lang),
                      options=[{"label": d.name if lang == "zh" else d.name_en, "value": d.code} for d in config.departments]),
-        html.Label(t("duty.whistle.note", lang), htmlFor=WHISTLE_NOTE, className="duty-label"),
-        dcc.Input(id=WHISTLE_NOTE, type="text", maxLength=2000, className="duty-input"),
-        html.Button(t("duty.whistle.submit", lang), id=WHISTLE_SUBMIT, type="button", className="duty-button duty-primary"),
-        _message(WHISTLE_MESSAGE),
-    ], className="duty-form"), part("whistle"))
+        html.Label(t("duty.whistle.note", lang), htmlFor=ids.DUTY_WHISTLE_NOTE, className="duty-label"),
+        dcc.Input(id=ids.DUTY_WHISTLE_NOTE, type="text", maxLength=2000, className="duty-input"),
+        html.Button(t("duty.whistle.submit", lang), id=ids.DUTY_WHISTLE_SUBMIT, type="button", className="duty-button duty-primary"),
+        _message(ids.DUTY_WHISTLE_MESSAGE),
+    ], className="duty-form"), ids.duty("whistle"))
 
-    mine = _panel(t("duty.mine", lang), html.Ol(id=MINE_LIST, className="duty-mine"), MINE_LIST)
+    mine = _panel(t("duty.mine", lang), html.Ol(id=ids.DUTY_MINE_LIST, className="duty-mine"), ids.DUTY_MINE_LIST)
     return html.Div([
         header,
         html.Main([alerts, lists, html.Div([raise_form, whistle_form, mine], className="duty-forms")], className="duty-main"),
-        dcc.Interval(id=TICK, interval=REFRESH_MS),
-        dcc.Store(id=LANG, data=lang),
-        dcc.Store(id=SIGNATURE),
-        dcc.Store(id=ALERT_DONE, data=0), dcc.Store(id=RAISE_DONE, data=0), dcc.Store(id=WHISTLE_DONE, data=0),
-    ], id=PREFIX, className="duty-page", lang="zh-CN" if lang == "zh" else "en")
+        dcc.Interval(id=ids.DUTY_TICK, interval=REFRESH_MS),
+        dcc.Store(id=ids.DUTY_LANG, data=lang),
+        dcc.Store(id=ids.DUTY_SIGNATURE),
+        dcc.Store(id=ids.DUTY_ALERT_DONE, data=0), dcc.Store(id=ids.DUTY_RAISE_DONE, data=0), dcc.Store(id=ids.DUTY_WHISTLE_DONE, data=0),
+    ], id=ids.DUTY_ROOT, className="duty-page", lang="zh-CN" if lang == "zh" else "en")
 
 
 # --- the lists -------------------------------------------------------------------------------
@@ -168,14 +152,14 @@ def alert_item(r: dict, lang: str) -> html.Li:
     if r.get("ack") and r["ack"]["comment"]:
         body.append(html.Div([html.Span(t("duty.ack_comment", lang) + ": ", className="duty-note-label"),
                               html.Span(r["ack"]["comment"], className="duty-ack-comment")], className="duty-note"))
-    buttons = [html.Button(t("duty.ack", lang), id={"type": ACK, "alert": r["id"]}, type="button",
+    buttons = [html.Button(t("duty.ack", lang), id={"type": ids.DUTY_ACK, "alert": r["id"]}, type="button",
                            className="duty-button duty-ack")] if status == "open" else []
-    buttons += [html.Button(t("duty.escalate", lang), id={"type": ESCALATE, "alert": r["id"]}, type="button",
+    buttons += [html.Button(t("duty.escalate", lang), id={"type": ids.DUTY_ESCALATE, "alert": r["id"]}, type="button",
                             className="duty-button duty-escalate", disabled=r["escalation"] >= 3),
-                html.Button(t("duty.resolve", lang), id={"type": RESOLVE, "alert": r["id"]}, type="button",
+                html.Button(t("duty.resolve", lang), id={"type": ids.DUTY_RESOLVE, "alert": r["id"]}, type="button",
                             className="duty-button duty-resolve")]
     # a new status gives a new, empty box; within one status, typing survives the refreshes
-    comment = dcc.Input(id={"type": COMMENT, "alert": r["id"], "status": status}, type="text", maxLength=1000,
+    comment = dcc.Input(id={"type": ids.DUTY_COMMENT, "alert": r["id"], "status": status}, type="text", maxLength=1000,
                         placeholder=t("duty.comment", lang), className="duty-input duty-comment",
                         persistence=True, persistence_type="memory")
     body.append(html.Div([comment, *buttons], className="duty-alert-actions"))
@@ -221,7 +205,7 @@ def overdue_items(rows: list[dict], capped: bool, lang: str, tz: ZoneInfo) -> li
                       html.Span(f"{t('duty.department', lang)}: {department or '—'}", className="duty-dept"),
                       html.Span(f"{t('duty.deadline', lang)} {_local(r['deadline'], tz)}", className="duty-deadline"),
                       html.Span(t("duty.hours_overdue", lang).format(h=_hours(r["hours_overdue"])), className="duty-late"),
-                      html.Button(t("duty.pick", lang), id={"type": PICK, "event": r["id"]}, type="button",
+                      html.Button(t("duty.pick", lang), id={"type": ids.DUTY_PICK, "event": r["id"]}, type="button",
                                   className="duty-button duty-pick")], className="duty-case-meta"),
             *[_whistle_line(w, lang, tz) for w in r["whistles"]],
         ], className=f"duty-case level-{level}", **{"data-case": str(r["id"]), "data-level": str(level)}))

@@ -13,30 +13,15 @@ from bigscreen.live.kpi import KPI_NAMES
 from bigscreen.screens.i18n import t
 from bigscreen.screens.presentation import display_value
 from bigscreen.screens.tablet import AreaFigures, ChildRow, GridDetails, Person
-from layouts.city_map import Legend, city_map, empty_hideout, map_ids
+from layouts import ids
+from layouts.city_map import Legend, city_map, empty_hideout
 from layouts.sign_out import sign_out
 
 REFRESH_MS = 3000        # figures, from Redis
 GRID_REFRESH_MS = 6000   # a grid's team and open cases, from SQL
 NO_CASE = 1e-6  # a child with no open case still reads as part of the area (map.js paints a missing value as empty)
 
-ROOT = "tablet"
-
-
-def tid(part: str) -> str:
-    """Every ID of this page, derived from one parent ID."""
-    return f"{ROOT}-{part}"
-
-
-TICK, GRID_TICK, NAV, MAP = tid("tick"), tid("grid-tick"), tid("nav"), tid("map")
-AS_OF, CHILDREN, WORKERS, PEOPLE_ID, CASES = tid("as-of"), tid("children"), tid("workers"), tid("people"), tid("cases")
-MAP_IDS = map_ids(MAP)
-CHILD = tid("child")  # a child's figure: {"type": CHILD, "code": code, "figure": one of CHILD_FIGURES}
 CHILD_FIGURES = ("open", "overdue", "ontime")
-
-
-def kpi_id(name: str) -> str:
-    return tid(f"kpi-{name.replace('_', '-')}")
 
 
 def href(code: str, lang: str) -> str:
@@ -66,7 +51,7 @@ def build(config, *, area: AreaInfo, crumbs: list[AreaInfo], children: list[Area
         [html.H2([_name(area, config, lang),
                   html.Span(t(f"tablet.level.{area.level_name}", lang), className="tablet-level")],
                  className="tablet-area-name"),
-         html.Div([t("tablet.as_of", lang), " ", html.Span(as_of, id=AS_OF)], className="tablet-asof")],
+         html.Div([t("tablet.as_of", lang), " ", html.Span(as_of, id=ids.TABLET_AS_OF)], className="tablet-asof")],
         className="tablet-heading",
     )
     kpi = figures.kpi if figures else {}
@@ -81,14 +66,14 @@ def build(config, *, area: AreaInfo, crumbs: list[AreaInfo], children: list[Area
     if child_level:
         parts.append(html.Section(
             [html.H3(t(f"tablet.children.{child_level}", lang), className="tablet-panel-title"),
-             html.Ol(children_rows(rows, lang), id=CHILDREN, className="tablet-children")],
+             html.Ol(children_rows(rows, lang), id=ids.TABLET_CHILDREN, className="tablet-children")],
             className="tablet-children-panel"))
     else:
         parts.append(_grid_sections(lang))
     return html.Div(
         [header, html.Main(parts, className="tablet-main"),
-         dcc.Interval(id=TICK, interval=REFRESH_MS), dcc.Location(id=NAV, refresh="callback-nav")],
-        id=ROOT, className="tablet", lang="zh-CN" if lang == "zh" else "en",
+         dcc.Interval(id=ids.TABLET_TICK, interval=REFRESH_MS), dcc.Location(id=ids.TABLET_NAV, refresh="callback-nav")],
+        id=ids.TABLET_ROOT, className="tablet", lang="zh-CN" if lang == "zh" else "en",
         **{"data-area": area.code, "data-lang": lang, "data-level": area.level_name},
     )
 
@@ -108,7 +93,7 @@ def _crumb(area: AreaInfo, current: bool, lang: str) -> html.Li:
 def _kpi_tile(name: str, lang: str, value) -> html.Div:
     return html.Div(
         [html.Div(t(f"kpi.{name}", lang), className="tablet-kpi-label"),
-         html.Div(display_value(name, value), id=kpi_id(name), className="tablet-kpi-value",
+         html.Div(display_value(name, value), id=ids.tablet_kpi(name), className="tablet-kpi-value",
                   **{"data-kpi": name, "data-value": _raw(value)})],
         className=f"tablet-kpi tablet-kpi-{name}",
     )
@@ -118,12 +103,12 @@ def _grid_sections(lang: str) -> html.Div:
     return html.Div(
         [
             html.Section([html.H3(t("tablet.workers", lang), className="tablet-panel-title"),
-                          html.Div(id=WORKERS, className="tablet-workers")], className="tablet-card"),
+                          html.Div(id=ids.TABLET_WORKERS, className="tablet-workers")], className="tablet-card"),
             html.Section([html.H3(t("tablet.people", lang), className="tablet-panel-title"),
-                          html.Dl(id=PEOPLE_ID, className="tablet-people")], className="tablet-card"),
+                          html.Dl(id=ids.TABLET_PEOPLE, className="tablet-people")], className="tablet-card"),
             html.Section([html.H3(t("tablet.cases", lang), className="tablet-panel-title"),
-                          html.Div(id=CASES)], className="tablet-card tablet-cases-card"),
-            dcc.Interval(id=GRID_TICK, interval=GRID_REFRESH_MS),
+                          html.Div(id=ids.TABLET_CASES)], className="tablet-card tablet-cases-card"),
+            dcc.Interval(id=ids.TABLET_GRID_TICK, interval=GRID_REFRESH_MS),
         ],
         className="tablet-grid",
     )
@@ -134,11 +119,11 @@ def tablet_map(manifest: dict, area: AreaInfo, fill_level: str, outline_level: s
     """The shared city map, framed to the area; its fill level holds the area's children."""
     legend = Legend(t("cloud.legend.events", lang))
     # fit=True frames by bounds rather than centre and zoom; the area's own bounds replace the level's
-    component = city_map(MAP, (area.lat, area.lon), 12, manifest, fill_level, legend=legend,
+    component = city_map(ids.TABLET_MAP, (area.lat, area.lon), 12, manifest, fill_level, legend=legend,
                          outline_level=outline_level, hideout=hideout or empty_hideout(), fit=bounds is not None)
     if bounds is not None:
         south, west, north, east = bounds
-        leaflet = next(c for c in component.children if getattr(c, "id", None) == MAP)
+        leaflet = next(c for c in component.children if getattr(c, "id", None) == ids.TABLET_MAP)
         leaflet.bounds, leaflet.boundsOptions = [[south, west], [north, east]], {"padding": [10, 10]}
     return component
 
@@ -179,14 +164,10 @@ def children_rows(rows: list[ChildRow], lang: str) -> list[html.Li]:
     ]
 
 
-def child_figure_id(code: str, figure: str) -> dict:
-    return {"type": CHILD, "code": code, "figure": figure}
-
-
 def _figure(r: ChildRow, name: str, lang: str) -> html.Span:
     text, cls = _child_figure(r, name)
     return html.Span([html.Span(t(f"tablet.child.{name}", lang), className="tablet-figure-label"),
-                      html.B(text, id=child_figure_id(r.code, name), className=cls)], className="tablet-figure")
+                      html.B(text, id=ids.tablet_child_figure(r.code, name), className=cls)], className="tablet-figure")
 
 
 def _child_figure(r: ChildRow, name: str) -> tuple[str, str]:
@@ -250,8 +231,8 @@ def for_validation() -> html.Div:
     import dash_leaflet as dl
 
     return html.Div([
-        html.Div(id=ROOT), dcc.Interval(id=TICK), dcc.Interval(id=GRID_TICK), dcc.Location(id=NAV),
-        html.Span(id=AS_OF), html.Ol(id=CHILDREN), html.Div(id=WORKERS), html.Dl(id=PEOPLE_ID), html.Div(id=CASES),
-        *(html.Div(id=kpi_id(n)) for n in KPI_NAMES),
-        dl.GeoJSON(id=MAP_IDS.fill), html.Span(id=MAP_IDS.legend_max),
+        html.Div(id=ids.TABLET_ROOT), dcc.Interval(id=ids.TABLET_TICK), dcc.Interval(id=ids.TABLET_GRID_TICK), dcc.Location(id=ids.TABLET_NAV),
+        html.Span(id=ids.TABLET_AS_OF), html.Ol(id=ids.TABLET_CHILDREN), html.Div(id=ids.TABLET_WORKERS), html.Dl(id=ids.TABLET_PEOPLE), html.Div(id=ids.TABLET_CASES),
+        *(html.Div(id=ids.tablet_kpi(n)) for n in KPI_NAMES),
+        dl.GeoJSON(id=ids.TABLET_MAP_IDS.fill), html.Span(id=ids.TABLET_MAP_IDS.legend_max),
     ])

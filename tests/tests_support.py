@@ -162,3 +162,30 @@ def unsparse(pairs: list[int], n: int) -> list[int]:
         i += skip + 1
         out[i] = v
     return out
+
+
+class Officer:
+    """A duty officer at work in a test: each verb runs the command the API and the desk run."""
+
+    def __init__(self, runtime, who) -> None:
+        self.runtime, self.who = runtime, who
+
+    def acknowledge(self, alert_id: int, comment: str | None = None) -> dict:
+        from bigscreen.alerts.commands import AcknowledgeAlert, AlertNote
+
+        return AcknowledgeAlert(self.runtime, self.who, alert_id, AlertNote(comment=comment)).run()
+
+    def resolve(self, alert_id: int, comment: str | None = None) -> dict:
+        from bigscreen.alerts.commands import AlertNote, ResolveAlert
+
+        return ResolveAlert(self.runtime, self.who, alert_id, AlertNote(comment=comment)).run()
+
+    def escalate(self, alert_id: int, comment: str | None = None) -> dict:
+        from bigscreen.alerts.commands import AlertNote, EscalateAlert
+
+        return EscalateAlert(self.runtime, self.who, alert_id, AlertNote(comment=comment)).run()
+
+    def raise_by_hand(self, colour: str, title: str, area: str | None, event_id: int | None = None) -> dict:
+        from bigscreen.alerts.commands import NewAlert, RaiseAlert
+
+        return RaiseAlert(self.runtime, self.who, NewAlert(colour=colour, title=title, area=area, event_id=event_id)).run()

@@ -1,10 +1,7 @@
-"""Alerts (预警) in the four warning colours: raised by rules or by hand, counted up when they
-repeat, acknowledged (the acknowledger owns it and escalation stops), resolved, escalated.
-
-Every change is one SQL transaction with its audit entry, then a message on the `alerts`
-channel (and `changed`, so the wall's frames are rebuilt at once). Two officers acknowledging
-the same alert at the same moment: the conditional UPDATE lets exactly one win; the other is
-told who did.
+"""Alerts (预警) in the four warning colours, as the centre keeps them: raised by rules (a repeat
+within the hour is counted up, not raised again), escalated when nobody acknowledges them in time,
+announced on the `alerts` channel (and `changed`, so the wall's frames are rebuilt at once), and
+read as the wall and the duty desk show them. What officers do with them: bigscreen.alerts.commands.
 """
 
 from __future__ import annotations
@@ -20,10 +17,7 @@ from sqlalchemy import Connection, bindparam, case, func, select, update
 
 from bigscreen.alerts.notifications import Message, deliver
 from bigscreen.auth.audit import record
-from bigscreen.auth.context import Forbidden
-from bigscreen.auth.roles import Permission, Principal
-from bigscreen.db.models import Acknowledgement, Alert, Notification, User
-from bigscreen.domain.schemas import Problem, field_error
+from bigscreen.db.models import Alert, Notification, User
 from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -146,114 +140,6 @@ def announce(rt: Runtime, *alert_ids: int) -> None:
         pipe.execute()
     except RedisError as exc:
         log.warning("alerts %s stored, but not announced: %s", list(alert_ids), exc)
-
-
-class AlertDesk:
-    """What a duty officer does with alerts, checked and recorded."""
-
-    def __init__(self, rt: Runtime, who: Principal | None, *, channel: str = "web", ip: str | None = None) -> None:
-        self.rt = rt
-        self.who = who
-        self.channel = channel
-        self.ip = ip
-
-    def _may_act(self, action: str, alert_id: int | None = None) -> Principal:
-        who = self.who
-        if who is None or not who.can(Permission.ACT) or who.user_id is None:
-            raise Forbidden(f"the role '{who.role if who else 'anonymous'}' may not {action} alerts",
-                            action=f"alert.{action}", subject=str(alert_id) if alert_id else None, who=who)
-        return who
-
-    def _load(self, conn: Connection, alert_id: int, action: str) -> Any:
-        row = conn.execute(select(Alert.__table__).where(Alert.__table__.c.id == alert_id)).first()
-        if row is None:
-            raise Problem(404, f"no alert {alert_id}")
-        if row.area_code and row.area_code in self.rt.areas.by_code and not self.who.covers(self.rt.areas.chain_of(row.area_code)):
-            raise Forbidden(f"alert {alert_id} is outside this account's area", action=f"alert.{action}",
-                            subject=str(alert_id), who=self.who)
-        return row
-
-    def _audit(self, conn: Connection, action: str, alert_id: int, detail: dict | None = None) -> None:
-        record(self.rt, self.who, f"alert.{action}", subject=str(alert_id), channel=self.channel, ip=self.ip,
-               detail=detail, conn=conn)
-
-    def acknowledge(self, alert_id: int, comment: str | None) -> dict:
-        who = self._may_act("acknowledge", alert_id)
-        alerts, now = Alert.__table__, self.rt.clock()
-        with self.rt.engine.begin() as conn:
-            row = self._load(conn, alert_id, "acknowledge")
-            won = row.status == "open" and conn.execute(
-                update(alerts).where(alerts.c.id == alert_id, alerts.c.status == "open")
-                .values(status="acknowledged", owner_id=who.user_id, acknowledged_at=now, version=alerts.c.version + 1)
-            ).rowcount == 1
-            if won:
-                conn.execute(Acknowledgement.__table__.insert().values(
-                    alert_id=alert_id, user_id=who.user_id, at=now, comment=comment, channel=self.channel))
-                self._audit(conn, "acknowledge", alert_id, {"comment": comment})
-        if not won:
-            current = self.get(alert_id)
-            record(self.rt, who, "alert.acknowledge", subject=str(alert_id), outcome="refused", channel=self.channel,
-                   ip=self.ip, detail={"why": f"already {current['status']}", "owner": current["owner"]})
-            owner = current["owner"] or "—"
-            raise Problem(409, {"message": f"alert {alert_id} was already {current['status']} by {owner}",
-                                "status": current["status"], "owner": current["owner"],
-                                "acknowledged_at": current["acknowledged_at"]})
-        announce(self.rt, alert_id)
-        return self.get(alert_id)
-
-    def resolve(self, alert_id: int, comment: str | None) -> dict:
-        who = self._may_act("resolve", alert_id)
-        alerts, now = Alert.__table__, self.rt.clock()
-        with self.rt.engine.begin() as conn:
-            self._load(conn, alert_id, "resolve")
-            done = conn.execute(
-                update(alerts).where(alerts.c.id == alert_id, alerts.c.status != "resolved")
-                .values(status="resolved", resolved_at=now, resolved_by_id=who.user_id,
-                        owner_id=func.coalesce(alerts.c.owner_id, who.user_id), version=alerts.c.version + 1)
-            ).rowcount == 1
-            if done:
-                self._audit(conn, "resolve", alert_id, {"comment": comment})
-        if not done:
-            raise Problem(409, {"message": f"alert {alert_id} is resolved already", "status": "resolved"})
-        announce(self.rt, alert_id)
-        return self.get(alert_id)
-
-    def escalate(self, alert_id: int, comment: str | None) -> dict:
-        self._may_act("escalate", alert_id)
-        with self.rt.engine.begin() as conn:
-            row = self._load(conn, alert_id, "escalate")
-            if row.status == "resolved":
-                raise Problem(409, {"message": f"alert {alert_id} is resolved already", "status": "resolved"})
-            if row.escalation >= MAX_ESCALATION:
-                raise Problem(409, {"message": f"alert {alert_id} has reached the top level", "escalation": row.escalation})
-            escalate(self.rt, conn, row, self.rt.clock())
-            self._audit(conn, "escalate", alert_id, {"comment": comment, "level": row.escalation + 1})
-        announce(self.rt, alert_id)
-        return self.get(alert_id)
-
-    def raise_by_hand(self, colour: str, title: str, area_code: str | None, event_id: int | None = None) -> dict:
-        who = self._may_act("raise")
-        errors = []
-        if colour not in COLOURS:
-            errors.append(field_error(["body", "colour"], f"one of {', '.join(COLOURS)}"))
-        if not title.strip():
-            errors.append(field_error(["body", "title"], "must not be empty"))
-        if area_code is not None and area_code not in self.rt.areas.by_code:
-            errors.append(field_error(["body", "area"], f"unknown area '{area_code}'"))
-        if errors:
-            raise Problem(422, errors)
-        if area_code and not who.covers(self.rt.areas.chain_of(area_code)):
-            raise Forbidden("the area is outside this account's area", action="alert.raise", subject=area_code, who=who)
-        now = self.rt.clock()
-        with self.rt.engine.begin() as conn:
-            alert_id = raise_alert(conn, colour=colour, source="manual", subject=f"manual:{who.name}:{now.isoformat()}",
-                                   title=title.strip(), at=now, area_code=area_code, event_id=event_id)
-            self._audit(conn, "raise", alert_id, {"colour": colour, "title": title.strip()})
-        announce(self.rt, alert_id)
-        return self.get(alert_id)
-
-    def get(self, alert_id: int) -> dict:
-        return alert_rows(self.rt, ids=[alert_id])[0]
 
 
 def escalation_target(rt: Runtime, level: int, area_code: str | None) -> str:

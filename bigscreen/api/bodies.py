@@ -13,7 +13,7 @@ from fastapi import Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 
-from bigscreen.domain.schemas import Problem
+from bigscreen.domain.schemas import Problem, validation_errors
 
 Item = TypeVar("Item", bound=BaseModel)
 
@@ -24,13 +24,6 @@ def one_or_batch_schema(model: str, max_items: int = 1000) -> dict:
         {"$ref": f"#/components/schemas/{model}"},
         {"type": "array", "items": {"$ref": f"#/components/schemas/{model}"}, "minItems": 1, "maxItems": max_items},
     ]}}}}}
-
-
-def validation_errors(exc: ValidationError) -> list[dict]:
-    return [
-        {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
-        for err in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
 
 
 MAX_FORM_FIELDS = 100

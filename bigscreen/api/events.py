@@ -90,8 +90,7 @@ async def post_events(request: Request, rt: RT, source: Source):
 
 async def ingest(rt: Runtime, writer: IngestWriter, source: str, items: list[EventIn], batch: bool) -> list:
     """Validates in the request's own task, then waits for the process's group-commit writer."""
-    rows = IngestEvents(rt, source, items, batch=batch).rows()
-    return await asyncio.wrap_future(writer.submit(source, rows))
+    return await asyncio.wrap_future(IngestEvents(rt, source, items, batch=batch).submit(writer))
 
 
 @router.post("/events/{event_id}/transitions", responses={**errors(403, 404, 409), **ok(EVENT)}, summary="Move a case along its life")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from bigscreen.api.auth import presented_key, source_of
-from bigscreen.api.bodies import body_error, parse_form, parse_json, raw_body, validation_errors
+from bigscreen.api.bodies import body_error, parse_form, parse_json, raw_body
 from bigscreen.api.docs import OPEN311_CREATED, OPEN311_REQUESTS, ok, open311_errors
 from bigscreen.api.events import RT, Id, ingest
 from bigscreen.api.responses import JSON
@@ -19,7 +19,7 @@ from bigscreen.auth.privacy import mask_text
 from bigscreen.db.models import Event
 from bigscreen.db.reading import UNREADABLE
 from bigscreen.domain.lifecycle import CLOSED_STATUSES
-from bigscreen.domain.schemas import MAX_ID, AwareDatetime, EventIn, Problem, field_error
+from bigscreen.domain.schemas import MAX_ID, AwareDatetime, EventIn, Problem, field_error, validation_errors
 
 log = logging.getLogger(__name__)
 PREFIX = "/open311/"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 # C0 controls but tab, line feed and carriage return (text from a form's textarea ends lines with
@@ -125,3 +125,11 @@ class Problem(Exception):
 
 def field_error(loc: list, msg: str, kind: str = "value_error") -> dict:
     return {"loc": loc, "msg": msg, "type": kind}
+
+
+def validation_errors(exc: ValidationError) -> list[dict]:
+    """A model's validation errors as field errors of the body (what a 422 lists)."""
+    return [
+        {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]

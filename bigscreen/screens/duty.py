@@ -6,8 +6,8 @@ whistles still being answered, and the officer's own last entries of the audit t
 list is capped (`DESK_LIMIT`) and says so when it is.
 
 What the officer does goes through the core with the caller's principal, channel and address:
-alerts through `AlertDesk` (which checks Permission.ACT and the area, and writes the audit
-entry in the same transaction), a whistle through `whistle_case` (the same checks around
+alerts through the commands of bigscreen.alerts.commands (which check Permission.ACT and the area,
+and write the audit entry in the same transaction), a whistle through `whistle_case` (the same checks around
 `WhistleCase`, the duty officer acting for the centre). A refusal raises Forbidden (the app
 answers 403 and records it); a conflict or a bad field becomes an `Outcome` whose text the
 officer reads, in Chinese or English.
@@ -22,7 +22,16 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import literal, select
 
-from bigscreen.alerts.desk import AlertDesk, alert_rows
+from bigscreen.alerts.commands import (
+    MAX_COMMENT,
+    AcknowledgeAlert,
+    AlertNote,
+    EscalateAlert,
+    NewAlert,
+    RaiseAlert,
+    ResolveAlert,
+)
+from bigscreen.alerts.desk import alert_rows
 from bigscreen.auth.audit import record
 from bigscreen.auth.context import Caller, Forbidden
 from bigscreen.auth.roles import Permission, Principal, Role
@@ -46,15 +55,13 @@ from bigscreen.db.models import (
 )
 from bigscreen.domain.lifecycle import CLOSED_STATUSES, WHISTLE_KINDS
 from bigscreen.domain.lifecycle import Role as CaseRole
-from bigscreen.domain.schemas import Problem, field_error
+from bigscreen.domain.schemas import Problem, field_error, validation_errors
 from bigscreen.process.runtime import Runtime
 from bigscreen.screens.i18n import t
 
 DESK_LIMIT = 100       # rows per list: a desk is for acting, the reports are for counting
 WHISTLE_LIMIT = 30
 AUDIT_LIMIT = 8
-MAX_COMMENT = 1000     # as the API's Comment body
-ALERT_ACTIONS = ("acknowledge", "resolve", "escalate")
 
 # People act on cases in the name of a lifecycle role: duty officers (and admins) for the centre.
 CASE_ROLE: dict[Role, CaseRole] = {Role.DUTY: CaseRole.CENTRE, Role.ADMIN: CaseRole.CENTRE}
@@ -242,13 +249,16 @@ def _comment(comment: str | None) -> str | None:
     return text or None
 
 
+ALERT_STEPS = {"acknowledge": AcknowledgeAlert, "resolve": ResolveAlert, "escalate": EscalateAlert}
+
+
 def act_on_alert(rt: Runtime, c: Caller, action: str, alert_id, comment: str | None, lang: str) -> Outcome:
     """Acknowledge, resolve or escalate one alert as the caller. Forbidden propagates."""
-    if action not in ALERT_ACTIONS:
-        raise ValueError(action)
-    desk = AlertDesk(rt, c.principal, channel=c.channel, ip=c.ip)
+    step = ALERT_STEPS[action]
     try:
-        row = getattr(desk, action)(_number(alert_id, 404, f"no alert {alert_id}"), _comment(comment))
+        number = _number(alert_id, 404, f"no alert {alert_id}")
+        note = AlertNote(comment=_comment(comment))
+        row = step(rt, c.principal, number, note, channel=c.channel, ip=c.ip).run()
     except Problem as problem:
         return Outcome(False, explain(problem, lang, alert_id=alert_id))
     text = t(f"duty.done.{action}", lang).format(id=row["id"], level=row["escalation"])
@@ -256,9 +266,12 @@ def act_on_alert(rt: Runtime, c: Caller, action: str, alert_id, comment: str | N
 
 
 def raise_by_hand(rt: Runtime, c: Caller, colour: str | None, title: str | None, area: str | None, lang: str) -> Outcome:
-    desk = AlertDesk(rt, c.principal, channel=c.channel, ip=c.ip)
     try:
-        row = desk.raise_by_hand(_text(colour), _text(title), _text(area) or None)
+        try:
+            request = NewAlert(colour=_text(colour), title=_text(title), area=_text(area) or None)
+        except ValidationError as invalid:
+            raise Problem(422, validation_errors(invalid)) from None
+        row = RaiseAlert(rt, c.principal, request, channel=c.channel, ip=c.ip).run()
     except Problem as problem:
         return Outcome(False, explain(problem, lang))
     return Outcome(True, t("duty.done.raise", lang).format(id=row["id"], count=row["count"]), row)

@@ -3,7 +3,7 @@ people enough to do.
 
 An alert raised by a rule (an emergency report, a whistle, a supervision notice, a spike) and still open
 `ACK_AFTER_S[colour]` seconds after it was raised (each alert 0.5–1.5 times that) is acknowledged by the
-demo's duty account, through the same `AlertDesk` the duty desk uses, except:
+demo's duty account, through the same commands the duty desk runs (bigscreen.alerts.commands), except:
 - the newest `LEFT_FOR_PEOPLE` open rule alerts, whatever their age: whoever opens the duty desk finds a
   steady few to acknowledge (once that many have been raised);
 - red alerts wait longest (half an hour on average): they are the ones a person must take, and meanwhile
@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bigscreen.alerts.desk import LIVE_STATUSES, AlertDesk, alert_rows
+from bigscreen.alerts.commands import AcknowledgeAlert, AlertNote, ResolveAlert
+from bigscreen.alerts.desk import LIVE_STATUSES, alert_rows
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.db.models import Event, User
 from bigscreen.domain.lifecycle import CLOSED_STATUSES
@@ -74,16 +75,15 @@ class DutyDeskSimulator:
         closed = self._closed_cases([r["event_id"] for r in rows if r["event_id"]])
         newest = sorted((r for r in rows if r["status"] == "open"), key=lambda r: (_at(r["raised_at"]), r["id"]))
         left = {r["id"] for r in newest[-LEFT_FOR_PEOPLE:]}
-        desk = AlertDesk(self.rt, who, channel="system")
         acknowledged = resolved = 0
         for r in rows:
             try:
                 if (r["status"] == "open" and r["id"] not in left
                         and now >= _at(r["raised_at"]) + timedelta(seconds=ACK_AFTER_S[r["colour"]] * _spread(r["id"]))):
-                    r = desk.acknowledge(r["id"], "演示值班员签收")
+                    r = AcknowledgeAlert(self.rt, who, r["id"], AlertNote(comment="演示值班员签收"), channel="system").run()
                     acknowledged += 1
                 if r["status"] == "acknowledged" and r["owner"] == self._shown_as and self._done(r, closed, now):
-                    desk.resolve(r["id"], "已处置")
+                    ResolveAlert(self.rt, who, r["id"], AlertNote(comment="已处置"), channel="system").run()
                     resolved += 1
             except Problem as exc:  # a person took or resolved it meanwhile: theirs now
                 log.debug("duty desk simulation: alert %s left alone: %s", r["id"], exc)

@@ -19,7 +19,6 @@ import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import func, select
 
-from bigscreen.api.bodies import validation_errors
 from bigscreen.cases.facts import load_event
 from bigscreen.cases.ingest import IngestEvents
 from bigscreen.cases.ingest_writer import IngestWriter
@@ -28,7 +27,7 @@ from bigscreen.cases.transition import TransitionEvent, write_transitions
 from bigscreen.cases.whistle import ReportIn, ReportInCase, WhistleCase, WhistleIn
 from bigscreen.commands.base import Command
 from bigscreen.db.models import EventTransition, Whistle
-from bigscreen.domain.schemas import EventIn, Problem, TransitionIn
+from bigscreen.domain.schemas import EventIn, Problem, TransitionIn, validation_errors
 from bigscreen.process.runtime import Runtime
 from bigscreen.simulation.api import Progress, StepCall, repair
 
@@ -182,14 +181,13 @@ class LocalCity:
                     items = EVENTS.validate_python(bodies)
                 except ValidationError as exc:
                     raise Problem(422, validation_errors(exc)) from exc
-                rows = IngestEvents(self.rt, self.source, items, batch=True).rows()
+                outcomes = IngestEvents(self.rt, self.source, items, batch=True).run(self.writer)
             except Problem as exc:
                 log.warning("simulator: reports refused (%s): %s", exc.status, str(exc.detail)[:300])
                 kept = repair(bodies, exc.status, exc.detail)
                 rejected += len(bodies) - len(kept)
                 bodies = kept
                 continue
-            outcomes = self.writer.store(self.source, rows)
             by_id = {o.event.source_id: o for o in outcomes}
             pairs = [(b, _receipt(by_id[b["source_id"]])) for b in bodies]
             return pairs, sum(o.created for o in outcomes), rejected

@@ -10,7 +10,8 @@ from dash import Dash, Input, Output, html
 from tests_support import LiveServer, free_port
 
 from bigscreen.geo.assets import ensure_level_assets
-from layouts.city_map import Legend, city_map, event_marker, map_ids
+from layouts.city_map import Legend, city_map, event_marker
+from layouts.ids import map_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 IDS = map_ids("test-map")

@@ -9,9 +9,8 @@ import time
 import httpx
 import pytest
 from sqlalchemy import select
-from tests_support import layout_prop_js
+from tests_support import Officer, layout_prop_js
 
-from bigscreen.alerts.desk import AlertDesk
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.db.models import Alert, User
 
@@ -33,7 +32,7 @@ def sound_on(runtime, monkeypatch):
 def _desk(runtime, username):
     with runtime.sessions() as s:
         user = s.scalar(select(User).where(User.username == username))
-    return AlertDesk(runtime, Principal("user", user.username, Role(user.role), user.area_code, user.id))
+    return Officer(runtime, Principal("user", user.username, Role(user.role), user.area_code, user.id))
 
 
 def _emergency(server, api_key, runtime, sid, description, grid_index=5):

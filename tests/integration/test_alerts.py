@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests_support import free_port, login
+from tests_support import Officer, free_port, login
 
-from bigscreen.alerts.desk import AlertDesk, alert_rows, escalate_unacknowledged
+from bigscreen.alerts.desk import alert_rows, escalate_unacknowledged
 from bigscreen.alerts.notifications import Message, WebhookSender
 from bigscreen.app import create_app
 from bigscreen.auth.roles import Principal, Role
@@ -51,7 +51,7 @@ def _signed_in(runtime, username):
 def _desk(runtime, username):
     with runtime.sessions() as s:
         user = s.scalar(select(User).where(User.username == username))
-    return AlertDesk(runtime, Principal("user", user.username, Role(user.role), user.area_code, user.id))
+    return Officer(runtime, Principal("user", user.username, Role(user.role), user.area_code, user.id))
 
 
 def test_emergency_reports_alert_at_once_and_repeats_count_up(client, runtime):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
+from tests_support import Officer
 
-from bigscreen.alerts.desk import AlertDesk, announce, raise_alert
+from bigscreen.alerts.desk import announce, raise_alert
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.db.models import Alert, User
 from bigscreen.simulation.duty_desk import DutyDeskSimulator
@@ -47,7 +48,7 @@ def test_the_demo_desk_answers_late_rule_alerts_and_leaves_people_the_red_and_th
     taken = _raise(runtime, colour="red", source="emergency", subject="taken", at=now - timedelta(hours=1))
     with runtime.sessions() as s:
         user = s.scalar(select(User).where(User.username == person))
-    AlertDesk(runtime, Principal("user", person, Role.DUTY, None, user.id)).acknowledge(taken, "我来")
+    Officer(runtime, Principal("user", person, Role.DUTY, None, user.id)).acknowledge(taken, "我来")
 
     clock = [now]
     runtime.clock = lambda: clock[0]

@@ -19,7 +19,7 @@ from bigscreen.auth.sessions import CSRF_COOKIE
 from bigscreen.cases.supervision import Supervisor
 from bigscreen.db.models import User, Whistle
 from bigscreen.screens import duty
-from layouts import duty as desk
+from layouts import ids
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -35,40 +35,40 @@ def _outputs(*parts: tuple[str, str]) -> dict:
 
 def _acknowledge(web, alert_id: int, comment: str = "收到", csrf: str | None = "cookie"):
     """What the desk's page sends when the officer clicks 签收 on one alert."""
-    pressed = {"id": {"type": desk.ACK, "alert": alert_id}, "property": "n_clicks", "value": 1}
-    body = {**_outputs((desk.ALERT_MESSAGE, "children"), (desk.ALERT_MESSAGE, "className"), (desk.ALERT_DONE, "data")),
-            "inputs": [[pressed], [{"id": {"type": desk.RESOLVE, "alert": alert_id}, "property": "n_clicks"}],
-                       [{"id": {"type": desk.ESCALATE, "alert": alert_id}, "property": "n_clicks"}]],
-            "state": [[{"id": {"type": desk.COMMENT, "alert": alert_id, "status": "open"}, "property": "value",
+    pressed = {"id": {"type": ids.DUTY_ACK, "alert": alert_id}, "property": "n_clicks", "value": 1}
+    body = {**_outputs((ids.DUTY_ALERT_MESSAGE, "children"), (ids.DUTY_ALERT_MESSAGE, "className"), (ids.DUTY_ALERT_DONE, "data")),
+            "inputs": [[pressed], [{"id": {"type": ids.DUTY_RESOLVE, "alert": alert_id}, "property": "n_clicks"}],
+                       [{"id": {"type": ids.DUTY_ESCALATE, "alert": alert_id}, "property": "n_clicks"}]],
+            "state": [[{"id": {"type": ids.DUTY_COMMENT, "alert": alert_id, "status": "open"}, "property": "value",
                         "value": comment}],
-                      {"id": desk.LANG, "property": "data", "value": "zh"},
-                      {"id": desk.ALERT_DONE, "property": "data", "value": 0}],
+                      {"id": ids.DUTY_LANG, "property": "data", "value": "zh"},
+                      {"id": ids.DUTY_ALERT_DONE, "property": "data", "value": 0}],
             "changedPropIds": [json.dumps(pressed["id"], separators=(",", ":"), sort_keys=True) + ".n_clicks"]}
     headers = {"X-CSRFToken": web.cookies.get(CSRF_COOKIE) or ""} if csrf == "cookie" else {"X-CSRFToken": csrf} if csrf else {}
     return web.post("/_dash-update-component", json=body, headers=headers)
 
 
 def _refresh(web):
-    parts = [(desk.ALERT_LIST, "children"), (desk.ALERT_SUMMARY, "children"), (desk.OVERDUE_LIST, "children"),
-             (desk.WHISTLE_LIST, "children"), (desk.MINE_LIST, "children"), (desk.SIGNATURE, "data"), (desk.AS_OF, "children")]
+    parts = [(ids.DUTY_ALERT_LIST, "children"), (ids.DUTY_ALERT_SUMMARY, "children"), (ids.DUTY_OVERDUE_LIST, "children"),
+             (ids.DUTY_WHISTLE_LIST, "children"), (ids.DUTY_MINE_LIST, "children"), (ids.DUTY_SIGNATURE, "data"), (ids.DUTY_AS_OF, "children")]
     body = {**_outputs(*parts),
-            "inputs": [{"id": desk.TICK, "property": "n_intervals", "value": 1},
-                       *[{"id": i, "property": "data", "value": 0} for i in (desk.ALERT_DONE, desk.RAISE_DONE, desk.WHISTLE_DONE)]],
-            "state": [{"id": desk.LANG, "property": "data", "value": "zh"}, {"id": desk.SIGNATURE, "property": "data"}],
-            "changedPropIds": [f"{desk.TICK}.n_intervals"]}
+            "inputs": [{"id": ids.DUTY_TICK, "property": "n_intervals", "value": 1},
+                       *[{"id": i, "property": "data", "value": 0} for i in (ids.DUTY_ALERT_DONE, ids.DUTY_RAISE_DONE, ids.DUTY_WHISTLE_DONE)]],
+            "state": [{"id": ids.DUTY_LANG, "property": "data", "value": "zh"}, {"id": ids.DUTY_SIGNATURE, "property": "data"}],
+            "changedPropIds": [f"{ids.DUTY_TICK}.n_intervals"]}
     return web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": web.cookies.get(CSRF_COOKIE) or ""})
 
 
 def _whistle(web, event_id: int):
-    body = {**_outputs((desk.WHISTLE_MESSAGE, "children"), (desk.WHISTLE_MESSAGE, "className"), (desk.WHISTLE_DONE, "data")),
-            "inputs": [{"id": desk.WHISTLE_SUBMIT, "property": "n_clicks", "value": 1}],
-            "state": [{"id": desk.WHISTLE_CASE, "property": "value", "value": str(event_id)},
-                      {"id": desk.WHISTLE_KIND, "property": "value", "value": "assembly"},
-                      {"id": desk.WHISTLE_DEPARTMENTS, "property": "value", "value": ["GAJ", "YJJ"]},
-                      {"id": desk.WHISTLE_NOTE, "property": "value", "value": None},
-                      {"id": desk.LANG, "property": "data", "value": "zh"},
-                      {"id": desk.WHISTLE_DONE, "property": "data", "value": 0}],
-            "changedPropIds": [f"{desk.WHISTLE_SUBMIT}.n_clicks"]}
+    body = {**_outputs((ids.DUTY_WHISTLE_MESSAGE, "children"), (ids.DUTY_WHISTLE_MESSAGE, "className"), (ids.DUTY_WHISTLE_DONE, "data")),
+            "inputs": [{"id": ids.DUTY_WHISTLE_SUBMIT, "property": "n_clicks", "value": 1}],
+            "state": [{"id": ids.DUTY_WHISTLE_CASE, "property": "value", "value": str(event_id)},
+                      {"id": ids.DUTY_WHISTLE_KIND, "property": "value", "value": "assembly"},
+                      {"id": ids.DUTY_WHISTLE_DEPARTMENTS, "property": "value", "value": ["GAJ", "YJJ"]},
+                      {"id": ids.DUTY_WHISTLE_NOTE, "property": "value", "value": None},
+                      {"id": ids.DUTY_LANG, "property": "data", "value": "zh"},
+                      {"id": ids.DUTY_WHISTLE_DONE, "property": "data", "value": 0}],
+            "changedPropIds": [f"{ids.DUTY_WHISTLE_SUBMIT}.n_clicks"]}
     return web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": web.cookies.get(CSRF_COOKIE) or ""})
 
 
@@ -128,7 +128,7 @@ def test_the_callback_needs_the_sessions_csrf_token(web, client, runtime, accoun
 
     r = _acknowledge(web, alert["id"], comment="<script>x</script>已派消防")  # the officer's own page
     assert r.status_code == 200, r.text
-    said = r.json()["response"][desk.ALERT_MESSAGE]
+    said = r.json()["response"][ids.DUTY_ALERT_MESSAGE]
     assert said == {"children": f"已签收预警 #{alert['id']}，由您负责", "className": "duty-message is-ok"}
     (row,) = alert_rows(runtime, ids=[alert["id"]])
     assert row["status"] == "acknowledged" and row["owner"] == officer
@@ -141,7 +141,7 @@ def test_the_callback_needs_the_sessions_csrf_token(web, client, runtime, accoun
     _login(web, late)
     r = _acknowledge(web, alert["id"])
     assert r.status_code == 200
-    assert r.json()["response"][desk.ALERT_MESSAGE] == {"children": f"预警 #{alert['id']} 已被 {officer} 签收",
+    assert r.json()["response"][ids.DUTY_ALERT_MESSAGE] == {"children": f"预警 #{alert['id']} 已被 {officer} 签收",
                                                         "className": "duty-message is-error"}
     assert audit_entries(runtime, action="alert.acknowledge")[-1].detail == {"why": "already acknowledged", "owner": officer}
     shown = _refresh(web)
@@ -150,7 +150,7 @@ def test_the_callback_needs_the_sessions_csrf_token(web, client, runtime, accoun
     assert f"已签收 · {officer}" in text and "<script>x</script>已派消防" in text
     whistled = _whistle(web, alert["event_id"])
     assert whistled.status_code == 200
-    assert whistled.json()["response"][desk.WHISTLE_MESSAGE]["children"].startswith(f"已对事件 #{alert['event_id']} 吹响集结哨")
+    assert whistled.json()["response"][ids.DUTY_WHISTLE_MESSAGE]["children"].startswith(f"已对事件 #{alert['event_id']} 吹响集结哨")
     assert [(e.username, e.channel) for e in audit_entries(runtime, action="case.whistle")] == [(late, "web")]
 
 

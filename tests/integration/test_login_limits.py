@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from fastapi.testclient import TestClient
-from tests_support import PASSWORD, audit_entries, login
+from tests_support import audit_entries, login
 
 from bigscreen.auth.ratelimit import PER_ACCOUNT, PER_ADDRESS, PER_PAIR
 

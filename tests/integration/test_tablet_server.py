@@ -14,6 +14,7 @@ from bigscreen.auth.sessions import CSRF_COOKIE
 from bigscreen.db.models import AuditEntry
 from bigscreen.live.kpi import KPI_NAMES
 from bigscreen.screens.tablet import OPEN_CASES_SHOWN, breadcrumb
+from layouts import ids
 from layouts import tablet as layout
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -52,14 +53,14 @@ def _page(web, search: str):
 
 
 def _figures(web, code: str, children: list[str] = ()):
-    ids = [layout.child_figure_id(c, f) for c in children for f in layout.CHILD_FIGURES]
-    return _callback(web, layout.kpi_id("open"), {f"{layout.TICK}.n_intervals": 0},
-                     {f"{layout.ROOT}.data-area": code}, ids)
+    figures = [ids.tablet_child_figure(c, f) for c in children for f in layout.CHILD_FIGURES]
+    return _callback(web, ids.tablet_kpi("open"), {f"{ids.TABLET_TICK}.n_intervals": 0},
+                     {f"{ids.TABLET_ROOT}.data-area": code}, figures)
 
 
 def _grid(web, code: str, lang: str = "zh"):
-    return _callback(web, layout.CASES, {f"{layout.GRID_TICK}.n_intervals": 0},
-                     {f"{layout.ROOT}.data-area": code, f"{layout.ROOT}.data-lang": lang})
+    return _callback(web, ids.TABLET_CASES, {f"{ids.TABLET_GRID_TICK}.n_intervals": 0},
+                     {f"{ids.TABLET_ROOT}.data-area": code, f"{ids.TABLET_ROOT}.data-lang": lang})
 
 
 def _text(response) -> str:
@@ -95,8 +96,8 @@ def test_a_leader_sees_only_their_own_area(web, runtime, account):
     assert _page(web, f"?area={runtime.areas.city.code}").status_code == 403
     assert _figures(web, other).status_code == 403
     assert _grid(web, theirs.code).status_code == 403
-    click = {f"{layout.MAP_IDS.fill}.clickData": {"properties": {"code": theirs.chain[2]}}}
-    assert _callback(web, layout.NAV, click, {f"{layout.ROOT}.data-area": other}).status_code == 403
+    click = {f"{ids.TABLET_MAP_IDS.fill}.clickData": {"properties": {"code": theirs.chain[2]}}}
+    assert _callback(web, ids.TABLET_NAV, click, {f"{ids.TABLET_ROOT}.data-area": other}).status_code == 403
     with runtime.sessions() as s:
         refused = s.execute(select(AuditEntry.action, AuditEntry.subject, AuditEntry.role)
                             .where(AuditEntry.outcome == "refused").order_by(AuditEntry.id)).all()
@@ -144,13 +145,13 @@ def test_figures_equal_the_kpi_api(web, runtime, api_key, account):
     kpi = web.get(f"/api/v1/kpi?area={district.code}", headers={"X-API-Key": api_key}).json()
     assert kpi["reported_today"] == 7 and kpi["closure_rate"] is not None
     for name in KPI_NAMES:
-        shown = got[layout.kpi_id(name)]["data-value"]
+        shown = got[ids.tablet_kpi(name)]["data-value"]
         assert (None if shown == "" else float(shown)) == kpi[name], name
     for child in children:
         figures = web.get(f"/api/v1/kpi?area={child.code}", headers={"X-API-Key": api_key}).json()
-        assert got[json.dumps(layout.child_figure_id(child.code, "open"), separators=(",", ":"), sort_keys=True)][
+        assert got[json.dumps(ids.tablet_child_figure(child.code, "open"), separators=(",", ":"), sort_keys=True)][
             "children"] == f"{figures['open']:,}"
-    hideout = got[layout.MAP_IDS.fill]["hideout"]
+    hideout = got[ids.TABLET_MAP_IDS.fill]["hideout"]
     assert sum(int(v) for v in hideout["values"].values()) == kpi["open"]
 
 
@@ -166,7 +167,7 @@ def test_a_grids_open_cases_newest_first_capped_and_flagged_late(web, runtime, a
     assert r.status_code == 200 and r.json()["created"] == 52, r.text
     _login(web, account("leader", grid.chain[2]))
     workers, people, cases = (_grid(web, grid.code).json()["response"][i]["children"]
-                              for i in (layout.WORKERS, layout.PEOPLE_ID, layout.CASES))
+                              for i in (ids.TABLET_WORKERS, ids.TABLET_PEOPLE, ids.TABLET_CASES))
     items = cases[0]["props"]["children"]
     assert len(items) == OPEN_CASES_SHOWN and "最新 50 件" in json.dumps(cases[1], ensure_ascii=False)
     texts = [json.dumps(i, ensure_ascii=False) for i in items]

@@ -71,13 +71,14 @@ def test_publisher_stores_every_scope(client, runtime):
 
 
 def _desk(runtime, username):
-    from bigscreen.alerts.desk import AlertDesk
+    from tests_support import Officer
+
     from bigscreen.auth.roles import Principal, Role
     from bigscreen.db.models import User
 
     with runtime.sessions() as s:
         user = s.scalar(select(User).where(User.username == username))
-    return AlertDesk(runtime, Principal("user", user.username, Role(user.role), user.area_code, user.id))
+    return Officer(runtime, Principal("user", user.username, Role(user.role), user.area_code, user.id))
 
 
 class _Statements:

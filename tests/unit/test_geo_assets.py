@@ -145,7 +145,8 @@ def test_gz_files_are_not_reachable_by_name(manifest, geo_client):
 def test_city_map_layout_loads_geometry_by_url():
     import dash_leaflet as dl
 
-    from layouts.city_map import Legend, city_map, map_ids
+    from layouts.city_map import Legend, city_map
+    from layouts.ids import map_ids
 
     manifest = {"levels": {"district": {"file": "district-0123abcd.json"}, "community": {"file": "community-89abcdef.json"}}}
     hideout = {"values": {"370502001001": 3}, "alerts": [], "max": 10}

@@ -122,6 +122,23 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
     return groups
 
 
+def test_component_ids_come_from_layouts_ids():
+    """One convention for component IDs, in one module: layouts and callbacks never spell one out."""
+    spelled = []
+    for name, path in MODULES.items():
+        if name.split(".")[0] not in ("layouts", "callbacks") or name == "layouts.ids":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            given = [k.value for k in node.keywords if k.arg in ("id", "component_id")]
+            if called in ("Input", "Output", "State") and node.args:
+                given.append(node.args[0])
+            spelled += [f"{path.relative_to(ROOT)}:{v.lineno}" for v in given if isinstance(v, (ast.Constant, ast.JoinedStr))]
+    assert spelled == []
+
+
 # -- docs/ARCHITECTURE.md's module map -------------------------------------------------------------
 
 def module_map() -> list[tuple[list[str], str]]:
