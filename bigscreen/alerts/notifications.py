@@ -5,11 +5,12 @@ is recorded (`notifications`), and a sender that fails never stops the others.""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import httpx
 
+from bigscreen.auth.privacy import mask_text
 from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger("bigscreen.alerts.notifications")
@@ -62,7 +63,9 @@ def senders(rt: Runtime) -> list[Sender]:
 
 
 def deliver(rt: Runtime, message: Message) -> list[dict]:
-    """Sends through every sender; returns the rows to record (sender, ok, detail)."""
+    """Sends through every sender; returns the rows to record (sender, ok, detail). What leaves the
+    centre quotes citizens' text masked (a title carries the case's description), as the wall shows it."""
+    message = replace(message, title=mask_text(message.title))
     rows = []
     for sender in senders(rt):
         try:

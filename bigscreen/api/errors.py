@@ -5,20 +5,16 @@ never the app's page for a path the API does not define."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from bigscreen.api.open311 import PREFIX as OPEN311_PREFIX
-from bigscreen.api.open311 import open311_errors
 from bigscreen.api.outages import OUTAGE_ERRORS, json_answer, outage_of
+from bigscreen.api.problems import OPEN311_PREFIX, error_response
 from bigscreen.api.security import client_ip
 from bigscreen.auth.audit import record
 from bigscreen.auth.context import Forbidden, caller
@@ -28,25 +24,6 @@ from bigscreen.process.runtime import Runtime
 log = logging.getLogger(__name__)
 API_PREFIXES = ("/api", OPEN311_PREFIX.rstrip("/"))
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
-def error_body(path: str, status: int, detail: Any) -> tuple[int, Any]:
-    """The status and body to answer: Open311 wants its own list and 400 where we say 422."""
-    if path.startswith(OPEN311_PREFIX):
-        status = 400 if status == 422 else status
-        return status, open311_errors(status, detail)
-    return status, {"detail": detail}
-
-
-def error_response(request: Request, status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
-    status, body = error_body(request.url.path, status, detail)
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def error_bytes(path: str, status: int, detail: Any) -> tuple[int, bytes]:
-    """For ASGI middleware that answers before FastAPI sees the request (the body limit)."""
-    status, body = error_body(path, status, detail)
-    return status, orjson.dumps(body)
 
 
 def _json_invalid(why: str) -> list[dict]:

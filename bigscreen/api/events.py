@@ -18,6 +18,7 @@ from bigscreen.cases.ingest_writer import IngestWriter
 from bigscreen.cases.supervision import case_subject
 from bigscreen.cases.transition import TransitionEvent
 from bigscreen.db.models import Event, EventTransition, SupervisionNotice
+from bigscreen.db.reading import one_row
 from bigscreen.domain.schemas import MAX_ID, EventIn, Problem, TransitionIn
 from bigscreen.geo.areas import AreaInfo
 from bigscreen.live.kpi import read_kpi
@@ -99,7 +100,7 @@ async def post_transition(event_id: Id, body: TransitionIn, rt: RT, source: Sour
     return JSON(event_out(event, rt))
 
 
-@router.get("/events/{event_id}", responses={**errors(404), **ok(EVENT)}, summary="One event")
+@router.get("/events/{event_id}", responses={**errors(404, 409), **ok(EVENT)}, summary="One event")
 async def get_event(event_id: Id, rt: RT, source: Source):
     event = await run_in_threadpool(_load_event, rt, event_id)
     if event is None:
@@ -108,17 +109,17 @@ async def get_event(event_id: Id, rt: RT, source: Source):
 
 
 def _load_event(rt: Runtime, event_id: int) -> Event | None:
-    with rt.sessions() as session:
+    with rt.sessions() as session, one_row("event", event_id):
         return session.get(Event, event_id)
 
 
-@router.get("/events/{event_id}/history", responses=errors(404), summary="Every step of a case: who, as what, when, through which channel")
+@router.get("/events/{event_id}/history", responses=errors(404, 409), summary="Every step of a case: who, as what, when, through which channel")
 async def get_history(event_id: Id, rt: RT, source: Source):
     return JSON(await run_in_threadpool(_history, rt, event_id))
 
 
 def _history(rt: Runtime, event_id: int) -> dict[str, Any]:
-    with rt.sessions() as session:
+    with rt.sessions() as session, one_row("event", event_id):
         if session.get(Event, event_id) is None:
             raise Problem(404, f"no event {event_id}")
         steps = session.scalars(select(EventTransition).where(EventTransition.event_id == event_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bigscreen.api.errors import error_bytes
+from bigscreen.api.problems import error_bytes
 
 
 class BodyLimit:

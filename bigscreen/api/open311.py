@@ -17,12 +17,11 @@ from bigscreen.api.events import RT, Id, ingest
 from bigscreen.api.responses import JSON
 from bigscreen.auth.privacy import mask_text
 from bigscreen.db.models import Event
-from bigscreen.db.reading import UNREADABLE
+from bigscreen.db.reading import UNREADABLE, one_row
 from bigscreen.domain.lifecycle import CLOSED_STATUSES
 from bigscreen.domain.schemas import MAX_ID, AwareDatetime, EventIn, Problem, field_error, validation_errors
 
 log = logging.getLogger(__name__)
-PREFIX = "/open311/"
 router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=open311_errors(400))
 MAX_REQUESTS = 1000
 
@@ -97,9 +96,9 @@ def _readable(session, event_id: int) -> Event | None:
         return None
 
 
-@router.get("/requests/{request_id}.json", responses={**open311_errors(404), **ok(OPEN311_REQUESTS)}, summary="Open311: one service request")
+@router.get("/requests/{request_id}.json", responses={**open311_errors(404, 409), **ok(OPEN311_REQUESTS)}, summary="Open311: one service request")
 def get_request(request_id: Id, rt: RT):
-    with rt.sessions() as session:
+    with rt.sessions() as session, one_row("event", request_id):
         event = session.get(Event, request_id)
     if event is None:
         raise Problem(404, f"no service request {request_id}")
@@ -194,17 +193,3 @@ async def post_request(request: Request, rt: RT):
         raise
     return JSON([{"service_request_id": str(outcome.event.id), "service_notice": "", "account_id": ""}],
                 status_code=201 if outcome.created else 200)
-
-
-def open311_errors(status: int, detail) -> list[dict]:
-    """Open311's error format: one {code, description} per problem, each naming its field."""
-    if isinstance(detail, list):
-        out = []
-        for err in detail:
-            loc = [str(p) for p in err.get("loc", [])]
-            where = ".".join(loc[1:]) or ".".join(loc)
-            out.append({"code": status, "description": f"{where}: {err.get('msg', '')}" if where else str(err.get("msg"))})
-        return out or [{"code": status, "description": "invalid request"}]
-    if isinstance(detail, dict):
-        return [{"code": status, "description": str(detail.get("message", detail))}]
-    return [{"code": status, "description": str(detail)}]

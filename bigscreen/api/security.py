@@ -17,10 +17,11 @@ from urllib.parse import quote
 from redis.exceptions import RedisError
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bigscreen.api.outages import OUTAGE_ERRORS, WS_TRY_AGAIN_LATER, json_answer, outage_of, page_answer
+from bigscreen.api.problems import error_response
 from bigscreen.auth.audit import record
 from bigscreen.auth.context import Caller, bind, unbind
 from bigscreen.auth.kiosk import KioskTokens
@@ -119,7 +120,7 @@ class Security:
             # form cannot send a header) and checks it itself
             if not path.startswith(("/login", "/logout")) and conn.headers.get(CSRF_HEADER) != session.csrf:
                 record(self.rt, who, "csrf", subject=path, outcome="refused", channel="api" if api else "web", ip=ip)
-                return JSONResponse({"detail": "CSRF token missing or wrong; reload the page"}, status_code=403)
+                return error_response(conn, 403, "CSRF token missing or wrong; reload the page")
         if scope["type"] == "websocket" and session and not same_origin(conn):
             record(self.rt, who, "websocket", subject=path, outcome="refused", ip=ip, detail={"origin": conn.headers.get("origin")})
             return _close(4403)
@@ -133,9 +134,7 @@ class Security:
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
             if who is not None:
                 record(self.rt, who, "open", subject=path, outcome="refused", ip=ip)
-            status = 401 if who is None else 403
-            return JSONResponse({"detail": "sign in first" if who is None else "not allowed for this account"},
-                                status_code=status)
+            return error_response(conn, 401 if who is None else 403, "sign in first" if who is None else "not allowed for this account")
         return Admitted(Caller(who, ip, "api" if api else "web", session.csrf if session else None), fresh)
 
     def _with_headers(self, send: Send) -> Send:

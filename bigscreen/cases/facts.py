@@ -10,6 +10,7 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from bigscreen.auth.privacy import mask_text
 from bigscreen.db.models import Event, EventTransition
+from bigscreen.db.reading import UNREADABLE, one_row
 from bigscreen.domain.schemas import Problem
 from bigscreen.geo.areas import AreaIndex
 from bigscreen.live.contrib import EventFacts
@@ -36,18 +37,28 @@ _LAST_STEPS = select(_log.c.event_id, _log.c.at).where(_log.c.id.in_(
 def load_event(conn: Connection, event_id: int, *, for_update: bool = False) -> EventRecord:
     """The case's stored columns; 404 when there is no such case. `for_update` locks the row
     (on PostgreSQL) until the transaction ends."""
-    row = conn.execute(_EVENT_FOR_UPDATE if for_update else _EVENT, {"event_id": event_id}).first()
+    with one_row("event", event_id):
+        row = conn.execute(_EVENT_FOR_UPDATE if for_update else _EVENT, {"event_id": event_id}).first()
     if row is None:
         raise Problem(404, f"no event {event_id}")
     return EventRecord(**row._mapping)
 
 
-def load_events(conn: Connection, event_ids: Sequence[int]) -> dict[int, EventRecord]:
-    """The stored columns of these cases, by id (cases not found are left out)."""
-    out: dict[int, EventRecord] = {}
+def load_events(conn: Connection, event_ids: Sequence[int]) -> dict[int, EventRecord | Problem]:
+    """The stored columns of these cases, by id (cases not found are left out; a case that cannot be
+    read gets the Problem that says so, logged, in its place)."""
+    out: dict[int, EventRecord | Problem] = {}
     for start in range(0, len(event_ids), IN_CHUNK):
-        out.update((row.id, EventRecord(**row._mapping))
-                   for row in conn.execute(_EVENTS, {"ids": list(event_ids[start:start + IN_CHUNK])}))
+        chunk = list(event_ids[start:start + IN_CHUNK])
+        try:
+            out.update((row.id, EventRecord(**row._mapping)) for row in conn.execute(_EVENTS, {"ids": chunk}))
+        except UNREADABLE:  # one bad row: read them one by one, so that only it is refused
+            for event_id in chunk:
+                try:
+                    out[event_id] = load_event(conn, event_id)
+                except Problem as problem:
+                    if problem.status != 404:
+                        out[event_id] = problem
     return out
 
 

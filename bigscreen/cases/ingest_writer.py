@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy import String, and_, bindparam, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -142,7 +143,9 @@ class IngestWriter:
                 for event in fresh:
                     change.event_changed(None, facts(event, rt.areas), now)
                 rt.live.apply(change, ticker=[ticker_entry(e, rt.areas) for e in fresh[-TICKER_PER_GROUP:]])
-        except Exception:  # stored in SQL: the answer stands; reconcile/rebuild repairs Redis
+        except RedisError as exc:  # stored in SQL: the answer stands; the watch repairs Redis once it is back
+            log.warning("live counters not updated for %d stored event(s): %s", len(fresh), exc)
+        except Exception:  # a fault of ours: the answer stands all the same; reconcile repairs Redis
             log.exception("live counters not updated for %d stored event(s)", len(fresh))
         for j, outcome in zip(group, results):
             j.future.set_result(outcome)

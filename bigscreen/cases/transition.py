@@ -120,6 +120,8 @@ def write_transitions(conn: Connection, commands: Sequence[TransitionEvent]) -> 
         try:
             if (event := events.get(command.event_id)) is None:
                 raise Problem(404, f"no event {command.event_id}")
+            if isinstance(event, Problem):
+                raise event
             done.append(command._move(conn, event, lasts.get(event.id), log_rows))
         except Problem as exc:
             done.append(exc)

@@ -1,4 +1,5 @@
-"""Reading many rows so that one unreadable row is logged and skipped, never stopping the reader.
+"""Reading rows so that one unreadable row is logged and skipped (or, asked for by id, refused),
+never stopping the reader.
 
 A row can hold a value the driver cannot turn back into Python (a timestamp another tool or a hand
 edit left malformed on SQLite, 'infinity' on PostgreSQL): the scheduled jobs and rebuilds that read
@@ -9,9 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Column, Connection, Row, Select
 from sqlalchemy.exc import DataError, StatementError
+
+from bigscreen.domain.schemas import Problem
 
 log = logging.getLogger(__name__)
 PAGE = 5000
@@ -43,3 +47,15 @@ def _each(conn: Connection, query: Select, key: Column, ids: list[int], what: st
             yield conn.execute(query.where(key == row_id)).one()
         except UNREADABLE as exc:
             log.error("skipping unreadable %s %s: %s", what, row_id, exc)
+
+
+@contextmanager
+def one_row(what: str, row_id: int) -> Iterator[None]:
+    """Around reading one row someone asked for by id: a row that cannot be read is logged and
+    refused with 409 saying so (never a 500); the rows beside it read as ever."""
+    try:
+        yield
+    except UNREADABLE as exc:
+        log.error("unreadable %s %s: %s", what, row_id, exc)
+        raise Problem(409, {"message": f"{what} {row_id} is stored but cannot be read; "
+                                       "the centre has logged it for an administrator"}) from None

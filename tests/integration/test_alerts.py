@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -217,3 +218,15 @@ def test_a_batch_raises_what_its_reports_one_by_one_would(client, runtime):
     ]
     assert client.post("/api/v1/events", json=batch).json()["created"] == 0
     assert [(a.subject, a.count) for a in _alerts(runtime)] == [(s, c) for s, _, c, _, _ in got]
+
+
+def test_notifications_leave_the_centre_with_personal_data_masked(runtime, caplog):
+    """An escalation reaches a leader's phone or another system: a title quoting a citizen's description
+    is masked there as on the wall."""
+    from bigscreen.alerts.notifications import deliver
+
+    message = Message(9, 2, "leader:370502", "red", "燃气泄漏 市民王某某 13812345678 反映楼道有异味", "370502")
+    with caplog.at_level(logging.WARNING, logger="bigscreen.alerts.notifications"):
+        rows = deliver(runtime, message)
+    assert rows and all(r["ok"] for r in rows)
+    assert "13812345678" not in caplog.text and "138****5678" in caplog.text

@@ -14,7 +14,7 @@ def _body(runtime, sid):
             "description": "x", "grid": grid.code}
 
 
-def test_redis_down_keeps_the_event_and_rebuild_catches_up(tmp_path, client, runtime):
+def test_redis_down_keeps_the_event_and_rebuild_catches_up(tmp_path, client, runtime, caplog):
     from bigscreen.jobs.watch import sync_live
 
     standby = EmbeddedRedis(tmp_path / "standby", persist=False).start()
@@ -24,6 +24,8 @@ def test_redis_down_keeps_the_event_and_rebuild_catches_up(tmp_path, client, run
         runtime.redis.connection_pool.connection_kwargs["path"] = str(standby.socket) + ".gone"
         r = client.post("/api/v1/events", json=_body(runtime, "during-outage"))
         assert r.status_code == 201, "stored in SQL: the answer stands while Redis is away"
+        said = [x for x in caplog.records if x.name == "bigscreen.cases.ingest_writer"]
+        assert said and not any(x.exc_info for x in said), "an outage is a line in the log, not a traceback a group"
         assert client.get("/api/v1/kpi").status_code == 503
         runtime.redis.connection_pool.reset()
         runtime.redis.connection_pool.connection_kwargs["path"] = str(standby.socket)

@@ -68,6 +68,9 @@ def test_state_changes_need_the_session_csrf_token(web, runtime, account):
     assert len(audit_entries(runtime, action="csrf", outcome="refused")) == 2
     page = _callback(web, (ids.PAGE, "children"), [(ids.URL, "pathname", "/"), (ids.URL, "search", "")])
     assert f'"value":"{csrf}"' in page.text.replace(" ", ""), "the tablet page renders a sign-out form with the token"
+    r = web.post("/open311/v2/requests.json", data={"service_code": "x", "description": "y"})
+    assert r.status_code == 403, "a signed-in browser's post without the token, under Open311 too"
+    assert r.json() == [{"code": 403, "description": "CSRF token missing or wrong; reload the page"}], "in Open311's own format"
     r = web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf})
     assert r.status_code != 403, "Dash's renderer echoes the cookie's token: the request goes through"
     assert web.post("/logout").status_code == 403, "a forged sign-out is refused too"

@@ -78,3 +78,26 @@ def test_years_before_1000_are_stored_so_they_read_back(runtime):
             conn.execute(text("INSERT INTO t_times (id, at) VALUES (2, '1-01-01 00:00:00.000000')"))
     with runtime.engine.connect() as conn:
         assert set(conn.scalars(select(table.c.at))) == {early}
+
+
+def test_one_unreadable_case_is_answered_409_and_logged_never_500(client, runtime, caplog):
+    """Reads and steps of the one case the database cannot give back are refused with a message that
+    says so (and logged for an administrator); the server never answers 500, and its neighbours read."""
+    from fastapi.testclient import TestClient
+
+    ids = _late_cases(client, runtime)
+    bad = ids[1]
+    _poison(runtime, bad)
+    plain = TestClient(client.app, raise_server_exceptions=False)
+    plain.headers.update(client.headers)
+    with caplog.at_level(logging.ERROR):
+        for method, path, body in [("GET", f"/api/v1/events/{bad}", None),
+                                   ("GET", f"/api/v1/events/{bad}/history", None),
+                                   ("GET", f"/open311/v2/requests/{bad}.json", None),
+                                   ("POST", f"/api/v1/events/{bad}/transitions", {"action": "accept", "role": "department"})]:
+            r = plain.request(method, path, json=body)
+            assert r.status_code == 409, (path, r.status_code, r.text)
+            assert "cannot be read" in r.text
+    assert f"unreadable event {bad}" in caplog.text
+    assert plain.get(f"/api/v1/events/{ids[0]}").status_code == 200
+    assert plain.get(f"/open311/v2/requests/{ids[2]}.json").status_code == 200
