@@ -66,11 +66,12 @@ def event_out(e: Event, rt: Runtime, created: bool | None = None) -> dict[str, A
 
 
 def receipt(e: Event, rt: Runtime, created: bool) -> dict[str, Any]:
-    """What a batch answers per event: enough to follow it up, not the whole event again."""
+    """What a batch answers per event: enough to follow it up, not the whole event again. The
+    times go to orjson (JSON) as datetimes: it writes them as isoformat() would, in a sixth of the time."""
     return {
         "id": e.id, "source_id": e.source_id, "created": created, "status": e.status,
         "grid": rt.areas.by_id[e.grid_id].code, "department": e.department_code,
-        "reported_at": e.reported_at.isoformat(), "deadline": e.deadline.isoformat(),
+        "reported_at": e.reported_at, "deadline": e.deadline,
     }
 
 
