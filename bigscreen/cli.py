@@ -86,6 +86,70 @@ def city_build(data_dir: Path | None, synthetic: bool, quiet: bool) -> None:
     click.echo(f"city built: {count} areas")
 
 
+@city.command("import")
+@data_dir_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--crs", default=None, help="The files' coordinates: gcj02 (高德), bd09 (百度), wgs84, cgcs2000 or EPSG:<number>; "
+              "default: the file's own (.prj); none and no --crs is refused.")
+@click.option("--fields", "fields_spec", default=None, help="Attribute names, e.g. code=GRID_CODE,name=NAME,parent=SQ_CODE (default: code, name).")
+@click.option("--fields-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The same mapping in a YAML file (fields: {code: GRID_CODE, name: NAME}).")
+@click.option("--encoding", default=None, help="The .dbf's text encoding (default: its .cpg, else UTF-8 or GBK, whichever reads).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the checks' report to this JSON file.")
+@click.option("--dry-run", is_flag=True, help="Check and report only; write nothing.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def city_import(data_dir: Path | None, paths: tuple[Path, ...], crs: str | None, fields_spec: str | None,
+                fields_file: Path | None, encoding: str | None, report_path: Path | None, dry_run: bool, quiet: bool) -> None:
+    """Import the city's own grid boundaries (GeoJSON, Shapefile or zipped Shapefile, GeoPackage) in place of the map there."""
+    from bigscreen.geo.importing import BoundaryFileError, FieldMap, plan_import
+
+    if fields_spec and fields_file:
+        raise click.UsageError("give --fields or --fields-file, not both")
+    try:
+        fields = FieldMap.load(fields_file) if fields_file else FieldMap.parse(fields_spec)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fields-file" if fields_file else "--fields") from None
+    settings = _settings(data_dir)
+    rt = _runtime(settings)
+    try:
+        report, plan = plan_import(list(paths), rt.config.city, crs=crs, encoding=encoding, fields=fields, progress=not quiet)
+    except BoundaryFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(report.text())
+    if report_path:
+        report_path.write_bytes(report.json())
+    if not report.ok:
+        raise click.ClickException(f"{len(report.errors)} errors: import refused, the database is untouched")
+    if dry_run:
+        click.echo("dry run: nothing written")
+        return
+    _store_imported_city(settings, plan)
+
+
+def _store_imported_city(settings: Settings, plan) -> None:
+    """Store the map, rebuild the map files and put the live counters where SQL says."""
+    from bigscreen.geo.assets import ensure_level_assets
+    from bigscreen.jobs.watch import repair
+    from bigscreen.process.datadir import CityInUse, ensure_redis, import_city, prepare_database, release_redis
+
+    settings, owned = ensure_redis(settings)
+    try:
+        rt = _runtime(settings)
+        prepare_database(rt)
+        try:
+            count = import_city(rt, plan)
+        except CityInUse as exc:
+            raise click.ClickException(str(exc)) from None
+        manifest = ensure_level_assets(rt)
+        repair(rt)
+        rt.close()
+        click.echo(f"city imported: {count} areas; map files {', '.join(i['file'] for i in manifest['levels'].values())}; "
+                   "live counters rebuilt. Restart `bigscreen serve` so running pages draw the new map.")
+    finally:
+        release_redis(owned, settings)
+
+
 @main.group()
 def apikey() -> None:
     """API keys of event sources."""

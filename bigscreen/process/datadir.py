@@ -56,6 +56,30 @@ def build_city(rt: Runtime, *, synthetic: bool = False, progress: bool = True) -
     return len(plan.areas)
 
 
+class CityInUse(RuntimeError):
+    """The map cannot be replaced: cases are filed on its grids."""
+
+
+def import_city(rt: Runtime, plan) -> int:
+    """Stores an imported map (`bigscreen.geo.importing`) as `build_city` stores the demo's, in one
+    transaction: the areas replace the ones there, with no people figures or workers yet. Refused,
+    with nothing written, while cases point at the old grids (re-importing over them is not built yet)."""
+    from bigscreen.geo.citybuild import store_city
+
+    with rt.sessions() as session, session.begin():
+        cases = session.scalar(select(func.count()).select_from(models.Event))
+        if cases:
+            raise CityInUse(f"the database holds {cases} cases on the map there now; importing a map over them "
+                            "is not built yet: import into a new data dir (--data-dir)")
+        session.execute(models.FieldActivity.__table__.delete())
+        session.execute(models.GridWorker.__table__.delete())
+        session.execute(models.GridProfile.__table__.delete())
+        session.execute(models.Area.__table__.delete())
+        store_city(session, plan)
+    rt.__dict__.pop("areas", None)
+    return len(plan.areas)
+
+
 def ensure_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
     """Uses BIGSCREEN_REDIS_URL; else the data dir's embedded server if one runs; else starts it
     and keeps it alive (restarted if it dies) until `release_redis`. The URL is exported so worker

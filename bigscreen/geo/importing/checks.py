@@ -1,0 +1,114 @@
+"""Geometry checks before anything is written.
+
+Errors (the import is refused): no geometry, an empty one, a point or a line where an area belongs,
+coordinates outside China. Warnings: geometries repaired with make_valid (self-intersections, a ring
+drawn the wrong way), an area outside its parent beyond a share of its own area, siblings that
+overlap or leave a gap beyond a share of area, an area above the grid level without children.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from tqdm import tqdm
+
+from bigscreen.geo.importing.report import ImportReport
+
+CHINA = (73.4, 3.8, 135.1, 53.6)  # lon/lat box around the mainland, islands and seas
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    outside: float = 0.01   # share of an area's own area allowed outside its parent
+    overlap: float = 0.01   # share of the smaller sibling's area two siblings may share
+    gap: float = 0.01       # share of a parent's area its children may leave uncovered
+
+
+def clean(geometry, where: dict, report: ImportReport):
+    """A polygonal, valid geometry, or None (an error reported)."""
+    if geometry is None or shapely.is_empty(geometry):
+        report.error("empty", "no geometry", **where)
+        return None
+    if not shapely.is_valid(geometry):
+        reason = shapely.is_valid_reason(geometry)
+        geometry = _polygonal(shapely.make_valid(geometry))
+        if geometry is None:
+            report.error("invalid", f"invalid geometry ({reason}) with no area left once repaired", **where)
+            return None
+        report.warn("repaired", f"invalid geometry repaired with make_valid ({reason})", **where)
+    else:
+        polygonal = _polygonal(geometry)
+        if polygonal is None:
+            report.error("not-an-area", f"a {geometry.geom_type}, not an area", **where)
+            return None
+        geometry = polygonal
+    minx, miny, maxx, maxy = geometry.bounds
+    if minx < CHINA[0] or miny < CHINA[1] or maxx > CHINA[2] or maxy > CHINA[3]:
+        hint = " (projected coordinates? name the system with --crs EPSG:<number>)" if max(abs(minx), abs(maxx)) > 180 else ""
+        report.error("outside-china", f"coordinates outside China: {minx:.4f},{miny:.4f} .. {maxx:.4f},{maxy:.4f}{hint}", **where)
+        return None
+    return geometry
+
+
+def _polygonal(geometry):
+    if geometry.geom_type in ("Polygon", "MultiPolygon"):
+        return None if geometry.is_empty or geometry.area == 0 else geometry
+    if geometry.geom_type == "GeometryCollection":
+        parts = [g for g in shapely.get_parts(geometry) if g.geom_type in ("Polygon", "MultiPolygon")]
+        if parts:
+            merged = shapely.union_all(parts)
+            return merged if merged.area > 0 else None
+    return None
+
+
+def tree(codes: list[str], parents: list[str | None], geometries: list, levels: list[int], where: list[dict],
+         top_level: int, grid_level: int, tol: Tolerances, report: ImportReport, progress: bool = False) -> None:
+    """Children against their parents, siblings against each other. Lists are parallel, one entry per area."""
+    geoms = np.asarray(geometries, dtype=object)
+    index = {c: i for i, c in enumerate(codes)}
+    areas = shapely.area(geoms)
+    children: dict[int, list[int]] = defaultdict(list)
+    for i, parent in enumerate(parents):
+        if parent is not None and parent in index:
+            children[index[parent]].append(i)
+    steps = ["outside", "overlap", "gap"]
+    with tqdm(total=len(steps), desc="checking", unit="check", disable=not progress, leave=False) as bar:
+        # outside the parent
+        kids = np.array([i for i, p in enumerate(parents) if p is not None and p in index], dtype=int)
+        if len(kids):
+            mums = np.array([index[parents[i]] for i in kids])
+            outside = shapely.area(shapely.difference(geoms[kids], geoms[mums], grid_size=None)) / areas[kids]
+            for i, share in zip(kids, outside, strict=True):
+                if share > tol.outside:
+                    report.warn("outside-parent", f"{share:.1%} of {codes[i]} lies outside its parent {parents[i]}",
+                                code=codes[i], **where[i])
+        bar.update()
+        # siblings that overlap
+        tree_ = shapely.STRtree(geoms)
+        left, right = tree_.query(geoms, predicate="intersects")
+        keep = left < right
+        left, right = left[keep], right[keep]
+        same = np.array([parents[a] == parents[b] for a, b in zip(left, right, strict=True)], dtype=bool)
+        left, right = left[same], right[same]
+        if len(left):
+            shared = shapely.area(shapely.intersection(geoms[left], geoms[right])) / np.minimum(areas[left], areas[right])
+            for a, b, share in zip(left, right, shared, strict=True):
+                if share > tol.overlap:
+                    report.warn("overlap", f"{codes[a]} and {codes[b]} overlap by {share:.1%} of the smaller",
+                                code=codes[a], **where[a])
+        bar.update()
+        # gaps between children, and areas above the grid level without children
+        for i, code in enumerate(codes):
+            if levels[i] < grid_level and i not in children and levels[i] >= top_level:
+                report.warn("no-children", f"{code} has no areas below it: points there find no grid",
+                            code=code, **where[i])
+        for mum, kids_of in children.items():
+            covered = shapely.union_all(geoms[kids_of])
+            gap = 1 - shapely.area(shapely.intersection(covered, geoms[mum])) / areas[mum]
+            if gap > tol.gap:
+                report.warn("gap", f"{gap:.1%} of {codes[mum]} is covered by none of its {len(kids_of)} children",
+                            code=codes[mum], **where[mum])
+        bar.update()
