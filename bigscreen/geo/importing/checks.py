@@ -30,7 +30,7 @@ class Tolerances:
 def clean(geometry, where: dict, report: ImportReport):
     """A polygonal, valid geometry, or None (an error reported)."""
     if geometry is None or shapely.is_empty(geometry):
-        report.error("empty", "no geometry", **where)
+        report.error("empty", "no geometry (or none GDAL could read: a ring that does not close?)", **where)
         return None
     if not shapely.is_valid(geometry):
         reason = shapely.is_valid_reason(geometry)

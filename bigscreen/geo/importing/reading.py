@@ -9,6 +9,7 @@ Every refusal is a `BoundaryFileError` naming the file (and the feature and fiel
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,8 +117,11 @@ def _read_layer(gdal_path: str, source: str, kind: str, crs: str | None, encodin
                 siblings: dict[str, bytes], layer: str | None = None) -> Layer:
     shapefile = kind.endswith("ESRI Shapefile")
     try:
-        meta, _, wkb, columns = ogr_read(gdal_path, layer=layer, encoding="ISO-8859-1" if shapefile else None)
+        with _strict_rings():
+            meta, _, wkb, columns = ogr_read(gdal_path, layer=layer, encoding="ISO-8859-1" if shapefile else None)
     except Exception as exc:  # noqa: BLE001 - GDAL's errors: not the format it says, truncated, unreadable
+        if ".prj" in siblings and not _readable_crs(siblings[".prj"]):
+            raise BoundaryFileError(f"{source}: the coordinate system in its .prj cannot be read; {CRS_HELP}") from None
         raise BoundaryFileError(f"{source}: cannot be read as {kind}: {_first_line(exc)}") from None
     fields = [str(f) for f in meta["fields"]]
     notes: list[str] = []
@@ -153,6 +157,29 @@ def _choose_crs(source: str, given: str | None, in_file: str | None, has_prj: bo
     if has_prj:
         raise BoundaryFileError(f"{source}: the coordinate system in its .prj cannot be read; {CRS_HELP}")
     raise BoundaryFileError(f"{source}: no coordinate system (no .prj); {CRS_HELP}")
+
+
+@contextlib.contextmanager
+def _strict_rings():
+    """GDAL closes an open ring quietly by default; refused, the feature reads as empty and the
+    checks name it."""
+    before = pyogrio.get_gdal_config_option(UNCLOSED)
+    pyogrio.set_gdal_config_options({UNCLOSED: "NO"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({UNCLOSED: before})
+
+
+UNCLOSED = "OGR_GEOMETRY_ACCEPT_UNCLOSED_RING"
+
+
+def _readable_crs(prj: bytes) -> bool:
+    try:
+        crs_mod.describe(prj.decode("utf-8", "replace"))
+        return True
+    except crs_mod.CrsError:
+        return False
 
 
 def _geometries(source: str, wkb: np.ndarray) -> np.ndarray:

@@ -1,0 +1,229 @@
+"""`bigscreen city import`: a city's own boundaries, written with the real writer (pyogrio) in the
+shapes GIS offices send them, imported back into the product: same places, same tree, every check
+reported before a write, bad files refused with file, feature and field named and the database untouched."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import shapely
+from city_files import bd09, gcj02, write_layer
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from bigscreen.db.models import Area, Event
+from bigscreen.geo.assets import ensure_level_assets, geo_dir
+from bigscreen.geo.importing import BoundaryFileError, FieldMap, plan_import
+from bigscreen.process.datadir import import_city
+
+FIVE_METRES = 4.5e-5  # degrees of latitude; a degree of longitude is shorter here, so this is stricter
+
+
+def stored(rt) -> dict[str, tuple]:
+    with rt.sessions() as session:
+        rows = session.execute(select(Area.code, Area.name, Area.level_name, Area.parent_id, Area.id, Area.geometry)).all()
+    code_of = {r.id: r.code for r in rows}
+    return {r.code: (r.name, r.level_name, code_of.get(r.parent_id), shapely.geometry.shape(r.geometry)) for r in rows}
+
+
+def area_count(rt) -> int:
+    with rt.sessions() as session:
+        return session.scalar(select(func.count()).select_from(Area))
+
+
+def same_city(rt, city_plan) -> None:
+    got = stored(rt)
+    assert set(got) == {a.code for a in city_plan.areas}
+    for a in city_plan.areas:
+        name, level, parent, geometry = got[a.code]
+        assert (name, level, parent) == (a.name, a.level_name, a.parent_code)
+        if a.level_name != "city":
+            assert a.geometry.hausdorff_distance(geometry) < FIVE_METRES, a.code
+
+
+def test_a_gcj02_shapefile_with_gbk_text_comes_back_in_place(runtime, city_plan, tmp_path):
+    """Gaode's coordinates, a WGS84 .prj (as such exports carry), GBK names and no .cpg, zipped."""
+    shp = write_layer(tmp_path / "网格.shp", city_plan.areas[1:], shift=gcj02, driver="ESRI Shapefile", encoding="GBK")
+    shp.with_suffix(".cpg").unlink()
+    archive = tmp_path / "grids.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for part in tmp_path.glob("网格.*"):
+            z.write(part, f"export/{part.name}")
+    with runtime.sessions() as session, session.begin():  # a different city there before
+        session.execute(Area.__table__.update().values(name="旧名"))
+
+    report, plan = plan_import([archive], runtime.config.city, crs="gcj02")
+    assert report.ok, report.text()
+    assert report.files[0]["encoding"] == "GBK" and report.files[0]["crs"] == "GCJ-02"
+    import_city(runtime, plan)
+
+    same_city(runtime, city_plan)
+    manifest = ensure_level_assets(runtime)
+    assert set(manifest["levels"]) == {"district", "street", "community", "grid"}
+    grid_file = json.loads((geo_dir(runtime.settings) / manifest["levels"]["grid"]["file"]).read_text())
+    assert len(grid_file["features"]) == len(city_plan.at_level("grid"))
+    grid = city_plan.at_level("grid")[7]
+    inside = grid.geometry.representative_point()
+    assert runtime.areas.locate(inside.y, inside.x).code == grid.code
+
+
+def test_a_bd09_geojson_per_level_with_a_parent_field(runtime, city_plan, tmp_path):
+    files = [write_layer(tmp_path / f"{level}.geojson", city_plan.at_level(level), shift=bd09, driver="GeoJSON",
+                         parent=True, code_field="ID")
+             for level in ("grid", "community", "street", "district")]
+    report, plan = plan_import(files, runtime.config.city, crs="bd09", fields=FieldMap.parse("code=ID,name=NAME,parent=PARENT"))
+    assert report.ok, report.text()
+    assert report.levels == {"city": 1, "district": 5, "street": len(city_plan.at_level("street")),
+                             "community": len(city_plan.at_level("community")), "grid": len(city_plan.at_level("grid"))}
+    import_city(runtime, plan)
+    same_city(runtime, city_plan)
+
+
+def test_projected_cgcs2000_gauss_kruger_is_read_through_its_prj(test_config, city_plan, tmp_path):
+    import pyproj
+
+    to_gk = pyproj.Transformer.from_crs("EPSG:4490", "EPSG:4549", always_xy=True)  # CGCS2000 3° zone, CM 120E
+
+    def project(xy):
+        return np.column_stack(to_gk.transform(xy[:, 0], xy[:, 1]))
+
+    shp = write_layer(tmp_path / "gk.shp", city_plan.areas[1:], shift=project, driver="ESRI Shapefile",
+                      encoding="UTF-8", prj="EPSG:4549")
+    report, plan = plan_import([shp], test_config.city)
+    assert report.ok, report.text()
+    assert report.files[0]["crs"].startswith("EPSG:4549")
+    back = {a.code: a.geometry for a in plan.areas}
+    assert max(a.geometry.hausdorff_distance(back[a.code]) for a in city_plan.at_level("grid")) < FIVE_METRES
+
+
+def test_every_check_is_reported_and_errors_refuse_the_import_whole(runtime, city_plan, tmp_path):
+    before = stored(runtime)
+    grids = city_plan.at_level("grid")
+    bad = list(city_plan.areas[1:])
+    first, second = grids[0], grids[1]
+    x0, y0, x1, y1 = first.geometry.bounds
+    bowtie = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1), (x0, y0)])  # crosses itself
+    bad[bad.index(first)] = type(first)(**{**first.__dict__, "geometry": bowtie})
+    bad[bad.index(second)] = type(second)(**{**second.__dict__, "geometry": second.geometry.buffer(0.01)})  # over its siblings
+    orphan = type(first)(**{**first.__dict__, "code": "370599999999001", "geometry": first.geometry})
+    twice = type(first)(**{**grids[2].__dict__})
+    abroad = type(first)(**{**grids[3].__dict__, "code": grids[3].code[:-3] + "999",
+                             "geometry": shapely.affinity.translate(grids[3].geometry, xoff=-100)})
+    path = write_layer(tmp_path / "bad.geojson", [*bad, orphan, twice, abroad], driver="GeoJSON")
+
+    report, plan = plan_import([path], runtime.config.city)
+
+    assert plan is None and not report.ok
+    checks = {p.check for p in report.errors}
+    assert checks == {"orphan", "duplicate", "outside-china"}
+    assert {p.check for p in report.warnings} >= {"repaired", "overlap", "outside-parent"}
+    orphan_problem = next(p for p in report.errors if p.check == "orphan")
+    assert (orphan_problem.source, orphan_problem.code) == (str(path), "370599999999001")
+    assert orphan_problem.feature == len(bad) + 1
+    assert any(p.code == first.code for p in report.warnings if p.check == "repaired")
+    saved = json.loads(report.json())
+    assert saved["ok"] is False and len(saved["errors"]) == len(report.errors)
+    assert stored(runtime).keys() == before.keys()
+
+
+def test_warnings_alone_let_the_import_through(test_config, city_plan, tmp_path):
+    areas = list(city_plan.areas[1:])
+    grid = city_plan.at_level("grid")[0]
+    x0, y0, x1, y1 = grid.geometry.bounds
+    areas[areas.index(grid)] = type(grid)(**{**grid.__dict__, "geometry": shapely.Polygon(
+        [(x0, y0), (x1, y1), (x1, y0), (x0, y1), (x0, y0)])})
+    report, plan = plan_import([write_layer(tmp_path / "w.geojson", areas, driver="GeoJSON")], test_config.city)
+    assert report.ok and plan is not None
+    assert [p.code for p in report.warnings if p.check == "repaired"] == [grid.code]
+    assert "repaired" in report.text()
+
+
+# -- bad input: a clear message naming file, feature and field; the database untouched ----------
+
+def refused(rt, paths, **options) -> str:
+    before = area_count(rt)
+    with pytest.raises(BoundaryFileError) as caught:
+        plan_import(paths, rt.config.city, **options)
+    assert area_count(rt) == before
+    return str(caught.value)
+
+
+def test_bad_files_are_refused_with_file_feature_and_field(runtime, city_plan, tmp_path):
+    grids = city_plan.at_level("grid")[:3]
+    fake = tmp_path / "grids.shp"
+    fake.write_text("GRID_CODE,NAME\n1,东城\n")
+    assert "grids.shp: cannot be read as ESRI Shapefile" in refused(runtime, [fake], crs="wgs84")
+
+    no_shp = tmp_path / "nothing.zip"
+    with zipfile.ZipFile(no_shp, "w") as z:
+        z.writestr("readme.txt", "hi")
+    assert refused(runtime, [no_shp], crs="wgs84") == f"{no_shp}: the zip holds no .shp (readme.txt)"
+
+    gbk = write_layer(tmp_path / "gbk.shp", grids, driver="ESRI Shapefile", encoding="GBK")
+    gbk.with_suffix(".cpg").unlink()
+    message = refused(runtime, [gbk], encoding="UTF-8")
+    assert message.startswith(f"{gbk}: feature 1, field NAME: the text is not valid UTF-8")
+
+    gbk.with_suffix(".prj").write_text("PROJCS[garbage")
+    assert refused(runtime, [gbk]) .startswith(f"{gbk}: the coordinate system in its .prj cannot be read")
+    gbk.with_suffix(".prj").unlink()
+    assert refused(runtime, [gbk]).startswith(f"{gbk}: no coordinate system (no .prj); name it with --crs")
+    assert "cannot read the coordinate system 'EPSG:999999'" in refused(runtime, [gbk], crs="EPSG:999999")
+
+    big = tmp_path / "huge.geojson"
+    with open(big, "wb") as f:
+        f.truncate(2 * 2**30)  # sparse: takes no disk
+    assert "huge.geojson: 2.0 GiB is more than" in refused(runtime, [big])
+
+
+def test_a_ring_that_does_not_close_and_a_loop_of_parents_are_named(runtime, tmp_path):
+    before = area_count(runtime)
+    open_ring = tmp_path / "open.geojson"
+    open_ring.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": c, "name": n},
+         "geometry": {"type": "Polygon", "coordinates": [[[118.5, 37.4], [118.6, 37.4], [118.6, 37.5], *end]]}}
+        for c, n, end in (("370502", "东营区", [[118.5, 37.4]]), ("370503", "河口区", []))]}))
+    report, plan = plan_import([open_ring], runtime.config.city)
+    assert plan is None
+    assert [(p.check, p.source, p.feature, p.code) for p in report.errors if p.check != "no-grids"] == [
+        ("empty", str(open_ring), 2, "370503")]
+    assert "a ring that does not close" in report.text()
+    loop = tmp_path / "loop.geojson"
+    square = {"type": "Polygon", "coordinates": [[[118.5, 37.4], [118.6, 37.4], [118.6, 37.5], [118.5, 37.4]]]}
+    loop.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": c, "name": n, "up": p}, "geometry": square}
+        for c, n, p in (("A", "甲", "B"), ("B", "乙", "C"), ("C", "丙", "A"))]}))
+    report, plan = plan_import([loop], runtime.config.city, fields=FieldMap.parse("code=code,name=name,parent=up"))
+    assert plan is None
+    assert [p.message for p in report.errors if p.check == "loop"] == ["the parents go round in a loop: A → B → C → A"]
+    missing = plan_import([loop], runtime.config.city, fields=FieldMap.parse("code=GRID_CODE,name=name"))[0]
+    assert [(p.check, p.field, p.source) for p in missing.errors] == [("field", "GRID_CODE", str(loop))]
+    assert area_count(runtime) == before
+
+
+def test_the_command_reports_dry_runs_imports_and_rebuilds(runtime, city_plan, tmp_path, monkeypatch):
+    from bigscreen.cli import main
+
+    for name, value in (("DATA_DIR", runtime.settings.data_dir), ("DATABASE_URL", runtime.settings.database_url),
+                        ("REDIS_URL", runtime.settings.redis_url)):
+        monkeypatch.setenv(f"BIGSCREEN_{name}", str(value))
+    shp = write_layer(tmp_path / "city.shp", city_plan.areas[1:], shift=gcj02, driver="ESRI Shapefile", encoding="GBK")
+    runner = CliRunner()
+    dry = runner.invoke(main, ["city", "import", str(shp), "--crs", "gcj02", "--dry-run", "--quiet",
+                               "--report", str(tmp_path / "r.json")])
+    assert dry.exit_code == 0, dry.output
+    assert "text in GBK" in dry.output and "dry run: nothing written" in dry.output
+    assert json.loads((tmp_path / "r.json").read_text())["ok"] is True
+
+    refused_run = runner.invoke(main, ["city", "import", str(shp), "--quiet"])  # the .prj says WGS84: not in China's place? it is
+    assert refused_run.exit_code == 0, refused_run.output  # a WGS84 reading of GCJ-02 is 500 m off, still in China
+
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Event)) == 0
+    done = runner.invoke(main, ["city", "import", str(shp), "--crs", "gcj02", "--quiet"])
+    assert done.exit_code == 0, done.output
+    assert "city imported" in done.output and "live counters rebuilt" in done.output
+    same_city(runtime, city_plan)
