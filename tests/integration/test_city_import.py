@@ -218,11 +218,16 @@ def test_the_command_reports_dry_runs_imports_and_rebuilds(runtime, city_plan, t
     assert "text in GBK" in dry.output and "dry run: nothing written" in dry.output
     assert json.loads((tmp_path / "r.json").read_text())["ok"] is True
 
-    refused_run = runner.invoke(main, ["city", "import", str(shp), "--quiet"])  # the .prj says WGS84: not in China's place? it is
-    assert refused_run.exit_code == 0, refused_run.output  # a WGS84 reading of GCJ-02 is 500 m off, still in China
+    by_prj = runner.invoke(main, ["city", "import", str(shp), "--quiet", "--dry-run"])  # no --crs: the .prj's WGS84
+    assert by_prj.exit_code == 0 and "EPSG:4326 (WGS 84)" in by_prj.output, by_prj.output
+    shp.with_suffix(".prj").unlink()
+    unnamed = runner.invoke(main, ["city", "import", str(shp), "--quiet"])
+    assert unnamed.exit_code == 1 and "no coordinate system (no .prj); name it with --crs" in unnamed.output
 
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Event)) == 0
+    broken = runner.invoke(main, ["city", "import", str(shp), "--crs", "gcj02", "--fields", "code=CODE,nme=NAME"])
+    assert broken.exit_code == 2 and "'nme=NAME': expected KEY=FIELD" in broken.output
     done = runner.invoke(main, ["city", "import", str(shp), "--crs", "gcj02", "--quiet"])
     assert done.exit_code == 0, done.output
     assert "city imported" in done.output and "live counters rebuilt" in done.output

@@ -75,39 +75,53 @@ def tree(codes: list[str], parents: list[str | None], geometries: list, levels: 
         if parent is not None and parent in index:
             children[index[parent]].append(i)
     steps = ["outside", "overlap", "gap"]
+    outside_area = np.zeros(len(geoms))
     with tqdm(total=len(steps), desc="checking", unit="check", disable=not progress, leave=False) as bar:
-        # outside the parent
+        # outside the parent: only those the parent does not cover are cut
         kids = np.array([i for i, p in enumerate(parents) if p is not None and p in index], dtype=int)
         if len(kids):
             mums = np.array([index[parents[i]] for i in kids])
-            outside = shapely.area(shapely.difference(geoms[kids], geoms[mums], grid_size=None)) / areas[kids]
-            for i, share in zip(kids, outside, strict=True):
+            shapely.prepare(geoms)
+            loose = ~shapely.covers(geoms[mums], geoms[kids])
+            kids, mums = kids[loose], mums[loose]
+            outside_area[kids] = shapely.area(shapely.difference(geoms[kids], geoms[mums]))
+            for i in kids:
+                share = outside_area[i] / areas[i]
                 if share > tol.outside:
                     report.warn("outside-parent", f"{share:.1%} of {codes[i]} lies outside its parent {parents[i]}",
                                 code=codes[i], **where[i])
         bar.update()
-        # siblings that overlap
-        tree_ = shapely.STRtree(geoms)
-        left, right = tree_.query(geoms, predicate="intersects")
-        keep = left < right
-        left, right = left[keep], right[keep]
-        same = np.array([parents[a] == parents[b] for a, b in zip(left, right, strict=True)], dtype=bool)
-        left, right = left[same], right[same]
-        if len(left):
-            shared = shapely.area(shapely.intersection(geoms[left], geoms[right])) / np.minimum(areas[left], areas[right])
-            for a, b, share in zip(left, right, shared, strict=True):
+        # siblings that overlap: candidates by bounding box among the same level, cut only when of one parent
+        shared_area = np.zeros(len(geoms))
+        level_of = np.asarray(levels)
+        for level in np.unique(level_of):
+            members = np.flatnonzero(level_of == level)
+            left, right = shapely.STRtree(geoms[members]).query(geoms[members])
+            left, right = members[left], members[right]
+            keep = np.array([a < b and parents[a] == parents[b] for a, b in zip(left, right, strict=True)], dtype=bool)
+            if not keep.any():
+                continue
+            left, right = left[keep], right[keep]
+            both = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+            for a, b, area in zip(left, right, both, strict=True):
+                if area <= 0:
+                    continue
+                if parents[a] is not None and parents[a] in index:
+                    shared_area[index[parents[a]]] += area
+                share = area / min(areas[a], areas[b])
                 if share > tol.overlap:
                     report.warn("overlap", f"{codes[a]} and {codes[b]} overlap by {share:.1%} of the smaller",
                                 code=codes[a], **where[a])
         bar.update()
-        # gaps between children, and areas above the grid level without children
+        # gaps: what the children cover inside their parent is their area, less what lies outside it and
+        # what two of them share (counted once more where three overlap: they are warned of already)
         for i, code in enumerate(codes):
             if levels[i] < grid_level and i not in children and levels[i] >= top_level:
                 report.warn("no-children", f"{code} has no areas below it: points there find no grid",
                             code=code, **where[i])
         for mum, kids_of in children.items():
-            covered = shapely.union_all(geoms[kids_of])
-            gap = 1 - shapely.area(shapely.intersection(covered, geoms[mum])) / areas[mum]
+            covered = areas[kids_of].sum() - outside_area[kids_of].sum() - shared_area[mum]
+            gap = 1 - covered / areas[mum]
             if gap > tol.gap:
                 report.warn("gap", f"{gap:.1%} of {codes[mum]} is covered by none of its {len(kids_of)} children",
                             code=codes[mum], **where[mum])

@@ -21,7 +21,7 @@ import shapely
 
 SHIFTED = {"gcj02": "GCJ-02", "bd09": "BD-09"}
 GEOGRAPHIC = {"wgs84": "EPSG:4326", "cgcs2000": "EPSG:4490"}
-ITERATIONS = 4  # each one divides the error by about 1,000
+ITERATIONS = 3  # each one divides the error by about 1,000: 500 m, 0.5 m, 0.5 mm, 0.5 µm
 
 
 class CrsError(ValueError):
