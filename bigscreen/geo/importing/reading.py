@@ -19,7 +19,7 @@ import pyogrio
 import shapely
 from pyogrio.raw import read as ogr_read
 
-from bigscreen.geo.importing import crs as crs_mod
+from bigscreen.geo.importing.crs import CrsError, converter, describe
 
 MAX_BYTES = 1 << 30  # a city's boundaries are tens of megabytes; a bigger file is the wrong file
 KINDS = {".shp": "ESRI Shapefile", ".zip": "zipped ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
@@ -131,9 +131,9 @@ def _read_layer(gdal_path: str, source: str, kind: str, crs: str | None, encodin
     geometries = _geometries(source, wkb)
     chosen = _choose_crs(source, crs, meta.get("crs"), ".prj" in siblings, notes)
     try:
-        convert = crs_mod.converter(chosen)
-        described = crs_mod.describe(chosen)
-    except crs_mod.CrsError as exc:
+        convert = converter(chosen)
+        described = describe(chosen)
+    except CrsError as exc:
         raise BoundaryFileError(f"{source}: {exc}") from None
     present = np.array([g is not None for g in geometries])
     if present.any():
@@ -146,8 +146,8 @@ def _choose_crs(source: str, given: str | None, in_file: str | None, has_prj: bo
     if given:
         if in_file and given.strip().lower().replace("-", "") not in ("gcj02", "bd09"):
             try:
-                same = crs_mod.describe(given) == crs_mod.describe(in_file)
-            except crs_mod.CrsError:
+                same = describe(given) == describe(in_file)
+            except CrsError:
                 same = False
             if not same:
                 notes.append(f"--crs {given} used instead of the file's own {in_file}")
@@ -176,9 +176,9 @@ UNCLOSED = "OGR_GEOMETRY_ACCEPT_UNCLOSED_RING"
 
 def _readable_crs(prj: bytes) -> bool:
     try:
-        crs_mod.describe(prj.decode("utf-8", "replace"))
+        describe(prj.decode("utf-8", "replace"))
         return True
-    except crs_mod.CrsError:
+    except CrsError:
         return False
 
 
