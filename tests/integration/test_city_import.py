@@ -135,10 +135,15 @@ def test_warnings_alone_let_the_import_through(test_config, city_plan, tmp_path)
     x0, y0, x1, y1 = grid.geometry.bounds
     areas[areas.index(grid)] = type(grid)(**{**grid.__dict__, "geometry": shapely.Polygon(
         [(x0, y0), (x1, y1), (x1, y0), (x0, y1), (x0, y0)])})
+    crowded = next(c for c in city_plan.at_level("community") if sum(g.parent_code == c.code for g in city_plan.at_level("grid")) > 2)
+    dropped = next(g for g in city_plan.at_level("grid") if g.parent_code == crowded.code and g.code != grid.code)
+    areas.remove(dropped)  # leaves a hole in its community
     report, plan = plan_import([write_layer(tmp_path / "w.geojson", areas, driver="GeoJSON")], test_config.city)
     assert report.ok and plan is not None
     assert [p.code for p in report.warnings if p.check == "repaired"] == [grid.code]
-    assert "repaired" in report.text()
+    assert crowded.code in [p.code for p in report.warnings if p.check == "gap"]
+    assert not report.errors
+    assert "repaired" in report.text() and len(plan.areas) == len(city_plan.areas) - 1
 
 
 # -- bad input: a clear message naming file, feature and field; the database untouched ----------
