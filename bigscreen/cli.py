@@ -118,7 +118,10 @@ def city_import(data_dir: Path | None, paths: tuple[Path, ...], crs: str | None,
         raise click.ClickException(str(exc)) from None
     click.echo(report.text())
     if report_path:
-        report_path.write_bytes(report.json())
+        try:
+            report_path.write_bytes(report.json())
+        except OSError as exc:
+            raise click.BadParameter(f"cannot write {report_path}: {exc.strerror}", param_hint="--report") from None
     if not report.ok:
         raise click.ClickException(f"{len(report.errors)} errors: import refused, the database is untouched")
     if dry_run:

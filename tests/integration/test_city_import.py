@@ -82,6 +82,18 @@ def test_a_bd09_geojson_per_level_with_a_parent_field(runtime, city_plan, tmp_pa
     same_city(runtime, city_plan)
 
 
+def test_a_geopackage_with_a_layer_per_level_in_cgcs2000(test_config, city_plan, tmp_path):
+    gpkg = tmp_path / "city.gpkg"
+    for level in ("district", "street", "community", "grid"):
+        write_layer(gpkg, city_plan.at_level(level), driver="GPKG", prj="EPSG:4490", layer=f"{level}s")
+    report, plan = plan_import([gpkg], test_config.city)
+    assert report.ok, report.text()
+    assert [f["source"] for f in report.files] == [f"{gpkg}:{level}s" for level in ("district", "street", "community", "grid")]
+    assert {f["crs"] for f in report.files} == {"EPSG:4490 (China Geodetic Coordinate System 2000)"}
+    assert [(a.code, a.name, a.level_name, a.parent_code) for a in plan.areas] == [
+        (a.code, a.name, a.level_name, a.parent_code) for a in sorted(city_plan.areas, key=lambda a: (a.level, a.code))]
+
+
 def test_projected_cgcs2000_gauss_kruger_is_read_through_its_prj(test_config, city_plan, tmp_path):
     import pyproj
 
@@ -231,6 +243,9 @@ def test_the_command_reports_dry_runs_imports_and_rebuilds(runtime, city_plan, t
 
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Event)) == 0
+    unwritable = runner.invoke(main, ["city", "import", str(shp), "--crs", "gcj02", "--dry-run", "--quiet",
+                                      "--report", str(tmp_path / "no" / "r.json")])
+    assert unwritable.exit_code == 2 and "cannot write" in unwritable.output and "Traceback" not in unwritable.output
     broken = runner.invoke(main, ["city", "import", str(shp), "--crs", "gcj02", "--fields", "code=CODE,nme=NAME"])
     assert broken.exit_code == 2 and "'nme=NAME': expected KEY=FIELD" in broken.output
     done = runner.invoke(main, ["city", "import", str(shp), "--crs", "gcj02", "--quiet"])
