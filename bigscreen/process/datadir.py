@@ -69,7 +69,7 @@ def import_city(rt: Runtime, plan) -> int:
     with rt.sessions() as session, session.begin():
         cases = session.scalar(select(func.count()).select_from(models.Event))
         if cases:
-            raise CityInUse(f"the database holds {cases} cases on the map there now; importing a map over them "
+            raise CityInUse(f"the database holds {cases} case{'s' if cases != 1 else ''} on the map there now; importing a map over them "
                             "is not built yet: import into a new data dir (--data-dir)")
         session.execute(models.FieldActivity.__table__.delete())
         session.execute(models.GridWorker.__table__.delete())

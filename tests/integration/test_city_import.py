@@ -252,3 +252,20 @@ def test_the_command_reports_dry_runs_imports_and_rebuilds(runtime, city_plan, t
     assert done.exit_code == 0, done.output
     assert "city imported" in done.output and "live counters rebuilt" in done.output
     same_city(runtime, city_plan)
+
+
+def test_a_map_with_cases_on_it_is_not_replaced(runtime, client, city_plan, tmp_path):
+    from bigscreen.process.datadir import CityInUse
+
+    grid = city_plan.at_level("grid")[0]
+    point = grid.geometry.representative_point()
+    answer = client.post("/api/v1/events", json={
+        "source_id": "before-import", "channel": "grid_app", "item": runtime.config.categories[0].items[0].code,
+        "urgency": "normal", "description": "楼道堆放杂物", "lat": point.y, "lon": point.x})
+    assert answer.status_code in (200, 201), answer.text
+    report, plan = plan_import([write_layer(tmp_path / "c.geojson", city_plan.areas[1:], driver="GeoJSON")], runtime.config.city)
+    assert report.ok
+    before = stored(runtime)
+    with pytest.raises(CityInUse, match="holds 1 case on the map there now"):
+        import_city(runtime, plan)
+    assert stored(runtime).keys() == before.keys()
