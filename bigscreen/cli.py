@@ -102,7 +102,7 @@ def city_build(data_dir: Path | None, synthetic: bool, quiet: bool) -> None:
 def city_import(data_dir: Path | None, paths: tuple[Path, ...], crs: str | None, fields_spec: str | None,
                 fields_file: Path | None, encoding: str | None, report_path: Path | None, dry_run: bool, quiet: bool) -> None:
     """Import the city's own grid boundaries (GeoJSON, Shapefile or zipped Shapefile, GeoPackage) in place of the map there."""
-    from bigscreen.geo.importing import BoundaryFileError, FieldMap, plan_import
+    from bigscreen.geo.importing import BoundaryFileError, FieldMap, ImportReport, plan_import
 
     if fields_spec and fields_file:
         raise click.UsageError("give --fields or --fields-file, not both")
@@ -115,7 +115,8 @@ def city_import(data_dir: Path | None, paths: tuple[Path, ...], crs: str | None,
     try:
         report, plan = plan_import(list(paths), rt.config.city, crs=crs, encoding=encoding, fields=fields, progress=not quiet)
     except BoundaryFileError as exc:
-        raise click.ClickException(str(exc)) from None
+        report, plan = ImportReport(), None
+        report.error("file", str(exc))
     click.echo(report.text())
     if report_path:
         try:
@@ -123,7 +124,8 @@ def city_import(data_dir: Path | None, paths: tuple[Path, ...], crs: str | None,
         except OSError as exc:
             raise click.BadParameter(f"cannot write {report_path}: {exc.strerror}", param_hint="--report") from None
     if not report.ok:
-        raise click.ClickException(f"{len(report.errors)} errors: import refused, the database is untouched")
+        raise click.ClickException(f"{len(report.errors)} error{'s' if len(report.errors) != 1 else ''}: "
+                                   "import refused, the database is untouched")
     if dry_run:
         click.echo("dry run: nothing written")
         return
@@ -140,11 +142,14 @@ def _store_imported_city(settings: Settings, plan) -> None:
     try:
         rt = _runtime(settings)
         prepare_database(rt)
+        click.echo("storing the map ...")
         try:
             count = import_city(rt, plan)
         except CityInUse as exc:
             raise click.ClickException(str(exc)) from None
+        click.echo("building the map files per level ...")
         manifest = ensure_level_assets(rt)
+        click.echo("rebuilding the live counters ...")
         repair(rt)
         rt.close()
         click.echo(f"city imported: {count} areas; map files {', '.join(i['file'] for i in manifest['levels'].values())}; "

@@ -240,6 +240,9 @@ def test_the_command_reports_dry_runs_imports_and_rebuilds(runtime, city_plan, t
     shp.with_suffix(".prj").unlink()
     unnamed = runner.invoke(main, ["city", "import", str(shp), "--quiet"])
     assert unnamed.exit_code == 1 and "no coordinate system (no .prj); name it with --crs" in unnamed.output
+    runner.invoke(main, ["city", "import", str(shp), "--quiet", "--report", str(tmp_path / "refused.json")])
+    refused_report = json.loads((tmp_path / "refused.json").read_text())
+    assert refused_report["ok"] is False and "no coordinate system" in refused_report["errors"][0]["message"]
 
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Event)) == 0

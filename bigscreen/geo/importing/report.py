@@ -60,7 +60,8 @@ class ImportReport:
             if not problems:
                 continue
             counts = Counter(p.check for p in problems)
-            lines.append(f"{len(problems)} {title}: " + ", ".join(f"{n} {check}" for check, n in counts.items()))
+            lines.append(f"{len(problems)} {title if len(problems) != 1 else title[:-1]}: "
+                         + ", ".join(f"{n} {check}" for check, n in counts.items()))
             for check in counts:
                 of_check = [p for p in problems if p.check == check]
                 lines += [f"  [{check}] {p.line()}" for p in of_check[:SHOWN_PER_CHECK]]
