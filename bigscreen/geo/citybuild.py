@@ -136,11 +136,12 @@ def _codes(parent_code: str, kids: list[tuple[Node, bool]]) -> list[str]:
     return [parent_code + (s or next(free)) for s in real]
 
 
-def store_city(session: Session, plan: CityPlan) -> dict[str, int]:
-    """Insert the plan's areas, profiles and workers in bulk; returns area id by code. No commit."""
+def store_city(session: Session, plan: CityPlan, first_id: int | None = None) -> dict[str, int]:
+    """Insert the plan's areas, profiles and workers in bulk; returns area id by code. No commit.
+    Ids start after the highest there, or at `first_id`."""
     from bigscreen.db.models import Area, GridProfile, GridWorker
 
-    next_id = (session.execute(select(func.max(Area.id))).scalar() or 0) + 1
+    next_id = first_id or (session.execute(select(func.max(Area.id))).scalar() or 0) + 1
     ids = {a.code: next_id + i for i, a in enumerate(plan.areas)}
     rows = []
     paths = plan.paths or _paths(plan.areas)

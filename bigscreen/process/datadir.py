@@ -71,11 +71,14 @@ def import_city(rt: Runtime, plan) -> int:
         if cases:
             raise CityInUse(f"the database holds {cases} case{'s' if cases != 1 else ''} on the map there now; importing a map over them "
                             "is not built yet: import into a new data dir (--data-dir)")
+        # new ids follow the old ones: a process still holding the old map can never file a case
+        # in a grid that now means another place
+        first_id = (session.scalar(select(func.max(models.Area.id))) or 0) + 1
         session.execute(models.FieldActivity.__table__.delete())
         session.execute(models.GridWorker.__table__.delete())
         session.execute(models.GridProfile.__table__.delete())
         session.execute(models.Area.__table__.delete())
-        store_city(session, plan)
+        store_city(session, plan, first_id=first_id)
     rt.__dict__.pop("areas", None)
     return len(plan.areas)
 

@@ -29,6 +29,11 @@ def stored(rt) -> dict[str, tuple]:
     return {r.code: (r.name, r.level_name, code_of.get(r.parent_id), shapely.geometry.shape(r.geometry)) for r in rows}
 
 
+def stored_ids(rt) -> list[tuple]:
+    with rt.sessions() as session:
+        return session.execute(select(Area.code, Area.name, Area.level_name, Area.parent_id, Area.id)).all()
+
+
 def area_count(rt) -> int:
     with rt.sessions() as session:
         return session.scalar(select(func.count()).select_from(Area))
@@ -58,7 +63,9 @@ def test_a_gcj02_shapefile_with_gbk_text_comes_back_in_place(runtime, city_plan,
     report, plan = plan_import([archive], runtime.config.city, crs="gcj02")
     assert report.ok, report.text()
     assert report.files[0]["encoding"] == "GBK" and report.files[0]["crs"] == "GCJ-02"
+    old_ids = {info[4] for info in stored_ids(runtime)}
     import_city(runtime, plan)
+    assert not old_ids & {info[4] for info in stored_ids(runtime)}  # a stale process's grid id never means another place
 
     same_city(runtime, city_plan)
     manifest = ensure_level_assets(runtime)
