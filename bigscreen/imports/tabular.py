@@ -33,6 +33,7 @@ import yaml
 
 SAMPLE_BYTES = 64 * 1024
 MAX_CELL_CHARS = 100_000  # csv's default limit is 131,072; one more-than-a-page cell is no record
+_UNREAD = re.compile("[\udc80-\udcff]")
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
 
 
@@ -212,15 +213,17 @@ def _csv(path: Path, fields: list[Field], mapping: dict[str, str], encoding: str
     csv.field_size_limit(MAX_CELL_CHARS)
 
     def records() -> Iterator[tuple[int, list[str]]]:
-        with path.open(encoding=enc, newline="") as text:
+        # bytes the encoding cannot read become lone surrogates, found in their row and column below
+        with path.open(encoding=enc, errors="surrogateescape", newline="") as text:
             reader = csv.reader(text, delimiter=delimiter)
             number = 0
             try:
                 for number, record in enumerate(reader, start=1):
+                    if _UNREAD.search("".join(record)):
+                        column = next(i for i, c in enumerate(record) if _UNREAD.search(c))
+                        raise TableError(f"{path}: row {number}, column {_letter(column)}: bytes that are not {enc}; "
+                                         "say the file's encoding with --encoding")
                     yield number, record
-            except UnicodeDecodeError as exc:
-                raise TableError(f"{path}: row {number + 1}: bytes that are not {enc} ({exc.reason}); "
-                                 "say the file's encoding with --encoding") from None
             except csv.Error as exc:
                 raise TableError(f"{path}: row {number + 1}: {exc}") from None
 
