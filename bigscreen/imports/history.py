@@ -31,17 +31,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationError
-from sqlalchemy import Connection, String, bindparam, case, func, literal, select
+from sqlalchemy import Connection, String, and_, bindparam, case, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from tqdm import tqdm
 
 from bigscreen.commands.base import Command
-from bigscreen.commands.checks import TimeWindow
+from bigscreen.commands.checks import FUTURE_SLACK, TimeWindow
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.domain.lifecycle import RATINGS, RESOLUTION_LEVELS, Status
 from bigscreen.domain.schemas import Channel, Problem
 from bigscreen.imports import tabular
-from bigscreen.imports.rows import RowErrors, RowIn, day_time, local_time
+from bigscreen.imports.rows import RowErrors, RowIn, control_errors, local_time
 from bigscreen.jobs.rebuild import rebuild
 from bigscreen.process.runtime import Runtime
 from bigscreen.screens.i18n import STRINGS
@@ -110,14 +110,14 @@ def _text(value: Any) -> Any:
     return value if value is None or type(value) is str else str(value)
 
 
-Time = Annotated[datetime | None, BeforeValidator(local_time), BeforeValidator(day_time)]
+Time = Annotated[datetime | None, BeforeValidator(local_time)]
 Str = BeforeValidator(_text)
 
 
 class CaseRow(RowIn):
     source_id: Annotated[str, Str, Field(min_length=1, max_length=128)]
     item: Annotated[str, Str, Field(min_length=1, max_length=200)]
-    reported_at: Annotated[datetime, BeforeValidator(local_time), BeforeValidator(day_time)]
+    reported_at: Annotated[datetime, BeforeValidator(local_time)]
     description: Annotated[str, Str, Field(min_length=1, max_length=2000)]
     urgency: Annotated[str, _named(URGENCIES, "urgency")] = "normal"
     channel: Channel | None = None
@@ -142,8 +142,8 @@ class CaseRow(RowIn):
 
 
 def _log_statements() -> list:
-    """INSERT .. SELECT of the log steps of the events `ids`, written by the database from the rows just
-    stored: the report, one step per given time, then the step into a status whose time is not given."""
+    """INSERT .. SELECT of the log steps of the source's events above the id `floor` (a chunk just
+    stored), written by the database from the rows: the report, one step per given time, then the step into a status whose time is not given."""
     events, log_table = Event.__table__, EventTransition.__table__
     e = events.c
     columns = ["event_id", "action", "from_status", "to_status", "at", "actor", "role", "channel", "department_code", "note"]
@@ -158,7 +158,7 @@ def _log_statements() -> list:
         earlier = [e[STAGES[j][2]] for j in range(k - 1, -1, -1)]
         return func.coalesce(*earlier, e.reported_at) if earlier else e.reported_at
 
-    ids = e.id.in_(bindparam("ids", expanding=True))
+    ids = and_(e.source == bindparam("source"), e.id > bindparam("floor"))
     none = literal(None, String)
 
     def step(action, src, dst, at, where, department=none, note=none):
@@ -231,30 +231,29 @@ class ImportEvents(Command):
         errors = RowErrors(table, self.errors_path)
         events = Event.__table__
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        statement = (insert(events).on_conflict_do_nothing(index_elements=["source", "source_id"])
-                     .returning(events.c.id, events.c.source_id))
+        # no RETURNING: a plain executemany, the driver's fast path; the chunk's new rows are found by id after
+        statement = insert(events).on_conflict_do_nothing(index_elements=["source", "source_id"])
         logs = _log_statements()
-        before = conn.scalar(select(func.max(events.c.id))) or 0
+        start = conn.scalar(select(func.max(events.c.id))) or 0
         check = _RowCheck(self, TimeWindow.of(rt), errors)
         counts = {"rows": 0, "created": 0, "skipped": 0}
         pending: list[tuple[int, dict]] = []
 
         def flush() -> None:
             if pending and not (errors.count or check.unmapped_seen()):
-                self._store(conn, statement, logs, pending, before, errors, counts)
+                self._store(conn, statement, logs, pending, start, errors, counts)
             pending.clear()
 
         bar = tqdm(total=table.total, unit="row", desc=f"importing {self.path.name}", disable=not self.progress,
                    leave=False, mininterval=0.5)
         try:
-            rows = table.rows()
             try:
-                for row in rows:
+                for row in table.rows():
                     counts["rows"] += 1
                     stored = check(row.number, row.values)
                     if stored is not None and not (errors.count or check.unmapped_seen()):
                         pending.append((row.number, stored))
-                    if len(pending) >= self.chunk or counts["rows"] % self.chunk == 0:
+                    if counts["rows"] % self.chunk == 0:
                         bar.update(counts["rows"] - bar.n)
                         flush()
                 flush()
@@ -269,36 +268,34 @@ class ImportEvents(Command):
         self.stored = counts
         return counts
 
-    def _store(self, conn, statement, logs, pending, before: int, errors: RowErrors, counts: dict) -> None:
+    def _store(self, conn, statement, logs, pending, start: int, errors: RowErrors, counts: dict) -> None:
+        """Stores a chunk and its log. Ids above `floor` (the largest before this chunk) of this source are
+        the chunk's new cases: only this transaction writes the source's cases (the unique index sees to
+        that), so no id need travel back. A row not stored is a case imported before (id up to `start`,
+        skipped) or one this file already holds (an error)."""
+        e = Event.__table__.c
+        floor = conn.scalar(select(func.max(e.id))) or 0
         rows = [r for _, r in pending]
-        created = {r.source_id: r.id for r in conn.execute(statement, rows)}
-        counts["created"] += len(created)
-        if len(created) < len(rows):
-            others, seen = [], set()
+        conn.execute(statement, rows)
+        created = conn.scalar(select(func.count()).where(e.source == self.source, e.id > floor))
+        counts["created"] += created
+        if created < len(rows):
+            found: dict[str, int] = {}
+            for at in range(0, len(rows), IN_CHUNK):
+                part = [r["source_id"] for r in rows[at:at + IN_CHUNK]]
+                found.update(conn.execute(select(e.source_id, e.id).where(e.source == self.source, e.source_id.in_(part))).all())
+            seen: set[str] = set()
             for number, r in pending:
                 sid = r["source_id"]
-                if sid in seen:
+                if sid in seen or start < found[sid] <= floor:
                     errors.add(number, "source_id", f"'{sid}' appears twice in this file (also in an earlier row)")
-                elif sid not in created:
-                    others.append((number, sid))
-                seen.add(sid)
-            e = Event.__table__.c
-            found: dict[str, int] = {}
-            for start in range(0, len(others), IN_CHUNK):
-                part = [sid for _, sid in others[start:start + IN_CHUNK]]
-                found.update(conn.execute(select(e.source_id, e.id).where(e.source == self.source, e.source_id.in_(part))).all())
-            for number, sid in others:
-                if found.get(sid, 0) > before:
-                    errors.add(number, "source_id", f"'{sid}' appears twice in this file (also in an earlier row)")
-                else:
+                elif found[sid] <= start:
                     counts["skipped"] += 1  # imported before: idempotent
-        if errors.count:
+                seen.add(sid)
+        if errors.count or not created:
             return
-        ids = sorted(created.values())
-        for start in range(0, len(ids), IN_CHUNK):
-            part = ids[start:start + IN_CHUNK]
-            for log_statement in logs:
-                conn.execute(log_statement, {"ids": part})
+        for log_statement in logs:
+            conn.execute(log_statement, {"source": self.source, "floor": floor})
 
     def publish(self) -> None:
         """The live counters, rebuilt from SQL (exact also against a running centre)."""
@@ -312,6 +309,7 @@ class _RowCheck:
     def __init__(self, command: ImportEvents, window: TimeWindow, errors: RowErrors) -> None:
         self.c = command
         self.window = window
+        self.bounds = (window.earliest, window.now + FUTURE_SLACK)  # what TimeWindow.error lets pass
         self.errors = errors
         self.tz = {"tz": command.rt.tz}
         self.unmapped: dict[str, dict[str, list[int]]] = {"item": {}, "status": {}}  # value → [count, first row]
@@ -322,6 +320,10 @@ class _RowCheck:
         self.add: Callable = errors.add
 
     def __call__(self, number: int, values: dict[str, Any]) -> dict | None:
+        if bad := control_errors(values):
+            for name, problem in bad:
+                self.add(number, name, problem, "control_character")
+            return None
         try:
             r = CaseRow.model_validate(values, context=self.tz)
         except ValidationError as exc:
@@ -332,10 +334,10 @@ class _RowCheck:
         status = self._mapped("status", r.status, self.c.statuses, number) if r.status is not None else self._derived(r)
         grid, lat, lon = self._place(r, number)
         stamps = {column: getattr(r, column) for column in STAMPS}
-        window = self.window
+        low, high = self.bounds
         for name in ("reported_at", *STAMPS):
             at = r.reported_at if name == "reported_at" else stamps[name]
-            if at is not None and (error := window.error(at, [name])):
+            if at is not None and not low <= at <= high and (error := self.window.error(at, [name])):
                 self.add(number, name, error["msg"], error["type"])
         if status is not None:
             self._steps(r, status, stamps, number)

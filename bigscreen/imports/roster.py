@@ -29,7 +29,7 @@ from bigscreen.geo.areas import AreaInfo
 from bigscreen.geo.people import HELPER_KINDS
 from bigscreen.geo.totals import PEOPLE
 from bigscreen.imports import tabular
-from bigscreen.imports.rows import RowErrors, RowIn
+from bigscreen.imports.rows import RowErrors, RowIn, control_errors
 from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,10 @@ class _TableImport(Command):
         """The rows that pass the model, in order (the others' errors added as they come)."""
         try:
             for row in self.table.rows():
+                if bad := control_errors(row.values):
+                    for name, problem in bad:
+                        errors.add(row.number, name, problem, "control_character")
+                    continue
                 try:
                     checked = model.model_validate(row.values)
                 except ValidationError as exc:

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from bigscreen.domain.schemas import Problem, control_character_error
+from bigscreen.domain.schemas import CONTROL_CHARACTERS, Problem, control_character_error
 from bigscreen.imports.tabular import Table
 
 SHOWN = 20  # errors shown on the terminal; all of them go to the errors file
@@ -27,31 +27,48 @@ _TIME = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T](\d{1,2
 
 
 class RowIn(BaseModel):
-    """A row of an import: text trimmed (by the reader), no control characters, unknown fields refused."""
+    """A row of an import (text trimmed by the reader); unknown fields refused. Control characters are
+    looked for once per row (`control_errors`), not once per field: a million rows feel the difference."""
 
     model_config = ConfigDict(extra="forbid")
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_control(cls, value: Any) -> Any:
-        if type(value) is str and (problem := control_character_error(value)):
-            raise PydanticCustomError("control_character", problem)
-        return value
+
+def control_errors(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, problem) for each text value holding a control character (tabs and line breaks are text)."""
+    texts = [v for v in values.values() if type(v) is str]
+    if not CONTROL_CHARACTERS.search("".join(texts)):
+        return []
+    return [(name, control_character_error(v)) for name, v in values.items()
+            if type(v) is str and CONTROL_CHARACTERS.search(v)]
 
 
 def local_time(value: Any, info: ValidationInfo) -> datetime | None:
     """A time as old systems export it, read in the city's timezone (`info.context["tz"]`) unless it
-    names its own offset: `2024-03-05 14:22[:10[.123]]`, `2024/3/5 14:22`, `2024-03-05T14:22:10+08:00`,
-    or an Excel date cell. A date alone is refused: a case's times are times of day."""
+    names its own offset: `2024-03-05 14:22[:10[.123]]`, `2024/3/5 14:22`, `2024年3月5日 14:22`,
+    `2024-03-05T14:22:10+08:00`, or an Excel date cell. A date alone (or a time alone) is refused: a
+    case's times are moments."""
     if value is None:
         return None
     tz: ZoneInfo = info.context["tz"]
+    if type(value) is str:
+        if len(value) > 10:
+            try:
+                at = datetime.fromisoformat(value)  # the usual export, at C speed
+            except ValueError:
+                at = _written_time(value)
+        else:
+            at = _written_time(value)
+        return at if at.tzinfo is not None else at.replace(tzinfo=tz)
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=tz)
     if isinstance(value, date):
         raise PydanticCustomError("datetime_type", "is a date without a time of day")
-    if not isinstance(value, str):
-        raise PydanticCustomError("datetime_type", "must be a date and time, e.g. 2024-03-05 14:22:10")
+    if isinstance(value, time):
+        raise PydanticCustomError("datetime_type", "is a time of day without a date")
+    raise PydanticCustomError("datetime_type", "must be a date and time, e.g. 2024-03-05 14:22:10")
+
+
+def _written_time(value: str) -> datetime:
     m = _TIME.match(value.strip())
     if m is None:
         raise PydanticCustomError("datetime_type", "must be a date and time, e.g. 2024-03-05 14:22:10 "
@@ -64,16 +81,9 @@ def local_time(value: Any, info: ValidationInfo) -> datetime | None:
     except ValueError as exc:
         raise PydanticCustomError("datetime_parsing", f"is no such time ({exc})") from None
     if offset is None:
-        return at.replace(tzinfo=tz)
-    return datetime.fromisoformat(at.isoformat() + ("+00:00" if offset == "Z" else offset if ":" in offset
-                                                    else f"{offset[:3]}:{offset[3:]}"))
-
-
-def day_time(value: Any) -> Any:
-    """Excel's time-only cells (a `time`) are no date: refused as such rather than as a type error."""
-    if isinstance(value, time):
-        raise PydanticCustomError("datetime_type", "is a time of day without a date")
-    return value
+        return at
+    offset = "+00:00" if offset == "Z" else offset if ":" in offset else f"{offset[:3]}:{offset[3:]}"
+    return datetime.fromisoformat(at.isoformat() + offset)
 
 
 @dataclass
