@@ -56,6 +56,7 @@ STAGES = (("dispatch", Status.DISPATCHED, "dispatched_at"), ("accept", Status.AC
           ("verify", Status.VERIFIED, "verified_at"), ("close", Status.CLOSED, "closed_at"),
           ("rate", Status.RATED, "rated_at"))
 STAMPS = tuple(column for _, _, column in STAGES)
+TIMES = ("reported_at", *STAMPS)
 # how far along its life each status is: the stamps after it must be empty
 REACHED = {Status.REPORTED: 0, **{status: i + 1 for i, (_, status, _) in enumerate(STAGES)}, Status.RETURNED: 2}
 URGENCIES = {"normal": "normal", "urgent": "urgent", "critical": "critical", "一般": "normal", "普通": "normal",
@@ -318,6 +319,10 @@ class _RowCheck:
         self.cfg = command.rt.config
         self.areas = command.rt.areas
         self.add: Callable = errors.add
+        self.category_of = {i.code: self.cfg.item_category(i.code).code for i in self.cfg.items}
+        # the columns every row stores alike (photo_urls: one empty list, never changed, serialised per row)
+        self.constant = {"source": command.source, "photo_urls": [], "verify_photo_url": None, "dispute_rung": None,
+                         "dispute_outcome": None, "version": 1}
 
     def __call__(self, number: int, values: dict[str, Any]) -> dict | None:
         if bad := control_errors(values):
@@ -333,10 +338,11 @@ class _RowCheck:
         item = self._mapped("item", r.item, self.c.categories, number)
         status = self._mapped("status", r.status, self.c.statuses, number) if r.status is not None else self._derived(r)
         grid, lat, lon = self._place(r, number)
-        stamps = {column: getattr(r, column) for column in STAMPS}
+        fields = r.__dict__
+        stamps = {column: fields[column] for column in STAMPS}
         low, high = self.bounds
-        for name in ("reported_at", *STAMPS):
-            at = r.reported_at if name == "reported_at" else stamps[name]
+        for name in TIMES:
+            at = fields[name]
             if at is not None and not low <= at <= high and (error := self.window.error(at, [name])):
                 self.add(number, name, error["msg"], error["type"])
         if status is not None:
@@ -360,15 +366,14 @@ class _RowCheck:
         elif deadline < r.reported_at:
             self.add(number, "deadline", "is before reported_at")
             return None
-        return dict(
-            source=self.c.source, source_id=r.source_id, channel=(r.channel or self.c.channel),
-            category_code=self.cfg.item_category(item).code, item_code=item, urgency=r.urgency,
-            description=r.description, address=r.address, photo_urls=[], reporter_name=r.reporter_name,
-            reporter_phone=r.reporter_phone, lat=lat, lon=lon, grid_id=grid.id, status=status,
-            department_code=department, deadline=deadline, reported_at=r.reported_at, **stamps,
-            verify_photo_url=None, rating=r.rating, resolved_level=r.resolved_level, dispute_rung=None,
-            dispute_outcome=None, version=1,
-        )
+        return {
+            **self.constant, "source_id": r.source_id, "channel": r.channel or self.c.channel,
+            "category_code": self.category_of[item], "item_code": item, "urgency": r.urgency,
+            "description": r.description, "address": r.address, "reporter_name": r.reporter_name,
+            "reporter_phone": r.reporter_phone, "lat": lat, "lon": lon, "grid_id": grid.id, "status": status,
+            "department_code": department, "deadline": deadline, "reported_at": r.reported_at, **stamps,
+            "rating": r.rating, "resolved_level": r.resolved_level,
+        }
 
     def _mapped(self, name: str, value: str, mapping: dict[str, str], number: int) -> str | None:
         found = mapping.get(value)

@@ -239,15 +239,21 @@ def _csv(path: Path, fields: list[Field], mapping: dict[str, str], encoding: str
     columns = _columns(path, fields, mapping, headers)
     width = len(headers)
 
+    names, picked = tuple(columns), tuple(columns.values())
+
     def rows() -> Iterator[Row]:
         try:
             for number, record in source:
-                if not any(c.strip() for c in record):
+                if len(record) != width:
+                    if not any(c.strip() for c in record):
+                        continue
+                    if len(record) > width and any(c.strip() for c in record[width:]):
+                        raise TableError(f"{path}: row {number}: {len(record)} cells under a header of {width} columns")
+                    record = record + [""] * (width - len(record))
+                values = [record[i].strip() or None for i in picked]
+                if values.count(None) == len(values) and not any(c.strip() for c in record):
                     continue
-                if len(record) > width and any(c.strip() for c in record[width:]):
-                    raise TableError(f"{path}: row {number}: {len(record)} cells under a header of {width} columns")
-                yield Row(number, {name: (record[i].strip() or None) if i < len(record) else None
-                                   for name, i in columns.items()})
+                yield Row(number, dict(zip(names, values)))
         finally:
             source.close()
 
