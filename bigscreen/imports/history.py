@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationError
-from sqlalchemy import Connection, String, and_, bindparam, case, func, literal, select
+from sqlalchemy import Connection, String, bindparam, case, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from tqdm import tqdm
 
@@ -142,9 +142,10 @@ class CaseRow(RowIn):
     resolved_level: Annotated[str | None, _named(LEVELS, "resolution level")] = None
 
 
-def _log_statements() -> list:
-    """INSERT .. SELECT of the log steps of the source's events above the id `floor` (a chunk just
-    stored), written by the database from the rows: the report, one step per given time, then the step into a status whose time is not given."""
+def _log_statements(by_range: bool) -> list:
+    """INSERT .. SELECT of the log steps of a chunk just stored, written by the database from its rows:
+    the report, one step per given time, then the step into a status whose time is not given. The chunk
+    is the events above the id `floor` (`by_range`), or the events `ids`."""
     events, log_table = Event.__table__, EventTransition.__table__
     e = events.c
     columns = ["event_id", "action", "from_status", "to_status", "at", "actor", "role", "channel", "department_code", "note"]
@@ -159,7 +160,9 @@ def _log_statements() -> list:
         earlier = [e[STAGES[j][2]] for j in range(k - 1, -1, -1)]
         return func.coalesce(*earlier, e.reported_at) if earlier else e.reported_at
 
-    ids = and_(e.source == bindparam("source"), e.id > bindparam("floor"))
+    # by range: the id alone, so that SQLite walks the table from `floor` on (with the source too, it may take
+    # the (source, source_id) index and read every case of the source so far, chunk after chunk)
+    ids = e.id > bindparam("floor") if by_range else e.id.in_(bindparam("ids", expanding=True))
     none = literal(None, String)
 
     def step(action, src, dst, at, where, department=none, note=none):
@@ -232,9 +235,15 @@ class ImportEvents(Command):
         errors = RowErrors(table, self.errors_path)
         events = Event.__table__
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        # no RETURNING: a plain executemany, the driver's fast path; the chunk's new rows are found by id after
+        # SQLite: a plain executemany (the driver's fast path, no RETURNING); the chunk's new cases are those
+        # above the largest id before it, exact because this transaction holds the database's only write lock.
+        # PostgreSQL: other transactions insert meanwhile (a live source of the same name), so the new ids
+        # come back (RETURNING, at little cost there: its driver sends many rows per statement either way).
+        self.by_range = conn.dialect.name != "postgresql"
         statement = insert(events).on_conflict_do_nothing(index_elements=["source", "source_id"])
-        logs = _log_statements()
+        if not self.by_range:
+            statement = statement.returning(events.c.id, events.c.source_id)
+        logs = _log_statements(self.by_range)
         start = conn.scalar(select(func.max(events.c.id))) or 0
         check = _RowCheck(self, TimeWindow.of(rt), errors)
         counts = {"rows": 0, "created": 0, "skipped": 0}
@@ -270,33 +279,43 @@ class ImportEvents(Command):
         return counts
 
     def _store(self, conn, statement, logs, pending, start: int, errors: RowErrors, counts: dict) -> None:
-        """Stores a chunk and its log. Ids above `floor` (the largest before this chunk) of this source are
-        the chunk's new cases: only this transaction writes the source's cases (the unique index sees to
-        that), so no id need travel back. A row not stored is a case imported before (id up to `start`,
-        skipped) or one this file already holds (an error)."""
+        """Stores a chunk and its log. A row not stored is a case imported before (its id up to `start`,
+        the largest before this import: skipped) or one this file already holds (an error)."""
         e = Event.__table__.c
-        floor = conn.scalar(select(func.max(e.id))) or 0
         rows = [r for _, r in pending]
-        conn.execute(statement, rows)
-        created = conn.scalar(select(func.count()).where(e.source == self.source, e.id > floor))
+        if self.by_range:
+            floor = conn.scalar(select(func.max(e.id))) or 0
+            conn.execute(statement, rows)
+            created = conn.scalar(select(func.count()).where(e.id > floor))
+            ids: list[int] = []
+        else:
+            floor = None
+            ids = sorted(i for i, _ in conn.execute(statement, rows))
+            created = len(ids)
         counts["created"] += created
         if created < len(rows):
             found: dict[str, int] = {}
             for at in range(0, len(rows), IN_CHUNK):
                 part = [r["source_id"] for r in rows[at:at + IN_CHUNK]]
                 found.update(conn.execute(select(e.source_id, e.id).where(e.source == self.source, e.source_id.in_(part))).all())
+            new = set(ids) if floor is None else {i for i in found.values() if i > floor}
             seen: set[str] = set()
             for number, r in pending:
                 sid = r["source_id"]
-                if sid in seen or start < found[sid] <= floor:
+                if sid in seen or (found[sid] > start and found[sid] not in new):
                     errors.add(number, "source_id", f"'{sid}' appears twice in this file (also in an earlier row)")
                 elif found[sid] <= start:
                     counts["skipped"] += 1  # imported before: idempotent
                 seen.add(sid)
         if errors.count or not created:
             return
-        for log_statement in logs:
-            conn.execute(log_statement, {"source": self.source, "floor": floor})
+        if self.by_range:
+            for log_statement in logs:
+                conn.execute(log_statement, {"floor": floor})
+            return
+        for at in range(0, len(ids), IN_CHUNK):
+            for log_statement in logs:
+                conn.execute(log_statement, {"ids": ids[at:at + IN_CHUNK]})
 
     def publish(self) -> None:
         """The live counters, rebuilt from SQL (exact also against a running centre)."""

@@ -283,3 +283,34 @@ def test_the_same_id_twice_in_one_file_refuses_it(runtime, tmp_path):
     assert where(detail) == [(3, "工单编号")] and "twice" in detail["errors"][0]["msg"]
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Event)) == 0
+
+
+# ---- the commands -------------------------------------------------------------------------------
+
+def test_the_commands_name_the_file_row_and_column_of_what_is_wrong_and_store_a_good_file(runtime, tmp_path):
+    from click.testing import CliRunner
+
+    from bigscreen.cli import main
+
+    s = runtime.settings
+    env = {"BIGSCREEN_DATA_DIR": str(s.data_dir), "BIGSCREEN_DATABASE_URL": s.database_url, "BIGSCREEN_REDIS_URL": s.redis_url}
+    g1 = grids(runtime, 1)[0]
+    now = datetime.now(timezone.utc)
+    t = lambda d: _local(now, runtime, d)  # noqa: E731
+    bad = write_csv(tmp_path / "cases.csv", [HEADER, ["C-1", "MS01", t(3), "好", g1.code, "已办结", None, "明天", None, None, None]])
+    result = CliRunner().invoke(main, ["events", "import", str(bad), "--source", "old", "--quiet"], env=env)
+    assert result.exit_code == 1
+    assert f"{bad}: events import refused, nothing stored: 1 error(s) in 1 row(s); all of them in {bad}.errors.csv" in result.output
+    assert "row 2, column 办结时间 (closed_at): must be a date and time" in result.output
+    assert (tmp_path / "cases.csv.errors.csv").exists()
+
+    good = write_csv(tmp_path / "cases.csv", [HEADER, ["C-1", "MS01", t(3), "好", g1.code, "已办结", None, t(1), None, None, "网格"]])
+    result = CliRunner().invoke(main, ["events", "import", str(good), "--source", "old", "--quiet"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "1 row(s): 1 case(s) imported, 0 already there; live figures rebuilt" in result.output
+    assert not (tmp_path / "cases.csv.errors.csv").exists()  # the earlier run's errors do not linger
+
+    people = write_csv(tmp_path / "p.csv", [["GRID", "POP"], [g1.code, "12"]])
+    result = CliRunner().invoke(main, ["people", "import", str(people), "--columns", "grid=GRID,population=POP"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "1 grid(s) imported (0 new, 1 updated)" in result.output
