@@ -314,3 +314,26 @@ def test_the_commands_name_the_file_row_and_column_of_what_is_wrong_and_store_a_
     result = CliRunner().invoke(main, ["people", "import", str(people), "--columns", "grid=GRID,population=POP"], env=env)
     assert result.exit_code == 0, result.output
     assert "1 grid(s) imported (0 new, 1 updated)" in result.output
+
+
+def test_a_status_without_its_time_and_a_returned_case_get_their_steps_in_the_log(runtime, tmp_path):
+    now = _now(runtime)
+    g1 = grids(runtime, 1)[0]
+    t = lambda d: _local(now, runtime, d)  # noqa: E731
+    rows = [HEADER, ["D-1", "MS01", t(4), "处置中但无时间", g1.code, "处置中", t(3.9), None, None, None, None],
+            ["D-2", "MS01", t(4), "被退回", g1.code, "已退回", t(3.9), None, None, None, None]]
+    assert ImportEvents(runtime, write_csv(tmp_path / "cases.csv", rows), "old").run()["created"] == 2
+    with runtime.sessions() as session:
+        logs = {}
+        for sid in ("D-1", "D-2"):
+            event = session.scalar(select(Event).where(Event.source_id == sid))
+            logs[sid] = (event, session.execute(select(EventTransition).where(EventTransition.event_id == event.id)
+                                                .order_by(EventTransition.id)).scalars().all())
+    event, steps = logs["D-1"]
+    assert event.status == "in_progress" and event.started_at is None  # no time made up for the case
+    assert [(s.action, s.from_status, s.to_status) for s in steps] == [
+        ("report", None, "reported"), ("dispatch", "reported", "dispatched"), ("start", "dispatched", "in_progress")]
+    assert steps[-1].at == event.dispatched_at and "without the time" in steps[-1].note
+    assert all(s.actor == "import:old" and s.channel == "import" for s in steps)
+    event, steps = logs["D-2"]
+    assert [(s.action, s.to_status) for s in steps][-1] == ("return", "returned") and steps[-1].at == event.dispatched_at
