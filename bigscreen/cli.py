@@ -264,6 +264,131 @@ def kiosk_create(data_dir: Path | None, name: str, scope: str | None) -> None:
     click.echo(f"/wall?token={token}" + (f"&scope={scope}" if scope else ""))
 
 
+def _table_options(command):
+    """Options every table import takes."""
+    for option in reversed([
+        data_dir_option,
+        click.option("--columns", default=None, help="Which column holds which field, e.g. grid=网格编码,name=姓名."),
+        click.option("--mapping", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+                     help="A YAML with columns: (and for cases categories:, statuses:); --columns wins over it."),
+        click.option("--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Write every error (file, row, column, problem) to this CSV."),
+        click.option("--encoding", default=None, help="A CSV's encoding (default: UTF-8 with or without BOM, else GBK)."),
+        click.option("--header-row", default=1, show_default=True, type=click.IntRange(1, 1000),
+                     help="The row that holds the column headers."),
+        click.option("--sheet", default=None, help="An XLSX's sheet (default: the first)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _mappings(columns: str | None, mapping: Path | None) -> dict[str, dict[str, str]]:
+    from bigscreen.imports.tabular import TableError, load_mapping, parse_columns
+
+    try:
+        loaded = load_mapping(mapping)
+        loaded["columns"] = loaded.get("columns", {}) | parse_columns(columns)
+    except TableError as exc:
+        raise click.ClickException(str(exc)) from None
+    return loaded
+
+
+def _run_import(command, what: str) -> dict:
+    """Runs an import command; a refusal prints the file, each error's row and column, and exits 1."""
+    from bigscreen.domain.schemas import Problem
+    from bigscreen.imports.rows import describe
+
+    try:
+        return command.run()
+    except Problem as exc:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
+        lines = [detail.get("message", f"{what} refused")]
+        shown = detail.get("errors") or []
+        lines += [f"  {describe(e)}" for e in shown]
+        if detail.get("count", 0) > len(shown):
+            lines.append(f"  … and {detail['count'] - len(shown)} more"
+                         + (f" (all in {detail['errors_file']})" if detail.get("errors_file") else " (--errors FILE lists them all)"))
+        raise click.ClickException("\n".join(lines)) from None
+
+
+def _import_runtime(data_dir: Path | None, with_redis: bool):
+    from bigscreen.process.datadir import ensure_redis
+
+    settings, owned = ensure_redis(_settings(data_dir)) if with_redis else (_settings(data_dir), None)
+    return _runtime(settings), settings, owned
+
+
+@main.group()
+def people() -> None:
+    """People and housing (人房) per grid."""
+
+
+@people.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@_table_options
+def people_import(file: Path, data_dir: Path | None, columns: str | None, mapping: Path | None, errors_path: Path | None,
+                  encoding: str | None, header_row: int, sheet: str | None) -> None:
+    """Import each grid's residents, households, buildings, key places and people cared for (CSV or XLSX); all or nothing."""
+    from bigscreen.imports.roster import ImportPeople
+
+    rt, _, _ = _import_runtime(data_dir, False)
+    done = _run_import(ImportPeople(rt, file, _mappings(columns, mapping)["columns"], errors_path=errors_path,
+                                    encoding=encoding, header_row=header_row, sheet=sheet), "people import")
+    click.echo(f"{file}: {done['rows']} grid(s) imported ({done['added']} new, {done['updated']} updated)")
+
+
+@main.group()
+def workers() -> None:
+    """The grids' workers and helpers (1+N)."""
+
+
+@workers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@_table_options
+def workers_import(file: Path, data_dir: Path | None, columns: str | None, mapping: Path | None, errors_path: Path | None,
+                   encoding: str | None, header_row: int, sheet: str | None) -> None:
+    """Import grid workers and helpers (name, phone, grid, role) from CSV or XLSX; all or nothing."""
+    from bigscreen.imports.roster import ImportWorkers
+
+    rt, _, _ = _import_runtime(data_dir, False)
+    done = _run_import(ImportWorkers(rt, file, _mappings(columns, mapping)["columns"], errors_path=errors_path,
+                                     encoding=encoding, header_row=header_row, sheet=sheet), "workers import")
+    click.echo(f"{file}: {done['rows']} worker(s) imported ({done['added']} new, {done['updated']} updated)")
+
+
+@main.group()
+def events() -> None:
+    """Cases (events)."""
+
+
+@events.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--source", required=True, help="The system the cases come from, e.g. hotline-12345 (with each case's id: "
+                                               "a case imported again is skipped).")
+@click.option("--channel", default="hotline_12345", show_default=True, help="The channel of rows without one.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_table_options
+def events_import(file: Path, source: str, channel: str, quiet: bool, data_dir: Path | None, columns: str | None,
+                  mapping: Path | None, errors_path: Path | None, encoding: str | None, header_row: int,
+                  sheet: str | None) -> None:
+    """Import historical cases with their statuses and times (CSV or XLSX); all or nothing; the live figures rebuilt after."""
+    from bigscreen.imports.history import ImportEvents
+    from bigscreen.process.datadir import release_redis
+
+    maps = _mappings(columns, mapping)
+    rt, settings, owned = _import_runtime(data_dir, True)
+    try:
+        done = _run_import(ImportEvents(
+            rt, file, source, columns=maps["columns"], categories=maps.get("categories"), statuses=maps.get("statuses"),
+            channel=channel, errors_path=errors_path or file.with_name(file.name + ".errors.csv"), encoding=encoding,
+            header_row=header_row, sheet=sheet, progress=not quiet), "events import")
+    finally:
+        rt.close()
+        release_redis(owned, settings)
+    click.echo(f"{file}: {done['rows']} row(s): {done['created']} case(s) imported, {done['skipped']} already there; "
+               "live figures rebuilt")
+
+
 @main.command("rebuild")
 @data_dir_option
 def rebuild_cmd(data_dir: Path | None) -> None:
