@@ -60,7 +60,7 @@ class ScopePlan:
     map_areas: list
     map_key: str  # names the list of map areas: a page whose list has another key reloads
     map_fields: tuple[bytes, ...]  # their codes as the map hash's fields
-    static: dict  # people, housing and workforce of the scope: they change only with the city
+    static: dict  # people, housing and workforce of the scope: they change with the city and its imports
 
 
 def static_figures(scope: Scope, map_areas: list, grids: int, totals: dict[str, dict[str, int]]) -> dict:

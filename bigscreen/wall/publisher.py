@@ -46,10 +46,12 @@ ALERTS_READ_ALL = (b"rebuild",)  # `changed` payloads after which every alert is
 
 
 class FramePublisher:
+    PLANS_EVERY_S = 60.0  # what each scope shows (areas, people and workforce totals) is read again this often
     def __init__(self, rt: Runtime, is_leader: Callable[[], bool] = lambda: True) -> None:
         self.rt = rt
         self.is_leader = is_leader
         self._plans: list[ScopePlan] | None = None
+        self.plans_read_at = 0.0
         self._alerts: list[WallAlert] = []
         self._alerts_stale = True  # read them all at the first build
         self._alerts_whole = False  # what is held is every unresolved alert (fewer than ALERTS_READ)
@@ -120,10 +122,11 @@ class FramePublisher:
     def publish(self) -> dict[str, bytes]:
         """Builds and stores every scope's frame now; returns them by scope code."""
         now = self.rt.clock()
-        if self._plans is None:
-            with self.rt.sessions() as session:
-                totals = area_totals(session)  # once: people and workforce change only with the city
+        if self._plans is None or time.monotonic() - self.plans_read_at >= self.PLANS_EVERY_S:
+            with self.rt.sessions() as session:  # people and workforce change with an import: read them again
+                totals = area_totals(session)
             self._plans = [plan(self.rt, s, totals) for s in scopes(self.rt)]
+            self.plans_read_at = time.monotonic()
         self._refresh_alerts()
         built = build_frames(self.rt, self._plans, now, self._alerts)
         frames = {code: orjson.dumps(frame) for code, frame in built.items()}

@@ -232,3 +232,23 @@ def test_alert_changes_announced_by_id_are_merged_as_a_full_read_shows_them(clie
     assert any("LIMIT" in s for s in step(more[2])), "one held was resolved: every alert read again"
     desk.resolve(raised[2], "已处置")  # blue, not held: nothing moves
     step(raised[2])
+
+
+def test_the_wall_takes_new_people_figures_within_a_minute(runtime):
+    """A people import (or a hand edit) changes a grid's residents: the running publisher shows the
+    new totals once its city plan is a minute old, without a restart."""
+    from sqlalchemy import update
+
+    from bigscreen.db.models import Area, GridProfile
+
+    publisher = FramePublisher(runtime)
+    city = runtime.areas.city.code
+    before = orjson.loads(publisher.publish()[city])["static"]["people"]["population"]
+    grid = runtime.areas.at_level(runtime.areas.grid_level)[0]
+    with runtime.engine.begin() as conn:
+        area_id = conn.scalar(select(Area.id).where(Area.code == grid.code))
+        conn.execute(update(GridProfile).where(GridProfile.area_id == area_id)
+                     .values(population=GridProfile.population + 1000))
+    assert orjson.loads(publisher.publish()[city])["static"]["people"]["population"] == before, "within the minute: as it was"
+    publisher.plans_read_at -= publisher.PLANS_EVERY_S
+    assert orjson.loads(publisher.publish()[city])["static"]["people"]["population"] == before + 1000
