@@ -326,15 +326,11 @@ def people() -> None:
 @people.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @_table_options
-def people_import(file: Path, data_dir: Path | None, columns: str | None, mapping: Path | None, errors_path: Path | None,
-                  encoding: str | None, header_row: int, sheet: str | None) -> None:
+def people_import(file: Path, **table) -> None:
     """Import each grid's residents, households, buildings, key places and people cared for (CSV or XLSX); all or nothing."""
     from bigscreen.imports.roster import ImportPeople
 
-    rt, _, _ = _import_runtime(data_dir, False)
-    done = _run_import(ImportPeople(rt, file, _mappings(columns, mapping)["columns"], errors_path=errors_path,
-                                    encoding=encoding, header_row=header_row, sheet=sheet), "people import")
-    click.echo(f"{file}: {done['rows']} grid(s) imported ({done['added']} new, {done['updated']} updated)")
+    _roster_import(ImportPeople, file, "people import", "grid(s)", **table)
 
 
 @main.group()
@@ -345,15 +341,24 @@ def workers() -> None:
 @workers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @_table_options
-def workers_import(file: Path, data_dir: Path | None, columns: str | None, mapping: Path | None, errors_path: Path | None,
-                   encoding: str | None, header_row: int, sheet: str | None) -> None:
+def workers_import(file: Path, **table) -> None:
     """Import grid workers and helpers (name, phone, grid, role) from CSV or XLSX; all or nothing."""
     from bigscreen.imports.roster import ImportWorkers
 
+    _roster_import(ImportWorkers, file, "workers import", "worker(s)", **table)
+
+
+def _roster_import(command, file: Path, what: str, unit: str, *, data_dir: Path | None, columns: str | None,
+                   mapping: Path | None, errors_path: Path | None, encoding: str | None, header_row: int,
+                   sheet: str | None) -> None:
+    """People or workers: the same options, the same run, the same answer."""
     rt, _, _ = _import_runtime(data_dir, False)
-    done = _run_import(ImportWorkers(rt, file, _mappings(columns, mapping)["columns"], errors_path=errors_path,
-                                     encoding=encoding, header_row=header_row, sheet=sheet), "workers import")
-    click.echo(f"{file}: {done['rows']} worker(s) imported ({done['added']} new, {done['updated']} updated)")
+    try:
+        done = _run_import(command(rt, file, _mappings(columns, mapping)["columns"], errors_path=errors_path,
+                                   encoding=encoding, header_row=header_row, sheet=sheet), what)
+    finally:
+        rt.close()
+    click.echo(f"{file}: {done['rows']} {unit} imported ({done['added']} new, {done['updated']} updated)")
 
 
 @main.group()
