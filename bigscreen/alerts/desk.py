@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, case, func, select, update
 from bigscreen.alerts.notifications import Message, deliver
 from bigscreen.auth.audit import record
 from bigscreen.db.models import Alert, Notification, User
+from bigscreen.db.session import IN_CHUNK
 from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,6 @@ COLOURS = ("red", "orange", "yellow", "blue")  # most severe first
 REPEAT_WINDOW = timedelta(hours=1)
 LIVE_STATUSES = ("open", "acknowledged")       # shown until resolved
 MAX_ESCALATION = 3
-IN_CHUNK = 900  # subjects per IN (..): under every database's parameter limit
 SEVERITY = case({c: i for i, c in enumerate(COLOURS)}, value=Alert.__table__.c.colour, else_=len(COLOURS))
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, bindparam, func, select
 from bigscreen.auth.privacy import mask_text
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.db.reading import UNREADABLE, one_row
+from bigscreen.db.session import IN_CHUNK
 from bigscreen.domain.schemas import Problem
 from bigscreen.geo.areas import AreaIndex
 from bigscreen.live.contrib import EventFacts
@@ -23,7 +24,6 @@ class EventRecord(SimpleNamespace):
     verify_photo_url = rating = resolved_level = dispute_rung = dispute_outcome = None
 
 
-IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit
 # Built once: a statement made per call costs more in SQLAlchemy than the database's own work.
 _events, _log = Event.__table__, EventTransition.__table__
 _EVENT = select(_events).where(_events.c.id == bindparam("event_id"))

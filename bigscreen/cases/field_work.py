@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from bigscreen.commands.base import BatchCommand
 from bigscreen.commands.checks import TimeWindow, refuse_role
 from bigscreen.db.models import FieldActivity, GridWorker
+from bigscreen.db.session import IN_CHUNK
 from bigscreen.domain.lifecycle import FIELD_WORK_ROLES
 from bigscreen.domain.schemas import AwareDatetime, Incoming, Problem, field_error
 from bigscreen.live.field_work import FIELD_KINDS, KIND_NAMES, ActivityFacts
@@ -32,7 +33,6 @@ from bigscreen.live.writer import activity_tag
 from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
-IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit
 
 
 class FieldChannel(StrEnum):

@@ -28,13 +28,13 @@ from bigscreen.alerts.desk import Raise, announce, raise_alerts
 from bigscreen.auth.privacy import excerpt
 from bigscreen.cases.facts import EventRecord, facts, ticker_entry
 from bigscreen.db.models import Event, EventTransition
+from bigscreen.db.session import IN_CHUNK
 from bigscreen.domain.lifecycle import Status
 from bigscreen.live.writer import event_tag
 
 log = logging.getLogger(__name__)
 GROUP_MAX_EVENTS = 2000
 TICKER_PER_GROUP = 50
-IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit
 
 
 @dataclass

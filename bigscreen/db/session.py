@@ -9,6 +9,8 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit (SQLite's is the lowest)
+
 
 def _json(value) -> str:
     return orjson.dumps(value).decode()

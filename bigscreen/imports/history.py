@@ -38,7 +38,8 @@ from tqdm import tqdm
 from bigscreen.commands.base import Command
 from bigscreen.commands.checks import FUTURE_SLACK, TimeWindow
 from bigscreen.db.models import Event, EventTransition
-from bigscreen.domain.lifecycle import RATINGS, RESOLUTION_LEVELS, Status
+from bigscreen.db.session import IN_CHUNK
+from bigscreen.domain.lifecycle import ACTIONS, RATINGS, RESOLUTION_LEVELS, Status
 from bigscreen.domain.schemas import Channel, Problem
 from bigscreen.imports import tabular
 from bigscreen.imports.rows import RowErrors, RowIn, control_errors, local_time
@@ -49,12 +50,10 @@ from bigscreen.screens.i18n import STRINGS
 log = logging.getLogger(__name__)
 
 CHUNK = 5000
-IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit
-# the steps of a case that have a time of their own, in the order of its life: (action, status, column)
-STAGES = (("dispatch", Status.DISPATCHED, "dispatched_at"), ("accept", Status.ACCEPTED, "accepted_at"),
-          ("start", Status.IN_PROGRESS, "started_at"), ("handle", Status.HANDLED, "handled_at"),
-          ("verify", Status.VERIFIED, "verified_at"), ("close", Status.CLOSED, "closed_at"),
-          ("rate", Status.RATED, "rated_at"))
+# the steps of a case that have a time of their own, in the order of its life: (action, status, column),
+# each status and column as the lifecycle defines the action
+STAGES = tuple((name, ACTIONS[name].target, ACTIONS[name].stamp)
+               for name in ("dispatch", "accept", "start", "handle", "verify", "close", "rate"))
 STAMPS = tuple(column for _, _, column in STAGES)
 TIMES = ("reported_at", *STAMPS)
 # how far along its life each status is: the stamps after it must be empty

@@ -33,6 +33,7 @@ import redis
 from sqlalchemy import Connection, select
 
 from bigscreen.db.models import Event, FieldActivity
+from bigscreen.db.session import IN_CHUNK
 from bigscreen.db.session import snapshot as sql_snapshot
 from bigscreen.jobs.expected import Expected, expected
 from bigscreen.live.keys import SCHEMA_VERSION
@@ -44,7 +45,6 @@ RENEW_S = 5.0
 SETTLE_S = 1.0
 WAIT_S = 0.2
 BATCH = 2000
-IN_CHUNK = 900
 UNLINK_BATCH = 5000
 
 _ACQUIRE = """

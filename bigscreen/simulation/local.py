@@ -27,13 +27,13 @@ from bigscreen.cases.transition import TransitionEvent, write_transitions
 from bigscreen.cases.whistle import ReportIn, ReportInCase, WhistleCase, WhistleIn
 from bigscreen.commands.base import Command
 from bigscreen.db.models import EventTransition, Whistle
+from bigscreen.db.session import IN_CHUNK
 from bigscreen.domain.schemas import EventIn, Problem, TransitionIn, validation_errors
 from bigscreen.process.runtime import Runtime
 from bigscreen.simulation.api import Progress, StepCall, repair
 
 log = logging.getLogger("bigscreen.simulation.simulator")
 EVENTS = TypeAdapter(list[EventIn])
-IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit
 
 
 class Answer:
