@@ -1,6 +1,9 @@
-"""Refuses oversized request bodies with 413 before anything reads them."""
+"""What wraps every request's body and answer: oversized bodies refused with 413 before anything
+reads them; answers gzipped for clients that accept it."""
 
 from __future__ import annotations
+
+from starlette.middleware.gzip import GZipMiddleware
 
 from bigscreen.api.problems import error_bytes
 
@@ -43,3 +46,16 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class GZip(GZipMiddleware):
+    """Starlette's, except that a POST from a client that does not accept gzip goes straight
+    through: Starlette would still wrap its answer, only to add `Vary: Accept-Encoding`, which
+    matters to caches, and a POST's answer is not cached. A source posting events one at a time
+    pays for that wrapping on every post."""
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST" and not any(
+                name == b"accept-encoding" and b"gzip" in value for name, value in scope["headers"]):
+            return await self.app(scope, receive, send)
+        return await super().__call__(scope, receive, send)

@@ -106,8 +106,8 @@ class Security:
                 raise
             session = None  # a source with a stray cookie: its API key is all it needs
         fresh: tuple[str, Session] | None = None
-        token = conn.query_params.get("token")
-        if token and path == "/wall" and (session is None or session.principal.kind == "kiosk"):
+        token = conn.query_params.get("token") if path == "/wall" else None
+        if token and (session is None or session.principal.kind == "kiosk"):
             kiosk = self.kiosks.principal(token)
             if kiosk is not None:
                 fresh = self.sessions.create(kiosk, ip)
