@@ -137,6 +137,8 @@ class LiveWatch:
             except Exception:  # the watch must outlive anything
                 log.exception("live watch: check failed")
                 healthy = False
+            if healthy:
+                self.follow_map()  # after the verdict: a reload never holds up what requests are told
             backoff = 0.0 if healthy else min(BACKOFF_MAX_S, max(BACKOFF_MIN_S, backoff * 2))
             wake = self.rt.health.wake
             wake.clear()
@@ -163,7 +165,6 @@ class LiveWatch:
         if self._down_since is not None:
             log.warning("Redis answers again after %.1f s", time.monotonic() - self._down_since)
             self._down_since = None
-        self._follow_map()
         if why is None:
             self._distrusted_since = None
             health.saw_up(True)
@@ -178,16 +179,17 @@ class LiveWatch:
             self._repair(why)
         return True
 
-    def _follow_map(self) -> None:
+    def follow_map(self) -> None:
         """Reloads the map when `map:version` moved since this process read its areas."""
         if time.monotonic() < self._map_after:
             return
         try:
             value = self._probe.get(self.rt.keys.map_version)
-        except (redis.RedisError, OSError):
-            return  # the next probe sees Redis away
+            areas = self.rt.areas
+        except Exception:  # Redis or the database away: the next probe sees to it
+            log.debug("map version not checked", exc_info=True)
+            return
         version = value.decode() if value else ""
-        areas = self.rt.areas
         if areas.version is None:  # Redis could not be asked when they were read: take this as theirs
             areas.version = version
             return
