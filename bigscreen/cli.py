@@ -97,12 +97,19 @@ def city_build(data_dir: Path | None, synthetic: bool, quiet: bool) -> None:
 @click.option("--encoding", default=None, help="The .dbf's text encoding (default: its .cpg, else UTF-8 or GBK, whichever reads).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the checks' report to this JSON file.")
-@click.option("--dry-run", is_flag=True, help="Check and report only; write nothing.")
+@click.option("--mapping", "mapping_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Re-import over cases: a CSV or XLSX of old grid code → new grid code (columns old, new) for the open "
+                   "cases of grids the new map retires (default: each case by its point).")
+@click.option("--dry-run", is_flag=True, help="Check and report only (over cases: what would be retired, added, renamed "
+                                              "and which open cases would move); write nothing.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def city_import(data_dir: Path | None, paths: tuple[Path, ...], crs: str | None, fields_spec: str | None,
-                fields_file: Path | None, encoding: str | None, report_path: Path | None, dry_run: bool, quiet: bool) -> None:
-    """Import the city's own grid boundaries (GeoJSON, Shapefile or zipped Shapefile, GeoPackage) in place of the map there."""
+                fields_file: Path | None, encoding: str | None, report_path: Path | None, mapping_path: Path | None,
+                dry_run: bool, quiet: bool) -> None:
+    """Import the city's own grid boundaries (GeoJSON, Shapefile or zipped Shapefile, GeoPackage) in place of the
+    map there; over a map with cases, a re-import: retired codes kept, open cases moved."""
     from bigscreen.geo.importing import BoundaryFileError, FieldMap, ImportReport, plan_import
+    from bigscreen.imports.remap import MappingError, read_mapping
 
     if fields_spec and fields_file:
         raise click.UsageError("give --fields or --fields-file, not both")
@@ -110,6 +117,10 @@ def city_import(data_dir: Path | None, paths: tuple[Path, ...], crs: str | None,
         fields = FieldMap.load(fields_file) if fields_file else FieldMap.parse(fields_spec)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fields-file" if fields_file else "--fields") from None
+    try:
+        mapping = read_mapping(mapping_path)
+    except MappingError as exc:
+        raise click.BadParameter(str(exc), param_hint="--mapping") from None
     settings = _settings(data_dir)
     rt = _runtime(settings)
     try:
@@ -126,16 +137,40 @@ def city_import(data_dir: Path | None, paths: tuple[Path, ...], crs: str | None,
     if not report.ok:
         raise click.ClickException(f"{len(report.errors)} error{'s' if len(report.errors) != 1 else ''}: "
                                    "import refused, the database is untouched")
+    from bigscreen.process.datadir import cases_stored, prepare_database
+
+    over_cases = cases_stored(rt)
+    if over_cases:
+        prepare_database(rt)  # the schema that retires areas
+        _check_remap(rt, plan, mapping)
+    elif mapping:
+        click.echo(f"{mapping_path}: no cases on the map there, nothing to move: the mapping file is not needed")
+    rt.close()
     if dry_run:
         click.echo("dry run: nothing written")
         return
-    _store_imported_city(settings, plan)
+    _store_imported_city(settings, plan, mapping, mapping_path if over_cases else None, over_cases)
 
 
-def _store_imported_city(settings: Settings, plan) -> None:
-    """Store the map, rebuild the map files and put the live counters where SQL says."""
+def _check_remap(rt, plan, mapping: dict[str, str]) -> None:
+    """Over a map with cases: prints what the re-import would change; refuses on an error."""
+    from bigscreen.imports.remap import plan_remap
+
+    with rt.sessions() as session:
+        remap = plan_remap(session, plan, mapping)
+    click.echo(remap.text())
+    if not remap.ok:
+        raise click.ClickException(f"{len(remap.errors)} error{'s' if len(remap.errors) != 1 else ''}: "
+                                   "re-import refused, the database is untouched")
+
+
+def _store_imported_city(settings: Settings, plan, mapping: dict[str, str], mapping_path: Path | None,
+                         over_cases: bool) -> None:
+    """Store the map (over cases: the re-import, in one transaction), rebuild the map files, put the live
+    counters where SQL says, and tell running processes (`map:version`)."""
     from bigscreen.geo.assets import ensure_level_assets
-    from bigscreen.jobs.watch import repair
+    from bigscreen.imports.remap import RemapRefused, remap_city
+    from bigscreen.jobs.watch import announce_map, repair
     from bigscreen.process.datadir import CityInUse, ensure_redis, import_city, prepare_database, release_redis
 
     settings, owned = ensure_redis(settings)
@@ -144,16 +179,21 @@ def _store_imported_city(settings: Settings, plan) -> None:
         prepare_database(rt)
         click.echo("storing the map ...")
         try:
-            count = import_city(rt, plan)
-        except CityInUse as exc:
+            if over_cases:
+                remap = remap_city(rt, plan, mapping, mapping_name=mapping_path.name if mapping_path else None)
+                count = f"{len(plan.areas)} areas, {len(remap.retired)} retired, {len(remap.moves)} open case(s) moved"
+            else:
+                count = f"{import_city(rt, plan)} areas"
+        except (CityInUse, RemapRefused) as exc:
             raise click.ClickException(str(exc)) from None
         click.echo("building the map files per level ...")
         manifest = ensure_level_assets(rt)
         click.echo("rebuilding the live counters ...")
         repair(rt)
+        announce_map(rt)
         rt.close()
-        click.echo(f"city imported: {count} areas; map files {', '.join(i['file'] for i in manifest['levels'].values())}; "
-                   "live counters rebuilt. Restart `bigscreen serve` so running pages draw the new map.")
+        click.echo(f"city imported: {count}; map files {', '.join(i['file'] for i in manifest['levels'].values())}; "
+                   "live counters rebuilt; running pages take up the new map within seconds.")
     finally:
         release_redis(owned, settings)
 

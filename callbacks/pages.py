@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from bigscreen.auth.context import caller, require
 from bigscreen.auth.pages import page_permission
 from bigscreen.auth.roles import Permission
+from bigscreen.geo.assets import geo_dir, load_manifest
 from bigscreen.screens.i18n import pick_lang, t
 from bigscreen.wall.frame import map_areas, map_key
 from callbacks import tablet as tablet_callbacks
@@ -35,10 +36,10 @@ def page_for(rt, manifest: dict | None, pathname: str | None, search: str | None
         name = scope.name if lang == "zh" or scope.level else rt.config.city.name_en
         rotate = query.get("rotate", "")
         rotate_s = int(rotate) if rotate.isdigit() and int(rotate) <= 3600 else wall_layout.DEFAULT_ROTATE_S
-        codes = tuple(a.code for a in map_areas(rt, scope.code))
+        shown = map_areas(rt, scope.code)
         return wall_layout.build(rt.config, scope=scope.code, scope_name=name, lang=lang, fit=query.get("fit", "contain"),
                                  map_component=wall_map(rt, manifest, scope, lang), rotate_s=rotate_s,
-                                 map_codes=codes, map_key=map_key(codes))
+                                 map_codes=tuple(a.code for a in shown), map_key=map_key(shown))
     if pathname == "/duty":  # exactly: "/duty/" is not what the middleware checked for ACT
         return duty_layout.build(rt.config, rt.areas, officer=who.name, area=who.area, lang=lang)
     if pathname in ("/", "", None):
@@ -58,7 +59,11 @@ def wall_map(rt, manifest: dict | None, scope, lang: str):
 
 
 def register(app, rt, manifest: dict | None) -> None:
+    """`manifest`: the map files' at start; each page asks for the current one (a re-imported map
+    writes new files: bigscreen.jobs.watch), and falls back to it."""
+    directory = geo_dir(rt.settings)
+
     @app.callback(Output(ids.PAGE, "children"), Input(ids.URL, "pathname"), Input(ids.URL, "search"))
     async def show_page(pathname, search):
         # a tablet's page reads SQL: off the event loop, which also carries the pushed walls
-        return await run_in_threadpool(page_for, rt, manifest, pathname, search)
+        return await run_in_threadpool(page_for, rt, load_manifest(directory) or manifest, pathname, search)

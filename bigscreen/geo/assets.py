@@ -53,11 +53,11 @@ def geo_dir(settings: Any) -> Path:
 
 
 def areas_fingerprint(session: Session, levels: list[str]) -> str:
-    """Changes with any area's code, name, parent, position or extent (a rebuilt or edited city)."""
+    """Changes with any area's code, name, parent, position, extent or retirement (a rebuilt or edited city)."""
     digest = hashlib.sha256(json.dumps([FORMAT, levels, TOLERANCE], sort_keys=True).encode())
     rows = session.execute(select(
         Area.id, Area.code, Area.name, Area.parent_id, Area.level_name, Area.lat, Area.lon,
-        Area.min_lon, Area.min_lat, Area.max_lon, Area.max_lat,
+        Area.min_lon, Area.min_lat, Area.max_lon, Area.max_lat, Area.retired_at.is_(None),
     ).order_by(Area.id))
     for row in rows:
         digest.update(repr(tuple(row)).encode())
@@ -131,7 +131,7 @@ def _write_level(session: Session, level: str, out_dir: Path, totals: dict[str, 
     rows = session.execute(
         select(Area.code, Area.name, parent.code, Area.geometry)
         .join(parent, Area.parent_id == parent.id, isouter=True)
-        .where(Area.level_name == level).order_by(Area.code)
+        .where(Area.level_name == level, Area.retired_at.is_(None)).order_by(Area.code)
     ).all()
     geoms = _simplify([shape(r[3]) for r in rows], TOLERANCE.get(level, 0.00002))
     features = [

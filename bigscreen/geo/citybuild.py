@@ -146,14 +146,7 @@ def store_city(session: Session, plan: CityPlan, first_id: int | None = None) ->
     rows = []
     paths = plan.paths or _paths(plan.areas)
     for a in plan.areas:
-        point = a.geometry.representative_point()
-        minx, miny, maxx, maxy = a.geometry.bounds
-        rows.append({
-            "id": ids[a.code], "code": a.code, "name": a.name, "level": a.level, "level_name": a.level_name,
-            "parent_id": ids[a.parent_code] if a.parent_code else None, "path": paths[a.code], "kind": a.kind,
-            "geometry": mapping(a.geometry), "lat": round(point.y, 6), "lon": round(point.x, 6),
-            "min_lon": minx, "min_lat": miny, "max_lon": maxx, "max_lat": maxy,
-        })
+        rows.append(area_row(a, ids[a.code], ids[a.parent_code] if a.parent_code else None, paths[a.code]))
     for chunk in _chunks(rows, 2000):
         session.execute(insert(Area), chunk)
     profiles = [{"area_id": ids[code], **p} for code, p in plan.profiles.items()]
@@ -163,6 +156,23 @@ def store_city(session: Session, plan: CityPlan, first_id: int | None = None) ->
     for chunk in _chunks(workers, 5000):
         session.execute(insert(GridWorker), chunk)
     return ids
+
+
+def area_row(a: AreaPlan, area_id: int, parent_id: int | None, path: str) -> dict[str, Any]:
+    """The areas table's columns of one planned area."""
+    point = a.geometry.representative_point()
+    minx, miny, maxx, maxy = a.geometry.bounds
+    return {
+        "id": area_id, "code": a.code, "name": a.name, "level": a.level, "level_name": a.level_name,
+        "parent_id": parent_id, "path": path, "kind": a.kind,
+        "geometry": mapping(a.geometry), "lat": round(point.y, 6), "lon": round(point.x, 6),
+        "min_lon": minx, "min_lat": miny, "max_lon": maxx, "max_lat": maxy,
+    }
+
+
+def area_paths(areas: list[AreaPlan]) -> dict[str, str]:
+    """Each area's path (codes from the city down, joined by '/'); parents come before children."""
+    return _paths(areas)
 
 
 def _paths(areas: list[AreaPlan]) -> dict[str, str]:

@@ -15,10 +15,11 @@ WORKFORCE = ("workers", "helpers")
 
 def area_totals(session: Session) -> dict[str, dict[str, int]]:
     """{area code: {population, households, buildings, key_places, cared_for, workers, helpers}}
-    for every area that has grids below it (or is one)."""
+    for every area that has grids below it (or is one). Retired grids (bigscreen.imports.remap) count nowhere."""
     totals: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PEOPLE + WORKFORCE, 0))
     people = session.execute(
         select(Area.path, *(getattr(GridProfile, f) for f in PEOPLE)).join(GridProfile, GridProfile.area_id == Area.id)
+        .where(Area.retired_at.is_(None))
     ).all()
     for path, *values in people:
         for code in path.split("/"):
@@ -29,7 +30,7 @@ def area_totals(session: Session) -> dict[str, dict[str, int]]:
         select(Area.path,
                func.sum(case((GridWorker.role == "full_time", 1), else_=0)),
                func.sum(case((GridWorker.role == "helper", 1), else_=0)))
-        .join(GridWorker, GridWorker.area_id == Area.id).group_by(Area.path)
+        .join(GridWorker, GridWorker.area_id == Area.id).where(Area.retired_at.is_(None)).group_by(Area.path)
     ).all()
     for path, workers, helpers in workforce:
         for code in path.split("/"):

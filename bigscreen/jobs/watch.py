@@ -12,6 +12,12 @@ When the figures are not trusted, the leader (bigscreen.jobs.leader) rebuilds th
 `bigscreen.jobs.rebuild.rebuild` and writes the hash anew; the other processes only watch the
 verdict change. The owner of an embedded Redis restarts it when it dies
 (bigscreen.live.server.EmbeddedRedis.keep_alive); this module then repairs what it holds.
+
+The same probe reads the map's version (`map:version`, set by `announce_map` after `city import`
+stored a map, in whatever process): when it moved, the process rebuilds its map files if they are
+older than the areas table, then reads its area tree again (`Runtime.reload_areas`); the frame
+publisher re-plans on the new tree, pages ask for the current manifest, walls built on the old
+map reload themselves (their frames' map key changes). No restart.
 """
 
 from __future__ import annotations
@@ -73,6 +79,30 @@ def repair(rt: Runtime) -> int:
     return counted
 
 
+def announce_map(rt: Runtime) -> str:
+    """Tells running processes a new map is stored: sets `map:version` to the areas' fingerprint."""
+    from bigscreen.geo.assets import areas_fingerprint
+
+    with rt.sessions() as session:
+        version = areas_fingerprint(session, list(rt.config.city.levels))
+    rt.redis.set(rt.keys.map_version, version)
+    return version
+
+
+def reload_map(rt: Runtime, version: str | None) -> None:
+    """This process takes up the map stored now: map files first (pages built on the new tree find
+    them), then the area tree."""
+    from bigscreen.geo.assets import ensure_level_assets
+
+    started = time.monotonic()
+    try:
+        ensure_level_assets(rt)
+    except OSError as exc:  # the tree still changes; the files catch up at the next change or start
+        log.warning("map files not rebuilt: %s", exc)
+    index = rt.reload_areas(version)
+    log.warning("new map taken up (version %s): %d areas in %.1f s", version, len(index.by_code), time.monotonic() - started)
+
+
 def start_watch(rt: Runtime, stop: threading.Event, lead: Callable[[], bool] = lambda: False) -> threading.Thread:
     """Runs a LiveWatch of this process in a thread until `stop`."""
     thread = threading.Thread(target=LiveWatch(rt, lead).run, args=(stop,), name="live-watch", daemon=True)
@@ -95,7 +125,9 @@ class LiveWatch:
         self._down_since: float | None = None
         self._distrusted_since: float | None = None
         self._repair_after = 0.0
+        self._map_after = 0.0
         self.repairs = 0
+        self.map_reloads = 0
 
     def run(self, stop: threading.Event) -> None:
         backoff = 0.0
@@ -105,6 +137,8 @@ class LiveWatch:
             except Exception:  # the watch must outlive anything
                 log.exception("live watch: check failed")
                 healthy = False
+            if healthy:
+                self.follow_map()  # after the verdict: a reload never holds up what requests are told
             backoff = 0.0 if healthy else min(BACKOFF_MAX_S, max(BACKOFF_MIN_S, backoff * 2))
             wake = self.rt.health.wake
             wake.clear()
@@ -144,6 +178,29 @@ class LiveWatch:
         if now - self._distrusted_since >= SETTLE_S and now >= self._repair_after and self.lead():
             self._repair(why)
         return True
+
+    def follow_map(self) -> None:
+        """Reloads the map when `map:version` moved since this process read its areas."""
+        if time.monotonic() < self._map_after:
+            return
+        try:
+            value = self._probe.get(self.rt.keys.map_version)
+            areas = self.rt.areas
+        except Exception:  # Redis or the database away: the next probe sees to it
+            log.debug("map version not checked", exc_info=True)
+            return
+        version = value.decode() if value else ""
+        if areas.version is None:  # Redis could not be asked when they were read: take this as theirs
+            areas.version = version
+            return
+        if version == areas.version:
+            return
+        try:
+            reload_map(self.rt, version)
+            self.map_reloads += 1
+        except Exception:  # the database away: try again shortly, the old map serves meanwhile
+            log.exception("taking up the new map failed; retrying in %.0f s", REPAIR_RETRY_S)
+            self._map_after = time.monotonic() + REPAIR_RETRY_S
 
     def _repair(self, why: str) -> None:
         started = time.monotonic()

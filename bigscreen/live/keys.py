@@ -8,6 +8,9 @@ duty set       {p}duty:{area}:d:{yyyymmdd} set: ids of the grid workers of the a
                                         that day (wf:duty counts them; see bigscreen.live.field_work)
 trend hash     {p}tr:{area}:{yyyymmddhh} the hour's flows: fields "r" (reported), "c" (closed)
 map            {p}map:open              hash: open cases per community (field: its code)
+map version    {p}map:version           string: the areas' fingerprint, set by `city import` after it stored a
+                                        map; running processes reload areas, map files and the wall's plans
+                                        when it moves (bigscreen.jobs.watch)
 department     {p}dep:{code}            all-time counters of a handling department
 deadlines      {p}deadlines             zset: open cases not yet overdue, scored by deadline (epoch s)
 overdue        {p}overdue               set: open cases counted as overdue
@@ -65,6 +68,10 @@ class Keys:
     def map_open(self) -> str:
         return f"{self.prefix}map:open"
 
+    @property
+    def map_version(self) -> str:
+        return f"{self.prefix}map:version"
+
     def department(self, code: str) -> str:
         return f"{self.prefix}dep:{code}"
 
@@ -117,7 +124,7 @@ class Keys:
         """Keys a rebuild leaves alone: they are not derived from SQL's events."""
         p = self.prefix
         return (key in (self.ticker, self.leader, self.jobs, self.spikes, self.schema, self.resync, self.resync_journal,
-                        self.live)
+                        self.live, self.map_version)
                 or key.startswith((f"{p}session:", f"{p}user:", self.limits, f"{p}frame:", f"{p}rs:")))
 
     @property

@@ -7,6 +7,7 @@ import os
 import redis
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from bigscreen.db import models
 from bigscreen.db.migrate import upgrade
@@ -56,6 +57,15 @@ def build_city(rt: Runtime, *, synthetic: bool = False, progress: bool = True) -
     return len(plan.areas)
 
 
+def cases_stored(rt: Runtime) -> int:
+    """The cases in the database (0 where it has no schema yet)."""
+    try:
+        with rt.sessions() as session:
+            return session.scalar(select(func.count()).select_from(models.Event)) or 0
+    except SQLAlchemyError:
+        return 0
+
+
 class CityInUse(RuntimeError):
     """The map cannot be replaced: cases are filed on its grids."""
 
@@ -63,14 +73,15 @@ class CityInUse(RuntimeError):
 def import_city(rt: Runtime, plan) -> int:
     """Stores an imported map (`bigscreen.geo.importing`) as `build_city` stores the demo's, in one
     transaction: the areas replace the ones there, with no people figures or workers yet. Refused,
-    with nothing written, while cases point at the old grids (re-importing over them is not built yet)."""
+    with nothing written, while cases point at the old grids: over cases a map is re-imported
+    (bigscreen.imports.remap.remap_city)."""
     from bigscreen.geo.citybuild import store_city
 
     with rt.sessions() as session, session.begin():
         cases = session.scalar(select(func.count()).select_from(models.Event))
         if cases:
-            raise CityInUse(f"the database holds {cases} case{'s' if cases != 1 else ''} on the map there now; importing a map over them "
-                            "is not built yet: import into a new data dir (--data-dir)")
+            raise CityInUse(f"the database holds {cases} case{'s' if cases != 1 else ''} on the map there now; replacing the map "
+                            "would lose them: re-import it (bigscreen.imports.remap)")
         # new ids follow the old ones: a process still holding the old map can never file a case
         # in a grid that now means another place
         first_id = (session.scalar(select(func.max(models.Area.id))) or 0) + 1

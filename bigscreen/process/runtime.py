@@ -80,8 +80,35 @@ class Runtime:
 
     @cached_property
     def areas(self) -> AreaIndex:
+        version = self.map_version()  # read first: a map stored meanwhile shows as a newer version later
         with self.sessions() as session:
-            return AreaIndex.load(session, self.config.city.levels, self.sessions)
+            return AreaIndex.load(session, self.config.city.levels, self.sessions, version)
+
+    def map_version(self) -> str | None:
+        """The map's version in Redis (`map:version`, set by `city import`; "" before any), or None when
+        Redis cannot be asked. On a connection of its own: a failure here is no lost write."""
+        if not self.settings.redis_url:
+            return None
+        try:
+            client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            try:
+                value = client.get(self.keys.map_version)
+            finally:
+                client.close()
+        except (redis.RedisError, OSError):
+            return None
+        return value.decode() if value else ""
+
+    def reload_areas(self, version: str | None) -> AreaIndex:
+        """Reads the area tree again (a new map was stored) and puts it in place of the one held, its
+        point index built first, so that no request waits for it. Code holding the old index keeps a
+        consistent one until it asks `areas` again."""
+        with self.sessions() as session:
+            index = AreaIndex.load(session, self.config.city.levels, self.sessions, version)
+        if index.at_level(index.grid_level):
+            index.locator
+        self.__dict__["areas"] = index
+        return index
 
     def on_close(self, close: Callable[[], None]) -> None:
         """Something opened for this process (the ingest writer, say) that `close` must close first."""

@@ -83,7 +83,7 @@ def children_of(areas: AreaIndex, code: str) -> list[AreaInfo]:
     if index is None:
         index = {}
         for a in sorted(areas.by_code.values(), key=lambda a: a.code):
-            if a.parent_code is not None and a.level <= areas.grid_level:
+            if a.parent_code is not None and a.level <= areas.grid_level and not a.retired:
                 index.setdefault(a.parent_code, []).append(a)
         _children_cache[areas] = index
     return index.get(code, [])

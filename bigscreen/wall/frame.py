@@ -79,8 +79,10 @@ def map_areas(rt: Runtime, scope_code: str) -> list:
     return [a for a in rt.areas.at_level(MAP_LEVEL) if scope_code in a.chain]
 
 
-def map_key(codes: Sequence[str]) -> str:
-    return f"{zlib.crc32(','.join(codes).encode()):08x}"
+def map_key(areas: Sequence) -> str:
+    """Names the map's areas (codes, names, positions) as a page was built with them: a re-imported
+    map that changed them gives another key, and walls built before it reload (geometry too)."""
+    return f"{zlib.crc32(','.join(f'{a.code}:{a.name}:{a.lat}:{a.lon}' for a in areas).encode()):08x}"
 
 
 def plan(rt: Runtime, scope: Scope, totals: dict[str, dict[str, int]] | None = None) -> ScopePlan:
@@ -88,7 +90,7 @@ def plan(rt: Runtime, scope: Scope, totals: dict[str, dict[str, int]] | None = N
     streets = [a for a in areas.at_level(2) if scope.code in a.chain]  # ranked on every wall
     shown = map_areas(rt, scope.code)
     grids = sum(1 for a in areas.at_level(areas.grid_level) if scope.code in a.chain)
-    return ScopePlan(scope, streets, MAP_LEVEL, shown, map_key([a.code for a in shown]), tuple(a.code.encode() for a in shown),
+    return ScopePlan(scope, streets, MAP_LEVEL, shown, map_key(shown), tuple(a.code.encode() for a in shown),
                      static_figures(scope, shown, grids, totals or {}))
 
 

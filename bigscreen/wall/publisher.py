@@ -46,11 +46,13 @@ ALERTS_READ_ALL = (b"rebuild",)  # `changed` payloads after which every alert is
 
 
 class FramePublisher:
-    PLANS_EVERY_S = 60.0  # what each scope shows (areas, people and workforce totals) is read again this often
+    PLANS_EVERY_S = 60.0  # what each scope shows (areas, people and workforce totals) is read again this often,
+    # and at once when the process's area tree is replaced (a new map: bigscreen.jobs.watch)
     def __init__(self, rt: Runtime, is_leader: Callable[[], bool] = lambda: True) -> None:
         self.rt = rt
         self.is_leader = is_leader
         self._plans: list[ScopePlan] | None = None
+        self._planned_areas = None  # the area tree the plans were made from
         self.plans_read_at = 0.0
         self._alerts: list[WallAlert] = []
         self._alerts_stale = True  # read them all at the first build
@@ -122,9 +124,11 @@ class FramePublisher:
     def publish(self) -> dict[str, bytes]:
         """Builds and stores every scope's frame now; returns them by scope code."""
         now = self.rt.clock()
-        if self._plans is None or time.monotonic() - self.plans_read_at >= self.PLANS_EVERY_S:
+        if (self._plans is None or time.monotonic() - self.plans_read_at >= self.PLANS_EVERY_S
+                or self.rt.areas is not self._planned_areas):  # a new map (bigscreen.jobs.watch reloaded it)
             with self.rt.sessions() as session:  # people and workforce change with an import: read them again
                 totals = area_totals(session)
+            self._planned_areas = self.rt.areas
             self._plans = [plan(self.rt, s, totals) for s in scopes(self.rt)]
             self.plans_read_at = time.monotonic()
         self._refresh_alerts()
