@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     run_jobs: bool = Field(True, description="Web workers also run the scheduled jobs and the wall's frames "
                                              "(one process among all of them leads at a time).")
 
+    ready_frame_age_s: float = Field(30.0, gt=0, description="/readyz fails when the city wall's frame is older than this.")
+
     @field_validator("data_dir", "config_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
