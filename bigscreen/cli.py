@@ -434,10 +434,27 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
         if sync_live(rt):
             click.echo("live counters rebuilt from the database")
         rt.close()
+        if workers > 1:  # each worker a fresh process: its figures go to files a scrape of any worker sums
+            _metrics_dir(settings.data_dir / "metrics")
         uvicorn.run("bigscreen.asgi:app", factory=True, host=host, port=port, workers=workers, log_level="warning",
                     ws_per_message_deflate=settings.ws_deflate)
     finally:
         release_redis(owned, settings)
+
+
+def _metrics_dir(path: Path) -> None:
+    """prometheus-client's multiprocess mode for the workers about to start (they inherit the
+    environment), in a directory emptied of an earlier run's files."""
+    import os
+    import shutil
+
+    from bigscreen.process.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        return  # the operator chose one
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(path)
 
 
 @main.command("scheduler")
