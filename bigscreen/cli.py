@@ -411,6 +411,46 @@ def rebuild_cmd(data_dir: Path | None) -> None:
         release_redis(owned, settings)
 
 
+@main.command("backup")
+@data_dir_option
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+def backup_cmd(data_dir: Path | None, archive: Path) -> None:
+    """Write a consistent snapshot of the embedded database and the config to ARCHIVE (.tar.gz), also while the app runs."""
+    from bigscreen.process.backup import BackupError, backup
+
+    try:
+        manifest = backup(_settings(data_dir), archive)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"backed up the database and {len(manifest.config_files)} config file(s) to {archive}")
+
+
+@main.command("restore")
+@data_dir_option
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Overwrite the data dir's database (everything using it stopped).")
+def restore_cmd(data_dir: Path | None, archive: Path, replace: bool) -> None:
+    """Restore a backup into a stopped data dir, then rebuild the live figures in Redis from it."""
+    from bigscreen.jobs.watch import repair
+    from bigscreen.process.backup import BackupError, restore
+    from bigscreen.process.datadir import ensure_redis, release_redis
+
+    settings = _settings(data_dir)
+    try:
+        restore(settings, archive, replace=replace)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    settings, owned = ensure_redis(settings)
+    try:
+        rt = _runtime(settings)
+        count = repair(rt)
+        rt.close()
+    finally:
+        release_redis(owned, settings)
+    click.echo(f"restored {archive}; live figures rebuilt from {count} events; its config is in "
+               f"{settings.data_dir / 'config'} (point BIGSCREEN_CONFIG_DIR there to use it)")
+
+
 @main.command("serve")
 @data_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True)
