@@ -21,6 +21,7 @@ from starlette.types import Lifespan
 from bigscreen.app import create_app
 from bigscreen.jobs import schedule
 from bigscreen.jobs.watch import start_watch
+from bigscreen.process import metrics
 from bigscreen.process.runtime import Runtime
 from bigscreen.process.settings import Settings
 
@@ -58,6 +59,7 @@ def _with_jobs(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
                 yield state
         finally:
             await asyncio.to_thread(background.shutdown)
+            metrics.process_ended()
 
     return lifespan
 
@@ -76,5 +78,6 @@ def _with_watch(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
         finally:
             stop.set()
             await asyncio.to_thread(thread.join, 5)
+            metrics.process_ended()
 
     return lifespan

@@ -451,6 +451,46 @@ def rebuild_cmd(data_dir: Path | None) -> None:
         release_redis(owned, settings)
 
 
+@main.command("backup")
+@data_dir_option
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+def backup_cmd(data_dir: Path | None, archive: Path) -> None:
+    """Write a consistent snapshot of the embedded database and the config to ARCHIVE (.tar.gz), also while the app runs."""
+    from bigscreen.process.backup import BackupError, backup
+
+    try:
+        manifest = backup(_settings(data_dir), archive)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"backed up the database and {len(manifest.config_files)} config file(s) to {archive}")
+
+
+@main.command("restore")
+@data_dir_option
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Overwrite the data dir's database (everything using it stopped).")
+def restore_cmd(data_dir: Path | None, archive: Path, replace: bool) -> None:
+    """Restore a backup into a stopped data dir, then rebuild the live figures in Redis from it."""
+    from bigscreen.jobs.watch import repair
+    from bigscreen.process.backup import BackupError, restore
+    from bigscreen.process.datadir import ensure_redis, release_redis
+
+    settings = _settings(data_dir)
+    try:
+        restore(settings, archive, replace=replace)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    settings, owned = ensure_redis(settings)
+    try:
+        rt = _runtime(settings)
+        count = repair(rt)
+        rt.close()
+    finally:
+        release_redis(owned, settings)
+    click.echo(f"restored {archive}; live figures rebuilt from {count} events; its config is in "
+               f"{settings.data_dir / 'config'} (point BIGSCREEN_CONFIG_DIR there to use it)")
+
+
 @main.command("serve")
 @data_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -474,10 +514,27 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
         if sync_live(rt):
             click.echo("live counters rebuilt from the database")
         rt.close()
+        if workers > 1:  # each worker a fresh process: its figures go to files a scrape of any worker sums
+            _metrics_dir(settings.data_dir / "metrics")
         uvicorn.run("bigscreen.asgi:app", factory=True, host=host, port=port, workers=workers, log_level="warning",
                     ws_per_message_deflate=settings.ws_deflate)
     finally:
         release_redis(owned, settings)
+
+
+def _metrics_dir(path: Path) -> None:
+    """prometheus-client's multiprocess mode for the workers about to start (they inherit the
+    environment), in a directory emptied of an earlier run's files."""
+    import os
+    import shutil
+
+    from bigscreen.process.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        return  # the operator chose one
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(path)
 
 
 @main.command("scheduler")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +32,7 @@ from bigscreen.db.models import Event, EventTransition
 from bigscreen.db.session import IN_CHUNK
 from bigscreen.domain.lifecycle import Status
 from bigscreen.live.writer import event_tag
+from bigscreen.process import metrics
 
 log = logging.getLogger(__name__)
 GROUP_MAX_EVENTS = 2000
@@ -124,7 +126,9 @@ class IngestWriter:
                 group.append(nxt)
                 size += len(nxt.rows)
             try:
+                started = time.perf_counter()
                 results, fresh, alerts = self._store_group(group)
+                metrics.ingest_group(len(group), size, time.perf_counter() - started, self._jobs.qsize())
             except Exception as exc:  # every waiting request learns of it; nothing was committed
                 log.exception("ingest group of %d event(s) failed", size)
                 for j in group:

@@ -18,6 +18,8 @@ import time
 
 import redis
 
+from bigscreen.process import metrics
+
 log = logging.getLogger(__name__)
 
 LEADER_TTL_S = 15.0
@@ -67,6 +69,7 @@ class LeaderLock:
         self._held_at = started if leads else None
         if leads != was_leader:
             log.info("%s leader (%s)", "now" if leads else "no longer", self.token)
+            metrics.leader_changes.labels("took" if leads else "lost").inc()
         return leads
 
     def release(self) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bigscreen.jobs.resync import Busy, resync
+from bigscreen.process import metrics
 from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def reconcile(rt: Runtime, now: datetime | None = None) -> Repairs:
         return Repairs()
     repairs = Repairs(done.differences, done.moving)
     if repairs:
+        metrics.reconcile_repairs.inc(len(repairs))
         for line in repairs.lines[:LOG_LINES]:
             log.warning("reconcile repaired %s", line)
         log.warning("reconcile: %d repair(s) from SQL (%d shown)", len(repairs), min(len(repairs), LOG_LINES))

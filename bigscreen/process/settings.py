@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -28,6 +28,22 @@ class Settings(BaseSettings):
                                                 "frame is ~17 KB instead of ~5 KB, and 500 walls cost a seventh of the CPU.")
     run_jobs: bool = Field(True, description="Web workers also run the scheduled jobs and the wall's frames "
                                              "(one process among all of them leads at a time).")
+
+    ready_frame_age_s: float = Field(30.0, gt=0, description="/readyz fails when the city wall's frame is older than this.")
+    metrics_token: SecretStr | None = Field(None, description="Bearer token that may read /metrics from any address.")
+    metrics_allow: str = Field("127.0.0.0/8,::1", description="Addresses (comma-separated, CIDR) that may read /metrics "
+                               "without a token. Behind a proxy on this machine every request comes from loopback: "
+                               "block /metrics there or set this empty and use a token.")
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        for net in value.split(","):
+            if net.strip():
+                ipaddress.ip_network(net.strip(), strict=False)  # ValueError names the bad entry
+        return value
 
     @field_validator("data_dir", "config_dir")
     @classmethod

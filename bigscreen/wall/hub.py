@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ import redis.asyncio as aioredis
 
 from bigscreen.live.health import FiguresUnavailable, RedisHealth
 from bigscreen.live.keys import Keys
+from bigscreen.process import metrics
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class FrameHub:
     async def subscribe(self, scope: str) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(maxsize=1)
         self._viewers.setdefault(scope, set()).add(queue)
+        metrics.viewers.labels(scope).inc()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._listen())
         try:
@@ -62,8 +65,9 @@ class FrameHub:
 
     def unsubscribe(self, scope: str, queue: asyncio.Queue) -> None:
         viewers = self._viewers.get(scope)
-        if viewers is not None:
+        if viewers is not None and queue in viewers:
             viewers.discard(queue)
+            metrics.viewers.labels(scope).dec()
             if not viewers:
                 del self._viewers[scope]
 
@@ -94,6 +98,7 @@ class FrameHub:
                     frames = await self._redis().mget([self.keys.frame(s) for s in scopes])
                     for scope, frame in zip(scopes, frames):
                         if frame is not None:
+                            _observe_lag(frame)
                             ready = self.encode(frame.decode())
                             for queue in list(self._viewers.get(scope, ())):
                                 _offer(queue, ready)
@@ -104,6 +109,15 @@ class FrameHub:
             finally:
                 with contextlib.suppress(aioredis.RedisError, OSError):
                     await pubsub.aclose()
+
+
+def _observe_lag(frame: bytes) -> None:
+    """The frame's age as the worker hands it over (its `built_ms`, found without parsing the frame)."""
+    at = frame.find(b'"built_ms":')
+    if at >= 0:
+        end = frame.find(b",", at)
+        with contextlib.suppress(ValueError):
+            metrics.push_lag_seconds.observe(max(0.0, time.time() - int(frame[at + 11:end]) / 1000))
 
 
 def _offer(queue: asyncio.Queue, frame: Any) -> None:

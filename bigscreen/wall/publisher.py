@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bigscreen.alerts.desk import LIVE_STATUSES
 from bigscreen.geo.totals import area_totals
+from bigscreen.process import metrics
 from bigscreen.process.runtime import Runtime
 from bigscreen.wall.frame import ALERTS_READ, ScopePlan, WallAlert, build_frames, plan, scopes, wall_alerts
 
@@ -123,7 +124,7 @@ class FramePublisher:
 
     def publish(self) -> dict[str, bytes]:
         """Builds and stores every scope's frame now; returns them by scope code."""
-        now = self.rt.clock()
+        now, started = self.rt.clock(), time.perf_counter()
         if (self._plans is None or time.monotonic() - self.plans_read_at >= self.PLANS_EVERY_S
                 or self.rt.areas is not self._planned_areas):  # a new map (bigscreen.jobs.watch reloaded it)
             with self.rt.sessions() as session:  # people and workforce change with an import: read them again
@@ -139,6 +140,7 @@ class FramePublisher:
             pipe.set(self.rt.keys.frame(code), body, ex=FRAME_TTL_S)
         pipe.publish(self.rt.keys.frames, ",".join(frames))
         pipe.execute()
+        metrics.frame_build_seconds.observe(time.perf_counter() - started)
         return frames
 
     def run(self, stop: threading.Event) -> None:
