@@ -17,7 +17,7 @@ from bigscreen.api.events import RT, Id, ingest
 from bigscreen.api.responses import JSON
 from bigscreen.auth.privacy import mask_text
 from bigscreen.db.models import Event
-from bigscreen.db.reading import UNREADABLE, one_row
+from bigscreen.db.reading import UNREADABLE, one_row, unreadable
 from bigscreen.domain.lifecycle import CLOSED_STATUSES
 from bigscreen.domain.schemas import MAX_ID, AwareDatetime, EventIn, Problem, field_error, validation_errors
 
@@ -83,7 +83,9 @@ def list_requests(
     with rt.sessions() as session:
         try:
             events = session.scalars(q).all()
-        except UNREADABLE:  # one row another tool left unreadable: list the others
+        except UNREADABLE as exc:  # one row another tool left unreadable: list the others
+            if not unreadable(exc):
+                raise
             events = [e for i in session.scalars(q.with_only_columns(Event.id)).all() if (e := _readable(session, i))]
         return [request_out(e, rt) for e in events]
 
@@ -92,6 +94,8 @@ def _readable(session, event_id: int) -> Event | None:
     try:
         return session.get(Event, event_id)
     except UNREADABLE as exc:
+        if not unreadable(exc):
+            raise
         log.error("skipping unreadable event %s: %s", event_id, exc)
         return None
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from bigscreen.auth.privacy import mask_text
 from bigscreen.db.models import Event, EventTransition
-from bigscreen.db.reading import UNREADABLE, one_row
+from bigscreen.db.reading import UNREADABLE, one_row, unreadable
 from bigscreen.db.session import IN_CHUNK
 from bigscreen.domain.schemas import Problem
 from bigscreen.geo.areas import AreaIndex
@@ -52,7 +52,9 @@ def load_events(conn: Connection, event_ids: Sequence[int]) -> dict[int, EventRe
         chunk = list(event_ids[start:start + IN_CHUNK])
         try:
             out.update((row.id, EventRecord(**row._mapping)) for row in conn.execute(_EVENTS, {"ids": chunk}))
-        except UNREADABLE:  # one bad row: read them one by one, so that only it is refused
+        except UNREADABLE as exc:  # one bad row: read them one by one, so that only it is refused
+            if not unreadable(exc):
+                raise
             for event_id in chunk:
                 try:
                     out[event_id] = load_event(conn, event_id)

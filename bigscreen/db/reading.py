@@ -13,13 +13,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Column, Connection, Row, Select
-from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
 
 from bigscreen.domain.schemas import Problem
 
 log = logging.getLogger(__name__)
 PAGE = 5000
-UNREADABLE = (ValueError, OverflowError, TypeError, DataError, StatementError)
+UNREADABLE = (ValueError, OverflowError, TypeError, DataError, StatementError)  # catch these, then ask `unreadable`
+
+
+def unreadable(exc: Exception) -> bool:
+    """Whether an exception caught as UNREADABLE is a value that cannot be read back, rather than
+    a database that is away: SQLAlchemy's OperationalError is a StatementError too, and an outage
+    must reach the outage handlers (503), not be logged as a bad row and skipped or refused."""
+    return not isinstance(exc, DBAPIError) or isinstance(exc, DataError)
 
 
 def readable_rows(conn: Connection, query: Select, key: Column, *, what: str, page: int = PAGE) -> Iterator[Row]:
@@ -31,7 +38,9 @@ def readable_rows(conn: Connection, query: Select, key: Column, *, what: str, pa
         try:
             rows = conn.execute(bounded).all()
             read, last_seen = len(rows), rows[-1]._mapping[key] if rows else None
-        except UNREADABLE:
+        except UNREADABLE as exc:
+            if not unreadable(exc):
+                raise
             ids = conn.scalars(bounded.with_only_columns(key, maintain_column_froms=True)).all()
             rows = list(_each(conn, query, key, ids, what))
             read, last_seen = len(ids), ids[-1] if ids else None
@@ -46,6 +55,8 @@ def _each(conn: Connection, query: Select, key: Column, ids: list[int], what: st
         try:
             yield conn.execute(query.where(key == row_id)).one()
         except UNREADABLE as exc:
+            if not unreadable(exc):
+                raise
             log.error("skipping unreadable %s %s: %s", what, row_id, exc)
 
 
@@ -56,6 +67,8 @@ def one_row(what: str, row_id: int) -> Iterator[None]:
     try:
         yield
     except UNREADABLE as exc:
+        if not unreadable(exc):
+            raise
         log.error("unreadable %s %s: %s", what, row_id, exc)
         raise Problem(409, {"message": f"{what} {row_id} is stored but cannot be read; "
                                        "the centre has logged it for an administrator"}) from None

@@ -101,3 +101,22 @@ def test_one_unreadable_case_is_answered_409_and_logged_never_500(client, runtim
     assert f"unreadable event {bad}" in caplog.text
     assert plain.get(f"/api/v1/events/{ids[0]}").status_code == 200
     assert plain.get(f"/open311/v2/requests/{ids[2]}.json").status_code == 200
+
+
+def test_a_database_away_is_not_taken_for_an_unreadable_row(client, runtime, monkeypatch):
+    """SQLAlchemy's OperationalError is a StatementError, as some unreadable values are: a case
+    asked for while the database is away answers 503 with Retry-After (try again), not 409 (this
+    row is broken), and nothing is logged as an unreadable row."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    event_id = _late_cases(client, runtime, n=1)[0]
+
+    def away(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("the database system is not yet accepting connections"))
+
+    monkeypatch.setattr(Session, "get", away)
+    for path in (f"/api/v1/events/{event_id}", f"/api/v1/events/{event_id}/history",
+                 f"/open311/v2/requests/{event_id}.json"):
+        r = client.get(path)
+        assert r.status_code == 503 and r.headers.get("retry-after"), (path, r.status_code, r.text)
