@@ -70,7 +70,7 @@ def main() -> None:
             env.pop("BIGSCREEN_REDIS_URL", None)
             started = time.perf_counter()
             done = subprocess.run([sys.executable, "-m", "bigscreen.cli", "city", "import", str(archive), "--crs", "gcj02",
-                                   "--quiet"], env=env, capture_output=True, text=True)
+                                   "--quiet"], env=env, capture_output=True, text=True, cwd=ROOT)  # this checkout's code
             wholes.append(time.perf_counter() - started)
             assert done.returncode == 0, done.stdout + done.stderr
             print(f"run {run + 1}: plan {plans[-1]:.2f} s, whole command {wholes[-1]:.2f} s")

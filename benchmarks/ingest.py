@@ -29,7 +29,8 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+CHECKOUT = Path(__file__).resolve().parent.parent  # the code measured is this script's own checkout's
+sys.path.insert(0, str(CHECKOUT))
 
 from bigscreen.api.auth import create_api_key  # noqa: E402
 from bigscreen.live.server import EmbeddedRedis  # noqa: E402
@@ -159,7 +160,8 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "BIGSCREEN_DATA_DIR": str(tmp), "BIGSCREEN_REDIS_URL": redis_server.url}
         server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "bigscreen.asgi:app", "--port", str(port),
-                                   "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"], env=env)
+                                   "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"], env=env,
+                                  cwd=CHECKOUT)  # `-m` imports from the current directory first: serve this checkout's code
         url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(200):

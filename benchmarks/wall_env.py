@@ -213,7 +213,8 @@ class Env:
                "BIGSCREEN_RUN_JOBS": "false"}  # the benchmark runs its own frame publisher
         self.server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "bigscreen.asgi:app", "--port", str(self.port),
                                         "--workers", str(self.workers), "--log-level", "warning", "--no-access-log",
-                                        *self.uvicorn_args], env=env)
+                                        *self.uvicorn_args], env=env,
+                                       cwd=Path(__file__).resolve().parent.parent)  # this checkout's code (`-m` imports from the cwd first)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
