@@ -154,3 +154,44 @@ def live_server(runtime):
     server = LiveServer(create_app(runtime).server, _free_port()).start()
     yield server
     server.stop()
+
+
+# -- a data dir and `bigscreen serve` in processes of their own (fault and browser tests) -----------------
+
+@pytest.fixture
+def city_dir(tmp_path, test_config, city_plan):
+    """A data dir whose SQLite database holds the small test city, a source's API key and a kiosk token
+    (a fault_support.CityDir)."""
+    from fault_support import SOURCE, CityDir
+
+    from bigscreen.api.auth import create_api_key
+    from bigscreen.auth.kiosk import create_kiosk_token
+    from bigscreen.geo.citybuild import store_city
+    from bigscreen.process.datadir import prepare_database
+
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    rt = Runtime(settings, test_config)
+    prepare_database(rt)
+    with rt.sessions() as session, session.begin():
+        store_city(session, city_plan)
+    key, token = create_api_key(rt, SOURCE), create_kiosk_token(rt, "故障测试大屏")
+    rt.close()
+    return CityDir(data_dir, settings.sqlalchemy_url, key, token)
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """serve(city, workers=2, env={...}) starts `bigscreen serve` and waits until it answers."""
+    from fault_support import Served
+
+    started: list[Served] = []
+
+    def start(city, **kw) -> Served:
+        s = Served(city, tmp_path / f"serve-{len(started)}.log", **kw)
+        started.append(s)
+        return s.wait_ready()
+
+    yield start
+    for s in started:
+        s.stop()
