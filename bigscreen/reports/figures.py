@@ -14,7 +14,7 @@ from sqlalchemy import Connection, and_, case, cast, distinct, func, literal, or
 from sqlalchemy import Integer as SqlInteger
 from sqlalchemy.sql import ColumnElement
 
-from bigscreen.db.models import Area, Event, FieldActivity
+from bigscreen.db.models import Area, Event, FieldActivity, MediationStep
 from bigscreen.domain.lifecycle import CLOSED_STATUSES, MEDIATION_RUNGS, RESOLUTION_LEVELS, Status
 from bigscreen.geo.areas import AreaIndex
 from bigscreen.live.field_work import CHECK_IN, COUNTED_FIELDS, DUTY_FIELD, FIELD_KINDS, PATROL, VISIT, workforce
@@ -23,7 +23,7 @@ from bigscreen.live.kpi import headline
 _CLOSED = [s.value for s in CLOSED_STATUSES]
 
 
-def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+def count_of(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
@@ -43,18 +43,18 @@ def counters(conn: Connection, where: ColumnElement[bool], now: datetime, *, joi
     """The counters of the events matching `where`, named as the live hashes name them."""
     e = Event.__table__.c
     closed = e.status.in_(_CLOSED)
-    columns = {f"st:{s.value}": _count(e.status == s.value) for s in Status}
+    columns = {f"st:{s.value}": count_of(e.status == s.value) for s in Status}
     columns |= {
-        "ontime": _count(and_(closed, e.closed_at <= e.deadline)),
-        "overdue": _count(and_(~closed, e.deadline < now)),
+        "ontime": count_of(and_(closed, e.closed_at <= e.deadline)),
+        "overdue": count_of(and_(~closed, e.deadline < now)),
         "handle_s": func.coalesce(func.sum(case((closed, handling_seconds(conn.dialect.name)), else_=0)), 0),
-        "rated": _count(e.rating.is_not(None)),
-        "satisfied": _count(e.rating >= 2),
-        "med:mediated": _count(e.dispute_outcome == "mediated"),
-        "med:referred": _count(e.dispute_outcome == "referred"),
+        "rated": count_of(e.rating.is_not(None)),
+        "satisfied": count_of(e.rating >= 2),
+        "med:mediated": count_of(e.dispute_outcome == "mediated"),
+        "med:referred": count_of(e.dispute_outcome == "referred"),
     }
-    columns |= {f"lvl:{lv}": _count(and_(closed, e.resolved_level == lv)) for lv in RESOLUTION_LEVELS}
-    columns |= {f"med:lvl:{r}": _count(and_(e.dispute_outcome == "mediated", e.dispute_rung == r)) for r in MEDIATION_RUNGS}
+    columns |= {f"lvl:{lv}": count_of(and_(closed, e.resolved_level == lv)) for lv in RESOLUTION_LEVELS}
+    columns |= {f"med:lvl:{r}": count_of(and_(e.dispute_outcome == "mediated", e.dispute_rung == r)) for r in MEDIATION_RUNGS}
     query = select(*(c.label(name.replace(":", "_")) for name, c in columns.items())).select_from(
         Event.__table__.join(Area.__table__, Area.__table__.c.id == e.grid_id) if joined else Event.__table__
     ).where(where)
@@ -62,7 +62,7 @@ def counters(conn: Connection, where: ColumnElement[bool], now: datetime, *, joi
     return {name: int(value) for name, value in zip(columns, row)}
 
 
-def _in_area(areas: AreaIndex, code: str) -> ColumnElement[bool]:
+def in_area(areas: AreaIndex, code: str) -> ColumnElement[bool]:
     path = "/".join(areas.by_code[code].chain)
     a = Area.__table__.c
     return or_(a.path == path, a.path.like(path + "/%"))
@@ -72,13 +72,13 @@ def area_kpi(conn: Connection, areas: AreaIndex, code: str, now: datetime, day_s
     """An area's headline figures as `GET /api/v1/kpi` shows them, from SQL alone. `day_start`
     is the start of the city's local day that holds `now`."""
     e = Event.__table__.c
-    area = _in_area(areas, code)
+    area = in_area(areas, code)
     day_end = day_start + timedelta(days=1)
     whole = counters(conn, area, now)
     day = counters(conn, and_(area, e.reported_at >= day_start, e.reported_at < day_end), now)
     closed_today = and_(area, e.status.in_(_CLOSED), e.closed_at >= day_start, e.closed_at < day_end)
     flows = conn.execute(
-        select(_count(literal(True)), _count(e.closed_at <= e.deadline))
+        select(count_of(literal(True)), count_of(e.closed_at <= e.deadline))
         .select_from(Event.__table__.join(Area.__table__, Area.__table__.c.id == e.grid_id)).where(closed_today)
     ).one()
     day |= {"fl:closed": int(flows[0]), "fl:ontime": int(flows[1])}
@@ -94,9 +94,9 @@ def field_work_counters(conn: Connection, areas: AreaIndex, code: str, day_start
     names it: distinct workers who checked in (wf:duty), patrols (wf:patrol), visits (wf:visit)."""
     f, a = FieldActivity.__table__.c, Area.__table__.c
     row = conn.execute(
-        select(func.count(distinct(case((f.kind == CHECK_IN, f.worker_id)))), _count(f.kind == PATROL), _count(f.kind == VISIT))
+        select(func.count(distinct(case((f.kind == CHECK_IN, f.worker_id)))), count_of(f.kind == PATROL), count_of(f.kind == VISIT))
         .select_from(FieldActivity.__table__.join(Area.__table__, a.code == f.grid_code))
-        .where(_in_area(areas, code), f.kind.in_(FIELD_KINDS), f.at >= day_start, f.at < day_start + timedelta(days=1))
+        .where(in_area(areas, code), f.kind.in_(FIELD_KINDS), f.at >= day_start, f.at < day_start + timedelta(days=1))
     ).one()
     return {DUTY_FIELD: int(row[0]), COUNTED_FIELDS[PATROL]: int(row[1]), COUNTED_FIELDS[VISIT]: int(row[2])}
 
@@ -104,3 +104,40 @@ def field_work_counters(conn: Connection, areas: AreaIndex, code: str, day_start
 def field_work(conn: Connection, areas: AreaIndex, code: str, day_start: datetime) -> dict[str, int]:
     """on_duty, patrols_today and visits_today of docs/METRICS.md for an area and a local day."""
     return workforce(field_work_counters(conn, areas, code, day_start))
+
+
+def period_counters(conn: Connection, where: ColumnElement[bool], start: datetime, end: datetime,
+                    as_of: datetime, *, joined: bool = True) -> dict[str, int]:
+    """The counters of the cases reported in [start, end) that match `where`, as they stood at
+    `as_of` (the period's end, or now for a period not yet over), named as the live hashes name
+    them so that `bigscreen.live.kpi.figures` turns them into the same rates (docs/METRICS.md,
+    "Reports"). A case closed after `as_of` is open here; a rating or a settled dispute after it
+    does not count yet. `fl:closed` is the flow: cases closed in the period, whenever reported."""
+    e, m = Event.__table__.c, MediationStep.__table__.c
+    cohort = and_(where, e.reported_at >= start, e.reported_at < end)
+    closed = and_(e.closed_at.is_not(None), e.closed_at < as_of)
+    rated = and_(closed, e.rating.is_not(None), e.rated_at < as_of)
+    settled = (select(m.outcome).where(m.event_id == e.id, m.outcome.in_(("mediated", "referred")), m.at < as_of)
+               .order_by(m.at.desc(), m.id.desc()).limit(1).scalar_subquery())
+    settled_rung = (select(m.rung).where(m.event_id == e.id, m.outcome == "mediated", m.at < as_of)
+                    .order_by(m.at.desc(), m.id.desc()).limit(1).scalar_subquery())
+    columns = {
+        "st:closed": count_of(closed),
+        "st:reported": count_of(~closed),  # every status before closure, as of then
+        "ontime": count_of(and_(closed, e.closed_at <= e.deadline)),
+        "overdue": count_of(and_(~closed, e.deadline < as_of)),
+        "handle_s": func.coalesce(func.sum(case((closed, handling_seconds(conn.dialect.name)), else_=0)), 0),
+        "rated": count_of(rated),
+        "satisfied": count_of(and_(rated, e.rating >= 2)),
+        "med:mediated": count_of(settled == "mediated"),
+        "med:referred": count_of(settled == "referred"),
+    }
+    columns |= {f"lvl:{lv}": count_of(and_(closed, e.resolved_level == lv)) for lv in RESOLUTION_LEVELS}
+    columns |= {f"med:lvl:{r}": count_of(and_(settled == "mediated", settled_rung == r)) for r in MEDIATION_RUNGS}
+    source = Event.__table__.join(Area.__table__, Area.__table__.c.id == e.grid_id) if joined else Event.__table__
+    row = conn.execute(select(*(c.label(n.replace(":", "_")) for n, c in columns.items())).select_from(source)
+                       .where(cohort)).one()
+    out = {name: int(value) for name, value in zip(columns, row)}
+    flow = and_(where, e.closed_at >= start, e.closed_at < end, e.closed_at < as_of)
+    out["fl:closed"] = int(conn.execute(select(func.count()).select_from(source).where(flow)).scalar_one())
+    return out

@@ -1,0 +1,156 @@
+"""A report for a period and an area, from SQL (docs/METRICS.md, "Reports"): the headline figures
+against the period before (环比) and the same period a year earlier (同比) where the history covers
+it, the days of the period, and the rankings of the areas one level down and of the departments.
+
+Every figure is `bigscreen.live.kpi.figures` over `figures.period_counters`: the cases reported in
+the period, as they stood at its end (or now, for a period not yet over).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from bigscreen.db.models import Area, Event
+from bigscreen.live.kpi import figures
+from bigscreen.process.runtime import Runtime
+from bigscreen.reports.figures import count_of, in_area, period_counters
+from bigscreen.reports.periods import Period
+
+HEADLINE = ("reported", "closed_in_period", "closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours",
+            "resolved_locally_share", "mediation_success")
+RATES = ("closure_rate", "ontime_rate", "satisfaction", "resolved_locally_share", "mediation_success")
+RANK_BY = ("ontime_rate", "closure_rate", "satisfaction")  # the first decides; ties go to the next, then the code
+
+
+class ReportError(ValueError):
+    """A report that cannot be made (an unknown area, a period before the history); says why."""
+
+
+@dataclass
+class Comparison:
+    value: float | int | None
+    previous: float | int | None
+    year_before: float | int | None  # None where the history does not reach back a year
+
+    @property
+    def change(self) -> float | None:
+        """Against the period before: a difference for rates and hours, a fraction for counts."""
+        return _change(self.value, self.previous)
+
+    @property
+    def change_year(self) -> float | None:
+        return _change(self.value, self.year_before)
+
+
+@dataclass
+class Ranked:
+    code: str
+    name: str
+    figures: dict[str, Any]
+    rank: int
+    previous_rank: int | None
+
+    @property
+    def rank_change(self) -> int | None:
+        """Places climbed since the period before (negative: places lost)."""
+        return None if self.previous_rank is None else self.previous_rank - self.rank
+
+
+@dataclass
+class Report:
+    area_code: str
+    area_name: str
+    period: Period
+    start: datetime
+    end: datetime
+    as_of: datetime
+    produced_at: datetime
+    headline: dict[str, Comparison]
+    days: list[tuple[date, int, int]]  # (local day, reported, closed)
+    areas: list[Ranked] = field(default_factory=list)
+    departments: list[Ranked] = field(default_factory=list)
+
+
+def build_report(rt: Runtime, period: Period, area_code: str, now: datetime) -> Report:
+    areas = rt.areas
+    info = areas.by_code.get(area_code)
+    if info is None or info.retired:
+        raise ReportError(f"unknown area {area_code!r}")
+    if info.level >= areas.grid_level:
+        raise ReportError(f"area {area_code} is a grid: reports cover the city, a district, a street or a community")
+    tz = rt.tz
+    start, end = period.bounds(tz)
+    if start > now:
+        raise ReportError(f"period {period.label} begins after now")
+    where = in_area(areas, area_code)
+    with rt.engine.connect() as conn:
+        first = conn.scalar(select(func.min(Event.reported_at)))
+        if first is None or end <= first:
+            raise ReportError(f"period {period.label} ends before the history begins"
+                              + (f" ({first.astimezone(tz).date().isoformat()})" if first else " (no cases yet)"))
+        now_figures = _figures(conn, where, period, tz, now)
+        before = _figures(conn, where, period.previous(), tz, now)
+        year = period.year_before()
+        covered = first.astimezone(tz).date() <= year.first  # the history began by the comparison's first day
+        year_figures = _figures(conn, where, year, tz, now) if covered else None
+        headline = {name: Comparison(now_figures[name], before[name], year_figures[name] if year_figures else None)
+                    for name in HEADLINE}
+        days = _days(conn, where, period, tz, min(end, now))
+        children = [a for a in areas.by_code.values() if a.parent_code == area_code and not a.retired]
+        ranked_areas = _rank(conn, [(a.code, a.name, in_area(areas, a.code)) for a in sorted(children, key=lambda a: a.code)],
+                             period, tz, now)
+        departments = [(d.code, d.name, (Event.department_code == d.code) & where) for d in rt.config.departments]
+        ranked_departments = _rank(conn, departments, period, tz, now)
+    return Report(area_code, info.name, period, start, end, min(end, now), now, headline, days,
+                  ranked_areas, [r for r in ranked_departments if r.figures["reported"]])
+
+
+def _figures(conn: Connection, where, period: Period, tz, now: datetime) -> dict[str, Any]:
+    start, end = period.bounds(tz)
+    counters = period_counters(conn, where, start, end, min(end, now))
+    out = figures(counters)
+    out["closed_in_period"] = counters["fl:closed"]
+    return out
+
+
+def _days(conn: Connection, where, period: Period, tz, as_of: datetime) -> list[tuple[date, int, int]]:
+    """Cases reported and cases closed on each local day of the period (one query)."""
+    e = Event.__table__.c
+    bounds = [(day, *Period("range", day, day).bounds(tz)) for day in period.each_day()]
+    columns = []
+    for _day, lo, hi in bounds:
+        columns.append(count_of((e.reported_at >= lo) & (e.reported_at < hi)))
+        columns.append(count_of((e.closed_at >= lo) & (e.closed_at < hi) & (e.closed_at < as_of)))
+    source = Event.__table__.join(Area.__table__, Area.__table__.c.id == e.grid_id)
+    row = conn.execute(select(*columns).select_from(source).where(where)).one()
+    return [(day, int(row[2 * i]), int(row[2 * i + 1])) for i, (day, _lo, _hi) in enumerate(bounds)]
+
+
+def _rank(conn: Connection, subjects: list, period: Period, tz, now: datetime) -> list[Ranked]:
+    """Areas or departments ranked by RANK_BY in this period and the one before; a subject with no
+    case in a period has no rank in it."""
+    current = {code: _figures(conn, where, period, tz, now) for code, _name, where in subjects}
+    previous = {code: _figures(conn, where, period.previous(), tz, now) for code, _name, where in subjects}
+    now_rank, before_rank = _places(current), _places(previous)
+    names = {code: name for code, name, _where in subjects}
+    return sorted((Ranked(code, names[code], current[code], now_rank.get(code, 0), before_rank.get(code))
+                   for code in current), key=lambda r: (r.rank == 0, r.rank, r.code))
+
+
+def _places(by_code: dict[str, dict]) -> dict[str, int]:
+    counted = [code for code, f in by_code.items() if f["reported"]]
+    key = lambda code: tuple(-(by_code[code][name] if by_code[code][name] is not None else -1) for name in RANK_BY) + (code,)  # noqa: E731
+    return {code: place for place, code in enumerate(sorted(counted, key=key), start=1)}
+
+
+def _change(value, base) -> float | None:
+    if value is None or base is None:
+        return None
+    if isinstance(value, int) and isinstance(base, int):
+        return round((value - base) / base, 4) if base else None
+    return round(value - base, 4)
+
