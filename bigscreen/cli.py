@@ -434,6 +434,39 @@ def events_import(file: Path, source: str, channel: str, quiet: bool, data_dir: 
                "live figures rebuilt")
 
 
+@main.command("report")
+@click.option("--period", required=True, help="2026-W48 (a week), 2026-11 (a month), 2026-Q4, 2026, or "
+                                               "2026-11-03..2026-11-17 (days, both included), in the city's calendar.")
+@click.option("--area", default=None, help="Area code (default: the city).")
+@click.option("--format", "fmt", type=click.Choice(["xlsx"]), default="xlsx", show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@data_dir_option
+def report_cmd(period: str, area: str | None, fmt: str, out: Path, lang: str, data_dir: Path | None) -> None:
+    """Write the report of a period and an area, its figures counted in SQL (docs/METRICS.md, "Reports")."""
+    from datetime import UTC, datetime
+
+    from bigscreen.reports.periods import PeriodError, parse_period
+    from bigscreen.reports.report import ReportError, build_report
+    from bigscreen.screens.report_xlsx import report_xlsx
+
+    rt = _runtime(_settings(data_dir))
+    try:
+        now = datetime.now(UTC)
+        try:
+            chosen = parse_period(period, now.astimezone(rt.tz).date())
+            report = build_report(rt, chosen, area, now)
+        except (PeriodError, ReportError) as exc:
+            raise click.BadParameter(str(exc), param_hint="'--period'" if isinstance(exc, PeriodError) else "'--area' or '--period'") from None
+        data = report_xlsx(report, lang)
+    finally:
+        rt.close()
+    partial = out.with_name(out.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(out)  # whole or not at all
+    click.echo(f"{out}: {report.area_name} {report.period.label}, {report.headline['reported'].value} cases reported")
+
+
 @main.command("rebuild")
 @data_dir_option
 def rebuild_cmd(data_dir: Path | None) -> None:

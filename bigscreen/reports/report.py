@@ -75,8 +75,12 @@ class Report:
     departments: list[Ranked] = field(default_factory=list)
 
 
-def build_report(rt: Runtime, period: Period, area_code: str, now: datetime) -> Report:
+def build_report(rt: Runtime, period: Period, area_code: str | None, now: datetime) -> Report:
+    """The report of `period` for the area `area_code` (None: the city); ReportError when it cannot be made."""
     areas = rt.areas
+    if not areas.at_level(0):
+        raise ReportError("no city in this database yet: `bigscreen city build` or `bigscreen city import` first")
+    area_code = area_code or areas.city.code
     info = areas.by_code.get(area_code)
     if info is None or info.retired:
         raise ReportError(f"unknown area {area_code!r}")

@@ -147,3 +147,33 @@ def test_no_year_on_year_where_the_history_does_not_reach_back(placed):
     report = build_report(rt, parse_period("2026-W47", NOW.date()), rt.areas.city.code, NOW)
     assert report.headline["reported"].value == 2 and report.headline["reported"].year_before is None
     assert report.headline["reported"].change_year is None
+
+
+def test_the_cli_writes_the_report_as_xlsx_with_numbers_and_dates(placed, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from openpyxl import load_workbook
+
+    from bigscreen.cli import main
+
+    rt, districts, _ = placed
+    monkeypatch.setenv("BIGSCREEN_DATA_DIR", str(rt.settings.data_dir))
+    monkeypatch.setenv("BIGSCREEN_DATABASE_URL", rt.settings.sqlalchemy_url)
+    out = tmp_path / "周报.xlsx"
+    done = CliRunner().invoke(main, ["report", "--period", "2026-W48", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    expected = build_report(rt, parse_period("2026-W48", NOW.date()), None, NOW)
+
+    book = load_workbook(out)
+    assert book.sheetnames == ["概览", "每日", "下级区域排名", "部门排名"]
+    rows = {r[0]: r[1:] for r in book["概览"].iter_rows(min_row=7, values_only=True)}
+    assert rows["受理量"][:2] == (5, 2) and rows["办结率"][0] == expected.headline["closure_rate"].value == 0.6
+    assert rows["按期办结率"][3:] == (1.0, -0.5), "the year before, where the history reaches, and the change"
+    assert book["概览"]["B7"].number_format == "0" and book["概览"]["B9"].number_format == "0.0%"
+    days = list(book["每日"].iter_rows(min_row=2, values_only=True))
+    assert len(days) == 7 and days[0][0].date() == date(2026, 11, 23) and days[-1][1:] == (1, 1)
+    ranked = list(book["下级区域排名"].iter_rows(min_row=2, values_only=True))
+    assert [(r[0], r[1]) for r in ranked[:2]] == [(1, districts[0].code), (2, districts[1].code)]
+    assert ranked[1][-2:] == (1, -1)
+
+    refused = CliRunner().invoke(main, ["report", "--period", "2026-W48", "--area", "999999", "--out", str(tmp_path / "x.xlsx")])
+    assert refused.exit_code == 2 and "unknown area" in refused.output and not (tmp_path / "x.xlsx").exists()
