@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -355,3 +356,19 @@ class Notification(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     ok: Mapped[bool] = mapped_column()
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportFile(Base):
+    """A produced report (bigscreen.jobs.reports, `bigscreen report`): one per period, area and
+    format; producing it again replaces it."""
+
+    __tablename__ = "report_files"
+    __table_args__ = (UniqueConstraint("period", "area_code", "format", name="uq_report_files_period_area_format"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(32), doc="2026-W48, 2026-11, 2026-Q4, 2026 or a range of days.")
+    kind: Mapped[str] = mapped_column(String(8), doc="week, month, quarter, year or range.")
+    area_code: Mapped[str] = mapped_column(String(32), index=True)
+    format: Mapped[str] = mapped_column(String(8))
+    produced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    content: Mapped[bytes] = mapped_column(LargeBinary)

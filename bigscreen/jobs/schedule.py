@@ -24,6 +24,7 @@ from bigscreen.alerts.spikes import detect_spikes
 from bigscreen.cases.supervision import supervise
 from bigscreen.jobs.leader import LeaderLock
 from bigscreen.jobs.reconcile import reconcile_job
+from bigscreen.jobs.reports import produce_due_reports
 from bigscreen.jobs.watch import start_watch
 from bigscreen.process.runtime import Runtime
 from bigscreen.wall.publisher import FramePublisher
@@ -35,6 +36,7 @@ SUPERVISE_EVERY_S = 5
 ESCALATE_EVERY_S = 15
 SPIKES_EVERY_S = 60
 RECONCILE_EVERY_S = 600  # a full read of SQL: at a million events it takes a minute or so
+REPORTS_EVERY_S = 300  # what is due and not stored yet: a report is at most five minutes late
 JOBS_STREAM_MAXLEN = 1000
 STOP_FRAMES_TIMEOUT_S = 5.0
 
@@ -58,6 +60,7 @@ JOBS: list[JobSpec] = [
     JobSpec("escalate_alerts", escalate_unacknowledged, ESCALATE_EVERY_S),
     JobSpec("detect_spikes", detect_spikes, SPIKES_EVERY_S),
     JobSpec("reconcile", reconcile_job, RECONCILE_EVERY_S),
+    JobSpec("produce_reports", produce_due_reports, REPORTS_EVERY_S),
 ]
 
 # Jobs that judge cases by the clock: while past history is being sent (the demo's backfill) they would

@@ -113,6 +113,14 @@ def period_counters(conn: Connection, where: ColumnElement[bool], start: datetim
     them so that `bigscreen.live.kpi.figures` turns them into the same rates (docs/METRICS.md,
     "Reports"). A case closed after `as_of` is open here; a rating or a settled dispute after it
     does not count yet. `fl:closed` is the flow: cases closed in the period, whenever reported."""
+    return period_counters_by(conn, where, start, end, as_of, None, joined=joined).get(None) or _empty()
+
+
+def period_counters_by(conn: Connection, where: ColumnElement[bool], start: datetime, end: datetime, as_of: datetime,
+                       by, *, joined: bool = True) -> dict:
+    """`period_counters` for each value of the column `by` (the grid, the department ...), in two
+    queries; values with no case reported nor closed in the period are left out. Counters add up,
+    so a caller sums grids into the areas above them."""
     e, m = Event.__table__.c, MediationStep.__table__.c
     cohort = and_(where, e.reported_at >= start, e.reported_at < end)
     closed = and_(e.closed_at.is_not(None), e.closed_at < as_of)
@@ -135,9 +143,24 @@ def period_counters(conn: Connection, where: ColumnElement[bool], start: datetim
     columns |= {f"lvl:{lv}": count_of(and_(closed, e.resolved_level == lv)) for lv in RESOLUTION_LEVELS}
     columns |= {f"med:lvl:{r}": count_of(and_(settled == "mediated", settled_rung == r)) for r in MEDIATION_RUNGS}
     source = Event.__table__.join(Area.__table__, Area.__table__.c.id == e.grid_id) if joined else Event.__table__
-    row = conn.execute(select(*(c.label(n.replace(":", "_")) for n, c in columns.items())).select_from(source)
-                       .where(cohort)).one()
-    out = {name: int(value) for name, value in zip(columns, row)}
+    key = [by] if by is not None else []
+    labelled = [c.label(n.replace(":", "_")) for n, c in columns.items()]
+    out: dict = {}
+    for row in conn.execute(select(*key, *labelled).select_from(source).where(cohort).group_by(*key)):
+        values = row[len(key):]
+        if by is None and not any(values):
+            continue
+        out[row[0] if key else None] = {name: int(v or 0) for name, v in zip(columns, values)}
     flow = and_(where, e.closed_at >= start, e.closed_at < end, e.closed_at < as_of)
-    out["fl:closed"] = int(conn.execute(select(func.count()).select_from(source).where(flow)).scalar_one())
+    for row in conn.execute(select(*key, func.count()).select_from(source).where(flow).group_by(*key)):
+        if row[-1]:
+            out.setdefault(row[0] if key else None, _empty())["fl:closed"] = int(row[-1])
+    for counters in out.values():
+        counters.setdefault("fl:closed", 0)
     return out
+
+
+def _empty() -> dict[str, int]:
+    names = ["st:closed", "st:reported", "ontime", "overdue", "handle_s", "rated", "satisfied", "med:mediated",
+             "med:referred", *(f"lvl:{lv}" for lv in RESOLUTION_LEVELS), *(f"med:lvl:{r}" for r in MEDIATION_RUNGS)]
+    return dict.fromkeys(names + ["fl:closed"], 0)

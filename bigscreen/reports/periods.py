@@ -97,6 +97,29 @@ def parse_period(text: str, today: date) -> Period:
     return period
 
 
+SCHEDULED = ("week", "month", "quarter")  # the kinds the scheduler produces (bigscreen.jobs.reports)
+
+
+def last_complete(kind: str, today: date) -> Period:
+    """The latest week, month or quarter that ended before `today`."""
+    if kind == "week":
+        monday = today - timedelta(days=today.weekday())
+        return Period("week", monday - timedelta(days=7), monday - timedelta(days=1))
+    months = {"month": 1, "quarter": 3}[kind]
+    current = date(today.year, today.month - (today.month - 1) % months, 1)
+    first = _add_months(current, -months)
+    return Period(kind, first, current - timedelta(days=1))
+
+
+def due(kind: str, now_local: datetime, at: time) -> Period:
+    """The latest period of `kind` whose report is due by `now_local`: a week on the Monday after it
+    at `at`, a month on the 1st of the next, a quarter on the 1st after it."""
+    period = last_complete(kind, now_local.date())
+    if now_local.replace(tzinfo=None) < datetime.combine(period.last + timedelta(days=1), at):
+        return period.previous()
+    return period
+
+
 def week_period(year: int, week: int) -> Period:
     if not 1 <= week <= _weeks_in(year):
         raise ValueError(f"{year} has weeks 1 to {_weeks_in(year)}")

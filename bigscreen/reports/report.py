@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, select
 from bigscreen.db.models import Area, Event
 from bigscreen.live.kpi import figures
 from bigscreen.process.runtime import Runtime
-from bigscreen.reports.figures import count_of, in_area, period_counters
+from bigscreen.reports.figures import count_of, in_area, period_counters_by
 from bigscreen.reports.periods import Period
 
 HEADLINE = ("reported", "closed_in_period", "closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours",
@@ -96,28 +96,59 @@ def build_report(rt: Runtime, period: Period, area_code: str | None, now: dateti
         if first is None or end <= first:
             raise ReportError(f"period {period.label} ends before the history begins"
                               + (f" ({first.astimezone(tz).date().isoformat()})" if first else " (no cases yet)"))
-        now_figures = _figures(conn, where, period, tz, now)
-        before = _figures(conn, where, period.previous(), tz, now)
+        level = info.level + 1
+        now_counts = _counts(conn, where, period, tz, now, areas, level)
+        before = _counts(conn, where, period.previous(), tz, now, areas, level)
         year = period.year_before()
         covered = first.astimezone(tz).date() <= year.first  # the history began by the comparison's first day
-        year_figures = _figures(conn, where, year, tz, now) if covered else None
-        headline = {name: Comparison(now_figures[name], before[name], year_figures[name] if year_figures else None)
-                    for name in HEADLINE}
+        year_counts = _counts(conn, where, year, tz, now, areas, level) if covered else None
+        headline = {name: Comparison(now_counts.total[name], before.total[name],
+                                     year_counts.total[name] if year_counts else None) for name in HEADLINE}
         days = _days(conn, where, period, tz, min(end, now))
-        children = [a for a in areas.by_code.values() if a.parent_code == area_code and not a.retired]
-        ranked_areas = _rank(conn, [(a.code, a.name, in_area(areas, a.code)) for a in sorted(children, key=lambda a: a.code)],
-                             period, tz, now)
-        departments = [(d.code, d.name, (Event.department_code == d.code) & where) for d in rt.config.departments]
-        ranked_departments = _rank(conn, departments, period, tz, now)
+    children = sorted((a for a in areas.by_code.values() if a.parent_code == area_code and not a.retired), key=lambda a: a.code)
+    ranked_areas = _rank([(a.code, a.name) for a in children], now_counts.areas, before.areas)
+    names = {d.code: d.name for d in rt.config.departments}
+    ranked_departments = _rank([(code, names.get(code, code)) for code in sorted(now_counts.departments)],
+                               now_counts.departments, before.departments)
     return Report(area_code, info.name, period, start, end, min(end, now), now, headline, days,
                   ranked_areas, [r for r in ranked_departments if r.figures["reported"]])
 
 
-def _figures(conn: Connection, where, period: Period, tz, now: datetime) -> dict[str, Any]:
+@dataclass
+class _Counts:
+    """A period's figures: the whole area's, and by area one level down and by department."""
+
+    total: dict[str, Any]
+    areas: dict[str, dict[str, Any]]
+    departments: dict[str, dict[str, Any]]
+
+
+
+def _counts(conn: Connection, where, period: Period, tz, now: datetime, areas, level: int) -> _Counts:
+    """Two grouped queries (by grid, by department); grids add up into the areas above them."""
     start, end = period.bounds(tz)
-    counters = period_counters(conn, where, start, end, min(end, now))
+    as_of = min(end, now)
+    by_grid = period_counters_by(conn, where, start, end, as_of, Event.__table__.c.grid_id)
+    by_department = period_counters_by(conn, where, start, end, as_of, Event.__table__.c.department_code)
+    total: dict[str, int] = {}
+    by_area: dict[str, dict[str, int]] = {}
+    for grid_id, counters in by_grid.items():
+        chain = areas.by_id[grid_id].chain
+        _add(total, counters)
+        if level < len(chain):
+            _add(by_area.setdefault(chain[level], {}), counters)
+    return _Counts(_figures(total), {code: _figures(c) for code, c in by_area.items()},
+                   {code: _figures(c) for code, c in by_department.items() if code is not None})
+
+
+def _add(into: dict[str, int], counters: dict[str, int]) -> None:
+    for name, value in counters.items():
+        into[name] = into.get(name, 0) + value
+
+
+def _figures(counters: dict[str, int]) -> dict[str, Any]:
     out = figures(counters)
-    out["closed_in_period"] = counters["fl:closed"]
+    out["closed_in_period"] = counters.get("fl:closed", 0)
     return out
 
 
@@ -134,15 +165,14 @@ def _days(conn: Connection, where, period: Period, tz, as_of: datetime) -> list[
     return [(day, int(row[2 * i]), int(row[2 * i + 1])) for i, (day, _lo, _hi) in enumerate(bounds)]
 
 
-def _rank(conn: Connection, subjects: list, period: Period, tz, now: datetime) -> list[Ranked]:
+def _rank(subjects: list[tuple[str, str]], current: dict[str, dict], previous: dict[str, dict]) -> list[Ranked]:
     """Areas or departments ranked by RANK_BY in this period and the one before; a subject with no
     case in a period has no rank in it."""
-    current = {code: _figures(conn, where, period, tz, now) for code, _name, where in subjects}
-    previous = {code: _figures(conn, where, period.previous(), tz, now) for code, _name, where in subjects}
-    now_rank, before_rank = _places(current), _places(previous)
-    names = {code: name for code, name, _where in subjects}
-    return sorted((Ranked(code, names[code], current[code], now_rank.get(code, 0), before_rank.get(code))
-                   for code in current), key=lambda r: (r.rank == 0, r.rank, r.code))
+    empty = _figures({})
+    now_figures = {code: current.get(code, empty) for code, _name in subjects}
+    now_rank, before_rank = _places(now_figures), _places(previous)
+    return sorted((Ranked(code, name, now_figures[code], now_rank.get(code, 0), before_rank.get(code))
+                   for code, name in subjects), key=lambda r: (r.rank == 0, r.rank, r.code))
 
 
 def _places(by_code: dict[str, dict]) -> dict[str, int]:

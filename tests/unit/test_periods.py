@@ -76,3 +76,21 @@ def test_a_bad_period_is_refused_saying_why(text, says):
 def test_days_and_their_count():
     p = Period("range", date(2026, 3, 30), date(2026, 4, 2))
     assert p.days == 4 and p.each_day()[-1] == date(2026, 4, 2)
+
+
+@pytest.mark.parametrize(("now", "kind", "label"), [
+    (datetime(2026, 11, 30, 7, 59), "week", "2026-W47"),  # Monday before 08:00: last week's is not due yet
+    (datetime(2026, 11, 30, 8, 0), "week", "2026-W48"),
+    (datetime(2026, 12, 5, 9, 0), "week", "2026-W48"),
+    (datetime(2026, 12, 1, 8, 0), "month", "2026-11"),
+    (datetime(2026, 12, 1, 7, 0), "month", "2026-10"),
+    (datetime(2027, 1, 1, 8, 0), "quarter", "2026-Q4"),
+    (datetime(2026, 12, 5, 9, 0), "quarter", "2026-Q3"),
+    (datetime(2026, 1, 1, 9, 0), "month", "2025-12"),
+])
+def test_which_report_is_due(now, kind, label):
+    from datetime import time
+
+    from bigscreen.reports.periods import due
+
+    assert due(kind, now.replace(tzinfo=SHANGHAI), time(8, 0)).label == label

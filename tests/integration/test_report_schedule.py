@@ -1,0 +1,88 @@
+"""Reports on a schedule: the leading scheduler's job produces the week, month and quarter that are
+due for the city and every district, exactly one per period and area however often it runs; people
+list and download them by role and area (a leader only its own area and below)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+from tests_support import audit_entries, login
+
+from bigscreen.app import create_app
+from bigscreen.auth.sessions import CSRF_COOKIE
+from bigscreen.db.models import ReportFile
+from bigscreen.jobs.reports import produce_due_reports
+from tests.integration.test_report_figures import placed  # noqa: F401 - the fixture: cases placed by hand
+
+BJ = ZoneInfo("Asia/Shanghai")
+
+
+def _files(rt) -> list[tuple[str, str]]:
+    with rt.engine.connect() as conn:
+        return sorted(conn.execute(select(ReportFile.period, ReportFile.area_code)).all())
+
+
+def test_each_due_report_is_produced_once_for_the_city_and_every_district(placed):  # noqa: F811
+    rt, districts, _ = placed
+    rt.clock = lambda: datetime(2026, 11, 30, 7, 59, tzinfo=BJ)  # Monday, a minute before the weekly report is due
+    first = produce_due_reports(rt)
+    assert ("2026-W48", rt.areas.city.code) not in _files(rt)
+    assert ("2026-W47", rt.areas.city.code) in _files(rt)
+
+    rt.clock = lambda: datetime(2026, 11, 30, 8, 0, tzinfo=BJ)
+    assert produce_due_reports(rt) == 1 + len(districts)  # the week just ended, for the city and each district
+    assert produce_due_reports(rt) == 0, "a report stored is not produced twice"
+    codes = {rt.areas.city.code, *(d.code for d in districts)}
+    assert {code for period, code in _files(rt) if period == "2026-W48"} == codes
+    with rt.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ReportFile)) == len(_files(rt)) == first + 1 + len(districts)
+        assert len(set(_files(rt))) == len(_files(rt))
+    # the month before (October) and the quarter before (Q3): within the history (from November 2025), so produced too
+    assert {p for p, _ in _files(rt)} == {"2026-W47", "2026-W48", "2026-10", "2026-Q3"}
+
+    rt.clock = lambda: datetime(2026, 12, 1, 8, 5, tzinfo=BJ)
+    assert produce_due_reports(rt) == 1 + len(districts), "November's month, once due"
+    assert {p for p, _ in _files(rt)} == {"2026-W47", "2026-W48", "2026-10", "2026-11", "2026-Q3"}
+
+
+def _signed_in(rt, username):
+    web = TestClient(create_app(rt).server, follow_redirects=False)
+    assert login(web, username).status_code == 303
+    web.headers["X-CSRFToken"] = web.cookies.get(CSRF_COOKIE)
+    return web
+
+
+def test_reports_are_listed_and_downloaded_by_role_and_area(placed, account, api_key):  # noqa: F811
+    rt, districts, _ = placed
+    rt.clock = lambda: datetime(2026, 11, 30, 9, 0, tzinfo=BJ)
+    produce_due_reports(rt)
+    mine, other = districts[0].code, districts[1].code
+
+    with _signed_in(rt, account("duty")) as duty:
+        every = duty.get("/api/v1/reports").json()["reports"]
+        assert {r["area_code"] for r in every} == {rt.areas.city.code, *(d.code for d in districts)}
+        city_week = next(r for r in every if r["area_code"] == rt.areas.city.code and r["period"] == "2026-W48")
+        got = duty.get(city_week["url"])
+        assert got.status_code == 200 and got.headers["content-type"].startswith("application/vnd.openxmlformats")
+        assert "filename*=UTF-8''" in got.headers["content-disposition"]
+        book = load_workbook(BytesIO(got.content))
+        assert book["概览"]["B7"].value == 5, "the week's cases reported in the city"
+
+    with _signed_in(rt, account("leader", mine)) as leader:
+        listed = leader.get("/api/v1/reports").json()["reports"]
+        assert {r["area_code"] for r in listed} == {mine}
+        theirs = next(r for r in every if r["area_code"] == other)
+        refused = leader.get(theirs["url"])
+        assert refused.status_code == 403
+        assert audit_entries(rt, action="report.read", outcome="refused"), "the refusal is in the audit trail"
+        assert leader.get(next(r for r in every if r["area_code"] == mine)["url"]).status_code == 200
+        assert leader.get("/api/v1/reports/999999").status_code == 404
+
+    source = TestClient(create_app(rt).server)
+    assert source.get("/api/v1/reports", headers={"X-API-Key": api_key}).status_code == 403
+    assert source.get("/api/v1/reports").status_code == 401
