@@ -125,10 +125,11 @@ def period_counters_by(conn: Connection, where: ColumnElement[bool], start: date
     cohort = and_(where, e.reported_at >= start, e.reported_at < end)
     closed = and_(e.closed_at.is_not(None), e.closed_at < as_of)
     rated = and_(closed, e.rating.is_not(None), e.rated_at < as_of)
-    settled = (select(m.outcome).where(m.event_id == e.id, m.outcome.in_(("mediated", "referred")), m.at < as_of)
-               .order_by(m.at.desc(), m.id.desc()).limit(1).scalar_subquery())
-    settled_rung = (select(m.rung).where(m.event_id == e.id, m.outcome == "mediated", m.at < as_of)
-                    .order_by(m.at.desc(), m.id.desc()).limit(1).scalar_subquery())
+    # a dispute settles once (mediated or referred ends the ladder): its settling step, if taken by as_of
+    steps = (select(m.event_id, func.max(case((m.outcome == "mediated", 1), else_=0)).label("mediated"),
+                    func.max(case((m.outcome == "referred", 1), else_=0)).label("referred"),
+                    func.max(case((m.outcome == "mediated", m.rung))).label("rung"))
+             .where(m.at < as_of, m.outcome.in_(("mediated", "referred"))).group_by(m.event_id).subquery())
     columns = {
         "st:closed": count_of(closed),
         "st:reported": count_of(~closed),  # every status before closure, as of then
@@ -137,16 +138,17 @@ def period_counters_by(conn: Connection, where: ColumnElement[bool], start: date
         "handle_s": func.coalesce(func.sum(case((closed, handling_seconds(conn.dialect.name)), else_=0)), 0),
         "rated": count_of(rated),
         "satisfied": count_of(and_(rated, e.rating >= 2)),
-        "med:mediated": count_of(settled == "mediated"),
-        "med:referred": count_of(settled == "referred"),
+        "med:mediated": count_of(steps.c.mediated == 1),
+        "med:referred": count_of(and_(steps.c.referred == 1, steps.c.mediated.is_distinct_from(1))),
     }
     columns |= {f"lvl:{lv}": count_of(and_(closed, e.resolved_level == lv)) for lv in RESOLUTION_LEVELS}
-    columns |= {f"med:lvl:{r}": count_of(and_(settled == "mediated", settled_rung == r)) for r in MEDIATION_RUNGS}
+    columns |= {f"med:lvl:{r}": count_of(and_(steps.c.mediated == 1, steps.c.rung == r)) for r in MEDIATION_RUNGS}
     source = Event.__table__.join(Area.__table__, Area.__table__.c.id == e.grid_id) if joined else Event.__table__
+    cohort_source = source.outerjoin(steps, steps.c.event_id == e.id)
     key = [by] if by is not None else []
     labelled = [c.label(n.replace(":", "_")) for n, c in columns.items()]
     out: dict = {}
-    for row in conn.execute(select(*key, *labelled).select_from(source).where(cohort).group_by(*key)):
+    for row in conn.execute(select(*key, *labelled).select_from(cohort_source).where(cohort).group_by(*key)):
         values = row[len(key):]
         if by is None and not any(values):
             continue

@@ -161,7 +161,9 @@ def _days(conn: Connection, where, period: Period, tz, as_of: datetime) -> list[
         columns.append(count_of((e.reported_at >= lo) & (e.reported_at < hi)))
         columns.append(count_of((e.closed_at >= lo) & (e.closed_at < hi) & (e.closed_at < as_of)))
     source = Event.__table__.join(Area.__table__, Area.__table__.c.id == e.grid_id)
-    row = conn.execute(select(*columns).select_from(source).where(where)).one()
+    start, end = bounds[0][1], bounds[-1][2]
+    in_period = ((e.reported_at >= start) & (e.reported_at < end)) | ((e.closed_at >= start) & (e.closed_at < end))
+    row = conn.execute(select(*columns).select_from(source).where(where, in_period)).one()
     return [(day, int(row[2 * i]), int(row[2 * i + 1])) for i, (day, _lo, _hi) in enumerate(bounds)]
 
 

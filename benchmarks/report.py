@@ -1,0 +1,88 @@
+"""A month's city report over a large history, against the bare SQL aggregation of its figures.
+
+    .venv/bin/python benchmarks/report.py [--events 1000000] [--grids 6000] [--repeat 3]
+
+Set-up: the demo city (6,000 grids) in a temporary SQLite database and a year of history written
+straight into `events` (benchmarks/wall_env.py's history: the city's hourly rhythm, weighted
+categories, 96% closed inside their limit). Measured, alternately, `--repeat` times each:
+
+- **report**: `build_report` of the last complete month for the city (the month, the month before,
+  the year before where the history reaches; its days; districts and departments ranked) and the
+  XLSX made from it, as `bigscreen report` and the scheduler do;
+- **bare SQL**: for the same periods, one aggregate query over the month's cases counting the headline
+  figures' counters (cases, closed by the end, on time, late at the end, handling seconds, rated,
+  satisfied), and the same grouped by grid and by department, the rows fetched and nothing else done.
+
+Prints medians and the ratio report / bare (issue 15's target: within 5x, and under 10 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import text  # noqa: E402
+from wall_env import Env  # noqa: E402
+
+from bigscreen.reports.periods import last_complete  # noqa: E402
+from bigscreen.reports.report import build_report  # noqa: E402
+from bigscreen.screens.report_xlsx import report_xlsx  # noqa: E402
+
+BARE = """
+SELECT {key} COUNT(*),
+       SUM(CASE WHEN closed_at IS NOT NULL AND closed_at < :e THEN 1 ELSE 0 END),
+       SUM(CASE WHEN closed_at < :e AND closed_at <= deadline THEN 1 ELSE 0 END),
+       SUM(CASE WHEN (closed_at IS NULL OR closed_at >= :e) AND deadline < :e THEN 1 ELSE 0 END),
+       SUM(CASE WHEN closed_at < :e THEN strftime('%s', closed_at) - strftime('%s', reported_at) ELSE 0 END),
+       SUM(CASE WHEN rated_at < :e THEN 1 ELSE 0 END),
+       SUM(CASE WHEN rated_at < :e AND rating >= 2 THEN 1 ELSE 0 END)
+FROM events WHERE reported_at >= :s AND reported_at < :e {group}
+"""
+
+
+def bare(rt, periods) -> float:
+    started = time.perf_counter()
+    with rt.engine.connect() as conn:
+        for period in periods:
+            s, e = (t.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds") for t in period.bounds(rt.tz))
+            for key, group in (("", ""), ("grid_id,", "GROUP BY grid_id"), ("department_code,", "GROUP BY department_code")):
+                conn.execute(text(BARE.format(key=key, group=group)), {"s": s, "e": e}).all()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--grids", type=int, default=6000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    with Env(args.grids, workers=1) as env:
+        insert_s, rebuild_s = env.grow_history(args.events)
+        rt = env.rt
+        now = datetime.now(UTC)
+        month = last_complete("month", now.astimezone(rt.tz).date())
+        print(f"history: {args.events:,} events (insert {insert_s:.0f} s); report of {month.label} for the city")
+        reports, bares = [], []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            report = build_report(rt, month, None, now)
+            size = len(report_xlsx(report))
+            reports.append(time.perf_counter() - started)
+            periods = [month, month.previous()] + ([month.year_before()] if report.headline["reported"].year_before is not None else [])
+            bares.append(bare(rt, periods))
+        r, b = statistics.median(reports), statistics.median(bares)
+        print(f"report (build + XLSX, {size / 1024:.0f} KB, {report.headline['reported'].value:,} cases in the month): "
+              f"median {r:.2f} s of {', '.join(f'{x:.2f}' for x in reports)}")
+        print(f"bare SQL ({len(periods)} periods x 3 aggregates): median {b:.2f} s of {', '.join(f'{x:.2f}' for x in bares)}")
+        print(f"ratio report / bare: {r / b:.2f}  (target <= 5, and the report under 10 s)")
+
+
+if __name__ == "__main__":
+    main()
