@@ -41,7 +41,9 @@ class Sessions:
     def _limits(self, p: Principal) -> tuple[int, int]:
         return (KIOSK_IDLE_S, KIOSK_IDLE_S) if p.role == Role.WALL else (IDLE_S, ABSOLUTE_S)
 
-    def create(self, p: Principal, ip: str | None) -> tuple[str, Session]:
+    def create(self, p: Principal, ip: str | None, *, kiosk_digest: str | None = None) -> tuple[str, Session]:
+        """A new session for `p`; indexed by its account (`user_id`) or, for a wall, by the digest of the
+        kiosk token it began with, so that revoking either ends it (`destroy_user`, `destroy_kiosk`)."""
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         key = self.keys.session(_digest(sid))
         idle, absolute = self._limits(p)
@@ -51,9 +53,11 @@ class Sessions:
                                 "user_id": p.user_id or "", "csrf": csrf, "created": now, "ends": now + absolute,
                                 "idle": idle, "ip": ip or ""})
         pipe.expire(key, idle)
-        if p.user_id:
-            pipe.sadd(self.keys.user_sessions(p.user_id), key)
-            pipe.expire(self.keys.user_sessions(p.user_id), ABSOLUTE_S)
+        index = self.keys.user_sessions(p.user_id) if p.user_id else (
+            self.keys.kiosk_sessions(kiosk_digest) if kiosk_digest else None)
+        if index:
+            pipe.sadd(index, key)
+            pipe.expire(index, absolute)  # no session of it outlives its absolute limit
         pipe.execute()
         return sid, Session(p, csrf)
 
@@ -74,8 +78,14 @@ class Sessions:
             self.client.delete(self.keys.session(_digest(sid)))
 
     def destroy_user(self, user_id: int) -> None:
-        """Ends every session of an account (deactivated, password changed)."""
-        index = self.keys.user_sessions(user_id)
+        """Ends every session of an account (disabled, password changed)."""
+        self._destroy_indexed(self.keys.user_sessions(user_id))
+
+    def destroy_kiosk(self, kiosk_digest: str) -> None:
+        """Ends every session a wall began with this kiosk token (revoked, rotated)."""
+        self._destroy_indexed(self.keys.kiosk_sessions(kiosk_digest))
+
+    def _destroy_indexed(self, index: str) -> None:
         keys = self.client.smembers(index)
         if keys:
             self.client.delete(*keys)
