@@ -54,7 +54,7 @@ class AccountCommand(AdminCommand):
         users = User.__table__
         row = conn.execute(select(users).where(users.c.username == self.subject).with_for_update()).first()
         if row is None:
-            raise Problem(404, {"message": f"no account '{self.subject}'", "loc": ["username"]})
+            raise Problem(404, {"message": f"no account '{self.subject}'", "loc": ["username"], "reason": "unknown"})
         self.user_id = row.id
         return row
 
@@ -75,14 +75,15 @@ class DisableAccount(AccountCommand):
     def write(self, conn: Connection) -> None:
         row = self._account(conn)
         if not row.active:
-            raise Problem(409, {"message": f"the account '{self.subject}' is disabled already", "loc": ["username"]})
+            raise Problem(409, {"message": f"the account '{self.subject}' is disabled already", "loc": ["username"],
+                                "reason": "already"})
         if row.role == Role.ADMIN:
             users = User.__table__
             others = conn.execute(select(func.count()).select_from(users).where(
                 users.c.role == Role.ADMIN.value, users.c.active.is_(True), users.c.id != row.id)).scalar_one()
             if others == 0:
                 raise Problem(409, {"message": f"'{self.subject}' is the last enabled admin: enable or add another "
-                                               "admin first", "loc": ["username"]})
+                                               "admin first", "loc": ["username"], "reason": "last_admin"})
         self._set_active(conn, False)
         self.audit(conn)
 
@@ -96,7 +97,8 @@ class EnableAccount(AccountCommand):
     def write(self, conn: Connection) -> None:
         row = self._account(conn)
         if row.active:
-            raise Problem(409, {"message": f"the account '{self.subject}' is enabled already", "loc": ["username"]})
+            raise Problem(409, {"message": f"the account '{self.subject}' is enabled already", "loc": ["username"],
+                                "reason": "already"})
         self._set_active(conn, True)
         self.audit(conn)
 

@@ -79,7 +79,8 @@ class _Revoke(AdminCommand):
         rows = conn.execute(select(table.c.id, table.c[self.secret_column], table.c.revoked_at, *self._kept(table))
                             .where(named == self.subject).order_by(table.c.created_at.desc())).all()
         if not rows:
-            raise Problem(404, {"message": f"no {self.what} named '{self.subject}'", "loc": [self.name_column]})
+            raise Problem(404, {"message": f"no {self.what} named '{self.subject}'", "loc": [self.name_column],
+                               "reason": "unknown"})
         active = [r for r in rows if r.revoked_at is None]
         if active:
             conn.execute(update(table).where(table.c.id.in_([r.id for r in active])).values(revoked_at=self.rt.clock()))
@@ -101,7 +102,8 @@ class RevokeApiKey(_Revoke):
     def write(self, conn: Connection) -> int:
         active = self._revoke(conn)
         if not active:
-            raise Problem(409, {"message": f"the source '{self.subject}' has no API key in force", "loc": ["source"]})
+            raise Problem(409, {"message": f"the source '{self.subject}' has no API key in force", "loc": ["source"],
+                                "reason": "none_in_force"})
         self.audit(conn, {"revoked": len(active)})
         return len(active)
 
@@ -127,7 +129,8 @@ class RevokeKioskToken(_Revoke):
     def write(self, conn: Connection) -> int:
         active = self._revoke(conn)
         if not active:
-            raise Problem(409, {"message": f"the wall '{self.subject}' has no kiosk token in force", "loc": ["name"]})
+            raise Problem(409, {"message": f"the wall '{self.subject}' has no kiosk token in force", "loc": ["name"],
+                                "reason": "none_in_force"})
         self.audit(conn, {"revoked": len(active)})
         return len(active)
 

@@ -107,6 +107,9 @@ def _conditions(rt: Runtime, f: AuditFilters) -> tuple[list, int]:
 
 
 def _text(value: str | None, name: str, errors: list[dict]) -> str | None:
+    if value is not None and not isinstance(value, str):
+        errors.append(field_error([name], "must be text"))
+        return None
     value = (value or "").strip()
     if len(value) > TEXT_MAX:
         errors.append(field_error([name], f"at most {TEXT_MAX} characters"))
@@ -119,7 +122,7 @@ def _number(value: int | str | None, name: str, errors: list[dict], low: int, hi
     if value is None or value == "":
         return None
     try:
-        number = int(str(value).strip())
+        number = int(str(value).strip()) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
     except ValueError:
         number = None
     if number is None or not low <= number <= high:
@@ -129,7 +132,7 @@ def _number(value: int | str | None, name: str, errors: list[dict], low: int, hi
 
 
 def _time(rt: Runtime, value: str | None, name: str, errors: list[dict], *, end_of_day: bool) -> datetime | None:
-    text = (value or "").strip()
+    text = _text(value, name, errors)
     if not text:
         return None
     try:
