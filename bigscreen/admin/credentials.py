@@ -8,7 +8,8 @@ one stops working at once.
 How soon "at once" is: the revocation is committed in SQL, then announced
 (bigscreen.auth.revocation). Every process's API key cache drops what it holds within a second;
 the kiosk token caches at the next lookup; without Redis, both within 30 s. The sessions walls
-began with a revoked token end in the same step: an open wall's next request is refused.
+began with a revoked token end in the same step: an open wall's next request is refused, and its
+pushed frames stop within 30 s (callbacks/wall.py checks the session of each push connection).
 """
 
 from __future__ import annotations

@@ -135,7 +135,8 @@ class Security:
             if who is not None:
                 record(self.rt, who, "open", subject=path, outcome="refused", ip=ip)
             return error_response(conn, 401 if who is None else 403, "sign in first" if who is None else "not allowed for this account")
-        return Admitted(Caller(who, ip, "api" if api else "web", session.csrf if session else None), fresh)
+        return Admitted(Caller(who, ip, "api" if api else "web", session.csrf if session else None,
+                               session.key if session else None), fresh)
 
     def _with_headers(self, send: Send) -> Send:
         """Every answer, whoever gives it (a route, Dash, a refusal here, the body limit): CSP,

@@ -26,6 +26,7 @@ KIOSK_IDLE_S = 7 * 24 * 3600     # a wall re-presents its token at every page lo
 class Session:
     principal: Principal
     csrf: str
+    key: str | None = None  # its Redis key: a long-lived connection asks `alive(key)` now and then
 
 
 def _digest(sid: str) -> str:
@@ -59,19 +60,24 @@ class Sessions:
             pipe.sadd(index, key)
             pipe.expire(index, absolute)  # no session of it outlives its absolute limit
         pipe.execute()
-        return sid, Session(p, csrf)
+        return sid, Session(p, csrf, key)
 
     def load(self, sid: str | None) -> Session | None:
         """The session of a cookie's id, its expiry slid (one Redis call, see lua/session.lua)."""
         if not sid or len(sid) > 100:
             return None
-        flat = self._read(keys=[self.keys.session(_digest(sid))], args=[int(time.time())])
+        key = self.keys.session(_digest(sid))
+        flat = self._read(keys=[key], args=[int(time.time())])
         if not flat:
             return None
         raw = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
         p = Principal(raw["kind"], raw["name"], Role(raw["role"]), raw["area"] or None,
                       int(raw["user_id"]) if raw["user_id"] else None)
-        return Session(p, raw["csrf"])
+        return Session(p, raw["csrf"], key)
+
+    def alive(self, key: str) -> bool:
+        """Whether a session still exists (not signed out, revoked or ended), without sliding it."""
+        return bool(self.client.exists(key))
 
     def destroy(self, sid: str | None) -> None:
         if sid:

@@ -1,6 +1,6 @@
 """The admin page in real Chromium: an admin revokes a source's key and the API refuses it, rotates
 it and sees the new key once, finds both in the audit trail; names typed by anyone stay text; a duty
-officer is refused the page."""
+officer is refused the page; an open wall whose token is revoked stops receiving frames."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import time
 import httpx
 from tests_support import PASSWORD, audit_entries, sign_in
 
+from bigscreen.admin.base import system_caller
+from bigscreen.admin.credentials import RevokeKioskToken
 from bigscreen.api.auth import create_api_key
+from bigscreen.auth.kiosk import create_kiosk_token
+from callbacks import wall as wall_callbacks
 
 XSS = '<img src=x onerror="window.__xss=1">'
 WAIT_MS = 10000
@@ -76,3 +80,31 @@ def test_a_duty_officer_is_refused_the_admin_page(browser, live_server, runtime,
     answer = page.goto(live_server.url + "/admin")
     assert answer.status == 403
     assert [(e.action, e.subject) for e in audit_entries(runtime, outcome="refused", username=duty)] == [("open", "/admin")]
+
+
+def _report(server, api_key, runtime, sid: str) -> None:
+    grid = runtime.areas.at_level(runtime.areas.grid_level)[5]
+    r = httpx.post(server.url + "/api/v1/events", headers={"X-API-Key": api_key},
+                   json={"source_id": sid, "channel": "citizen_snap", "grid": grid.code, "description": "路灯不亮",
+                         "item": runtime.config.categories[1].items[0].code})
+    assert r.status_code == 201, r.text
+
+
+def _reported(page, value: str) -> None:
+    page.wait_for_selector(f'[data-kpi="reported_today"][data-value="{value}"]', state="attached", timeout=WAIT_MS)
+
+
+def test_an_open_wall_stops_when_its_token_is_revoked(browser, live_server, runtime, api_key, publisher, monkeypatch):
+    monkeypatch.setattr(wall_callbacks, "SESSION_CHECK_S", 0.5)  # 30 s in service
+    token = create_kiosk_token(runtime, "会议室屏")
+    wall = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+    wall.goto(live_server.url + f"/wall?token={token}")
+    _reported(wall, "0")
+    wall.wait_for_timeout(1500)  # the push channel takes over
+    _report(live_server, api_key, runtime, "open-wall-1")
+    _reported(wall, "1")
+    RevokeKioskToken(runtime, system_caller(), "会议室屏").run()
+    wall.wait_for_timeout(1500)
+    _report(live_server, api_key, runtime, "open-wall-2")
+    wall.wait_for_timeout(3000)
+    assert wall.get_attribute('[data-kpi="reported_today"]', "data-value") == "1", "no frame after the revocation"
