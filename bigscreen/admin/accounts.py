@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from redis.exceptions import RedisError
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, exists, or_, select, update
 
 from bigscreen.admin.base import AdminCommand
 from bigscreen.auth.passwords import hash_password, password_problem
@@ -70,21 +70,28 @@ class AccountCommand(AdminCommand):
 
 
 class DisableAccount(AccountCommand):
+    """Never the last enabled admin, also when two admins disable each other at the same moment:
+    PostgreSQL takes the enabled admins' rows in one order before either looks; on SQLite the
+    condition is part of the one UPDATE, and writes take turns."""
+
     action = "user.disable"
 
     def write(self, conn: Connection) -> None:
+        users, other = User.__table__, User.__table__.alias("other")
+        admin = Role.ADMIN.value
+        conn.execute(select(users.c.id).where(users.c.role == admin, users.c.active.is_(True))
+                     .order_by(users.c.id).with_for_update())
         row = self._account(conn)
         if not row.active:
             raise Problem(409, {"message": f"the account '{self.subject}' is disabled already", "loc": ["username"],
                                 "reason": "already"})
-        if row.role == Role.ADMIN:
-            users = User.__table__
-            others = conn.execute(select(func.count()).select_from(users).where(
-                users.c.role == Role.ADMIN.value, users.c.active.is_(True), users.c.id != row.id)).scalar_one()
-            if others == 0:
-                raise Problem(409, {"message": f"'{self.subject}' is the last enabled admin: enable or add another "
-                                               "admin first", "loc": ["username"], "reason": "last_admin"})
-        self._set_active(conn, False)
+        another_admin = exists().where(other.c.role == admin, other.c.active.is_(True), other.c.id != row.id)
+        disabled = conn.execute(update(users).where(users.c.id == row.id, users.c.active.is_(True),
+                                                    or_(users.c.role != admin, another_admin))
+                                .values(active=False)).rowcount
+        if disabled != 1:  # nothing was written
+            raise Problem(409, {"message": f"'{self.subject}' is the last enabled admin: enable or add another "
+                                           "admin first", "loc": ["username"], "reason": "last_admin"})
         self.audit(conn)
 
     def publish(self) -> None:

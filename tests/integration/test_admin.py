@@ -160,3 +160,26 @@ def test_the_audit_trail_is_searched_newest_first_a_page_at_a_time(runtime, acco
         search_audit(runtime, admin, AuditFilters(since="yesterday", limit=0, outcome="maybe", who="x\x00"))
     assert bad.value.status == 422
     assert sorted(e["loc"][0] for e in bad.value.detail) == ["limit", "outcome", "since", "who"]
+
+
+def test_two_admins_disabling_each_other_at_once_leave_one(runtime, account):
+    import threading
+
+    first, second = _admin(runtime, account), _admin(runtime, account)
+    gate, results = threading.Barrier(2), {}
+
+    def disable(me: Caller, other: Caller) -> None:
+        gate.wait()
+        try:
+            DisableAccount(runtime, me, other.principal.name).run()
+            results[me.principal.name] = "ok"
+        except Problem as exc:
+            results[me.principal.name] = exc.detail["reason"]
+
+    threads = [threading.Thread(target=disable, args=pair) for pair in ((first, second), (second, first))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results.values()) == ["last_admin", "ok"]
+    assert [a.active for a in list_accounts(runtime) if a.role == "admin"].count(True) == 1
