@@ -70,9 +70,10 @@ def _ordered(items) -> list[Credential]:
 class _Revoke(AdminCommand):
     """Revokes every key or token of the name still in force (404 for a name never given one)."""
 
-    table: type
-    secret_column: str
-    what: str
+    table: type  # ApiKey or KioskToken
+    name_column: str  # what names it: source, name
+    secret_column: str  # the hash of its secret
+    what: str  # in words, for a refusal
 
     def _revoke(self, conn: Connection) -> list:
         table = self.table.__table__

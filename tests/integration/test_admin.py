@@ -183,3 +183,14 @@ def test_two_admins_disabling_each_other_at_once_leave_one(runtime, account):
         thread.join(30)
     assert sorted(results.values()) == ["last_admin", "ok"]
     assert [a.active for a in list_accounts(runtime) if a.role == "admin"].count(True) == 1
+
+
+def test_the_demo_gives_its_accounts_fresh_passwords_through_the_same_command(web, runtime):
+    from bigscreen.demo import demo_accounts
+
+    first = {username: password for _, username, password, _ in demo_accounts(runtime)}
+    again = {username: password for _, username, password, _ in demo_accounts(runtime)}
+    assert first.keys() == again.keys() and all(first[u] != again[u] for u in first)
+    assert all(login(web, u, again[u]).status_code == 303 for u in again)
+    resets = audit_entries(runtime, action="user.reset_password")
+    assert sorted(e.subject for e in resets) == sorted(first) and {e.detail["by"] for e in resets} == {"bigscreen demo"}
