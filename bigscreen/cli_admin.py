@@ -86,7 +86,7 @@ def register(main: click.Group, apikey: click.Group, kiosk: click.Group, user: c
         for c in items:
             state = "in force" if c.active else f"revoked {_when(c.revoked_at, rt)}"
             scope = f"  scope {c.scope}" if c.scope else ""
-            click.echo(f"{c.name}  created {_when(c.created_at, rt)}  {state}{scope}")
+            click.echo(_printable(f"{c.name}  created {_when(c.created_at, rt)}  {state}{scope}"))
 
     @apikey.command("list")
     @data_dir_option
@@ -147,8 +147,8 @@ def register(main: click.Group, apikey: click.Group, kiosk: click.Group, user: c
             for a in accounts:
                 shown = f" ({a.display_name})" if a.display_name else ""
                 area = f"  area {a.area}" if a.area else ""
-                click.echo(f"{a.username}{shown}  {a.role}{area}  {'enabled' if a.active else 'disabled'}  "
-                           f"created {_when(a.created_at, rt)}")
+                click.echo(_printable(f"{a.username}{shown}  {a.role}{area}  {'enabled' if a.active else 'disabled'}  "
+                                      f"created {_when(a.created_at, rt)}"))
         if not accounts:
             click.echo("no accounts")
 
@@ -212,13 +212,19 @@ def register(main: click.Group, apikey: click.Group, kiosk: click.Group, user: c
             except Problem as exc:
                 raise _refused(exc, None, option=True) from None
             for e in page.entries:
-                click.echo(f"#{e.id}  {_when(e.at, rt)}  {e.who or '-'}"
+                click.echo(_printable(f"#{e.id}  {_when(e.at, rt)}  {e.who or '-'}"
                            f"{' (' + e.role + ')' if e.role else ''}  {e.action}  {e.subject or '-'}  {e.outcome}  "
-                           f"{e.channel}  {e.ip or '-'}{'  ' + _detail(e.detail) if e.detail else ''}")
+                           f"{e.channel}  {e.ip or '-'}{'  ' + _detail(e.detail) if e.detail else ''}"))
         if not page.entries:
             click.echo("no entries")
         elif page.more:
             click.echo(f"… older entries match too: --before {page.entries[-1].id}")
+
+
+def _printable(text: str) -> str:
+    """Text typed by anyone (a path, a username tried at the login) as the terminal should show it:
+    control characters escaped, so none can move the cursor or recolour the admin's terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _detail(detail: dict) -> str:

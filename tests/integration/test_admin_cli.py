@@ -90,5 +90,10 @@ def test_the_audit_trail_on_the_command_line(cli, runtime, account):
     assert len(cli("audit", "search", "--action", "user.", "--limit", "1").output.strip().splitlines()) == 2, "an entry and the next page's hint"
     assert "--before" in cli("audit", "search", "--limit", "1").output
     assert cli("audit", "search", "--ip", "192.0.2.1").output.strip() == "no entries"
+    from bigscreen.auth.audit import record
+
+    record(runtime, None, "open", subject="/\x1b[2Jgone", outcome="refused", ip="192.0.2.9")
+    shown = cli("audit", "search", "--ip", "192.0.2.9").output
+    assert "\x1b" not in shown and "/\\x1b[2Jgone" in shown, "a control character in a path is shown escaped"
     bad = cli("audit", "search", "--since", "last tuesday", "--outcome", "perhaps")
     assert bad.exit_code == 2 and "--outcome" in bad.output and "--since" in bad.output and "ISO date" in bad.output
