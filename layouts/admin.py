@@ -12,7 +12,7 @@ from dash import dcc, html
 
 from bigscreen.admin.console import AdminView
 from bigscreen.admin.trail import OUTCOMES, AuditPage
-from bigscreen.screens.i18n import t
+from bigscreen.screens.i18n import STRINGS, t
 from layouts import ids
 from layouts.sign_out import sign_out
 
@@ -136,7 +136,8 @@ def _accounts(view: AdminView, lang: str, tz: ZoneInfo) -> html.Table | html.P:
     for a in view.accounts:
         button = (_button(t("admin.disable", lang), "user.disable", a.username, danger=True) if a.active
                   else _button(t("admin.enable", lang), "user.enable", a.username))
-        rows.append([html.Td(a.username, className="admin-name"), html.Td(a.display_name or "—"), html.Td(a.role),
+        rows.append([html.Td(a.username, className="admin-name"), html.Td(a.display_name or "—"),
+                     html.Td(t(f"admin.role.{a.role}", lang) if f"admin.role.{a.role}" in STRINGS else a.role),
                      html.Td(a.area or t("admin.city", lang)),
                      html.Td(t("admin.state.enabled" if a.active else "admin.state.disabled", lang),
                              className="is-active" if a.active else "is-revoked"),
