@@ -21,7 +21,7 @@ from bigscreen.cases.ingest_writer import IngestWriter
 from bigscreen.process.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ("/wall", "/duty")  # besides "/", which Dash serves itself
+PAGES = ("/wall", "/duty", "/admin")  # besides "/", which Dash serves itself
 log = logging.getLogger(__name__)
 
 
@@ -75,10 +75,12 @@ def create_app(rt: Runtime) -> Dash:
     from dash import dcc, html
 
     from bigscreen.geo.assets import ensure_level_assets
+    from callbacks import admin as admin_callbacks
     from callbacks import duty as duty_callbacks
     from callbacks import pages
     from callbacks import tablet as tablet_callbacks
     from callbacks import wall as wall_callbacks
+    from layouts import admin as admin_layout
     from layouts import duty as duty_layout
     from layouts import ids
     from layouts import tablet as tablet_layout
@@ -104,6 +106,7 @@ def create_app(rt: Runtime) -> Dash:
         app.layout, tablet_layout.for_validation(),
         wall_layout.build(rt.config, scope="", scope_name="", lang="zh", fit="contain"),
         duty_layout.build(rt.config, rt.areas, officer="", area=None, lang="zh"),
+        admin_layout.build(admin="", lang="zh"),
         dl.GeoJSON(id=ids.WALL_MAP_IDS.fill), dl.LayerGroup(id=ids.WALL_MAP_IDS.events),
     ])
     pages.register(app, rt, manifest)
@@ -111,6 +114,7 @@ def create_app(rt: Runtime) -> Dash:
     wall_callbacks.register(app, rt)
     wall_callbacks.register_push(app, rt)
     duty_callbacks.register(app, rt)
+    admin_callbacks.register(app, rt)
     # The wall's polling answer (a frame) shrinks to about a fifth; responses that are already
     # compressed (the /geo files) pass as they are.
     api.add_middleware(GZip, minimum_size=1024, compresslevel=1)  # level 6 costs 5x the CPU for ~20% fewer bytes

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
+from bigscreen import cli_admin
 from bigscreen.configuration.loading import ConfigError
 from bigscreen.process.settings import Settings
 
@@ -302,6 +303,9 @@ def kiosk_create(data_dir: Path | None, name: str, scope: str | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc).split(": ", 1)[1], param_hint="--scope") from None
     click.echo(f"/wall?token={token}" + (f"&scope={scope}" if scope else ""))
+
+
+cli_admin.register(main, apikey, kiosk, user, data_dir_option, _settings, _runtime)
 
 
 def _table_options(command):

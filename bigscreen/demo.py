@@ -11,8 +11,10 @@ import time
 import click
 import uvicorn
 
+from bigscreen.admin.accounts import ResetPassword
+from bigscreen.admin.base import system_caller
 from bigscreen.app import create_app
-from bigscreen.auth.users import AccountError, add_user, reset_password
+from bigscreen.auth.users import AccountError, add_user
 from bigscreen.configuration.loading import Config
 from bigscreen.jobs import schedule
 from bigscreen.jobs.watch import sync_live
@@ -44,7 +46,7 @@ def demo_accounts(rt: Runtime) -> list[tuple[str, str, str, str]]:
         try:
             add_user(rt, username, password, role, area, display_name=shown_as)
         except AccountError:  # it exists from an earlier start
-            reset_password(rt, username, password)
+            ResetPassword(rt, system_caller(), username, password, by="bigscreen demo").run()
         out.append((role, username, password, note))
     return out
 

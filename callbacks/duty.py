@@ -19,7 +19,7 @@ from layouts import duty as desk
 from layouts import ids
 
 
-def _clicked() -> dict | None:
+def clicked() -> dict | None:
     """The pattern-matching id of the button actually clicked (a list re-rendered with fresh
     buttons also fires the callback, with no clicks)."""
     for fired in ctx.triggered:
@@ -58,7 +58,7 @@ def register(app, rt) -> None:
                   State({"type": ids.DUTY_COMMENT, "alert": ALL, "status": ALL}, "value"),
                   State(ids.DUTY_LANG, "data"), State(ids.DUTY_ALERT_DONE, "data"), prevent_initial_call=True)
     async def act_on_alert(_acks, _resolves, _escalates, _comments, lang, done):
-        hit = _clicked()
+        hit = clicked()
         if hit is None:
             raise PreventUpdate
         comment = next((box.get("value") for box in ctx.states_list[0] if box["id"].get("alert") == hit.get("alert")), None)
@@ -87,7 +87,7 @@ def register(app, rt) -> None:
     @app.callback(Output(ids.DUTY_WHISTLE_CASE, "value"), Input({"type": ids.DUTY_PICK, "event": ALL}, "n_clicks"),
                   prevent_initial_call=True)
     def pick_case_to_whistle(_clicks):
-        hit = _clicked()
+        hit = clicked()
         if hit is None:
             raise PreventUpdate
         return str(hit.get("event", ""))

@@ -1,5 +1,5 @@
 """Which view a URL shows: `/` the leaders' tablet (`?area=CODE&lang=en`), `/wall` the wall
-(`?scope=CODE&lang=en&fit=stretch`)."""
+(`?scope=CODE&lang=en&fit=stretch`), `/duty` the duty desk, `/admin` the admin page."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bigscreen.screens.i18n import pick_lang, t
 from bigscreen.wall.frame import map_areas, map_key
 from callbacks import tablet as tablet_callbacks
 from callbacks import wall as wall_callbacks
+from layouts import admin as admin_layout
 from layouts import duty as duty_layout
 from layouts import ids
 from layouts import wall as wall_layout
@@ -41,7 +42,10 @@ def page_for(rt, manifest: dict | None, pathname: str | None, search: str | None
                                  map_component=wall_map(rt, manifest, scope, lang), rotate_s=rotate_s,
                                  map_codes=tuple(a.code for a in shown), map_key=map_key(shown))
     if pathname == "/duty":  # exactly: "/duty/" is not what the middleware checked for ACT
-        return duty_layout.build(rt.config, rt.areas, officer=who.name, area=who.area, lang=lang)
+        return duty_layout.build(rt.config, rt.areas, officer=who.name, area=who.area, lang=lang,
+                                 admin=who.can(Permission.ADMIN))
+    if pathname == "/admin":  # exactly, as the middleware checked it for ADMIN
+        return admin_layout.build(admin=who.name, lang=lang)
     if pathname in ("/", "", None):
         return tablet_callbacks.page(rt, manifest, query.get("area"), lang)
     return html.Div("404", className="not-found")

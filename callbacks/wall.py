@@ -8,9 +8,11 @@ import orjson
 from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from redis.exceptions import RedisError
+from starlette.concurrency import run_in_threadpool
 
-from bigscreen.auth.context import require
+from bigscreen.auth.context import caller, require
 from bigscreen.auth.roles import Permission
+from bigscreen.auth.sessions import Sessions
 from bigscreen.wall.hub import FrameHub
 from layouts import ids
 
@@ -49,6 +51,7 @@ def frame_hub(rt) -> FrameHub:
 
 
 PUSH_WAIT_S = 5.0  # how long a page has to show a wall before the push gives up on it
+SESSION_CHECK_S = 30.0  # a pushed viewer's session is looked at this often: revoked, its frames stop within it
 WALL_PATHS = ("/wall", "/wall/")
 
 
@@ -67,16 +70,31 @@ def register_push(app, rt) -> None:
         hub = frame_hub(rt)
         queue = await hub.subscribe(scope)
         ws.set_prop_sync(ids.WALL_TICK, "disabled", True)
+        loop, session = asyncio.get_running_loop(), caller().session
+        checked = loop.time()
         try:
             while not ws.is_shutdown:
                 try:
                     frame = await asyncio.wait_for(queue.get(), timeout=1.0)
                 except TimeoutError:
-                    continue
-                _push(ws, frame)
+                    frame = None
+                if session and loop.time() - checked >= SESSION_CHECK_S:
+                    checked = loop.time()
+                    if not await _alive(rt, session):
+                        break  # revoked or signed out: no more frames; the page's polling is refused too
+                if frame is not None:
+                    _push(ws, frame)
         finally:
             hub.unsubscribe(scope, queue)
         raise PreventUpdate
+
+
+async def _alive(rt, session: str) -> bool:
+    """Whether the viewer's session still exists; while Redis is away, yes (its frames are away too)."""
+    try:
+        return await run_in_threadpool(Sessions(rt.redis, rt.keys).alive, session)
+    except (RedisError, OSError):
+        return True
 
 
 def _payload(frame: str) -> str:

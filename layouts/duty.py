@@ -41,14 +41,14 @@ def area_options(areas, within: str | None, lang: str) -> list[dict]:
     return options
 
 
-def build(config, areas, *, officer: str, area: str | None, lang: str) -> html.Div:
+def build(config, areas, *, officer: str, area: str | None, lang: str, admin: bool = False) -> html.Div:
     title = config.city.title if lang == "zh" else config.city.title_en
     suffix = "?lang=en" if lang == "en" else ""
     header = html.Header([
         html.Div([html.H1(t("duty.title", lang), className="duty-title"), html.Span(title, className="duty-city")],
                  className="duty-heading"),
-        html.Nav([html.A(t("duty.nav.home", lang), href="/" + suffix), html.A(t("duty.nav.wall", lang), href="/wall" + suffix)],
-                 className="duty-nav"),
+        html.Nav([html.A(t("duty.nav.home", lang), href="/" + suffix), html.A(t("duty.nav.wall", lang), href="/wall" + suffix),
+                  *([html.A(t("admin.title", lang), href="/admin" + suffix)] if admin else [])], className="duty-nav"),
         html.Div([t("duty.officer", lang), " ", html.Strong(officer, className="duty-officer")], className="duty-who"),
         html.Div([t("duty.as_of", lang), " ", html.Span("—", id=ids.DUTY_AS_OF)], className="duty-asof"),
         sign_out(lang, "duty-signout"),

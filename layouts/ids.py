@@ -1,6 +1,6 @@
 """Every Dash component ID, in one place, and one convention for all of them: `{page}-{part}`.
 
-A page's IDs are made by its function (`wall`, `duty`, `tablet`); those a layout, a callback or a
+A page's IDs are made by its function (`wall`, `duty`, `tablet`, `admin`); those a layout, a callback or a
 test names are constants here, `PAGE_PART`. A map's IDs derive from the map's own (`map_ids`).
 Pattern-matching IDs are dicts whose "type" is one of these constants (`DUTY_PICK`, `TABLET_CHILD`)."""
 
@@ -102,3 +102,39 @@ def tablet_kpi(name: str) -> str:
 def tablet_child_figure(code: str, figure: str) -> dict:
     """A child area's figure (pattern-matching): figure is one of layouts.tablet.CHILD_FIGURES."""
     return {"type": TABLET_CHILD, "code": code, "figure": figure}
+
+
+def admin(part: str) -> str:
+    return f"admin-{part}"
+
+
+ADMIN_ROOT = "admin"
+ADMIN_LANG = admin("lang")
+ADMIN_DONE = admin("done")
+ADMIN_MESSAGE = admin("message")
+ADMIN_SECRET = admin("secret")
+ADMIN_KEYS = admin("keys")
+ADMIN_TOKENS = admin("tokens")
+ADMIN_ACCOUNTS = admin("accounts")
+ADMIN_ACT = admin("act")  # pattern-matching: {"type": ADMIN_ACT, "action": "apikey.revoke", "name": source}
+ADMIN_RESET_USERNAME = admin("reset-username")
+ADMIN_RESET_PASSWORD = admin("reset-password")
+ADMIN_RESET_CONFIRMATION = admin("reset-confirmation")
+ADMIN_RESET_SUBMIT = admin("reset-submit")
+ADMIN_RESET_MESSAGE = admin("reset-message")
+ADMIN_SEARCH_WHO = admin("search-who")
+ADMIN_SEARCH_ACTION = admin("search-action")
+ADMIN_SEARCH_OUTCOME = admin("search-outcome")
+ADMIN_SEARCH_SINCE = admin("search-since")
+ADMIN_SEARCH_UNTIL = admin("search-until")
+ADMIN_SEARCH_IP = admin("search-ip")
+ADMIN_SEARCH_SUBMIT = admin("search-submit")
+ADMIN_SEARCH_MORE = admin("search-more")
+ADMIN_AUDIT = admin("audit")
+ADMIN_AUDIT_MESSAGE = admin("audit-message")
+ADMIN_AUDIT_BEFORE = admin("audit-before")
+
+
+def admin_act(action: str, name: str) -> dict:
+    """An action button on one row of the admin page's tables (pattern-matching)."""
+    return {"type": ADMIN_ACT, "action": action, "name": name}

@@ -189,3 +189,22 @@ class Officer:
         from bigscreen.alerts.commands import NewAlert, RaiseAlert
 
         return RaiseAlert(self.runtime, self.who, NewAlert(colour=colour, title=title, area=area, event_id=event_id)).run()
+
+
+def dash_callback(web, outputs: list[tuple[str, str]], inputs: list, state=(), changed: str | None = None):
+    """POSTs one Dash callback as the renderer would (with the session's CSRF token): `outputs` as
+    (id, property) pairs, `inputs` and `state` as (id, property, value), or as the renderer's own
+    list for a wildcard (ALL); ids may be dicts. `changed`: the prop that fired (default the first input)."""
+    import json
+
+    def key(id_) -> str:
+        return json.dumps(id_, sort_keys=True, separators=(",", ":")) if isinstance(id_, dict) else id_
+
+    joined = outputs[0] if len(outputs) == 1 else None
+    body = {"output": f"{key(joined[0])}.{joined[1]}" if joined else ".." + "...".join(f"{key(i)}.{p}" for i, p in outputs) + "..",
+            "outputs": ({"id": joined[0], "property": joined[1]} if joined
+                        else [{"id": i, "property": p} for i, p in outputs]),
+            "inputs": [x if isinstance(x, list) else {"id": x[0], "property": x[1], "value": x[2]} for x in inputs],
+            "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+            "changedPropIds": [changed or f"{key(inputs[0][0])}.{inputs[0][1]}"]}
+    return web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": web.cookies.get("_csrf_token") or ""})

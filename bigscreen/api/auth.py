@@ -13,6 +13,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from bigscreen.auth.context import caller
+from bigscreen.auth.revocation import RevocationSignal
 from bigscreen.auth.roles import Principal, Role
 from bigscreen.db.models import ApiKey
 from bigscreen.process.runtime import Runtime
@@ -24,27 +25,38 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def new_api_key() -> str:
+    """A fresh random key; store only its `hash_key`."""
+    return "bsk_" + secrets.token_urlsafe(32)
+
+
 def create_api_key(rt: Runtime, source: str) -> str:
-    key = "bsk_" + secrets.token_urlsafe(32)
+    key = new_api_key()
     with rt.sessions() as session, session.begin():
         session.add(ApiKey(source=source, key_hash=hash_key(key), created_at=rt.clock()))
     return key
 
 
 class KeyCache:
-    """Maps key hashes to sources, refreshed at most every CACHE_S, so ingest does not hit SQL for auth."""
+    """Maps key hashes to sources, so ingest does not hit SQL for auth. Reloaded when a revocation
+    is announced (looked for at most every `revocation.CHECK_S`), and at least every CACHE_S."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._sources: dict[str, str] = {}
-        self._loaded = 0.0
+        self._loaded = float("-inf")
+        self.revocations = RevocationSignal(rt)
 
     def fresh(self, digest: str) -> bool:
-        return digest in self._sources and time.monotonic() - self._loaded <= CACHE_S
+        """Whether `source(digest)` can answer from memory, without Redis or SQL."""
+        return (digest in self._sources and time.monotonic() - self._loaded <= CACHE_S
+                and not self.revocations.due())
 
     def source(self, digest: str) -> str | None:
         if not self.fresh(digest):
-            self.reload()
+            moved = self.revocations.moved()
+            if moved or digest not in self._sources or time.monotonic() - self._loaded > CACHE_S:
+                self.reload()
         return self._sources.get(digest)
 
     def reload(self) -> None:

@@ -24,7 +24,7 @@ from bigscreen.api.outages import OUTAGE_ERRORS, WS_TRY_AGAIN_LATER, json_answer
 from bigscreen.api.problems import error_response
 from bigscreen.auth.audit import record
 from bigscreen.auth.context import Caller, bind, unbind
-from bigscreen.auth.kiosk import KioskTokens
+from bigscreen.auth.kiosk import KioskTokens, token_digest
 from bigscreen.auth.pages import OWN_AUTH_PREFIXES, page_permission
 from bigscreen.auth.roles import Permission
 from bigscreen.auth.sessions import (
@@ -110,7 +110,7 @@ class Security:
         if token and (session is None or session.principal.kind == "kiosk"):
             kiosk = self.kiosks.principal(token)
             if kiosk is not None:
-                fresh = self.sessions.create(kiosk, ip)
+                fresh = self.sessions.create(kiosk, ip, kiosk_digest=token_digest(token))
                 session = fresh[1]
         who = session.principal if session else None
         api = path.startswith(OWN_AUTH_PREFIXES)
@@ -135,7 +135,8 @@ class Security:
             if who is not None:
                 record(self.rt, who, "open", subject=path, outcome="refused", ip=ip)
             return error_response(conn, 401 if who is None else 403, "sign in first" if who is None else "not allowed for this account")
-        return Admitted(Caller(who, ip, "api" if api else "web", session.csrf if session else None), fresh)
+        return Admitted(Caller(who, ip, "api" if api else "web", session.csrf if session else None,
+                               session.key if session else None), fresh)
 
     def _with_headers(self, send: Send) -> Send:
         """Every answer, whoever gives it (a route, Dash, a refusal here, the body limit): CSP,

@@ -19,6 +19,7 @@ class Caller:
     ip: str | None
     channel: str  # web or api
     csrf: str | None = None  # the session's CSRF token, for forms a page renders (sign out)
+    session: str | None = None  # the session's Redis key: a long-lived connection checks it still exists
 
 
 _current: ContextVar[Caller | None] = ContextVar("bigscreen_caller", default=None)

@@ -8,7 +8,7 @@ from bigscreen.auth.roles import Permission, Principal, Role
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics", "/login", "/logout", "/assets/", "/_dash-component-suites/", "/_favicon.ico", "/favicon.ico")
 OWN_AUTH_PREFIXES = ("/api/", "/open311/")  # routes that authenticate themselves (API keys)
 SIGNED_IN_PREFIXES = ("/_dash-", "/geo/")   # Dash's plumbing and map geometry: any principal
-PAGE_PERMISSIONS = {"/wall": Permission.VIEW_WALL, "/duty": Permission.ACT}
+PAGE_PERMISSIONS = {"/wall": Permission.VIEW_WALL, "/duty": Permission.ACT, "/admin": Permission.ADMIN}
 HOME = {Role.DUTY: "/duty", Role.ADMIN: "/duty", Role.LEADER: "/"}  # where each role starts after signing in
 
 

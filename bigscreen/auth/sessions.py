@@ -26,6 +26,7 @@ KIOSK_IDLE_S = 7 * 24 * 3600     # a wall re-presents its token at every page lo
 class Session:
     principal: Principal
     csrf: str
+    key: str | None = None  # its Redis key: a long-lived connection asks `alive(key)` now and then
 
 
 def _digest(sid: str) -> str:
@@ -41,7 +42,9 @@ class Sessions:
     def _limits(self, p: Principal) -> tuple[int, int]:
         return (KIOSK_IDLE_S, KIOSK_IDLE_S) if p.role == Role.WALL else (IDLE_S, ABSOLUTE_S)
 
-    def create(self, p: Principal, ip: str | None) -> tuple[str, Session]:
+    def create(self, p: Principal, ip: str | None, *, kiosk_digest: str | None = None) -> tuple[str, Session]:
+        """A new session for `p`; indexed by its account (`user_id`) or, for a wall, by the digest of the
+        kiosk token it began with, so that revoking either ends it (`destroy_user`, `destroy_kiosk`)."""
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         key = self.keys.session(_digest(sid))
         idle, absolute = self._limits(p)
@@ -51,31 +54,44 @@ class Sessions:
                                 "user_id": p.user_id or "", "csrf": csrf, "created": now, "ends": now + absolute,
                                 "idle": idle, "ip": ip or ""})
         pipe.expire(key, idle)
-        if p.user_id:
-            pipe.sadd(self.keys.user_sessions(p.user_id), key)
-            pipe.expire(self.keys.user_sessions(p.user_id), ABSOLUTE_S)
+        index = self.keys.user_sessions(p.user_id) if p.user_id else (
+            self.keys.kiosk_sessions(kiosk_digest) if kiosk_digest else None)
+        if index:
+            pipe.sadd(index, key)
+            pipe.expire(index, absolute)  # no session of it outlives its absolute limit
         pipe.execute()
-        return sid, Session(p, csrf)
+        return sid, Session(p, csrf, key)
 
     def load(self, sid: str | None) -> Session | None:
         """The session of a cookie's id, its expiry slid (one Redis call, see lua/session.lua)."""
         if not sid or len(sid) > 100:
             return None
-        flat = self._read(keys=[self.keys.session(_digest(sid))], args=[int(time.time())])
+        key = self.keys.session(_digest(sid))
+        flat = self._read(keys=[key], args=[int(time.time())])
         if not flat:
             return None
         raw = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
         p = Principal(raw["kind"], raw["name"], Role(raw["role"]), raw["area"] or None,
                       int(raw["user_id"]) if raw["user_id"] else None)
-        return Session(p, raw["csrf"])
+        return Session(p, raw["csrf"], key)
+
+    def alive(self, key: str) -> bool:
+        """Whether a session still exists (not signed out, revoked or ended), without sliding it."""
+        return bool(self.client.exists(key))
 
     def destroy(self, sid: str | None) -> None:
         if sid:
             self.client.delete(self.keys.session(_digest(sid)))
 
     def destroy_user(self, user_id: int) -> None:
-        """Ends every session of an account (deactivated, password changed)."""
-        index = self.keys.user_sessions(user_id)
+        """Ends every session of an account (disabled, password changed)."""
+        self._destroy_indexed(self.keys.user_sessions(user_id))
+
+    def destroy_kiosk(self, kiosk_digest: str) -> None:
+        """Ends every session a wall began with this kiosk token (revoked, rotated)."""
+        self._destroy_indexed(self.keys.kiosk_sessions(kiosk_digest))
+
+    def _destroy_indexed(self, index: str) -> None:
         keys = self.client.smembers(index)
         if keys:
             self.client.delete(*keys)

@@ -1,4 +1,5 @@
-"""People's accounts: create them (`bigscreen user add`), check a login."""
+"""People's accounts: create them (`bigscreen user add`), check a login. Disabling them and resetting
+their passwords is an admin's: bigscreen.admin.accounts."""
 
 from __future__ import annotations
 
@@ -63,17 +64,3 @@ def authenticate(rt: Runtime, username: str, password: str) -> Principal | None:
             user.password_hash = hash_password(password)
         return principal_of(user)
 
-
-def reset_password(rt: Runtime, username: str, password: str) -> None:
-    """Sets a new password and ends the account's sessions."""
-    from bigscreen.auth.sessions import Sessions
-
-    if problem := password_problem(password, username):
-        raise AccountError("password", problem)
-    with rt.sessions() as session, session.begin():
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise AccountError("username", f"no account '{username}'")
-        user.password_hash = hash_password(password)
-        user_id = user.id
-    Sessions(rt.redis, rt.keys).destroy_user(user_id)

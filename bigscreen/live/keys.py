@@ -30,6 +30,10 @@ jobs           {p}jobs                  capped stream: which process ran which s
 alerts         {p}alerts                pub/sub channel: alert ids raised or changed
 session        {p}session:{sha256(id)}  hash: one login or kiosk session (bigscreen.auth.sessions)
 user sessions  {p}user:{id}:sessions    set: the session keys of one account
+kiosk sessions {p}kiosk:{sha256}:sessions set: the session keys a wall's kiosk token began (ended with it)
+revocations    {p}revocations           counter: moved by every revoked key, token or account; each process's
+                                        key and token caches drop what they hold when it moves
+                                        (bigscreen.auth.revocation)
 limits         {p}limits*               login failure windows (the `limits` library; bigscreen.auth.ratelimit)
 known browser  {p}user:device:{sha256(cookie)} set: accounts this browser signed in (bigscreen.auth.ratelimit)
 spikes         {p}spikes                set: areas in a spike now (bigscreen.alerts.spikes)
@@ -111,6 +115,13 @@ class Keys:
 
     def user_sessions(self, user_id: int) -> str:
         return f"{self.prefix}user:{user_id}:sessions"
+
+    def kiosk_sessions(self, digest: str) -> str:
+        return f"{self.prefix}kiosk:{digest}:sessions"
+
+    @property
+    def revocations(self) -> str:
+        return f"{self.prefix}revocations"
 
     @property
     def limits(self) -> str:

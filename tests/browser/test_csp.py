@@ -1,4 +1,4 @@
-"""The wall, the duty desk and the tablet work under the app's real Content-Security-Policy: pages
+"""The wall, the duty desk, the tablet and the admin page work under the app's real Content-Security-Policy: pages
 load, live figures arrive (the wall's by push over its websocket), and the browser refuses nothing.
 (Other browser tests bypass the policy: Playwright's wait_for_function needs eval.) Waits here use
 selectors only, which the policy does not touch."""
@@ -69,3 +69,13 @@ def test_the_pages_work_under_the_policy(browser, live_server, runtime, api_key,
         assert not page.problems, page.problems
     for context in (wall_context, desk_context, tablet_context):
         context.close()
+
+
+def test_the_admin_page_works_under_the_policy(browser, live_server, runtime, api_key, account):
+    context, page = _watched(browser)
+    sign_in(page, live_server.url, account("admin"), PASSWORD, "/admin")
+    page.wait_for_selector("table.admin-audit", timeout=WAIT_MS)  # the newest entries: the sign-in
+    page.locator("table.admin-apikey tr", has_text="test-source").get_by_role("button", name="轮换").click()
+    page.wait_for_selector(".admin-secret-value", timeout=WAIT_MS)
+    assert not page.problems, page.problems
+    context.close()

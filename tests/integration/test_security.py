@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from sqlalchemy import select
-from tests_support import PASSWORD, audit_entries, login
+from tests_support import PASSWORD, audit_entries, dash_callback, login
 
 from bigscreen.auth.sessions import CSRF_COOKIE, SESSION_COOKIE
 from bigscreen.db.models import User
@@ -127,11 +127,7 @@ def test_user_add_on_the_command_line(runtime, tmp_path):
 
 
 def _callback(web, output: tuple[str, str], inputs: list[tuple[str, str, object]], state=()):
-    body = {"output": f"{output[0]}.{output[1]}", "outputs": {"id": output[0], "property": output[1]},
-            "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
-            "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
-            "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}
-    return web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": web.cookies.get(CSRF_COOKIE) or ""})
+    return dash_callback(web, [output], inputs, state)
 
 
 def test_callbacks_check_the_principal_too(web, runtime, account):
