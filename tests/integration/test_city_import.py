@@ -279,3 +279,49 @@ def test_a_map_with_cases_on_it_is_not_replaced(runtime, client, city_plan, tmp_
     with pytest.raises(CityInUse, match="holds 1 case on the map there now"):
         import_city(runtime, plan)
     assert stored(runtime).keys() == before.keys()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_rebuilt_demo_city_reaches_a_running_server_and_is_refused_over_cases(runtime, api_key, live_server, monkeypatch):
+    """`city build` tells running processes (map:version) as `city import` does; over cases it refuses, nothing written."""
+    import threading
+    import time
+
+    import httpx
+
+    from bigscreen.cli import main
+    from bigscreen.configuration.loading import load_config
+    from bigscreen.jobs.watch import start_watch, sync_live
+    from bigscreen.process.settings import REPO_CONFIG_DIR
+
+    for name, value in (("DATA_DIR", runtime.settings.data_dir), ("DATABASE_URL", runtime.settings.database_url),
+                        ("REDIS_URL", runtime.settings.redis_url)):
+        monkeypatch.setenv(f"BIGSCREEN_{name}", str(value))
+    demo_grids = load_config(REPO_CONFIG_DIR).city.demo.grids
+    assert demo_grids != len(runtime.areas.at_level(runtime.areas.grid_level))
+    sync_live(runtime)
+    stop = threading.Event()
+    watch = start_watch(runtime, stop)
+    web = httpx.Client(base_url=live_server.url, headers={"X-API-Key": api_key}, timeout=10)
+    try:
+        built = CliRunner().invoke(main, ["city", "build", "--quiet"])
+        assert built.exit_code == 0, built.output
+        deadline = time.monotonic() + 20
+        while len(grids := web.get("/api/v1/areas", params={"level": "grid"}).json()) != demo_grids and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(grids) == demo_grids, "the running server still shows the city from before the build"
+        with runtime.sessions() as session:
+            geometry = session.scalar(select(Area.geometry).where(Area.code == grids[0]["code"]))
+        point = shapely.geometry.shape(geometry).representative_point()
+        answer = web.post("/api/v1/events", json={
+            "source_id": "on-the-new-city", "channel": "grid_app", "item": runtime.config.categories[0].items[0].code,
+            "urgency": "normal", "description": "楼道堆放杂物", "lat": point.y, "lon": point.x})
+        assert answer.status_code in (200, 201) and answer.json()["grid"] == grids[0]["code"], answer.text
+    finally:
+        web.close()
+        stop.set()
+        watch.join(5)
+    before = stored_ids(runtime)
+    refused_build = CliRunner().invoke(main, ["city", "build", "--quiet"])
+    assert refused_build.exit_code == 1 and "holds 1 case on the map there now" in refused_build.output, refused_build.output
+    assert "Traceback" not in refused_build.output and stored_ids(runtime) == before
