@@ -12,6 +12,7 @@ import pytest
 import shapely
 from city_files import bd09, gcj02, write_layer
 from click.testing import CliRunner
+from pyogrio.raw import write
 from sqlalchemy import func, select
 
 from bigscreen.db.models import Area, Event
@@ -101,19 +102,20 @@ def test_a_geopackage_with_a_layer_per_level_in_cgcs2000(test_config, city_plan,
         (a.code, a.name, a.level_name, a.parent_code) for a in sorted(city_plan.areas, key=lambda a: (a.level, a.code))]
 
 
-def test_projected_cgcs2000_gauss_kruger_is_read_through_its_prj(test_config, city_plan, tmp_path):
+@pytest.mark.parametrize("epsg", ["EPSG:4549", "EPSG:32650"])  # CGCS2000 3° zone (CM 120E); UTM zone 50N
+def test_projected_gauss_kruger_and_utm_are_read_through_their_prj(test_config, city_plan, tmp_path, epsg):
     import pyproj
 
-    to_gk = pyproj.Transformer.from_crs("EPSG:4490", "EPSG:4549", always_xy=True)  # CGCS2000 3° zone, CM 120E
+    to_plane = pyproj.Transformer.from_crs("EPSG:4490", epsg, always_xy=True)
 
     def project(xy):
-        return np.column_stack(to_gk.transform(xy[:, 0], xy[:, 1]))
+        return np.column_stack(to_plane.transform(xy[:, 0], xy[:, 1]))
 
     shp = write_layer(tmp_path / "gk.shp", city_plan.areas[1:], shift=project, driver="ESRI Shapefile",
-                      encoding="UTF-8", prj="EPSG:4549")
+                      encoding="UTF-8", prj=epsg)
     report, plan = plan_import([shp], test_config.city)
     assert report.ok, report.text()
-    assert report.files[0]["crs"].startswith("EPSG:4549")
+    assert report.files[0]["crs"].startswith(epsg) and report.files[0]["encoding"] == "UTF-8"
     back = {a.code: a.geometry for a in plan.areas}
     assert max(a.geometry.hausdorff_distance(back[a.code]) for a in city_plan.at_level("grid")) < FIVE_METRES
 
@@ -132,12 +134,19 @@ def test_every_check_is_reported_and_errors_refuse_the_import_whole(runtime, cit
     abroad = type(first)(**{**grids[3].__dict__, "code": grids[3].code[:-3] + "999",
                              "geometry": shapely.affinity.translate(grids[3].geometry, xoff=-100)})
     path = write_layer(tmp_path / "bad.geojson", [*bad, orphan, twice, abroad], driver="GeoJSON")
+    pin = grids[4].geometry.representative_point()  # a point where an area belongs, in a layer of its own
+    pins = tmp_path / "pins.geojson"
+    write(str(pins), shapely.to_wkb(np.array([pin], dtype=object)),
+          [np.array([grids[4].code[:-3] + "998"], dtype=object), np.array(["打点"], dtype=object)],
+          ["CODE", "NAME"], geometry_type="Point", crs="EPSG:4326", driver="GeoJSON")
 
-    report, plan = plan_import([path], runtime.config.city)
+    report, plan = plan_import([path, pins], runtime.config.city)
 
     assert plan is None and not report.ok
     checks = {p.check for p in report.errors}
-    assert checks == {"orphan", "duplicate", "outside-china"}
+    assert checks == {"orphan", "duplicate", "outside-china", "not-an-area"}
+    point_problem = next(p for p in report.errors if p.check == "not-an-area")
+    assert (point_problem.source, point_problem.feature, point_problem.message) == (str(pins), 1, "a Point, not an area")
     assert {p.check for p in report.warnings} >= {"repaired", "overlap", "outside-parent"}
     orphan_problem = next(p for p in report.errors if p.check == "orphan")
     assert (orphan_problem.source, orphan_problem.code) == (str(path), "370599999999001")
@@ -180,6 +189,15 @@ def test_bad_files_are_refused_with_file_feature_and_field(runtime, city_plan, t
     fake = tmp_path / "grids.shp"
     fake.write_text("GRID_CODE,NAME\n1,东城\n")
     assert "grids.shp: cannot be read as ESRI Shapefile" in refused(runtime, [fake], crs="wgs84")
+
+    for name, kind in (("grids.geojson", "GeoJSON"), ("grids.gpkg", "GeoPackage")):
+        (tmp_path / name).write_text("GRID_CODE,NAME\n1,东城\n")
+        assert refused(runtime, [tmp_path / name], crs="wgs84") == \
+            f"{tmp_path / name}: cannot be read as {kind}: not in that format (nor in any other GDAL reads)"
+    (tmp_path / "grids.zip").write_text("GRID_CODE,NAME\n1,东城\n")
+    assert refused(runtime, [tmp_path / "grids.zip"], crs="wgs84") == f"{tmp_path / 'grids.zip'}: not a zip file"
+    (tmp_path / "grids.csv").write_text("GRID_CODE,NAME\n1,东城\n")
+    assert refused(runtime, [tmp_path / "grids.csv"]).startswith(f"{tmp_path / 'grids.csv'}: not a boundary file this import reads")
 
     no_shp = tmp_path / "nothing.zip"
     with zipfile.ZipFile(no_shp, "w") as z:
