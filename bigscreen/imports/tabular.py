@@ -201,11 +201,14 @@ def _csv(path: Path, fields: list[Field], mapping: dict[str, str], encoding: str
         raise TableError(f"{path}: a binary file, not CSV or XLSX")
     if encoding:
         try:
-            codecs.lookup(encoding)
+            name = codecs.lookup(encoding).name
         except LookupError:
             raise TableError(f"{path}: unknown encoding '{encoding}'") from None
+        if sample.startswith(codecs.BOM_UTF8) and name not in ("utf-8", "utf-8-sig"):
+            raise TableError(f"{path}: row 1: the file begins with a UTF-8 byte order mark (BOM), so it is UTF-8, "
+                             f"not {encoding}: leave --encoding out")
     enc = encoding or _encoding(path, sample)
-    if enc in ("utf-8", "utf8") and sample.startswith(codecs.BOM_UTF8):
+    if codecs.lookup(enc).name == "utf-8" and sample.startswith(codecs.BOM_UTF8):
         enc = "utf-8-sig"
     try:
         dialect = csv.Sniffer().sniff(sample.decode(enc, errors="ignore")[:8192], delimiters=",\t;|")
