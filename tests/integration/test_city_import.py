@@ -149,7 +149,8 @@ def test_every_check_is_reported_and_errors_refuse_the_import_whole(runtime, cit
     assert (point_problem.source, point_problem.feature, point_problem.message) == (str(pins), 1, "a Point, not an area")
     assert {p.check for p in report.warnings} >= {"repaired", "overlap", "outside-parent"}
     orphan_problem = next(p for p in report.errors if p.check == "orphan")
-    assert (orphan_problem.source, orphan_problem.code) == (str(path), "370599999999001")
+    assert (orphan_problem.source, orphan_problem.field, orphan_problem.code) == (str(path), "CODE", "370599999999001")
+    assert next(p for p in report.errors if p.check == "duplicate").line().startswith(f"{path}, feature {len(bad) + 2}, field CODE: code ")
     assert orphan_problem.feature == len(bad) + 1
     assert any(p.code == first.code for p in report.warnings if p.check == "repaired")
     saved = json.loads(report.json())
@@ -208,6 +209,11 @@ def test_bad_files_are_refused_with_file_feature_and_field(runtime, city_plan, t
     gbk.with_suffix(".cpg").unlink()
     message = refused(runtime, [gbk], encoding="UTF-8")
     assert message.startswith(f"{gbk}: feature 1, field NAME: the text is not valid UTF-8")
+    gbk.with_suffix(".cpg").write_text("UTF-8")  # a .cpg that is wrong about its .dbf
+    assert refused(runtime, [gbk]) == (f"{gbk}: feature 1, field NAME: the text is not valid UTF-8 (from its .cpg); "
+                                       "name the encoding with --encoding")
+    assert plan_import([gbk], runtime.config.city, encoding="GBK")[0].files[0]["encoding"] == "GBK"  # --encoding wins
+    gbk.with_suffix(".cpg").unlink()
 
     gbk.with_suffix(".prj").write_text("PROJCS[garbage")
     assert refused(runtime, [gbk]) .startswith(f"{gbk}: the coordinate system in its .prj cannot be read")
@@ -240,7 +246,8 @@ def test_a_ring_that_does_not_close_and_a_loop_of_parents_are_named(runtime, tmp
         for c, n, p in (("A", "甲", "B"), ("B", "乙", "C"), ("C", "丙", "A"))]}))
     report, plan = plan_import([loop], runtime.config.city, fields=FieldMap.parse("code=code,name=name,parent=up"))
     assert plan is None
-    assert [p.message for p in report.errors if p.check == "loop"] == ["the parents go round in a loop: A → B → C → A"]
+    assert [p.line() for p in report.errors if p.check == "loop"] == [
+        f"{loop}, feature 1, field up: the parents go round in a loop: A → B → C → A"]
     missing = plan_import([loop], runtime.config.city, fields=FieldMap.parse("code=GRID_CODE,name=name"))[0]
     assert [(p.check, p.field, p.source) for p in missing.errors] == [("field", "GRID_CODE", str(loop))]
     assert area_count(runtime) == before
