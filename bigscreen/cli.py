@@ -201,6 +201,8 @@ def _take_up_new_map(settings: Settings, progress: bool) -> dict:
     from bigscreen.jobs.watch import announce_map, repair
     from bigscreen.process.datadir import ensure_redis, release_redis
 
+    import redis
+
     settings, owned = ensure_redis(settings)
     try:
         rt = _runtime(settings)
@@ -209,6 +211,11 @@ def _take_up_new_map(settings: Settings, progress: bool) -> dict:
             click.echo("rebuilding the live counters ...")
             repair(rt)
             announce_map(rt)
+        except redis.RedisError as exc:
+            raise click.ClickException(
+                f"the map is stored and its files built, but Redis did not answer ({exc}): the live "
+                "counters are not rebuilt and running processes do not know of the new map; restart them, or run this "
+                "command again once Redis answers") from None
         finally:
             rt.close()
     finally:

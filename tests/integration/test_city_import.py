@@ -350,3 +350,20 @@ def test_a_rebuilt_demo_city_reaches_a_running_server_and_is_refused_over_cases(
     refused_build = CliRunner().invoke(main, ["city", "build", "--quiet"])
     assert refused_build.exit_code == 1 and "holds 1 case on the map there now" in refused_build.output, refused_build.output
     assert "Traceback" not in refused_build.output and stored_ids(runtime) == before
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_redis_away_after_the_map_is_stored_is_said_plainly(runtime, city_plan, tmp_path, monkeypatch):
+    from bigscreen.cli import main
+    from tests_support import free_port
+
+    for name, value in (("DATA_DIR", runtime.settings.data_dir), ("DATABASE_URL", runtime.settings.database_url),
+                        ("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")):
+        monkeypatch.setenv(f"BIGSCREEN_{name}", str(value))
+    areas = [a for a in city_plan.areas[1:] if a.code[:6] == city_plan.at_level("district")[0].code]
+    result = CliRunner().invoke(main, ["city", "import", str(write_layer(tmp_path / "one.geojson", areas, driver="GeoJSON")),
+                                       "--quiet"])
+    assert result.exit_code == 1 and "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    assert "the map is stored and its files built, but Redis did not answer" in result.output
+    assert "restart them, or run this command again once Redis answers" in result.output
+    assert area_count(runtime) == len(areas) + 1  # stored: the message says so
