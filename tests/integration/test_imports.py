@@ -325,6 +325,9 @@ def test_the_commands_name_the_file_row_and_column_of_what_is_wrong_and_store_a_
     assert result.exit_code == 0, result.output
     assert "1 row(s): 1 case(s) imported, 0 already there; live figures rebuilt" in result.output
     assert not (tmp_path / "cases.csv.errors.csv").exists()  # the earlier run's errors do not linger
+    again = CliRunner().invoke(main, ["events", "import", str(good), "--source", "old"], env=env)  # with its progress bar
+    assert again.exit_code == 0 and "1 row(s): 0 case(s) imported, 1 already there" in again.output, again.output
+    assert "\rimporting cases.csv: 0row [" in again.output, again.output
 
     people = write_csv(tmp_path / "p.csv", [["GRID", "POP"], [g1.code, "12"]])
     result = CliRunner().invoke(main, ["people", "import", str(people), "--columns", "grid=GRID,population=POP"], env=env)
