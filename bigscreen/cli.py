@@ -86,7 +86,7 @@ def city_build(data_dir: Path | None, synthetic: bool, quiet: bool) -> None:
         prepare_database(rt)
         count = build_city(rt, synthetic=synthetic, progress=not quiet)
     except CityInUse as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"{exc}; or, for a fresh demo, give another --data-dir") from None
     finally:
         rt.close()
     _take_up_new_map(settings, progress=not quiet)

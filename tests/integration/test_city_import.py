@@ -349,6 +349,7 @@ def test_a_rebuilt_demo_city_reaches_a_running_server_and_is_refused_over_cases(
     before = stored_ids(runtime)
     refused_build = CliRunner().invoke(main, ["city", "build", "--quiet"])
     assert refused_build.exit_code == 1 and "holds 1 case on the map there now" in refused_build.output, refused_build.output
+    assert "for a fresh demo, give another --data-dir" in refused_build.output
     assert "Traceback" not in refused_build.output and stored_ids(runtime) == before
 
 
