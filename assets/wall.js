@@ -271,21 +271,24 @@
     }
   }
 
-  /* The frame carries the map's numbers against the order of the page's area codes
-     (data-map-codes, sent once with the page); hideout wants {code: value}. */
-  function mapValues(m) {
+  /* Whether the frame's map is the page's (data-map-key, sent with the page). When the city's areas
+     changed since this page was built, it loads again (its geometry and people figures too), at most
+     once a minute, whichever cloud is shown, and leaves the colours as they are meanwhile. */
+  function sameMap(m) {
     var root = el("wall-root");
-    if (!root) return {};
+    if (!root) return false;
     if (state.mapCodesKey !== root.dataset.mapKey) {
       state.mapCodesKey = root.dataset.mapKey;
       state.mapCodes = JSON.parse(root.dataset.mapCodes || "[]");
     }
-    if (m.key !== state.mapCodesKey) {
-      /* the city's areas changed since this page was built: load it again (its geometry too),
-         at most once a minute, and leave the colours as they are meanwhile */
-      if (Date.now() - state.loadedAt > 60000) window.location.reload();
-      return null;
-    }
+    if (m.key === state.mapCodesKey) return true;
+    if (Date.now() - state.loadedAt > 60000) window.location.reload();
+    return false;
+  }
+
+  /* The frame carries the map's numbers against the order of the page's area codes
+     (data-map-codes, sent once with the page); hideout wants {code: value}. */
+  function mapValues(m) {
     var out = {}, i = -1;  /* m.open: [skip, value, skip, value, ...] (bigscreen.wall.frame.sparse) */
     for (var k = 0; k + 1 < m.open.length; k += 2) {
       i += m.open[k] + 1;
@@ -295,11 +298,11 @@
   }
 
   function hideout(f) {
+    if (!sameMap(f.map)) return window.dash_clientside.no_update;
     var cloud = CLOUDS[state.cloud], prop = CLOUD_PROPERTY[cloud];
     var areas = state.alertAreas, key = cloud + "|" + JSON.stringify(areas) + "|" + (prop ? "" : f.map.key + f.map.open.join(","));
     if (key === state.mapKey) return window.dash_clientside.no_update;  /* a recolour costs the browser ~80 ms */
     var values = prop ? null : mapValues(f.map);
-    if (!prop && values === null) return window.dash_clientside.no_update;
     state.mapKey = key;
     var top = prop ? f.static.max[prop] : f.map.max;
     var legendMax = el("wall-map-legend-max");

@@ -78,13 +78,20 @@ def city() -> None:
 @click.option("--synthetic", is_flag=True, help="Build a synthetic city even if real outlines are available.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def city_build(data_dir: Path | None, synthetic: bool, quiet: bool) -> None:
-    """Build the demo city into the database (replaces any city already there)."""
-    from bigscreen.process.datadir import build_city, prepare_database
+    """Build the demo city into the database (replaces any city already there, not one with cases on it)."""
+    from bigscreen.process.datadir import CityInUse, build_city, prepare_database
 
-    rt = _runtime(_settings(data_dir))
-    prepare_database(rt)
-    count = build_city(rt, synthetic=synthetic, progress=not quiet)
-    click.echo(f"city built: {count} areas")
+    settings = _settings(data_dir)
+    rt = _runtime(settings)
+    try:
+        prepare_database(rt)
+        count = build_city(rt, synthetic=synthetic, progress=not quiet)
+    except CityInUse as exc:
+        raise click.ClickException(f"{exc}; or, for a fresh demo, give another --data-dir") from None
+    finally:
+        rt.close()
+    _take_up_new_map(settings, progress=not quiet)
+    click.echo(f"city built: {count} areas; running pages take up the new map within seconds")
 
 
 @city.command("import")
@@ -150,7 +157,7 @@ def city_import(data_dir: Path | None, paths: tuple[Path, ...], crs: str | None,
     if dry_run:
         click.echo("dry run: nothing written")
         return
-    _store_imported_city(settings, plan, mapping, mapping_path if over_cases else None, over_cases)
+    _store_imported_city(settings, plan, mapping, mapping_path if over_cases else None, over_cases, not quiet)
 
 
 def _check_remap(rt, plan, mapping: dict[str, str]) -> None:
@@ -166,37 +173,55 @@ def _check_remap(rt, plan, mapping: dict[str, str]) -> None:
 
 
 def _store_imported_city(settings: Settings, plan, mapping: dict[str, str], mapping_path: Path | None,
-                         over_cases: bool) -> None:
-    """Store the map (over cases: the re-import, in one transaction), rebuild the map files, put the live
-    counters where SQL says, and tell running processes (`map:version`)."""
-    from bigscreen.geo.assets import ensure_level_assets
+                         over_cases: bool, progress: bool) -> None:
+    """Store the map (over cases: the re-import, in one transaction), then `_take_up_new_map`."""
     from bigscreen.imports.remap import RemapRefused, remap_city
+    from bigscreen.process.datadir import CityInUse, import_city, prepare_database
+
+    rt = _runtime(settings)
+    try:
+        prepare_database(rt)
+        if over_cases:
+            remap = remap_city(rt, plan, mapping, mapping_name=mapping_path.name if mapping_path else None, progress=progress)
+            count = f"{len(plan.areas)} areas, {len(remap.retired)} retired, {len(remap.moves)} open case(s) moved"
+        else:
+            count = f"{import_city(rt, plan, progress=progress)} areas"
+    except (CityInUse, RemapRefused) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        rt.close()
+    manifest = _take_up_new_map(settings, progress)
+    click.echo(f"city imported: {count}; map files {', '.join(i['file'] for i in manifest['levels'].values())}; "
+               "live counters rebuilt; running pages take up the new map within seconds.")
+
+
+def _take_up_new_map(settings: Settings, progress: bool) -> dict:
+    """After a map is stored (`city build`, `city import`): rebuild the map files per level, put the live
+    counters where SQL says, and tell running processes (`map:version`). Returns the files' manifest."""
+    from bigscreen.geo.assets import ensure_level_assets
     from bigscreen.jobs.watch import announce_map, repair
-    from bigscreen.process.datadir import CityInUse, ensure_redis, import_city, prepare_database, release_redis
+    from bigscreen.process.datadir import ensure_redis, release_redis
+
+    import redis
 
     settings, owned = ensure_redis(settings)
     try:
         rt = _runtime(settings)
-        prepare_database(rt)
-        click.echo("storing the map ...")
         try:
-            if over_cases:
-                remap = remap_city(rt, plan, mapping, mapping_name=mapping_path.name if mapping_path else None)
-                count = f"{len(plan.areas)} areas, {len(remap.retired)} retired, {len(remap.moves)} open case(s) moved"
-            else:
-                count = f"{import_city(rt, plan)} areas"
-        except (CityInUse, RemapRefused) as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo("building the map files per level ...")
-        manifest = ensure_level_assets(rt)
-        click.echo("rebuilding the live counters ...")
-        repair(rt)
-        announce_map(rt)
-        rt.close()
-        click.echo(f"city imported: {count}; map files {', '.join(i['file'] for i in manifest['levels'].values())}; "
-                   "live counters rebuilt; running pages take up the new map within seconds.")
+            manifest = ensure_level_assets(rt, progress=progress)
+            click.echo("rebuilding the live counters ...")
+            repair(rt)
+            announce_map(rt)
+        except redis.RedisError as exc:
+            raise click.ClickException(
+                f"the map is stored and its files built, but Redis did not answer ({exc}): the live "
+                "counters are not rebuilt and running processes do not know of the new map; restart them, or run this "
+                "command again once Redis answers") from None
+        finally:
+            rt.close()
     finally:
         release_redis(owned, settings)
+    return manifest
 
 
 @main.group()

@@ -25,6 +25,7 @@ import shapely
 from shapely.geometry import mapping, shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
+from tqdm import tqdm
 
 from bigscreen.db.models import Area
 from bigscreen.geo.totals import area_totals
@@ -64,11 +65,16 @@ def areas_fingerprint(session: Session, levels: list[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_level_assets(session: Session, levels: list[str], out_dir: Path) -> dict[str, AssetInfo]:
+def build_level_assets(session: Session, levels: list[str], out_dir: Path, progress: bool = False) -> dict[str, AssetInfo]:
     """Writes {level}-{hash8}.json (and .json.gz) per level below the city, then manifest.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
     totals = area_totals(session)
-    infos = {level: _write_level(session, level, out_dir, totals) for level in levels if level != "city"}
+    infos = {}
+    with tqdm([level for level in levels if level != "city"], unit="level", desc="building the map files",
+              disable=not progress, leave=False) as bar:
+        for level in bar:
+            bar.set_postfix_str(level)
+            infos[level] = _write_level(session, level, out_dir, totals)
     manifest = {
         "format": FORMAT,
         "fingerprint": areas_fingerprint(session, levels),
@@ -102,7 +108,7 @@ def load_manifest(out_dir: Path) -> dict | None:
 _cache: dict[str, tuple[tuple, dict]] = {}
 
 
-def ensure_level_assets(runtime: Any) -> dict:
+def ensure_level_assets(runtime: Any, progress: bool = False) -> dict:
     """Returns the manifest, building the files first when missing or older than the areas table."""
     out_dir = geo_dir(runtime.settings)
     levels = list(runtime.config.city.levels)
@@ -113,7 +119,7 @@ def ensure_level_assets(runtime: Any) -> dict:
         out_dir.mkdir(parents=True, exist_ok=True)
         with _lock(out_dir / ".lock"):
             if not _is_current(out_dir, fingerprint):  # another worker may have built it meanwhile
-                build_level_assets(session, levels, out_dir)
+                build_level_assets(session, levels, out_dir, progress)
     return load_manifest(out_dir)
 
 

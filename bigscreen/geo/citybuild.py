@@ -136,19 +136,16 @@ def _codes(parent_code: str, kids: list[tuple[Node, bool]]) -> list[str]:
     return [parent_code + (s or next(free)) for s in real]
 
 
-def store_city(session: Session, plan: CityPlan, first_id: int | None = None) -> dict[str, int]:
+def store_city(session: Session, plan: CityPlan, first_id: int | None = None, progress: bool = False) -> dict[str, int]:
     """Insert the plan's areas, profiles and workers in bulk; returns area id by code. No commit.
     Ids start after the highest there, or at `first_id`."""
     from bigscreen.db.models import Area, GridProfile, GridWorker
 
     next_id = first_id or (session.execute(select(func.max(Area.id))).scalar() or 0) + 1
     ids = {a.code: next_id + i for i, a in enumerate(plan.areas)}
-    rows = []
     paths = plan.paths or _paths(plan.areas)
-    for a in plan.areas:
-        rows.append(area_row(a, ids[a.code], ids[a.parent_code] if a.parent_code else None, paths[a.code]))
-    for chunk in _chunks(rows, 2000):
-        session.execute(insert(Area), chunk)
+    rows = [area_row(a, ids[a.code], ids[a.parent_code] if a.parent_code else None, paths[a.code]) for a in plan.areas]
+    store_rows(session, insert(Area), rows, "storing the map", progress)
     profiles = [{"area_id": ids[code], **p} for code, p in plan.profiles.items()]
     for chunk in _chunks(profiles, 5000):
         session.execute(insert(GridProfile), chunk)
@@ -180,6 +177,15 @@ def _paths(areas: list[AreaPlan]) -> dict[str, str]:
     for a in areas:
         paths[a.code] = f"{paths[a.parent_code]}/{a.code}" if a.parent_code else a.code
     return paths
+
+
+def store_rows(session: Session, statement: Any, rows: list[dict], desc: str, progress: bool, size: int = 2000) -> None:
+    """`statement` (a bulk insert, or an update by primary key) over `rows` in chunks, with a progress
+    bar of `desc`: storing a map is a long step."""
+    with tqdm(total=len(rows), unit="area", desc=desc, disable=not progress, leave=False) as bar:
+        for chunk in _chunks(rows, size):
+            session.execute(statement, chunk)
+            bar.update(len(chunk))
 
 
 def _chunks(rows: list[dict], size: int) -> Iterator[list[dict]]:

@@ -35,10 +35,11 @@ import shapely
 from shapely.geometry import shape
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
+from tqdm import tqdm
 
 from bigscreen.db.models import Area, Event, EventTransition, GridProfile, GridWorker
 from bigscreen.domain.lifecycle import OPEN_STATUSES
-from bigscreen.geo.citybuild import CityPlan, area_paths, area_row
+from bigscreen.geo.citybuild import CityPlan, area_paths, area_row, store_rows
 from bigscreen.imports import tabular
 
 MAPPING_FIELDS = [
@@ -52,6 +53,7 @@ HOW = {  # how a case was placed: the log's note, Chinese first
 }
 ACTOR = "city import"
 SHOWN = 10  # codes listed per kind in the summary
+CHUNK = 2000  # rows per statement while storing
 
 
 class MappingError(Exception):
@@ -264,7 +266,8 @@ def _largest_overlap(session: Session, grid_id: int, tree: shapely.STRtree, new_
     return best
 
 
-def apply_remap(session: Session, plan: CityPlan, remap: Remap, now: datetime, *, mapping_name: str | None = None) -> None:
+def apply_remap(session: Session, plan: CityPlan, remap: Remap, now: datetime, *, mapping_name: str | None = None,
+                progress: bool = False) -> None:
     """Writes what `plan_remap` worked out, in the caller's transaction (nothing is committed here)."""
     if not remap.ok:
         raise ValueError("a remap with errors is not applied")
@@ -273,10 +276,8 @@ def apply_remap(session: Session, plan: CityPlan, remap: Remap, now: datetime, *
     kept = [dict(r, retired_at=None) for r in rows if r["code"] in remap.kept]
     added = [r for r in rows if r["code"] not in remap.kept]
     # parents first: an added area may hang under another added one, a kept one under an added one
-    for start in range(0, len(added), 2000):
-        session.execute(insert(Area), added[start:start + 2000])
-    if kept:
-        session.execute(update(Area), kept)  # bulk UPDATE by primary key
+    store_rows(session, insert(Area), added, "storing the map: new areas", progress)
+    store_rows(session, update(Area), kept, "storing the map: kept areas", progress)  # bulk UPDATE by primary key
     if remap.retired:
         retired_ids = [r for r, in session.execute(select(Area.id).where(Area.code.in_(remap.retired)))]
         for start in range(0, len(retired_ids), 500):
@@ -288,21 +289,27 @@ def apply_remap(session: Session, plan: CityPlan, remap: Remap, now: datetime, *
         if old in code_ids and new in code_ids:
             session.execute(GridWorker.__table__.update().where(GridWorker.__table__.c.area_id == code_ids[old])
                             .values(area_id=code_ids[new]))
-    if remap.moves:
-        events = Event.__table__
-        session.execute(
-            events.update().where(events.c.id == bindparam("event_id"))
-            .values(grid_id=bindparam("new_grid"), version=events.c.version + 1),
-            [{"event_id": m.event_id, "new_grid": code_ids[m.new]} for m in remap.moves])
-        source = f"（{mapping_name}）" if mapping_name else ""
-        session.execute(insert(EventTransition), [{
-            "event_id": m.event_id, "action": "regrid", "from_status": m.status, "to_status": m.status, "at": now,
-            "actor": ACTOR, "role": "system", "channel": "import", "department_code": None,
-            "note": f"网格调整 {m.old} → {m.new}：原网格已撤销，{HOW[m.how][0]}{source if m.how == 'mapping' else ''} / "
-                    f"map re-import: grid {m.old} retired, moved to {m.new} {HOW[m.how][1]}",
-        } for m in remap.moves])
+    source = f"（{mapping_name}）" if mapping_name else ""
+    events = Event.__table__
+    with tqdm(total=len(remap.moves), unit="case", desc="moving open cases", disable=not progress, leave=False) as bar:
+        for start in range(0, len(remap.moves), CHUNK):
+            moves = remap.moves[start:start + CHUNK]
+            _move(session, events, moves, code_ids, now, source)
+            bar.update(len(moves))
 
 
+def _move(session: Session, events, moves: list[Move], code_ids: dict[str, int], now: datetime, source: str) -> None:
+    """Open cases to their new grids, each with a `regrid` step in its log."""
+    session.execute(
+        events.update().where(events.c.id == bindparam("event_id"))
+        .values(grid_id=bindparam("new_grid"), version=events.c.version + 1),
+        [{"event_id": m.event_id, "new_grid": code_ids[m.new]} for m in moves])
+    session.execute(insert(EventTransition), [{
+        "event_id": m.event_id, "action": "regrid", "from_status": m.status, "to_status": m.status, "at": now,
+        "actor": ACTOR, "role": "system", "channel": "import", "department_code": None,
+        "note": f"网格调整 {m.old} → {m.new}：原网格已撤销，{HOW[m.how][0]}{source if m.how == 'mapping' else ''} / "
+                f"map re-import: grid {m.old} retired, moved to {m.new} {HOW[m.how][1]}",
+    } for m in moves])
 
 class RemapRefused(Exception):
     """The re-import found errors inside its transaction (the database changed since the dry run): nothing written."""
@@ -312,7 +319,8 @@ class RemapRefused(Exception):
         super().__init__("re-import refused, nothing written:\n" + "\n".join(f"  {e}" for e in remap.errors))
 
 
-def remap_city(rt, plan: CityPlan, mapping: dict[str, str], *, mapping_name: str | None = None) -> Remap:
+def remap_city(rt, plan: CityPlan, mapping: dict[str, str], *, mapping_name: str | None = None,
+               progress: bool = False) -> Remap:
     """The whole re-import in one transaction: cases are held still while it reads and writes (the
     database's write lock on SQLite, a lock on `events` against changes on PostgreSQL), so no case
     lands on a grid it retires between the two. Raises RemapRefused with nothing written."""
@@ -322,7 +330,7 @@ def remap_city(rt, plan: CityPlan, mapping: dict[str, str], *, mapping_name: str
         remap = plan_remap(session, plan, mapping)
         if not remap.ok:
             raise RemapRefused(remap)
-        apply_remap(session, plan, remap, now, mapping_name=mapping_name)
+        apply_remap(session, plan, remap, now, mapping_name=mapping_name, progress=progress)
     rt.__dict__.pop("areas", None)
     return remap
 

@@ -5,7 +5,8 @@
         ...
 
 - CSV: UTF-8 with or without a BOM, or GBK (GB18030, its superset), told apart on the first 64 KB
-  (`encoding=` to say which); a byte the encoding cannot read later on is refused with its row.
+  (`encoding=` to say which); a byte the encoding cannot read later on is refused with its row, and
+  so is a line running past MAX_LINE_CHARS (a 2 GB file without line breaks is not read into memory).
 - XLSX: openpyxl in read-only mode (streams the sheet); cells keep their types (numbers, dates).
   Merged cells in the header row are refused (a header cell spread over two columns, or a title
   merged across the columns taken for the header): the columns could not be told apart. Title rows
@@ -33,6 +34,7 @@ import yaml
 
 SAMPLE_BYTES = 64 * 1024
 MAX_CELL_CHARS = 100_000  # csv's default limit is 131,072; one more-than-a-page cell is no record
+MAX_LINE_CHARS = 1_000_000  # read at most this much looking for a line's end: a 2 GB file without one is no table
 _UNREAD = re.compile("[\udc80-\udcff]")
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
 
@@ -199,11 +201,14 @@ def _csv(path: Path, fields: list[Field], mapping: dict[str, str], encoding: str
         raise TableError(f"{path}: a binary file, not CSV or XLSX")
     if encoding:
         try:
-            codecs.lookup(encoding)
+            name = codecs.lookup(encoding).name
         except LookupError:
             raise TableError(f"{path}: unknown encoding '{encoding}'") from None
+        if sample.startswith(codecs.BOM_UTF8) and name not in ("utf-8", "utf-8-sig"):
+            raise TableError(f"{path}: row 1: the file begins with a UTF-8 byte order mark (BOM), so it is UTF-8, "
+                             f"not {encoding}: leave --encoding out")
     enc = encoding or _encoding(path, sample)
-    if enc in ("utf-8", "utf8") and sample.startswith(codecs.BOM_UTF8):
+    if codecs.lookup(enc).name == "utf-8" and sample.startswith(codecs.BOM_UTF8):
         enc = "utf-8-sig"
     try:
         dialect = csv.Sniffer().sniff(sample.decode(enc, errors="ignore")[:8192], delimiters=",\t;|")
@@ -215,7 +220,7 @@ def _csv(path: Path, fields: list[Field], mapping: dict[str, str], encoding: str
     def records() -> Iterator[tuple[int, list[str]]]:
         # bytes the encoding cannot read become lone surrogates, found in their row and column below
         with path.open(encoding=enc, errors="surrogateescape", newline="") as text:
-            reader = csv.reader(text, delimiter=delimiter)
+            reader = csv.reader(_lines(text), delimiter=delimiter)
             number = 0
             try:
                 for number, record in enumerate(reader, start=1):
@@ -226,6 +231,9 @@ def _csv(path: Path, fields: list[Field], mapping: dict[str, str], encoding: str
                     yield number, record
             except csv.Error as exc:
                 raise TableError(f"{path}: row {number + 1}: {exc}") from None
+            except _LongLine:
+                raise TableError(f"{path}: row {number + 1}: more than {MAX_LINE_CHARS:,} characters without a line "
+                                 "break: not a table of records (is it the right file?)") from None
 
     source = records()
     headers: list[str] | None = None
@@ -258,6 +266,19 @@ def _csv(path: Path, fields: list[Field], mapping: dict[str, str], encoding: str
             source.close()
 
     return Table(path, "csv", {n: headers[i] for n, i in columns.items()}, header_row, enc, None, rows)
+
+
+class _LongLine(Exception):
+    pass
+
+
+def _lines(text: Any) -> Iterator[str]:
+    """The file's lines, none read beyond MAX_LINE_CHARS: a file with no line breaks (a one-line JSON
+    dump, a binary file) is refused with its row instead of read whole into memory."""
+    while line := text.readline(MAX_LINE_CHARS + 1):
+        if len(line) > MAX_LINE_CHARS:
+            raise _LongLine
+        yield line
 
 
 # ---- XLSX -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ When the figures are not trusted, the leader (bigscreen.jobs.leader) rebuilds th
 verdict change. The owner of an embedded Redis restarts it when it dies
 (bigscreen.live.server.EmbeddedRedis.keep_alive); this module then repairs what it holds.
 
-The same probe reads the map's version (`map:version`, set by `announce_map` after `city import`
+The same probe reads the map's version (`map:version`, set by `announce_map` after `city import` or `build`
 stored a map, in whatever process): when it moved, the process rebuilds its map files if they are
 older than the areas table, then reads its area tree again (`Runtime.reload_areas`); the frame
 publisher re-plans on the new tree, pages ask for the current manifest, walls built on the old

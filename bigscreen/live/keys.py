@@ -8,7 +8,7 @@ duty set       {p}duty:{area}:d:{yyyymmdd} set: ids of the grid workers of the a
                                         that day (wf:duty counts them; see bigscreen.live.field_work)
 trend hash     {p}tr:{area}:{yyyymmddhh} the hour's flows: fields "r" (reported), "c" (closed)
 map            {p}map:open              hash: open cases per community (field: its code)
-map version    {p}map:version           string: the areas' fingerprint, set by `city import` after it stored a
+map version    {p}map:version           string: the areas' fingerprint, set by `city import` (or `build`) after it stored a
                                         map; running processes reload areas, map files and the wall's plans
                                         when it moves (bigscreen.jobs.watch)
 department     {p}dep:{code}            all-time counters of a handling department

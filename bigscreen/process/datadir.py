@@ -43,18 +43,10 @@ def city_exists(rt: Runtime) -> bool:
 
 
 def build_city(rt: Runtime, *, synthetic: bool = False, progress: bool = True) -> int:
+    """Builds the demo city and stores it as an imported map is stored (`import_city`: refused over cases)."""
     from bigscreen.geo.citybuild import build_city as plan_city
-    from bigscreen.geo.citybuild import store_city
 
-    plan = plan_city(rt.config.city, progress=progress, synthetic=synthetic)
-    with rt.sessions() as session, session.begin():
-        session.execute(models.FieldActivity.__table__.delete())  # done by workers who are replaced
-        session.execute(models.GridWorker.__table__.delete())
-        session.execute(models.GridProfile.__table__.delete())
-        session.execute(models.Area.__table__.delete())
-        store_city(session, plan)
-    rt.__dict__.pop("areas", None)
-    return len(plan.areas)
+    return import_city(rt, plan_city(rt.config.city, progress=progress, synthetic=synthetic), progress=progress)
 
 
 def cases_stored(rt: Runtime) -> int:
@@ -70,10 +62,10 @@ class CityInUse(RuntimeError):
     """The map cannot be replaced: cases are filed on its grids."""
 
 
-def import_city(rt: Runtime, plan) -> int:
-    """Stores an imported map (`bigscreen.geo.importing`) as `build_city` stores the demo's, in one
-    transaction: the areas replace the ones there, with no people figures or workers yet. Refused,
-    with nothing written, while cases point at the old grids: over cases a map is re-imported
+def import_city(rt: Runtime, plan, *, progress: bool = False) -> int:
+    """Stores a map (an imported one, `bigscreen.geo.importing`, or the demo's, `build_city`) in one
+    transaction: its areas, people figures and workers replace the ones there. Refused, with nothing
+    written, while cases point at the old grids: over cases a map is re-imported
     (bigscreen.imports.remap.remap_city)."""
     from bigscreen.geo.citybuild import store_city
 
@@ -81,7 +73,7 @@ def import_city(rt: Runtime, plan) -> int:
         cases = session.scalar(select(func.count()).select_from(models.Event))
         if cases:
             raise CityInUse(f"the database holds {cases} case{'s' if cases != 1 else ''} on the map there now; replacing the map "
-                            "would lose them: re-import it (bigscreen.imports.remap)")
+                            "would lose them: bring a new map in over them with `bigscreen city import`, which keeps them")
         # new ids follow the old ones: a process still holding the old map can never file a case
         # in a grid that now means another place
         first_id = (session.scalar(select(func.max(models.Area.id))) or 0) + 1
@@ -89,7 +81,7 @@ def import_city(rt: Runtime, plan) -> int:
         session.execute(models.GridWorker.__table__.delete())
         session.execute(models.GridProfile.__table__.delete())
         session.execute(models.Area.__table__.delete())
-        store_city(session, plan, first_id=first_id)
+        store_city(session, plan, first_id=first_id, progress=progress)
     rt.__dict__.pop("areas", None)
     return len(plan.areas)
 

@@ -85,7 +85,7 @@ class Runtime:
             return AreaIndex.load(session, self.config.city.levels, self.sessions, version)
 
     def map_version(self) -> str | None:
-        """The map's version in Redis (`map:version`, set by `city import`; "" before any), or None when
+        """The map's version in Redis (`map:version`, set by `city import` or `city build`; "" before any), or None when
         Redis cannot be asked. On a connection of its own: a failure here is no lost write."""
         if not self.settings.redis_url:
             return None

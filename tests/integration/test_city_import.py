@@ -12,6 +12,7 @@ import pytest
 import shapely
 from city_files import bd09, gcj02, write_layer
 from click.testing import CliRunner
+from pyogrio.raw import write
 from sqlalchemy import func, select
 
 from bigscreen.db.models import Area, Event
@@ -101,19 +102,20 @@ def test_a_geopackage_with_a_layer_per_level_in_cgcs2000(test_config, city_plan,
         (a.code, a.name, a.level_name, a.parent_code) for a in sorted(city_plan.areas, key=lambda a: (a.level, a.code))]
 
 
-def test_projected_cgcs2000_gauss_kruger_is_read_through_its_prj(test_config, city_plan, tmp_path):
+@pytest.mark.parametrize("epsg", ["EPSG:4549", "EPSG:32650"])  # CGCS2000 3° zone (CM 120E); UTM zone 50N
+def test_projected_gauss_kruger_and_utm_are_read_through_their_prj(test_config, city_plan, tmp_path, epsg):
     import pyproj
 
-    to_gk = pyproj.Transformer.from_crs("EPSG:4490", "EPSG:4549", always_xy=True)  # CGCS2000 3° zone, CM 120E
+    to_plane = pyproj.Transformer.from_crs("EPSG:4490", epsg, always_xy=True)
 
     def project(xy):
-        return np.column_stack(to_gk.transform(xy[:, 0], xy[:, 1]))
+        return np.column_stack(to_plane.transform(xy[:, 0], xy[:, 1]))
 
     shp = write_layer(tmp_path / "gk.shp", city_plan.areas[1:], shift=project, driver="ESRI Shapefile",
-                      encoding="UTF-8", prj="EPSG:4549")
+                      encoding="UTF-8", prj=epsg)
     report, plan = plan_import([shp], test_config.city)
     assert report.ok, report.text()
-    assert report.files[0]["crs"].startswith("EPSG:4549")
+    assert report.files[0]["crs"].startswith(epsg) and report.files[0]["encoding"] == "UTF-8"
     back = {a.code: a.geometry for a in plan.areas}
     assert max(a.geometry.hausdorff_distance(back[a.code]) for a in city_plan.at_level("grid")) < FIVE_METRES
 
@@ -132,15 +134,23 @@ def test_every_check_is_reported_and_errors_refuse_the_import_whole(runtime, cit
     abroad = type(first)(**{**grids[3].__dict__, "code": grids[3].code[:-3] + "999",
                              "geometry": shapely.affinity.translate(grids[3].geometry, xoff=-100)})
     path = write_layer(tmp_path / "bad.geojson", [*bad, orphan, twice, abroad], driver="GeoJSON")
+    pin = grids[4].geometry.representative_point()  # a point where an area belongs, in a layer of its own
+    pins = tmp_path / "pins.geojson"
+    write(str(pins), shapely.to_wkb(np.array([pin], dtype=object)),
+          [np.array([grids[4].code[:-3] + "998"], dtype=object), np.array(["打点"], dtype=object)],
+          ["CODE", "NAME"], geometry_type="Point", crs="EPSG:4326", driver="GeoJSON")
 
-    report, plan = plan_import([path], runtime.config.city)
+    report, plan = plan_import([path, pins], runtime.config.city)
 
     assert plan is None and not report.ok
     checks = {p.check for p in report.errors}
-    assert checks == {"orphan", "duplicate", "outside-china"}
+    assert checks == {"orphan", "duplicate", "outside-china", "not-an-area"}
+    point_problem = next(p for p in report.errors if p.check == "not-an-area")
+    assert (point_problem.source, point_problem.feature, point_problem.message) == (str(pins), 1, "a Point, not an area")
     assert {p.check for p in report.warnings} >= {"repaired", "overlap", "outside-parent"}
     orphan_problem = next(p for p in report.errors if p.check == "orphan")
-    assert (orphan_problem.source, orphan_problem.code) == (str(path), "370599999999001")
+    assert (orphan_problem.source, orphan_problem.field, orphan_problem.code) == (str(path), "CODE", "370599999999001")
+    assert next(p for p in report.errors if p.check == "duplicate").line().startswith(f"{path}, feature {len(bad) + 2}, field CODE: code ")
     assert orphan_problem.feature == len(bad) + 1
     assert any(p.code == first.code for p in report.warnings if p.check == "repaired")
     saved = json.loads(report.json())
@@ -181,6 +191,15 @@ def test_bad_files_are_refused_with_file_feature_and_field(runtime, city_plan, t
     fake.write_text("GRID_CODE,NAME\n1,东城\n")
     assert "grids.shp: cannot be read as ESRI Shapefile" in refused(runtime, [fake], crs="wgs84")
 
+    for name, kind in (("grids.geojson", "GeoJSON"), ("grids.gpkg", "GeoPackage")):
+        (tmp_path / name).write_text("GRID_CODE,NAME\n1,东城\n")
+        assert refused(runtime, [tmp_path / name], crs="wgs84") == \
+            f"{tmp_path / name}: cannot be read as {kind}: not in that format (nor in any other GDAL reads)"
+    (tmp_path / "grids.zip").write_text("GRID_CODE,NAME\n1,东城\n")
+    assert refused(runtime, [tmp_path / "grids.zip"], crs="wgs84") == f"{tmp_path / 'grids.zip'}: not a zip file"
+    (tmp_path / "grids.csv").write_text("GRID_CODE,NAME\n1,东城\n")
+    assert refused(runtime, [tmp_path / "grids.csv"]).startswith(f"{tmp_path / 'grids.csv'}: not a boundary file this import reads")
+
     no_shp = tmp_path / "nothing.zip"
     with zipfile.ZipFile(no_shp, "w") as z:
         z.writestr("readme.txt", "hi")
@@ -190,6 +209,11 @@ def test_bad_files_are_refused_with_file_feature_and_field(runtime, city_plan, t
     gbk.with_suffix(".cpg").unlink()
     message = refused(runtime, [gbk], encoding="UTF-8")
     assert message.startswith(f"{gbk}: feature 1, field NAME: the text is not valid UTF-8")
+    gbk.with_suffix(".cpg").write_text("UTF-8")  # a .cpg that is wrong about its .dbf
+    assert refused(runtime, [gbk]) == (f"{gbk}: feature 1, field NAME: the text is not valid UTF-8 (from its .cpg); "
+                                       "name the encoding with --encoding")
+    assert plan_import([gbk], runtime.config.city, encoding="GBK")[0].files[0]["encoding"] == "GBK"  # --encoding wins
+    gbk.with_suffix(".cpg").unlink()
 
     gbk.with_suffix(".prj").write_text("PROJCS[garbage")
     assert refused(runtime, [gbk]) .startswith(f"{gbk}: the coordinate system in its .prj cannot be read")
@@ -222,7 +246,8 @@ def test_a_ring_that_does_not_close_and_a_loop_of_parents_are_named(runtime, tmp
         for c, n, p in (("A", "甲", "B"), ("B", "乙", "C"), ("C", "丙", "A"))]}))
     report, plan = plan_import([loop], runtime.config.city, fields=FieldMap.parse("code=code,name=name,parent=up"))
     assert plan is None
-    assert [p.message for p in report.errors if p.check == "loop"] == ["the parents go round in a loop: A → B → C → A"]
+    assert [p.line() for p in report.errors if p.check == "loop"] == [
+        f"{loop}, feature 1, field up: the parents go round in a loop: A → B → C → A"]
     missing = plan_import([loop], runtime.config.city, fields=FieldMap.parse("code=GRID_CODE,name=name"))[0]
     assert [(p.check, p.field, p.source) for p in missing.errors] == [("field", "GRID_CODE", str(loop))]
     assert area_count(runtime) == before
@@ -279,3 +304,67 @@ def test_a_map_with_cases_on_it_is_not_replaced(runtime, client, city_plan, tmp_
     with pytest.raises(CityInUse, match="holds 1 case on the map there now"):
         import_city(runtime, plan)
     assert stored(runtime).keys() == before.keys()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_rebuilt_demo_city_reaches_a_running_server_and_is_refused_over_cases(runtime, api_key, live_server, monkeypatch):
+    """`city build` tells running processes (map:version) as `city import` does; over cases it refuses, nothing written."""
+    import threading
+    import time
+
+    import httpx
+
+    from bigscreen.cli import main
+    from bigscreen.configuration.loading import load_config
+    from bigscreen.jobs.watch import start_watch, sync_live
+    from bigscreen.process.settings import REPO_CONFIG_DIR
+
+    for name, value in (("DATA_DIR", runtime.settings.data_dir), ("DATABASE_URL", runtime.settings.database_url),
+                        ("REDIS_URL", runtime.settings.redis_url)):
+        monkeypatch.setenv(f"BIGSCREEN_{name}", str(value))
+    demo_grids = load_config(REPO_CONFIG_DIR).city.demo.grids
+    assert demo_grids != len(runtime.areas.at_level(runtime.areas.grid_level))
+    sync_live(runtime)
+    stop = threading.Event()
+    watch = start_watch(runtime, stop)
+    web = httpx.Client(base_url=live_server.url, headers={"X-API-Key": api_key}, timeout=10)
+    try:
+        built = CliRunner().invoke(main, ["city", "build", "--quiet"])
+        assert built.exit_code == 0, built.output
+        deadline = time.monotonic() + 20
+        while len(grids := web.get("/api/v1/areas", params={"level": "grid"}).json()) != demo_grids and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(grids) == demo_grids, "the running server still shows the city from before the build"
+        with runtime.sessions() as session:
+            geometry = session.scalar(select(Area.geometry).where(Area.code == grids[0]["code"]))
+        point = shapely.geometry.shape(geometry).representative_point()
+        answer = web.post("/api/v1/events", json={
+            "source_id": "on-the-new-city", "channel": "grid_app", "item": runtime.config.categories[0].items[0].code,
+            "urgency": "normal", "description": "楼道堆放杂物", "lat": point.y, "lon": point.x})
+        assert answer.status_code in (200, 201) and answer.json()["grid"] == grids[0]["code"], answer.text
+    finally:
+        web.close()
+        stop.set()
+        watch.join(5)
+    before = stored_ids(runtime)
+    refused_build = CliRunner().invoke(main, ["city", "build", "--quiet"])
+    assert refused_build.exit_code == 1 and "holds 1 case on the map there now" in refused_build.output, refused_build.output
+    assert "for a fresh demo, give another --data-dir" in refused_build.output
+    assert "Traceback" not in refused_build.output and stored_ids(runtime) == before
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_redis_away_after_the_map_is_stored_is_said_plainly(runtime, city_plan, tmp_path, monkeypatch):
+    from bigscreen.cli import main
+    from tests_support import free_port
+
+    for name, value in (("DATA_DIR", runtime.settings.data_dir), ("DATABASE_URL", runtime.settings.database_url),
+                        ("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")):
+        monkeypatch.setenv(f"BIGSCREEN_{name}", str(value))
+    areas = [a for a in city_plan.areas[1:] if a.code[:6] == city_plan.at_level("district")[0].code]
+    result = CliRunner().invoke(main, ["city", "import", str(write_layer(tmp_path / "one.geojson", areas, driver="GeoJSON")),
+                                       "--quiet"])
+    assert result.exit_code == 1 and "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    assert "the map is stored and its files built, but Redis did not answer" in result.output
+    assert "restart them, or run this command again once Redis answers" in result.output
+    assert area_count(runtime) == len(areas) + 1  # stored: the message says so

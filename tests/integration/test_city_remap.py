@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import threading
 import time
 from dataclasses import replace
@@ -206,3 +207,31 @@ def test_a_running_server_takes_up_the_new_map_without_a_restart(runtime, client
         web.close()
         stop.set()
         watch.join(5)
+
+
+def bar(output: str, desc: str, total: int) -> bool:
+    """Whether tqdm drew a bar named `desc` counting to `total` (leave=False clears it once done)."""
+    return re.search(rf"\r{re.escape(desc)}:\s+\d+%\|[^|]*\| \d+/{total} \[", output) is not None
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_long_steps_show_progress_bars(runtime, client, city_plan, cli, tmp_path):
+    """Without --quiet, storing the map, building the map files and moving open cases each show a bar
+    (`cli` sets the environment; the commands run here without its --quiet)."""
+    from bigscreen.cli import main
+
+    runner = CliRunner()
+    first = runner.invoke(main, ["city", "import", str(write_layer(tmp_path / "same.geojson", city_plan.areas[1:], driver="GeoJSON"))])
+    assert first.exit_code == 0, first.output
+    assert bar(first.output, "storing the map", len(city_plan.areas)), first.output
+    assert bar(first.output, "building the map files", 4), first.output
+    runtime.reload_areas(None)  # as the watch of a running process does (map:version)
+    split, *_ = pick(city_plan)
+    report(client, runtime, *inside(halves(split.geometry)[1]), "east")
+    areas = edited(city_plan)
+    again = runner.invoke(main, ["city", "import", str(write_layer(tmp_path / "next.geojson", areas, driver="GeoJSON"))])
+    assert again.exit_code == 0, again.output
+    assert bar(again.output, "storing the map: new areas", 2) and bar(again.output, "storing the map: kept areas", len(areas) - 1)
+    assert bar(again.output, "moving open cases", 1) and bar(again.output, "building the map files", 4), again.output
+    quiet = runner.invoke(main, ["city", "import", str(tmp_path / "next.geojson"), "--quiet"])
+    assert quiet.exit_code == 0 and "%|" not in quiet.output, quiet.output

@@ -164,6 +164,22 @@ def test_a_missing_column_and_a_file_that_is_no_table_are_refused_by_name(runtim
     assert "not an XLSX file" in refused(ImportWorkers(runtime, fake))["message"]
 
 
+def test_a_2_gb_file_without_line_breaks_is_refused_by_row_and_nothing_is_stored(runtime, tmp_path):
+    """A one-line dump (or any file with no line breaks) named .csv: each import refuses it at the row
+    where the line runs past a million characters, without reading 2 GB into memory."""
+    huge = tmp_path / "dump.csv"
+    with huge.open("wb") as fh:
+        fh.write("网格编码,人口,姓名,工单编号,事件小类,上报时间,诉求内容\n".encode() + b"370502001001," + b"x" * 8000)
+        fh.truncate(2 * 2**30)  # sparse: takes no disk
+    before = [table_rows(runtime, t) for t in (GridProfile, GridWorker, Event)]
+    for command in (ImportPeople(runtime, huge), ImportWorkers(runtime, huge),
+                    ImportEvents(runtime, huge, "old-12345")):
+        detail = refused(command)
+        assert detail["message"] == (f"{huge}: row 2: more than 1,000,000 characters without a line break: "
+                                     "not a table of records (is it the right file?)"), detail
+    assert [table_rows(runtime, t) for t in (GridProfile, GridWorker, Event)] == before
+
+
 # ---- historical cases ---------------------------------------------------------------------------
 
 HEADER = ["工单编号", "事件小类", "上报时间", "诉求内容", "网格编码", "办理状态", "派单时间", "办结时间", "评价", "评价时间",
@@ -309,6 +325,9 @@ def test_the_commands_name_the_file_row_and_column_of_what_is_wrong_and_store_a_
     assert result.exit_code == 0, result.output
     assert "1 row(s): 1 case(s) imported, 0 already there; live figures rebuilt" in result.output
     assert not (tmp_path / "cases.csv.errors.csv").exists()  # the earlier run's errors do not linger
+    again = CliRunner().invoke(main, ["events", "import", str(good), "--source", "old"], env=env)  # with its progress bar
+    assert again.exit_code == 0 and "1 row(s): 0 case(s) imported, 1 already there" in again.output, again.output
+    assert "\rimporting cases.csv: 0row [" in again.output, again.output
 
     people = write_csv(tmp_path / "p.csv", [["GRID", "POP"], [g1.code, "12"]])
     result = CliRunner().invoke(main, ["people", "import", str(people), "--columns", "grid=GRID,population=POP"], env=env)

@@ -49,8 +49,19 @@ def test_codes_nest_in_both_spellings():
     assert is_county("370502") and is_county("370502000000") and not is_county("370502001000")
 
 
-def test_field_mappings():
+def test_field_mappings(tmp_path):
     assert FieldMap.parse("code=GRID_CODE, name=NAME ,parent=SQ_CODE") == FieldMap("GRID_CODE", "NAME", "SQ_CODE")
     assert FieldMap.parse(None) == FieldMap()
     with pytest.raises(ValueError, match="'colour=X': expected KEY=FIELD"):
         FieldMap.parse("code=A,colour=X")
+    path = tmp_path / "fields.yaml"  # --fields-file: the same mapping in a small YAML, Chinese field names kept
+    path.write_text("fields:\n  code: 网格编码\n  name: 网格名称\n  parent: SQ_CODE\n", encoding="utf-8")
+    assert FieldMap.load(path) == FieldMap("网格编码", "网格名称", "SQ_CODE")
+    path.write_text("code: GRID_CODE\n", encoding="utf-8")  # the mapping alone
+    assert FieldMap.load(path) == FieldMap("GRID_CODE")
+    path.write_text("fields: [code, name]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="fields.yaml: expected a mapping such as fields:"):
+        FieldMap.load(path)
+    path.write_text("fields: {code: A, colour: X}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="fields.yaml: 'colour=X': expected KEY=FIELD"):
+        FieldMap.load(path)

@@ -32,6 +32,14 @@ def test_csv_in_utf8_with_or_without_bom_and_in_gbk_reads_the_same(tmp_path, enc
                           (4, {"grid": "370502001002", "name": "李四", "phone": "139"})]
 
 
+def test_a_bom_says_utf8_whatever_encoding_is_given(tmp_path):
+    path = write_csv(tmp_path / "t.csv", [["网格编码", "姓名"], ["370502001001", "张三"]], "utf-8-sig")
+    assert read(path, encoding="utf-8") == read(path, encoding="UTF-8") == read(path, encoding="UTF8") == [(2, {"grid": "370502001001", "name": "张三"})]
+    with pytest.raises(TableError, match=r"t\.csv: row 1: the file begins with a UTF-8 byte order mark \(BOM\), "
+                                         r"so it is UTF-8, not gbk: leave --encoding out"):
+        read(path, encoding="gbk")
+
+
 def test_a_gbk_byte_beyond_the_sample_is_named_with_its_row(tmp_path):
     rows = [["grid", "name"]] + [["1", "a" * 100]] * 1000 + [["2", "张三"]]
     path = tmp_path / "t.csv"

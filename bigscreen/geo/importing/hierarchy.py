@@ -67,6 +67,8 @@ class Feature:
     parent: str | None    # as the file says (a parent field), else None
     kind: str
     geometry: object      # shapely, WGS84
+    code_field: str | None = None    # the file's field names, for the report
+    parent_field: str | None = None
 
 
 def features(layers: list[Layer], mapping: FieldMap, report: ImportReport) -> list[Feature]:
@@ -107,7 +109,8 @@ def features(layers: list[Layer], mapping: FieldMap, report: ImportReport) -> li
             if kind not in ("base", "special"):
                 report.error("kind", f"kind {kind!r} is neither base nor special", field=columns["kind"][0], code=code, **where)
                 continue
-            out.append(Feature(layer.source, i + 1, code, name, parent or None, kind, layer.geometries[i]))
+            out.append(Feature(layer.source, i + 1, code, name, parent or None, kind, layer.geometries[i],
+                               columns["code"][0], columns["parent"][0] if "parent" in columns else None))
     return out
 
 
@@ -145,7 +148,7 @@ def link(feats: list[Feature], city_code: str, levels: list[str], report: Import
         first = by_code.get(f.code)
         if first is not None:
             report.error("duplicate", f"code {f.code} again (first: {first.source}, feature {first.number})",
-                         source=f.source, feature=f.number, code=f.code)
+                         source=f.source, feature=f.number, field=f.code_field, code=f.code)
         else:
             by_code[f.code] = f
     parent_of: dict[str, str] = {}
@@ -154,7 +157,8 @@ def link(feats: list[Feature], city_code: str, levels: list[str], report: Import
             continue
         if f.parent is not None and f.parent != city_code:
             if f.parent not in by_code:
-                report.error("orphan", f"parent {f.parent} is in no file", source=f.source, feature=f.number, code=f.code)
+                report.error("orphan", f"parent {f.parent} is in no file", source=f.source, feature=f.number,
+                             field=f.parent_field, code=f.code)
                 continue
             parent_of[f.code] = f.parent
         elif f.parent == city_code or is_county(f.code):
@@ -163,7 +167,8 @@ def link(feats: list[Feature], city_code: str, levels: list[str], report: Import
             found = next((c for c in code_parents(f.code) if c in by_code and c != city_code), None)
             if found is None:
                 tried = ", ".join(code_parents(f.code)) or "none: the code is not numeric, give a parent field"
-                report.error("orphan", f"no parent for {f.code} (looked for {tried})", source=f.source, feature=f.number, code=f.code)
+                report.error("orphan", f"no parent for {f.code} (looked for {tried})", source=f.source, feature=f.number,
+                             field=f.code_field, code=f.code)
                 continue
             parent_of[f.code] = found
     out: dict[str, tuple[str, int]] = {}
@@ -177,7 +182,7 @@ def link(feats: list[Feature], city_code: str, levels: list[str], report: Import
                 f = by_code[code]
                 if code == min(loop):  # report each loop once
                     report.error("loop", "the parents go round in a loop: " + " → ".join(loop),
-                                 source=f.source, feature=f.number, code=code)
+                                 source=f.source, feature=f.number, field=f.parent_field, code=code)
                 break
             chain.append(nxt)
         if chain[-1] != city_code:

@@ -77,7 +77,7 @@ def _read_path(path: Path, crs: str | None, encoding: str | None) -> list[Layer]
         try:
             listed = pyogrio.list_layers(str(path))
         except Exception as exc:  # noqa: BLE001 - GDAL's many errors all mean "not a GeoPackage"
-            raise BoundaryFileError(f"{path}: cannot be read as a GeoPackage: {_first_line(exc)}") from None
+            raise BoundaryFileError(f"{path}: cannot be read as GeoPackage: {_first_line(exc)}") from None
         names = [str(name) for name, geometry_type in listed if geometry_type]
         if not names:
             raise BoundaryFileError(f"{path}: the GeoPackage has no layer with geometry")
@@ -243,4 +243,9 @@ def _first_undecodable(columns, text_columns, fields, encoding) -> tuple[int, st
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    """GDAL's message, short: its first line; "not recognized as being in a supported file format"
+    (with GDAL's own path and a hint about driver prefixes, meaningless here) said plainly."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if "not recognized as being in a supported file format" in line:
+        return "not in that format (nor in any other GDAL reads)"
+    return line[:300]
