@@ -35,6 +35,7 @@ from bigscreen.jobs.rebuild import rebuild
 from bigscreen.live.keys import SCHEMA_VERSION
 from bigscreen.live.kpi import read_kpi
 from bigscreen.live.trust import CLOCK_MARGIN_S, distrust, read_marker, report_loss, run_id
+from bigscreen.process.redis_clients import redis_client
 from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,7 @@ class LiveWatch:
         self.rt = rt
         self.lead = lead
         self.key = marker_key(rt)
-        self._probe = redis.Redis.from_url(rt.settings.redis_url, socket_timeout=PROBE_TIMEOUT_S,
-                                           socket_connect_timeout=PROBE_TIMEOUT_S)
+        self._probe = redis_client(rt.settings, timeout_s=PROBE_TIMEOUT_S)
         self._reported = time.time()  # failures before the watch began were seen by the start-up check
         rt.health.watched = True
         self._down_since: float | None = None

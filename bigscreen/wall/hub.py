@@ -19,6 +19,8 @@ import redis.asyncio as aioredis
 from bigscreen.live.health import FiguresUnavailable, RedisHealth
 from bigscreen.live.keys import Keys
 from bigscreen.process import metrics
+from bigscreen.process.redis_clients import async_redis_client
+from bigscreen.process.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +30,9 @@ RETRY_MAX_S = 5.0
 
 
 class FrameHub:
-    def __init__(self, url: str, keys: Keys, encode: Callable[[str], Any] = lambda text: text,
+    def __init__(self, settings: Settings, keys: Keys, encode: Callable[[str], Any] = lambda text: text,
                  health: RedisHealth | None = None) -> None:
-        self.url = url
+        self.settings = settings
         self.keys = keys
         self.encode = encode
         self.health = health or RedisHealth()  # the process's view (bigscreen.live.health): no waiting on a dead Redis
@@ -73,7 +75,7 @@ class FrameHub:
 
     def _redis(self) -> aioredis.Redis:
         if self._client is None:
-            self._client = aioredis.Redis.from_url(self.url)
+            self._client = async_redis_client(self.settings)
         return self._client
 
     async def _listen(self) -> None:
