@@ -57,7 +57,7 @@ def distrust(marker: dict[str, str], current_run_id: str, *, at_start: bool = Fa
     if not marker.get("run_id"):
         return "Redis holds no verified figures (it came back empty, or was wiped)"
     if marker["run_id"] != current_run_id and not (at_start and marker.get("clean") == marker["run_id"]):
-        return "Redis restarted since its figures were last verified (its data may be old)"
+        return "Redis restarted or failed over since its figures were last verified (its data may be old)"
     if float(marker.get("lost_at", 0)) + CLOCK_MARGIN_S >= float(marker.get("built_at", 0)):
         return "live writes were lost while Redis was away"
     return None
