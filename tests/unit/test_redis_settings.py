@@ -40,3 +40,14 @@ def test_a_wrong_combination_names_the_setting(settings, named):
 
 def test_no_redis_given_means_the_embedded_one():
     assert not Settings().redis_configured
+
+
+def test_the_command_names_the_setting_once(monkeypatch):
+    from click.testing import CliRunner
+
+    from bigscreen.cli import main
+
+    monkeypatch.setenv("BIGSCREEN_REDIS_SENTINELS", "10.0.0.1:26379")
+    result = CliRunner().invoke(main, ["check-config"])
+    assert result.exit_code != 0
+    assert "settings error: BIGSCREEN_REDIS_SENTINELS is set without BIGSCREEN_REDIS_SENTINEL_MASTER" in result.output
