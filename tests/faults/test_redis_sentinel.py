@@ -15,6 +15,8 @@ from fault_support import SOURCE, Load, Looker, served_app, stored_ids, wait_unt
 from sentinel_support import MASTER_NAME, SentinelGroup
 
 from bigscreen.live.trust import read_marker, run_id
+from bigscreen.process.runtime import Runtime
+from bigscreen.process.settings import Settings
 from bigscreen.wall.hub import FrameHub
 
 LOAD_BEFORE_S = 2.0
@@ -120,6 +122,36 @@ def _built_s(frame: str) -> float:
     import json
 
     return json.loads(frame)["built_ms"] / 1000
+
+
+def test_serve_finds_redis_through_the_sentinels_and_its_workers_follow_a_failover(city_dir, serve, sentinel_group,
+                                                                                   test_config):
+    """`bigscreen serve` (two workers, in processes of their own) configured by sentinels alone: no
+    embedded Redis is started, and after the master is killed every worker serves from the new one."""
+    group = sentinel_group
+    by_sentinels = {"redis_sentinels": group.sentinels, "redis_sentinel_master": MASTER_NAME}
+    served = serve(city_dir, workers=2, env={f"BIGSCREEN_{k.upper()}": v for k, v in by_sentinels.items()})
+    assert not (city_dir.data_dir / "redis").exists(), "no embedded redis-server beside the sentinels' master"
+    rt = Runtime(Settings(data_dir=city_dir.data_dir, **by_sentinels), test_config)
+    load = Load.for_city(rt, served.url, city_dir.api_key).start()
+    try:
+        time.sleep(LOAD_BEFORE_S)
+        killed_at = time.monotonic()
+        group.kill("master")
+        group.wait_failover(group.ports["master"], FAILOVER_LIMIT_S)
+        time.sleep(LOAD_AFTER_FAILOVER_S)
+        load.stop()
+        seconds = wait_until_equal(rt, killed_at, REPAIR_LIMIT_S)
+        print(f"\nserve, 2 workers: figures equal SQL {seconds:.1f} s after the master was killed; "
+              f"answers {dict(load.statuses())}")
+        accepted = load.accepted()
+        assert accepted and accepted <= stored_ids(rt, SOURCE, load.prefix), "every event answered 2xx is stored"
+        assert not [k for k in load.statuses() if k[1] >= 500 and k[1] != 503], load.statuses()
+        assert served.output().count("live figures rebuilt from SQL") == 1, served.output()[-3000:]
+    finally:
+        load.stop()
+        rt.close()
+    assert served.stop() == 0, served.output()[-3000:]
 
 
 def test_a_promoted_replica_is_not_trusted_and_a_replica_is_never_read_as_master(sentinel_group):
