@@ -72,7 +72,8 @@ class Runtime:
     @cached_property
     def live(self) -> LiveWriter:
         return LiveWriter(self.redis, self.keys, self.contributions,
-                          first_notice_s=self.config.city.supervision.first_after_hours * 3600)
+                          first_notice_s=self.config.city.supervision.first_after_hours * 3600,
+                          on_lost=self.health.note_failure)
 
     @cached_property
     def areas(self) -> AreaIndex:
