@@ -144,6 +144,21 @@ class SentinelGroup:
         logs = "\n".join(self.output(f"sentinel{n}")[-1500:] for n in (1, 2, 3))
         raise AssertionError(f"no failover within {limit_s} s:\n{logs}")
 
+    def wait_role(self, name: str, role: str, limit_s: float) -> None:
+        """Until member `name` says it is a `role` ("master", "slave")."""
+        deadline = time.monotonic() + limit_s
+        seen = None
+        while time.monotonic() < deadline:
+            try:
+                with self.client(name) as server:
+                    seen = server.info("replication")["role"]
+            except (redis.RedisError, OSError) as exc:
+                seen = repr(exc)
+            if seen == role:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{name} is still {seen}, not {role}, {limit_s} s on")
+
     def output(self, name: str) -> str:
         path = self.directory / f"{name}.out"
         return path.read_text(errors="replace") if path.exists() else ""

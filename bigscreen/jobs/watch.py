@@ -35,7 +35,7 @@ from bigscreen.jobs.rebuild import rebuild
 from bigscreen.live.keys import SCHEMA_VERSION
 from bigscreen.live.kpi import read_kpi
 from bigscreen.live.trust import CLOCK_MARGIN_S, distrust, read_marker, report_loss, run_id
-from bigscreen.process.redis_clients import redis_client
+from bigscreen.process.redis_clients import follow_master, redis_client
 from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,8 @@ class LiveWatch:
         """One probe; returns whether Redis answered."""
         health = self.rt.health
         try:
+            for client in (self._probe, self.rt.redis):
+                follow_master(client)
             current = run_id(self._probe)
             failed_at = health.failed_at
             if failed_at > self._reported:  # something here failed to reach Redis since the last report

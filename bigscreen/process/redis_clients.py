@@ -85,6 +85,17 @@ def redis_client(settings: Settings, *, timeout_s: float, health: RedisHealth | 
                                 **_master_options(settings), **options)
 
 
+def follow_master(client: redis.Redis) -> None:
+    """Under Sentinel: asks the sentinels where the master is now, and drops the client's idle
+    connections to any other server (those in use are dropped when they come back). A connection
+    finds a dead master by itself, but a master demoted alive (`SENTINEL FAILOVER`, a partition) keeps
+    answering, and taking writes, until the sentinels reconfigure it, seconds later. Raises
+    MasterNotFoundError (a ConnectionError) while they name none. On a URL: nothing."""
+    pool = client.connection_pool
+    if isinstance(pool, SentinelConnectionPool):
+        pool.get_master_address()
+
+
 def async_redis_client(settings: Settings) -> aioredis.Redis:
     """An asyncio client (the wall's push channel: a subscription and reads of ready frames)."""
     from redis.asyncio.retry import Retry as AsyncRetry

@@ -15,6 +15,7 @@ from fault_support import SOURCE, Load, Looker, served_app, stored_ids, wait_unt
 from sentinel_support import MASTER_NAME, SentinelGroup
 
 from bigscreen.live.trust import read_marker, run_id
+from bigscreen.process.redis_clients import follow_master
 from bigscreen.process.runtime import Runtime
 from bigscreen.process.settings import Settings
 from bigscreen.wall.hub import FrameHub
@@ -24,6 +25,7 @@ LOAD_AFTER_FAILOVER_S = 1.0  # ingest goes on through the kill and the switch, a
 FAILOVER_LIMIT_S = 30.0
 REPAIR_LIMIT_S = 90.0  # a bound for a hung test, not the target: the seconds are printed
 PHANTOM_CASES = 1000
+FOLLOW_LIMIT_S = 4.0  # a watch probes every second; the sentinels demote a live old master only ~8 s on
 
 
 @pytest.fixture
@@ -122,6 +124,49 @@ def _built_s(frame: str) -> float:
     import json
 
     return json.loads(frame)["built_ms"] / 1000
+
+
+def test_a_manual_failover_demotes_a_live_master_and_the_app_follows(tmp_path, sentinel_group, test_config, city_plan):
+    """`SENTINEL FAILOVER` (maintenance of the master's host): the old master lives on, answering as
+    master until the sentinels demote it seconds later; every process leaves it once the sentinels
+    name the new one (its watch asks them every probe), and the figures are repaired on the new one."""
+    from bigscreen.jobs import schedule
+
+    group = sentinel_group
+    by_sentinels = {"redis_sentinels": group.sentinels, "redis_sentinel_master": MASTER_NAME}
+    with served_app(tmp_path, f"sqlite:///{tmp_path / 'city.db'}", None, test_config, city_plan, **by_sentinels) as app:
+        background = schedule.start_background(app.app_rt)
+        load = Load.for_city(app.reader, app.url, app.api_key).start()
+        try:
+            time.sleep(LOAD_BEFORE_S)
+            asked_at = time.monotonic()
+            with group.client("sentinel1") as sentinel:
+                sentinel.sentinel_failover(MASTER_NAME)
+            group.wait_failover(group.ports["master"], FAILOVER_LIMIT_S)
+            named_at = time.monotonic()
+            with group.client("replica") as new:
+                new_run_id = run_id(new)
+            while app.app_rt.redis.info("server")["run_id"] != new_run_id:  # the old one still answers as master
+                assert time.monotonic() - named_at < FOLLOW_LIMIT_S, \
+                    "the app's pool left the old master soon after the sentinels named the new one"
+                time.sleep(0.1)
+            followed_s = time.monotonic() - named_at
+            time.sleep(LOAD_AFTER_FAILOVER_S)
+            load.stop()
+            follow_master(app.reader.redis)  # the test's own reader has no watch to move it
+            seconds = wait_until_equal(app.reader, asked_at, REPAIR_LIMIT_S)
+            print(f"\nmanual failover: the app followed {followed_s:.1f} s after the sentinels named the new master;")
+            print(f"\nmanual failover under ingest: figures equal SQL {seconds:.1f} s after it was asked for; "
+                  f"answers {dict(load.statuses())}")
+            group.wait_role("master", "slave", FAILOVER_LIMIT_S)  # the old master lives on, demoted by the sentinels
+            assert read_marker(app.reader.redis, app.reader.keys.live)["run_id"] == run_id(app.reader.redis)
+            assert run_id(app.reader.redis) == new_run_id, "the app works on the promoted replica"
+            accepted = load.accepted()
+            assert accepted and accepted <= stored_ids(app.reader, SOURCE, load.prefix), "every event answered 2xx is stored"
+            assert not [k for k in load.statuses() if k[1] >= 500 and k[1] != 503], load.statuses()
+        finally:
+            load.stop()
+            background.shutdown()
 
 
 def test_serve_finds_redis_through_the_sentinels_and_its_workers_follow_a_failover(city_dir, serve, sentinel_group,
