@@ -96,6 +96,17 @@ def follow_master(client: redis.Redis) -> None:
         pool.get_master_address()
 
 
+async def master_moved(client: aioredis.Redis) -> bool:
+    """`follow_master` for an asyncio client: whether the master moved from where the client's
+    connections were made (its idle ones are dropped; a subscription must be made anew)."""
+    pool = client.connection_pool
+    if not isinstance(pool, async_sentinel.SentinelConnectionPool):
+        return False
+    before = pool.master_address
+    await pool.get_master_address()
+    return before is not None and pool.master_address != before
+
+
 def async_redis_client(settings: Settings) -> aioredis.Redis:
     """An asyncio client (the wall's push channel: a subscription and reads of ready frames)."""
     from redis.asyncio.retry import Retry as AsyncRetry

@@ -8,6 +8,7 @@ repairs them from SQL as after a Redis restart."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -17,6 +18,7 @@ from sentinel_support import MASTER_NAME, SentinelGroup
 from bigscreen.live.trust import read_marker, run_id
 from bigscreen.process.redis_clients import follow_master
 from bigscreen.process.runtime import Runtime
+from bigscreen.live.health import RedisHealth
 from bigscreen.process.settings import Settings
 from bigscreen.wall.hub import FrameHub
 
@@ -137,8 +139,11 @@ def test_a_manual_failover_demotes_a_live_master_and_the_app_follows(tmp_path, s
     with served_app(tmp_path, f"sqlite:///{tmp_path / 'city.db'}", None, test_config, city_plan, **by_sentinels) as app:
         background = schedule.start_background(app.app_rt)
         load = Load.for_city(app.reader, app.url, app.api_key).start()
+        viewer = PushViewer(FrameHub(app.app_rt.settings, app.app_rt.keys, health=RedisHealth()),
+                            app.app_rt.areas.city.code).start()
         try:
             time.sleep(LOAD_BEFORE_S)
+            assert _subscribed(group, "master", app.app_rt.keys.frames) == 1, "the push channel listens on the master"
             asked_at = time.monotonic()
             with group.client("sentinel1") as sentinel:
                 sentinel.sentinel_failover(MASTER_NAME)
@@ -151,6 +156,12 @@ def test_a_manual_failover_demotes_a_live_master_and_the_app_follows(tmp_path, s
                     "the app's pool left the old master soon after the sentinels named the new one"
                 time.sleep(0.1)
             followed_s = time.monotonic() - named_at
+            while _subscribed(group, "replica", app.app_rt.keys.frames) != 1:
+                assert time.monotonic() - named_at < FOLLOW_LIMIT_S, \
+                    "the push channel moved its subscription to the new master soon after the sentinels named it"
+                time.sleep(0.1)
+            assert _subscribed(group, "master", app.app_rt.keys.frames) == 0
+            named_wall_s = time.time() - (time.monotonic() - named_at)
             time.sleep(LOAD_AFTER_FAILOVER_S)
             load.stop()
             follow_master(app.reader.redis)  # the test's own reader has no watch to move it
@@ -161,11 +172,14 @@ def test_a_manual_failover_demotes_a_live_master_and_the_app_follows(tmp_path, s
             group.wait_role("master", "slave", FAILOVER_LIMIT_S)  # the old master lives on, demoted by the sentinels
             assert read_marker(app.reader.redis, app.reader.keys.live)["run_id"] == run_id(app.reader.redis)
             assert run_id(app.reader.redis) == new_run_id, "the app works on the promoted replica"
+            assert viewer.wait_frame_built_after(named_wall_s, REPAIR_LIMIT_S), \
+                "frames built on the new master reach a pushed wall"
             accepted = load.accepted()
             assert accepted and accepted <= stored_ids(app.reader, SOURCE, load.prefix), "every event answered 2xx is stored"
             assert not [k for k in load.statuses() if k[1] >= 500 and k[1] != 503], load.statuses()
         finally:
             load.stop()
+            viewer.stop()
             background.shutdown()
 
 
@@ -219,3 +233,49 @@ def test_a_promoted_replica_is_not_trusted_and_a_replica_is_never_read_as_master
         marker = read_marker(replica, key)
         assert marker["run_id"] == run_id(master), "the marker came over with the data"
         assert "failed over" in distrust(marker, run_id(replica))
+
+
+def _subscribed(group: SentinelGroup, member: str, channel: str) -> int:
+    with group.client(member) as server:
+        return dict(server.pubsub_numsub(channel))[channel.encode()]
+
+
+class PushViewer:
+    """A pushed wall: a FrameHub subscription (one viewer of `scope`) in a thread's event loop,
+    keeping when each frame it got was built."""
+
+    def __init__(self, hub: FrameHub, scope: str) -> None:
+        self.hub, self.scope = hub, scope
+        self.built_s: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def start(self) -> PushViewer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def wait_frame_built_after(self, at_s: float, limit_s: float) -> bool:
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            if any(b > at_s for b in self.built_s):
+                return True
+            time.sleep(0.1)
+        return False
+
+    async def _run(self) -> None:
+        queue = await self.hub.subscribe(self.scope)
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.built_s.append(_built_s(await asyncio.wait_for(queue.get(), 0.5)))
+                except asyncio.TimeoutError:
+                    continue
+        finally:
+            self.hub.unsubscribe(self.scope, queue)
+            if self.hub._task is not None:
+                await asyncio.wait_for(self.hub._task, 5)
+            await self.hub._redis().aclose()
