@@ -23,8 +23,11 @@ READY_TIMEOUT_S = 30.0
 
 
 class SentinelGroup:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, password: str | None = None, sentinel_password: str | None = None) -> None:
+        """`password`: the master's and replica's `requirepass`; `sentinel_password`: the sentinels'."""
         self.directory = directory
+        self.password = password
+        self.sentinel_password = sentinel_password
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
 
@@ -47,8 +50,9 @@ class SentinelGroup:
         port = self.ports[name] = free_port()
         where = self.directory / name
         where.mkdir(parents=True)
+        auth = ["--requirepass", self.password, "--masterauth", self.password] if self.password else []
         self._spawn(name, ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(where), "--save", "",
-                           "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning", *extra])
+                           "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning", *auth, *extra])
         return port
 
     def _sentinel(self, name: str, master_port: int) -> None:
@@ -61,7 +65,10 @@ class SentinelGroup:
             f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n"
             f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n"
             f"sentinel failover-timeout {MASTER_NAME} {FAILOVER_TIMEOUT_MS}\n"
-            f"sentinel parallel-syncs {MASTER_NAME} 1\n")
+            f"sentinel parallel-syncs {MASTER_NAME} 1\n"
+            + (f"sentinel auth-pass {MASTER_NAME} {self.password}\n" if self.password else "")
+            + (f"requirepass {self.sentinel_password}\nsentinel sentinel-pass {self.sentinel_password}\n"
+               if self.sentinel_password else ""))
         self._spawn(name, [str(conf), "--sentinel"])
 
     def _wait_ready(self) -> None:
@@ -105,8 +112,9 @@ class SentinelGroup:
 
     def client(self, name: str) -> redis.Redis:
         """A plain client of one member, for `with` (one attempt, no retries)."""
-        return redis.Redis(host="127.0.0.1", port=self.ports[name], socket_timeout=1, socket_connect_timeout=1,
-                           retry=Retry(NoBackoff(), 0))
+        password = self.sentinel_password if name.startswith("sentinel") else self.password
+        return redis.Redis(host="127.0.0.1", port=self.ports[name], password=password, socket_timeout=1,
+                           socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
 
     def master_port(self) -> int | None:
         """The master's port as a majority of the sentinels name it now (None: no majority)."""
