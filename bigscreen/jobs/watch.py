@@ -4,7 +4,8 @@ A `LiveWatch` runs in every process that serves or runs jobs (web workers, with 
 background scheduler; `bigscreen scheduler`; `bigscreen demo`). Once a second it probes Redis on a
 connection of its own (with back-off from `BACKOFF_MIN_S` to `BACKOFF_MAX_S` while Redis does not
 answer) and keeps `Runtime.health` up to date (bigscreen.live.health: requests that need Redis
-fail at once while it is down).
+fail at once while it is down). Under Sentinel it first asks the sentinels where the master is, so
+that the process leaves a master demoted alive (bigscreen.process.redis_clients.follow_master).
 
 Whether the figures in Redis can be trusted is kept in Redis itself (bigscreen.live.trust).
 

@@ -27,6 +27,7 @@ LOAD_AFTER_FAILOVER_S = 1.0  # ingest goes on through the kill and the switch, a
 FAILOVER_LIMIT_S = 30.0
 REPAIR_LIMIT_S = 90.0  # a bound for a hung test, not the target: the seconds are printed
 PHANTOM_CASES = 1000
+READY_LIMIT_S = 30.0
 FOLLOW_LIMIT_S = 4.0  # a watch probes every second; the sentinels demote a live old master only ~8 s on
 
 
@@ -207,6 +208,8 @@ def test_serve_finds_redis_through_the_sentinels_and_its_workers_follow_a_failov
         assert accepted and accepted <= stored_ids(rt, SOURCE, load.prefix), "every event answered 2xx is stored"
         assert not [k for k in load.statuses() if k[1] >= 500 and k[1] != 503], load.statuses()
         assert served.output().count("live figures rebuilt from SQL") == 1, served.output()[-3000:]
+        ready = _ready_within(served.url, READY_LIMIT_S)
+        assert ready.status_code == 200, f"/readyz after the failover: {ready.text}"
     finally:
         load.stop()
         rt.close()
@@ -279,3 +282,15 @@ class PushViewer:
             if self.hub._task is not None:
                 await asyncio.wait_for(self.hub._task, 5)
             await self.hub._redis().aclose()
+
+
+def _ready_within(url: str, limit_s: float):
+    """/readyz once it answers 200, or its last answer after `limit_s`."""
+    import httpx
+
+    deadline = time.monotonic() + limit_s
+    while True:
+        answer = httpx.get(url + "/readyz", timeout=10)
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
