@@ -80,9 +80,9 @@ def redis_client(settings: Settings, *, timeout_s: float, health: RedisHealth | 
         return redis.Redis.from_pool(pool)
     sentinels = Sentinel(settings.sentinel_addresses,
                          sentinel_kwargs=_sentinel_options(settings, timeout_s, Retry(NoBackoff(), 0)))
+    pool_class = GuardedSentinelPool if health is not None else SentinelConnectionPool
     return sentinels.master_for(settings.redis_sentinel_master, redis_class=_SentinelMaster,
-                                connection_pool_class=GuardedSentinelPool if health is not None else SentinelConnectionPool,
-                                **_master_options(settings), **options)
+                                connection_pool_class=pool_class, **_master_options(settings), **options)
 
 
 def follow_master(client: redis.Redis) -> None:
