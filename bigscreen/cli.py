@@ -22,8 +22,14 @@ def _settings(data_dir: Path | None = None) -> Settings:
     try:
         return Settings(**({"data_dir": data_dir} if data_dir else {}))
     except ValidationError as exc:
-        problems = "; ".join(f"BIGSCREEN_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise click.ClickException(f"settings error: {problems}") from exc
+        raise click.ClickException(f"settings error: {'; '.join(map(_setting_problem, exc.errors()))}") from exc
+
+
+def _setting_problem(error) -> str:
+    """One setting's problem, named once (a check of several settings names them in its message)."""
+    message = error["msg"].removeprefix("Value error, ")
+    name = f"BIGSCREEN_{'_'.join(map(str, error['loc'])).upper()}" if error["loc"] else ""
+    return f"{name}: {message}" if name and not message.startswith(name) else message
 
 
 def _runtime(settings: Settings):

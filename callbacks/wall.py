@@ -46,7 +46,7 @@ def frame_hub(rt) -> FrameHub:
     """The worker's hub (one per event loop): its Redis subscription and async client."""
     loop = id(asyncio.get_running_loop())
     if loop not in _hubs:
-        _hubs[loop] = FrameHub(rt.settings.redis_url, rt.keys, encode=_payload, health=rt.health)
+        _hubs[loop] = FrameHub(rt.settings, rt.keys, encode=_payload, health=rt.health)
     return _hubs[loop]
 
 

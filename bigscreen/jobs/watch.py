@@ -4,7 +4,8 @@ A `LiveWatch` runs in every process that serves or runs jobs (web workers, with 
 background scheduler; `bigscreen scheduler`; `bigscreen demo`). Once a second it probes Redis on a
 connection of its own (with back-off from `BACKOFF_MIN_S` to `BACKOFF_MAX_S` while Redis does not
 answer) and keeps `Runtime.health` up to date (bigscreen.live.health: requests that need Redis
-fail at once while it is down).
+fail at once while it is down). Under Sentinel it first asks the sentinels where the master is, so
+that the process leaves a master demoted alive (bigscreen.process.redis_clients.follow_master).
 
 Whether the figures in Redis can be trusted is kept in Redis itself (bigscreen.live.trust).
 
@@ -35,6 +36,7 @@ from bigscreen.jobs.rebuild import rebuild
 from bigscreen.live.keys import SCHEMA_VERSION
 from bigscreen.live.kpi import read_kpi
 from bigscreen.live.trust import CLOCK_MARGIN_S, distrust, read_marker, report_loss, run_id
+from bigscreen.process.redis_clients import follow_master, redis_client
 from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -118,8 +120,7 @@ class LiveWatch:
         self.rt = rt
         self.lead = lead
         self.key = marker_key(rt)
-        self._probe = redis.Redis.from_url(rt.settings.redis_url, socket_timeout=PROBE_TIMEOUT_S,
-                                           socket_connect_timeout=PROBE_TIMEOUT_S)
+        self._probe = redis_client(rt.settings, timeout_s=PROBE_TIMEOUT_S)
         self._reported = time.time()  # failures before the watch began were seen by the start-up check
         rt.health.watched = True
         self._down_since: float | None = None
@@ -150,6 +151,8 @@ class LiveWatch:
         """One probe; returns whether Redis answered."""
         health = self.rt.health
         try:
+            for client in (self._probe, self.rt.redis):
+                follow_master(client)
             current = run_id(self._probe)
             failed_at = health.failed_at
             if failed_at > self._reported:  # something here failed to reach Redis since the last report

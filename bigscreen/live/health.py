@@ -22,6 +22,7 @@ import time
 
 import redis
 from redis.exceptions import MaxConnectionsError
+from redis.sentinel import SentinelConnectionPool
 
 STALE_AFTER_S = 10.0
 
@@ -96,9 +97,9 @@ class RedisHealth:
             self._up.set()
 
 
-class GuardedPool(redis.ConnectionPool):
-    """A connection pool that refuses at once while `health` says Redis is down, and notes every
-    failure to connect (a write that may be lost)."""
+class Guarded:
+    """What makes a connection pool guarded: it refuses at once while `health` says Redis is down, and
+    notes every failure to connect (a write that may be lost). Mixed into a pool class."""
 
     def __init__(self, *args, health: RedisHealth, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -115,3 +116,12 @@ class GuardedPool(redis.ConnectionPool):
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             self.health.note_failure()
             raise
+
+
+class GuardedPool(Guarded, redis.ConnectionPool):
+    """A guarded pool on one address (a URL)."""
+
+
+class GuardedSentinelPool(Guarded, SentinelConnectionPool):
+    """A guarded pool on whichever server the sentinels name master (asked again on every new
+    connection, so a failover is followed)."""

@@ -4,6 +4,9 @@
   against. A restarted Redis has a new run id, whether it came back empty, replayed its AOF
   (which may lack its last second of writes and every write made while it was away) or was
   restored from an old snapshot: all of them fail this check. An empty Redis has no hash at all.
+  So does a replica promoted by a Sentinel failover: it holds the hash as replicated from the old
+  master, with the old master's run id, and may lack the old master's last acknowledged writes
+  (replication is asynchronous).
 - `built_at`: when (epoch s) the last rebuild began reading SQL.
 - `lost_at`: the latest time a process failed to reach Redis (reported once it answers again).
   Writes it failed to make were committed to SQL before that moment, so a rebuild that began
@@ -34,7 +37,14 @@ return 0
 
 
 def run_id(client: redis.Redis) -> str:
-    return str(client.info("server")["run_id"])
+    """The run id of the master `client` reaches. A server that is not master (a demoted master an
+    old connection still reaches, after a Sentinel failover) is no place to read or verify figures:
+    its connections are dropped, so the next asks the sentinels again, and ConnectionError is raised."""
+    info = client.info("server", "replication")
+    if info.get("role") != "master":
+        client.connection_pool.disconnect(inuse_connections=False)
+        raise redis.ConnectionError(f"this Redis is a {info.get('role')} now, not the master (a failover moved it)")
+    return str(info["run_id"])
 
 
 def read_marker(client: redis.Redis, key: str) -> dict[str, str]:
@@ -47,7 +57,7 @@ def distrust(marker: dict[str, str], current_run_id: str, *, at_start: bool = Fa
     if not marker.get("run_id"):
         return "Redis holds no verified figures (it came back empty, or was wiped)"
     if marker["run_id"] != current_run_id and not (at_start and marker.get("clean") == marker["run_id"]):
-        return "Redis restarted since its figures were last verified (its data may be old)"
+        return "Redis restarted or failed over since its figures were last verified (its data may be old)"
     if float(marker.get("lost_at", 0)) + CLOCK_MARGIN_S >= float(marker.get("built_at", 0)):
         return "live writes were lost while Redis was away"
     return None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from importlib.resources import files
 
@@ -101,8 +102,13 @@ class ChangeSet:
         return [keys.deadlines, keys.overdue, keys.supervise, *index], orjson.dumps(body)
 
 class LiveWriter:
-    def __init__(self, client: redis.Redis, keys: Keys, contrib: Contributions, first_notice_s: float = 0) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, contrib: Contributions, first_notice_s: float = 0,
+                 on_lost: Callable[[], None] = lambda: None) -> None:
+        """`on_lost`: called when a move may be lost (its connection failed or timed out mid-command, a
+        dead server; or refused, READONLY, by a master demoted at a failover); the process's
+        `RedisHealth.note_failure`."""
         self.client = client
+        self.on_lost = on_lost
         self.keys = keys
         self.contrib = contrib
         self.first_notice_s = first_notice_s
@@ -127,7 +133,16 @@ class LiveWriter:
         change.unsched.extend(unsched)
         return change
 
+    @contextmanager
+    def _may_lose(self) -> Iterator[None]:
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError):
+            self.on_lost()
+            raise
+
     def apply(self, change: ChangeSet, ticker: list[dict[str, str]] = (), pipe: redis.client.Pipeline | None = None) -> None:
+        """Moves the counters by `change`, or queues the move on `pipe` (its caller executes it)."""
         keys, body = change.script_args(self.keys)
         p = pipe or self.client.pipeline(transaction=False)
         self.run_script("apply", keys, [body], change.tag, client=p)
@@ -135,7 +150,8 @@ class LiveWriter:
             p.xadd(self.keys.ticker, entry, maxlen=TICKER_MAXLEN, approximate=True)
         p.publish(self.keys.changed, "1")
         if pipe is None:
-            p.execute()
+            with self._may_lose():
+                p.execute()
 
     def field_work_change(self) -> FieldWorkChange:
         return FieldWorkChange(self.contrib)
@@ -149,7 +165,8 @@ class LiveWriter:
         pipe = self.client.pipeline(transaction=False)
         self.run_script("field_work", keys, [body], tag, client=pipe)
         pipe.publish(self.keys.changed, "1")
-        pipe.execute()
+        with self._may_lose():
+            pipe.execute()
 
     def sweep(self, now: datetime, chain_of: Callable[[str], tuple[str, ...]]) -> int:
         """Counts as overdue every open case whose deadline has passed (a case is late after
@@ -168,7 +185,8 @@ class LiveWriter:
                     log.error("deadline sweep: dropping malformed member %r", m)
                     self.client.zrem(self.keys.deadlines, m)
             keys, body = change.script_args(self.keys)
-            counted = self.run_script("apply", keys, [body], CLOCK)
+            with self._may_lose():
+                counted = self.run_script("apply", keys, [body], CLOCK)
             if counted == HELD:  # a resync holds changes for a moment: the next sweep goes on
                 return total
             total += counted

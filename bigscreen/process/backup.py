@@ -89,7 +89,7 @@ def restore(settings: Settings, archive: Path, *, replace: bool = False) -> Mani
     """Puts the archive's database and config into the data dir; Redis's files are removed for a
     rebuild from SQL. Refuses a running data dir, and an existing database unless `replace`."""
     db = _sqlite_path(settings)
-    if settings.redis_url is None and running(settings):
+    if not settings.redis_configured and running(settings):
         raise BackupError(f"{settings.data_dir} is in use (its Redis answers): stop serve, scheduler and demo first")
     if db.exists() and not replace:
         raise BackupError(f"{db} exists: pass --replace to overwrite it (stop everything using it first)")
@@ -115,6 +115,6 @@ def restore(settings: Settings, archive: Path, *, replace: bool = False) -> Mani
                     shutil.move(Path(tmp) / "config", config)
     except (tarfile.TarError, KeyError, OSError, ValueError, TypeError) as exc:
         raise BackupError(f"{archive}: not a bigscreen backup ({exc})") from exc
-    if settings.redis_url is None:
+    if not settings.redis_configured:
         shutil.rmtree(settings.data_dir / "redis", ignore_errors=True)  # rebuilt from SQL
     return manifest

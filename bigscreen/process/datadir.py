@@ -87,10 +87,10 @@ def import_city(rt: Runtime, plan, *, progress: bool = False) -> int:
 
 
 def ensure_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
-    """Uses BIGSCREEN_REDIS_URL; else the data dir's embedded server if one runs; else starts it
-    and keeps it alive (restarted if it dies) until `release_redis`. The URL is exported so worker
-    processes share the one server."""
-    if settings.redis_url:
+    """Uses BIGSCREEN_REDIS_URL or the sentinels' master; else the data dir's embedded server if one
+    runs; else starts it and keeps it alive (restarted if it dies) until `release_redis`. The URL is
+    exported so worker processes share the one server."""
+    if settings.redis_configured:
         return settings, None
     embedded = EmbeddedRedis(settings.data_dir / "redis")
     if embedded.socket.exists() and embedded._responds():

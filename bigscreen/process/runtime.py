@@ -14,9 +14,10 @@ from bigscreen.configuration.loading import Config, load_config
 from bigscreen.db.session import make_engine, make_sessionmaker
 from bigscreen.geo.areas import AreaIndex
 from bigscreen.live.contrib import Contributions
-from bigscreen.live.health import GuardedPool, RedisHealth
+from bigscreen.live.health import RedisHealth
 from bigscreen.live.keys import Keys
 from bigscreen.live.writer import LiveWriter
+from bigscreen.process.redis_clients import redis_client
 from bigscreen.process.settings import Settings
 
 REDIS_TIMEOUT_S = 5.0
@@ -52,14 +53,9 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        url = self.settings.redis_url
-        if not url:
-            raise RuntimeError("no Redis: set BIGSCREEN_REDIS_URL or start through `bigscreen demo`/`serve`")
         # a hung Redis must fail requests, not stall the worker that waits on it; while it is known
         # to be down, the pool refuses at once (bigscreen.live.health)
-        pool = GuardedPool.from_url(url, health=self.health, health_check_interval=30, socket_timeout=REDIS_TIMEOUT_S,
-                                    socket_connect_timeout=REDIS_TIMEOUT_S)
-        return redis.Redis.from_pool(pool)
+        return redis_client(self.settings, timeout_s=REDIS_TIMEOUT_S, health=self.health, health_check_interval=30)
 
     @cached_property
     def keys(self) -> Keys:
@@ -76,7 +72,8 @@ class Runtime:
     @cached_property
     def live(self) -> LiveWriter:
         return LiveWriter(self.redis, self.keys, self.contributions,
-                          first_notice_s=self.config.city.supervision.first_after_hours * 3600)
+                          first_notice_s=self.config.city.supervision.first_after_hours * 3600,
+                          on_lost=self.health.note_failure)
 
     @cached_property
     def areas(self) -> AreaIndex:
@@ -87,10 +84,10 @@ class Runtime:
     def map_version(self) -> str | None:
         """The map's version in Redis (`map:version`, set by `city import` or `city build`; "" before any), or None when
         Redis cannot be asked. On a connection of its own: a failure here is no lost write."""
-        if not self.settings.redis_url:
+        if not self.settings.redis_configured:
             return None
         try:
-            client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            client = redis_client(self.settings, timeout_s=2)
             try:
                 value = client.get(self.keys.map_version)
             finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -17,6 +17,16 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("./data"), description="Where the embedded database, Redis and the built city live.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file in the data dir.")
     redis_url: str | None = Field(None, description="Redis URL; default: an embedded redis-server on a unix socket in the data dir.")
+    redis_sentinels: str | None = Field(None, description="Redis Sentinel instead of a URL: the sentinels' addresses, "
+                                        "`host:port,host:port,...`; the app asks them for the master (and again after a "
+                                        "failover). Needs BIGSCREEN_REDIS_SENTINEL_MASTER; excludes BIGSCREEN_REDIS_URL.")
+    redis_sentinel_master: str | None = Field(None, description="The name the sentinels monitor the master by "
+                                              "(`sentinel monitor NAME ...`).")
+    redis_sentinel_password: SecretStr | None = Field(None, description="The sentinels' own password (their "
+                                                      "`requirepass`), if they have one.")
+    redis_password: SecretStr | None = Field(None, description="With sentinels: the master's and replicas' password "
+                                             "(a URL carries its own).")
+    redis_db: int = Field(0, ge=0, description="With sentinels: the database number (a URL carries its own).")
     config_dir: Path = Field(REPO_CONFIG_DIR, description="Directory of the admin-editable YAML configuration.")
     max_body_bytes: int = Field(2_000_000, description="Largest accepted request body (HTTP 413 above).")
     max_batch: int = Field(1000, description="Most events in one POST.")
@@ -45,6 +55,41 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(net.strip(), strict=False)  # ValueError names the bad entry
         return value
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_addresses(value)  # ValueError names the bad entry
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_redis(self) -> Settings:
+        if self.redis_sentinels:
+            if self.redis_url:
+                raise ValueError("BIGSCREEN_REDIS_URL and BIGSCREEN_REDIS_SENTINELS are both set: "
+                                 "the app finds Redis one way, set only one of them")
+            if not self.redis_sentinel_master:
+                raise ValueError("BIGSCREEN_REDIS_SENTINELS is set without BIGSCREEN_REDIS_SENTINEL_MASTER: "
+                                 "name the master the sentinels monitor")
+        else:
+            given = [name for name, value in (("BIGSCREEN_REDIS_SENTINEL_MASTER", self.redis_sentinel_master),
+                                              ("BIGSCREEN_REDIS_SENTINEL_PASSWORD", self.redis_sentinel_password),
+                                              ("BIGSCREEN_REDIS_PASSWORD", self.redis_password),
+                                              ("BIGSCREEN_REDIS_DB", self.redis_db or None)) if value]
+            if given:
+                raise ValueError(f"{', '.join(given)} set without BIGSCREEN_REDIS_SENTINELS: these are for Redis "
+                                 "Sentinel only (a BIGSCREEN_REDIS_URL carries its own password and database)")
+        return self
+
+    @property
+    def redis_configured(self) -> bool:
+        """Redis is given (a URL or sentinels); otherwise the data dir's embedded server is used."""
+        return bool(self.redis_url or self.redis_sentinels)
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return parse_addresses(self.redis_sentinels or "")
+
     @field_validator("data_dir", "config_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -57,3 +102,19 @@ class Settings(BaseSettings):
     @cached_property
     def redis_socket(self) -> Path:
         return self.data_dir / "redis" / "redis.sock"
+
+
+def parse_addresses(value: str) -> list[tuple[str, int]]:
+    """`host:port,host:port` (IPv6 as `[::1]:26379`) as pairs; ValueError names the bad entry."""
+    out = []
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        host, sep, port = entry.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"BIGSCREEN_REDIS_SENTINELS: {entry!r} is not host:port")
+        out.append((host, int(port)))
+    if not out:
+        raise ValueError("BIGSCREEN_REDIS_SENTINELS names no sentinel (host:port,host:port,...)")
+    return out

@@ -19,24 +19,29 @@ import redis.asyncio as aioredis
 from bigscreen.live.health import FiguresUnavailable, RedisHealth
 from bigscreen.live.keys import Keys
 from bigscreen.process import metrics
+from bigscreen.process.redis_clients import async_redis_client, master_moved
+from bigscreen.process.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 5.0
+FOLLOW_EVERY_S = 1.0  # under Sentinel: how often the hub asks where the master is
 
 
 class FrameHub:
-    def __init__(self, url: str, keys: Keys, encode: Callable[[str], Any] = lambda text: text,
+    def __init__(self, settings: Settings, keys: Keys, encode: Callable[[str], Any] = lambda text: text,
                  health: RedisHealth | None = None) -> None:
-        self.url = url
+        self.settings = settings
         self.keys = keys
         self.encode = encode
         self.health = health or RedisHealth()  # the process's view (bigscreen.live.health): no waiting on a dead Redis
         self._viewers: dict[str, set[asyncio.Queue]] = {}
         self._task: asyncio.Task | None = None
         self._client: aioredis.Redis | None = None
+        self._followed_at = float("-inf")
+        self._moved = False
 
     def viewers(self) -> int:
         return sum(len(q) for q in self._viewers.values())
@@ -60,6 +65,7 @@ class FrameHub:
         Redis is known to be down."""
         if self.health.down:
             raise FiguresUnavailable(self.health.why)
+        await self._follow()
         frame = await self._redis().get(self.keys.frame(scope))
         return None if frame is None else frame.decode()
 
@@ -73,8 +79,17 @@ class FrameHub:
 
     def _redis(self) -> aioredis.Redis:
         if self._client is None:
-            self._client = aioredis.Redis.from_url(self.url)
+            self._client = async_redis_client(self.settings)
         return self._client
+
+    async def _follow(self) -> None:
+        """Under Sentinel, at most every FOLLOW_EVERY_S: notes when the master moved (a master demoted
+        alive still answers, but frames are no longer built there); the subscription moves after it."""
+        if time.monotonic() - self._followed_at < FOLLOW_EVERY_S:
+            return
+        self._followed_at = time.monotonic()
+        if await master_moved(self._redis()):
+            self._moved = True
 
     async def _listen(self) -> None:
         """Until the last viewer leaves: one subscription, fanned out; resubscribes with back-off
@@ -86,9 +101,13 @@ class FrameHub:
                 continue
             pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
             try:
+                self._moved = False  # subscribed where the master is now
                 await pubsub.subscribe(self.keys.frames)
                 backoff = 0.0
                 while self._viewers:
+                    await self._follow()
+                    if self._moved:
+                        raise aioredis.ConnectionError("the sentinels name another master")
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None:
                         continue

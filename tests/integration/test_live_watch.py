@@ -122,6 +122,31 @@ def test_a_lost_write_is_reported_and_repaired(client, runtime, own_redis):
     assert client.get("/api/v1/kpi").json()["total"]["reported"] == 12
 
 
+
+def test_a_write_refused_by_a_demoted_master_is_reported_and_repaired(client, runtime, own_redis):
+    """The server is made a replica (as a failover demotes a master): a move it refuses (READONLY) is a
+    lost write, and the watch will neither read nor verify figures on a replica."""
+    server = own_redis[0]
+    _point_at(runtime, server)
+    sync_live(runtime)
+    watch = LiveWatch(runtime, lead=lambda: True)
+    _post(client, runtime, 5, "before")
+    assert watch.check() and runtime.health.trusted
+    admin = redis_lib.Redis.from_url(server.url)
+    admin.replicaof("127.0.0.1", "1")  # a master that never answers: it keeps its data, read-only
+    try:
+        _post(client, runtime, 7, "refused")  # stored; its counters are not moved
+        assert not runtime.health.trusted, "a refused move makes the figures suspect at once"
+        assert not watch.check(), "a replica is not the Redis the figures live in"
+    finally:
+        admin.replicaof("NO", "ONE")
+        admin.close()
+    assert watch.check()
+    assert "lost" in figures_distrusted(runtime), "the same Redis, but writes went missing"
+    watch._distrusted_since = time.monotonic() - 60
+    assert watch.check() and watch.repairs == 1
+    assert client.get("/api/v1/kpi").json()["total"]["reported"] == 12
+
 def test_while_redis_is_down_nothing_waits_for_it(client, runtime, own_redis):
     server = own_redis[0]
     _point_at(runtime, server)
