@@ -113,14 +113,15 @@ def period_counters(conn: Connection, where: ColumnElement[bool], start: datetim
     them so that `bigscreen.live.kpi.figures` turns them into the same rates (docs/METRICS.md,
     "Reports"). A case closed after `as_of` is open here; a rating or a settled dispute after it
     does not count yet. `fl:closed` is the flow: cases closed in the period, whenever reported."""
-    return period_counters_by(conn, where, start, end, as_of, None, joined=joined).get(None) or _empty()
+    return period_counters_by(conn, where, start, end, as_of, (), joined=joined).get(()) or _empty()
 
 
 def period_counters_by(conn: Connection, where: ColumnElement[bool], start: datetime, end: datetime, as_of: datetime,
-                       by, *, joined: bool = True) -> dict:
-    """`period_counters` for each value of the column `by` (the grid, the department ...), in two
-    queries; values with no case reported nor closed in the period are left out. Counters add up,
-    so a caller sums grids into the areas above them."""
+                       by: tuple = (), *, joined: bool = True) -> dict[tuple, dict[str, int]]:
+    """`period_counters` for each combination of the values of the columns `by` (grid and department
+    ...), keyed by the tuple of those values, in two queries; combinations with no case reported nor
+    closed in the period are left out. Counters add up, so a caller sums grids into the areas above
+    them, and departments across grids."""
     e, m = Event.__table__.c, MediationStep.__table__.c
     cohort = and_(where, e.reported_at >= start, e.reported_at < end)
     closed = and_(e.closed_at.is_not(None), e.closed_at < as_of)
@@ -147,12 +148,12 @@ def period_counters_by(conn: Connection, where: ColumnElement[bool], start: date
     rung = case((steps.c.mediated == 1, steps.c.rung), else_=None).label("rung")
     source = Event.__table__.join(Area.__table__, Area.__table__.c.id == e.grid_id) if joined else Event.__table__
     cohort_source = source.outerjoin(steps, steps.c.event_id == e.id)
-    key = [by] if by is not None else []
+    key = list(by)
     labelled = [func.count().label("n"), *(c.label(n.replace(":", "_")) for n, c in columns.items())]
     out: dict = {}
     query = select(*key, level, rung, *labelled).select_from(cohort_source).where(cohort).group_by(*key, level, rung)
     for row in conn.execute(query):
-        k = row[0] if key else None
+        k = tuple(row[:len(key)])
         lv, rg, n, *values = row[len(key):]
         counters = out.setdefault(k, _empty())
         for name, v in zip(columns, values):
@@ -164,7 +165,7 @@ def period_counters_by(conn: Connection, where: ColumnElement[bool], start: date
     flow = and_(where, e.closed_at >= start, e.closed_at < end, e.closed_at < as_of)
     for row in conn.execute(select(*key, func.count()).select_from(source).where(flow).group_by(*key)):
         if row[-1]:
-            out.setdefault(row[0] if key else None, _empty())["fl:closed"] = int(row[-1])
+            out.setdefault(tuple(row[:len(key)]), _empty())["fl:closed"] = int(row[-1])
     return out
 
 

@@ -125,20 +125,23 @@ class _Counts:
 
 
 def _counts(conn: Connection, where, period: Period, tz, now: datetime, areas, level: int) -> _Counts:
-    """Two grouped queries (by grid, by department); grids add up into the areas above them."""
+    """The counters by grid and department (two queries); they add up into the whole area, the areas
+    one level down and the departments."""
     start, end = period.bounds(tz)
-    as_of = min(end, now)
-    by_grid = period_counters_by(conn, where, start, end, as_of, Event.__table__.c.grid_id)
-    by_department = period_counters_by(conn, where, start, end, as_of, Event.__table__.c.department_code)
+    e = Event.__table__.c
+    grouped = period_counters_by(conn, where, start, end, min(end, now), (e.grid_id, e.department_code))
     total: dict[str, int] = {}
     by_area: dict[str, dict[str, int]] = {}
-    for grid_id, counters in by_grid.items():
+    by_department: dict[str, dict[str, int]] = {}
+    for (grid_id, department), counters in grouped.items():
         chain = areas.by_id[grid_id].chain
         _add(total, counters)
         if level < len(chain):
             _add(by_area.setdefault(chain[level], {}), counters)
+        if department is not None:
+            _add(by_department.setdefault(department, {}), counters)
     return _Counts(_figures(total), {code: _figures(c) for code, c in by_area.items()},
-                   {code: _figures(c) for code, c in by_department.items() if code is not None})
+                   {code: _figures(c) for code, c in by_department.items()})
 
 
 def _add(into: dict[str, int], counters: dict[str, int]) -> None:
