@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, true
+from sqlalchemy.sql import ColumnElement
 
-from bigscreen.db.models import Area, Event
+from bigscreen.db.models import Event
 from bigscreen.live.kpi import figures
 from bigscreen.process.runtime import Runtime
-from bigscreen.reports.figures import count_of, in_area, period_counters_by
+from bigscreen.reports.figures import count_of, period_counters_by
 from bigscreen.reports.periods import Period
 
 HEADLINE = ("reported", "closed_in_period", "closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours",
@@ -90,7 +91,7 @@ def build_report(rt: Runtime, period: Period, area_code: str | None, now: dateti
     start, end = period.bounds(tz)
     if start > now:
         raise ReportError(f"period {period.label} begins after now")
-    where = in_area(areas, area_code)
+    where = _cases_of(areas, info)
     with rt.engine.connect() as conn:
         first = conn.scalar(select(func.min(Event.reported_at)))
         if first is None or end <= first:
@@ -129,7 +130,7 @@ def _counts(conn: Connection, where, period: Period, tz, now: datetime, areas, l
     one level down and the departments."""
     start, end = period.bounds(tz)
     e = Event.__table__.c
-    grouped = period_counters_by(conn, where, start, end, min(end, now), (e.grid_id, e.department_code))
+    grouped = period_counters_by(conn, where, start, end, min(end, now), (e.grid_id, e.department_code), joined=False)
     total: dict[str, int] = {}
     by_area: dict[str, dict[str, int]] = {}
     by_department: dict[str, dict[str, int]] = {}
@@ -142,6 +143,15 @@ def _counts(conn: Connection, where, period: Period, tz, now: datetime, areas, l
             _add(by_department.setdefault(department, {}), counters)
     return _Counts(_figures(total), {code: _figures(c) for code, c in by_area.items()},
                    {code: _figures(c) for code, c in by_department.items()})
+
+
+def _cases_of(areas, info) -> ColumnElement[bool]:
+    """The cases of an area, by their grids (retired ones included: their cases are history of the area),
+    without reading the areas table: the city's are all of them."""
+    if info.level == 0:
+        return true()
+    grids = sorted(a.id for a in areas.by_code.values() if a.level == areas.grid_level and info.code in a.chain)
+    return Event.__table__.c.grid_id.in_(grids)
 
 
 def _add(into: dict[str, int], counters: dict[str, int]) -> None:
@@ -163,7 +173,7 @@ def _days(conn: Connection, where, period: Period, tz, as_of: datetime) -> list[
     for _day, lo, hi in bounds:
         columns.append(count_of((e.reported_at >= lo) & (e.reported_at < hi)))
         columns.append(count_of((e.closed_at >= lo) & (e.closed_at < hi) & (e.closed_at < as_of)))
-    source = Event.__table__.join(Area.__table__, Area.__table__.c.id == e.grid_id)
+    source = Event.__table__
     start, end = bounds[0][1], bounds[-1][2]
     in_period = ((e.reported_at >= start) & (e.reported_at < end)) | ((e.closed_at >= start) & (e.closed_at < end))
     row = conn.execute(select(*columns).select_from(source).where(where, in_period)).one()

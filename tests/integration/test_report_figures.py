@@ -129,6 +129,12 @@ def test_areas_and_departments_are_ranked_with_their_change(placed):
     assert second.previous_rank == 1 and second.rank_change == -1, "district 1 led the week before (its only ranked one)"
     assert first.previous_rank is None and first.rank_change is None
     assert [d.code for d in report.departments] == [dept]
+    district = build_report(rt, parse_period("2026-W48", NOW.date()), districts[1].code, NOW)
+    assert (district.headline["reported"].value, district.headline["closed_in_period"].value) == (2, 2)
+    assert district.headline["reported"].value == sql(rt, "SELECT COUNT(*) FROM events e JOIN areas a ON a.id = e.grid_id "
+                                                          f"WHERE a.path LIKE '%/{districts[1].code}/%' AND reported_at >= :s AND reported_at < :e",
+                                                      s=datetime(2026, 11, 23, tzinfo=BJ),
+                                                      e=datetime(2026, 11, 30, tzinfo=BJ))
 
 
 @pytest.mark.parametrize(("period", "area", "says"), [
