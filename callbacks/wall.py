@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 
 from bigscreen.auth.context import require
 from bigscreen.auth.roles import Permission
-from bigscreen.wall.hub import FrameHub
+from bigscreen.wall.hub import FrameHub, Viewer
 from layouts import ids
 
 
@@ -67,20 +67,22 @@ def register_push(app, rt) -> None:
         hub = frame_hub(rt)
         queue = await hub.subscribe(scope)
         ws.set_prop_sync(ids.WALL_TICK, "disabled", True)
+        viewer, clock = Viewer(), asyncio.get_running_loop().time  # deltas to the frame it holds, whole frames else
         try:
             while not ws.is_shutdown:
                 try:
-                    frame = await asyncio.wait_for(queue.get(), timeout=1.0)
+                    pushed = await asyncio.wait_for(queue.get(), timeout=1.0)
                 except TimeoutError:
                     continue
-                _push(ws, frame)
+                _push(ws, viewer.payload(pushed, clock()))
         finally:
             hub.unsubscribe(scope, queue)
         raise PreventUpdate
 
 
 def _payload(frame: str) -> str:
-    """A frame as the payload of Dash's set_props message, serialised once for all of a worker's viewers."""
+    """A frame or a delta (bigscreen.wall.delta) as the payload of Dash's set_props message, serialised
+    once for all of a worker's viewers; assets/wall.js tells the two apart."""
     return orjson.dumps({"componentId": ids.WALL_FRAME, "props": {"data": frame}}).decode()
 
 
