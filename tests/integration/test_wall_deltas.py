@@ -4,6 +4,7 @@ frame in Redis, and handed by the hub to each viewer as a delta or whole."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import orjson
 from sqlalchemy import select
@@ -168,7 +169,8 @@ def test_the_hub_hands_each_viewer_a_delta_or_the_whole_frame(client, runtime):
         if hub._task is not None:
             await asyncio.wait_for(hub._task, 5)
 
-    asyncio.run(run())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a loop of its own (Playwright's may run in this thread)
+        pool.submit(asyncio.run, run()).result(60)
     stale = Pushed(7, "whole", 5, "delta")
     assert (stale.payload(5), stale.payload(6), stale.payload(None)) == ("delta", "whole", "whole")
     viewer, frames = Viewer(), [Pushed(n, f"whole {n}", n - 1, f"delta {n}") for n in range(1, 6)]
