@@ -71,10 +71,11 @@ def register_push(app, rt) -> None:
         try:
             while not ws.is_shutdown:
                 try:
-                    pushed = await asyncio.wait_for(queue.get(), timeout=1.0)
+                    async with asyncio.timeout(1.0):  # not wait_for: that makes a task per frame and viewer
+                        pushed = await queue.get()
                 except TimeoutError:
                     continue
-                _push(ws, viewer.payload(pushed, clock()))
+                await _push(ws, viewer.payload(pushed, clock()))
         finally:
             hub.unsubscribe(scope, queue)
         raise PreventUpdate
@@ -86,16 +87,18 @@ def _payload(frame: str) -> str:
     return orjson.dumps({"componentId": ids.WALL_FRAME, "props": {"data": frame}}).decode()
 
 
-def _push(ws, payload: str) -> None:
+async def _push(ws, payload: str) -> None:
     """`ws.set_prop_sync` with a payload made by `_payload`. Dash serialises each viewer's message
     itself (plotly's to_json of the whole frame, once per viewer); this queues the same message with
     the payload made once per frame. It uses dash 4.4's connection internals (the renderer id and the
-    outbound queue `set_prop_sync` fills); without them it falls back to the public call."""
+    outbound queue `set_prop_sync` fills); without them it falls back to the public call. Through the
+    queue's async `put`, since this runs on the connection's event loop: `put_nowait` (either side)
+    wakes the loop through its self-pipe and starts a task, per viewer and frame."""
     queue, renderer = getattr(ws, "_outbound_queue", None), getattr(ws, "_renderer_id", None)
     if queue is None or renderer is None:
         ws.set_prop_sync(ids.WALL_FRAME, "data", orjson.loads(payload)["props"]["data"])
     elif not ws.is_shutdown:
-        queue.sync_q.put_nowait(f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":{payload}}}')
+        await queue.async_q.put(f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":{payload}}}')
 
 
 async def _wall_scope(ws) -> str | None:
