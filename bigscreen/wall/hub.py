@@ -165,7 +165,6 @@ class FrameHub:
                 with contextlib.suppress(aioredis.RedisError, OSError):
                     await pubsub.aclose()
 
-
     def _pushed(self, frame: bytes, delta: bytes | None) -> Pushed:
         """The frame and, if it is the delta to this frame, the delta (the two keys are written one
         after the other: a read between them sees a delta to the frame before)."""
