@@ -260,6 +260,7 @@
     el("wall-age").textContent = age === null ? "—" : Math.round(age / 1000) + " " + (s.seconds_ago || "s");
     if (state.receivedAt && now - state.receivedAt > POLL_AFTER_MS && window.dash_clientside.set_props) {
       /* pushed frames stopped: poll until the push channel comes back and turns polling off */
+      state.polling = true;
       window.dash_clientside.set_props("wall-tick", { disabled: false });
     }
     var stale = state.receivedAt === 0 ? now - state.loadedAt > STALE_MS : now - state.receivedAt > STALE_MS;
@@ -362,10 +363,54 @@
     return markerChildren();
   }
 
+  /* A pushed delta (bigscreen.wall.delta): edits that turn the frame numbered `base` into frame
+     `seq`, each [path, value] (set), [path] (delete) or [path, start, count, items] (splice). */
+  function applyDelta(f, ops) {
+    ops.forEach(function (op) {
+      var path = op[0], node = f, last = op.length === 4 ? path.length : path.length - 1;
+      for (var i = 0; i < last; i++) node = node[path[i]];
+      if (op.length === 4) Array.prototype.splice.apply(node, [op[1], op[2]].concat(op[3]));
+      else if (op.length === 2) node[path[last]] = op[1];
+      else delete node[path[last]];
+    });
+    return f;
+  }
+
+  /* Polling on (for one whole frame now, and until a delta shows the push channel alive) or off. */
+  function polling(on) {
+    if (state.polling === on || !window.dash_clientside.set_props) return;
+    state.polling = on;
+    var props = { disabled: !on };
+    if (on) props.n_intervals = -(state.asked = (state.asked || 0) + 1);  /* a new value: the polling callback runs now */
+    window.dash_clientside.set_props("wall-tick", props);
+  }
+
+  /* The frame a message brings: a whole frame (pushed or polled), or the held one with a delta
+     applied; null when the delta does not start from the frame held (one was skipped): then a
+     whole frame is asked for, and the picture stays as it is until it comes. */
+  function frameOf(data) {
+    var msg = JSON.parse(data);
+    if (!msg.ops) return msg;
+    var held = state.frame;
+    if (held && held.seq === msg.seq) return held;  /* a poll brought it already */
+    if (!held || held.seq !== msg.base) { polling(true); return null; }
+    try {
+      applyDelta(held, msg.ops);
+    } catch (e) {
+      state.frame = null;  /* half applied: wait for a whole frame */
+      polling(true);
+      return null;
+    }
+    polling(false);  /* only the push channel sends deltas: it is alive */
+    return held;
+  }
+
   function render(data) {
     var none = window.dash_clientside.no_update;
     if (!data) return [none, none, none];
-    var f = JSON.parse(data);
+    var f = frameOf(data);
+    if (!f) return [none, none, none];
+    state.frame = f;
     if (f.built_ms === state.builtMs) return [none, none, none];
     var first = state.builtMs === 0;
     state.receivedAt = Date.now();

@@ -166,26 +166,33 @@ def wire_bytes(chrome, env: Env, frames_to_count: int) -> dict:
 
 # -- part 6: many viewers ------------------------------------------------------------------------
 
-def many_viewers(env: Env, path: str, body: str, payload: dict, n: int, seconds: float) -> dict:
+def many_viewers(env: Env, path: str, body: str, payload: dict, n: int, seconds: float, modes: list[str], poll: bool = True) -> dict:
     pub = env.start_publisher()
     out = {}
     pids = env.server_pids()
-    window = CpuWindow({**pids, "bench (publisher)": os.getpid()}).start()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    res = poll_viewers(env.url, path, body, n, seconds)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    used = window.stop()
-    workers = sum(v for k, v in used.items() if k.startswith("worker"))
-    out["poll"] = {**res, "server_cores": workers / used["wall_s"], "redis_cores": used["redis"] / used["wall_s"],
-                   "publisher_cores": used["bench (publisher)"] / used["wall_s"],
-                   "client_cores": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / used["wall_s"],
-                   "per_viewer_per_s": res["rate"] / n}
-    out["poll"]["cpu_ms_per_frame"] = 1000 * out["poll"]["server_cores"] / res["rate"]
-    print(f"  polling: {n} viewers, {res['rate']:.0f} polls/s, p50 {res['p50_ms']:.1f} ms, p95 {res['p95_ms']:.1f} ms, "
-          f"p99 {res['p99_ms']:.1f} ms; server {out['poll']['server_cores']:.2f} cores "
-          f"({out['poll']['cpu_ms_per_frame']:.2f} ms per poll), redis {out['poll']['redis_cores']:.2f}, "
-          f"client {out['poll']['client_cores']:.2f}", flush=True)
+    if poll:
+        window = CpuWindow({**pids, "bench (publisher)": os.getpid()}).start()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        res = poll_viewers(env.url, path, body, n, seconds)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used = window.stop()
+        workers = sum(v for k, v in used.items() if k.startswith("worker"))
+        out["poll"] = {**res, "server_cores": workers / used["wall_s"], "redis_cores": used["redis"] / used["wall_s"],
+                       "publisher_cores": used["bench (publisher)"] / used["wall_s"],
+                       "client_cores": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / used["wall_s"],
+                       "per_viewer_per_s": res["rate"] / n}
+        out["poll"]["cpu_ms_per_frame"] = 1000 * out["poll"]["server_cores"] / res["rate"]
+        print(f"  polling: {n} viewers, {res['rate']:.0f} polls/s, p50 {res['p50_ms']:.1f} ms, p95 {res['p95_ms']:.1f} ms, "
+              f"p99 {res['p99_ms']:.1f} ms; server {out['poll']['server_cores']:.2f} cores "
+              f"({out['poll']['cpu_ms_per_frame']:.2f} ms per poll), redis {out['poll']['redis_cores']:.2f}, "
+              f"client {out['poll']['client_cores']:.2f}", flush=True)
+    for mode in modes:
+        pub.deltas = mode == "delta"  # "whole": every viewer gets whole frames, as before issue 14
+        out[f"push_{mode}"] = push_viewers(env, pub, pids, payload, n, seconds, mode)
+    return out
 
+
+def push_viewers(env: Env, pub, pids: dict, payload: dict, n: int, seconds: float, mode: str) -> dict:
     proc = push_client_process(env.url, payload, env.city, n, settle_s=3, seconds=seconds)
     with CpuSampler({**pids, "bench (publisher)": os.getpid(), "client": proc.pid}) as sampler:
         got = collect(proc, timeout=seconds + 240)
@@ -203,18 +210,20 @@ def many_viewers(env: Env, path: str, body: str, payload: dict, n: int, seconds:
     receiving = sum(1 for rows in got["records"] if rows)
     workers = sum(v for k, v in used.items() if k.startswith("worker"))
     wall = used["wall_s"]
-    out["push"] = {"viewers": n, "receiving": receiving, "failures": len(got["failures"]), "failure_sample": got["failures"][:3],
-                   "frames_per_viewer_per_s": frames / n / (t1 - t0), "p50_ms": median(lat), "p95_ms": pct(lat, 95),
-                   "p99_ms": pct(lat, 99), "max_ms": max(lat, default=float("nan")), "unmatched": unknown,
-                   "server_cores": workers / wall, "redis_cores": used.get("redis", 0) / wall,
-                   "publisher_cores": used.get("bench (publisher)", 0) / wall, "client_cores": used.get("client", 0) / wall,
-                   "connect_s": got["connected_s"], "message_bytes": median(got["sizes"])}
-    p = out["push"]
+    p = {"mode": mode, "viewers": n, "receiving": receiving, "failures": len(got["failures"]), "failure_sample": got["failures"][:3],
+         "frames_per_viewer_per_s": frames / n / (t1 - t0), "p50_ms": median(lat), "p95_ms": pct(lat, 95),
+         "p99_ms": pct(lat, 99), "max_ms": max(lat, default=float("nan")), "unmatched": unknown,
+         "server_cores": workers / wall, "redis_cores": used.get("redis", 0) / wall,
+         "publisher_cores": used.get("bench (publisher)", 0) / wall, "client_cores": used.get("client", 0) / wall,
+         "connect_s": got["connected_s"], "message_bytes": median(got["sizes"]),
+         "deltas": got.get("deltas", 0), "wholes": got.get("wholes", 0), "gaps": got.get("gaps", 0)}
     p["cpu_ms_per_frame"] = 1000 * p["server_cores"] / (p["frames_per_viewer_per_s"] * n) if frames else float("nan")
-    print(f"  push: {receiving}/{n} viewers receiving ({p['failures']} failed), {p['frames_per_viewer_per_s']:.2f} frames/viewer/s, "
+    print(f"  push ({mode} frames): {receiving}/{n} viewers receiving ({p['failures']} failed), {p['frames_per_viewer_per_s']:.2f} frames/viewer/s, "
           f"publish→received p50 {p['p50_ms']:.1f} ms, p95 {p['p95_ms']:.1f} ms, p99 {p['p99_ms']:.1f} ms; "
-          f"server {p['server_cores']:.2f} cores ({p['cpu_ms_per_frame']:.2f} ms per frame per viewer), redis {p['redis_cores']:.2f}, client {p['client_cores']:.2f}", flush=True)
-    return out
+          f"server {p['server_cores']:.2f} cores ({p['cpu_ms_per_frame']:.3f} ms per frame per viewer), redis {p['redis_cores']:.2f}, "
+          f"publisher {p['publisher_cores']:.2f}, client {p['client_cores']:.2f}; message {p['message_bytes']:.0f} B (median); "
+          f"{p['wholes']} whole, {p['deltas']} deltas, {p['gaps']} gaps", flush=True)
+    return p
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -240,6 +249,9 @@ def main() -> None:
     ap.add_argument("--heap-limit", type=float, default=540, help="seconds at most for the heap part")
     ap.add_argument("--viewers", type=int, default=500)
     ap.add_argument("--viewer-seconds", type=float, default=30)
+    ap.add_argument("--push", action="append", choices=("whole", "delta"),
+                    help="pushed viewers get whole frames (as before issue 14) or deltas; repeatable, in that order (default both)")
+    ap.add_argument("--no-poll", action="store_true", help="the viewers part without its polling viewers")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data dir")
     ap.add_argument("--deflate", action="store_true", help="serve websockets with permessage-deflate "
                     "(BIGSCREEN_WS_DEFLATE=true; the product's default is off)")
@@ -321,7 +333,8 @@ def main() -> None:
         marks["heap"] = time.monotonic()
         if "viewers" in parts:
             print(f"part 6: {args.viewers} viewers", flush=True)
-            results["viewers"] = many_viewers(env, path, body, push_payload, args.viewers, args.viewer_seconds)
+            results["viewers"] = many_viewers(env, path, body, push_payload, args.viewers, args.viewer_seconds,
+                                              args.push or ["whole", "delta"], poll=not args.no_poll)
 
         marks["viewers"] = time.monotonic()
     results["elapsed_s"] = time.monotonic() - started
@@ -376,12 +389,20 @@ def summary(r: dict, args) -> None:
             f"{x['first']['heap'] / 1e6:.2f} → {x['last']['heap'] / 1e6:.2f} MB ({100 * x['growth']:+.1f}%)", "≤ +10%",
             x["growth"] <= 0.10 and x["last"]["renders"] >= args.heap_last)
     if "viewers" in r:
-        p, q = r["viewers"]["poll"], r["viewers"]["push"]
-        row("6 viewers", f"polling: response p95, server CPU", f"{ms(p['p95_ms'])}, {p['server_cores']:.2f} cores",
-            "p95 < 200 ms, < 1 core", p["p95_ms"] < 200 and p["server_cores"] < 1)
-        row("6 viewers", "server CPU per frame per viewer (poll / push)", f"{p['cpu_ms_per_frame']:.2f} / {q['cpu_ms_per_frame']:.2f} ms")
-        row("6 viewers", f"push: publish→received p95, server CPU", f"{ms(q['p95_ms'])}, {q['server_cores']:.2f} cores",
-            "p95 < 200 ms, < 1 core", q["p95_ms"] < 200 and q["server_cores"] < 1 and q["receiving"] == q["viewers"])
+        v = r["viewers"]
+        if "poll" in v:
+            p = v["poll"]
+            row("6 viewers", "polling: response p95, server CPU", f"{ms(p['p95_ms'])}, {p['server_cores']:.2f} cores",
+                "p95 < 200 ms, < 1 core", p["p95_ms"] < 200 and p["server_cores"] < 1)
+            row("6 viewers", "polling: server CPU per frame per viewer", f"{p['cpu_ms_per_frame']:.2f} ms")
+        for mode in ("whole", "delta"):
+            if f"push_{mode}" in v:
+                q = v[f"push_{mode}"]
+                row("6 viewers", f"push, {mode} frames: publish→received p50 / p95, server CPU",
+                    f"{ms(q['p50_ms'])} / {ms(q['p95_ms'])}, {q['server_cores']:.2f} cores", "p95 < 100 ms, < 1 core",
+                    q["p95_ms"] < 100 and q["server_cores"] < 1 and q["receiving"] == q["viewers"])
+                row("6 viewers", f"push, {mode} frames: CPU per frame per viewer, message",
+                    f"{q['cpu_ms_per_frame']:.3f} ms, {q['message_bytes']:.0f} B")
     widths = [max(len(str(x[i])) for x in rows + [("part", "figure", "value", "target", "met")]) for i in range(5)]
     print()
     print(f"summary (history for parts 2-6: {r.get('history', 0):,} events; {args.grids} grids; {args.workers} workers; "

@@ -138,7 +138,11 @@ class CpuSampler:
 
 
 class TimedPublisher(FramePublisher):
-    """The product's publisher, also noting when each frame (by built_ms) was stored and announced."""
+    """The product's publisher, also noting when each frame (by built_ms) was stored and announced.
+    With `deltas` false it forgets each frame once stored, so it stores no delta and every viewer
+    gets whole frames, as before issue 14 (the viewers part measures both in one run)."""
+
+    deltas = True
 
     def __init__(self, rt: Runtime) -> None:
         super().__init__(rt)
@@ -149,6 +153,8 @@ class TimedPublisher(FramePublisher):
     def publish(self) -> dict[str, bytes]:
         t0 = time.perf_counter()
         frames = super().publish()
+        if not self.deltas and hasattr(self, "_last"):
+            self._last = {}
         done = time.time()
         self.builds.append(time.perf_counter() - t0)
         built_ms = orjson.loads(next(iter(frames.values())))["built_ms"]

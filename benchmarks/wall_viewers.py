@@ -10,7 +10,9 @@ callback (payload captured from Chromium); the server asks {"type": "get_props_r
 "wall-root" "data-scope"; the client answers {"type": "get_props_response", "requestId", "payload":
 {"pathname": "/wall"}} and {"data-scope": scope};
 from then on the server sends {"type": "set_props", "payload": {"componentId": "wall-frame",
-"props": {"data": frame}}} (several at once arrive as a JSON array).
+"props": {"data": frame}}} (several at once arrive as a JSON array). Since issue 14 `data` is either
+a whole frame or a delta to the frame the client holds (bigscreen.wall.delta): a client applies it
+as assets/wall.js does, and counts a delta that does not start from its frame as a gap.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -157,7 +158,41 @@ def poll_viewers(url: str, path: str, body: str, n: int, seconds: float) -> dict
 
 # -- push viewers ------------------------------------------------------------------------------
 
-BUILT = re.compile(r'built_ms\\":(\d+)')
+def _apply_ops(frame: dict, ops: list) -> None:
+    """bigscreen.wall.delta.apply, copied: a checkout from before deltas has no such module."""
+    for op in ops:
+        path, parent = op[0], frame
+        for step in path if len(op) == 4 else path[:-1]:
+            parent = parent[step]
+        if len(op) == 4:
+            parent[op[1]:op[1] + op[2]] = op[3]
+        elif len(op) == 2:
+            parent[path[-1]] = op[1]
+        else:
+            del parent[path[-1]]
+
+
+def _frames_in(raw: str, held: dict | None, counts: dict) -> tuple[dict | None, list[int]]:
+    """The wall's frames in one websocket message, as the wall holds them after each: (the frame
+    held at the end, built_ms of each frame received)."""
+    import orjson
+
+    built = []
+    for m in (lambda d: d if isinstance(d, list) else [d])(orjson.loads(raw)):
+        if m.get("type") != "set_props" or m["payload"].get("componentId") != "wall-frame":
+            continue
+        data = orjson.loads(m["payload"]["props"]["data"])
+        if "ops" in data:
+            counts["deltas"] += 1
+            if held is None or held.get("seq") != data["base"]:
+                counts["gaps"] += 1
+                continue
+            _apply_ops(held, data["ops"])
+        else:
+            counts["wholes"] += 1
+            held = data
+        built.append(held["built_ms"])
+    return held, built
 
 
 async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: float, seconds: float, ramp: int,
@@ -167,6 +202,7 @@ async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: f
     ws_url = url.replace("http://", "ws://") + "/_dash-ws-callback"
     records: list[list] = [[] for _ in range(n)]
     sizes: list[int] = []
+    counts = {"deltas": 0, "wholes": 0, "gaps": 0}
     state = {"measuring": False, "stop": False}
     ready = [asyncio.Event() for _ in range(n)]
     failures = []
@@ -178,6 +214,7 @@ async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: f
                 ws = await websockets.connect(ws_url, origin=url, max_size=None, ping_interval=None,
                                               compression=compression, open_timeout=30,
                                               additional_headers={"Cookie": auth_headers()["Cookie"]})
+            held = None
             async with ws:
                 await ws.send(json.dumps({"type": "callback_request", "rendererId": rid, "requestId": f"{rid}-1", "payload": payload}))
                 while not state["stop"]:
@@ -193,10 +230,13 @@ async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: f
                                 asked = {k: page.get(k) for k in m["payload"].get("properties", [])}
                                 await ws.send(json.dumps({"type": "get_props_response", "rendererId": rid,
                                                           "requestId": m["requestId"], "payload": asked}))
-                    for built in BUILT.findall(raw):
+                    if "wall-frame" not in raw:
+                        continue
+                    held, built_ms = _frames_in(raw, held, counts)
+                    for built in built_ms:
                         ready[i].set()
                         if state["measuring"]:
-                            records[i].append((now, int(built)))
+                            records[i].append((now, built))
                     if state["measuring"] and len(sizes) < 200 and "wall-frame" in raw:
                         sizes.append(len(raw.encode()))
         except Exception as exc:  # noqa: BLE001 -- counted and reported
@@ -216,7 +256,7 @@ async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: f
     m1 = time.time()
     state["stop"] = True
     await asyncio.gather(*tasks, return_exceptions=True)
-    return {"records": records, "sizes": sizes, "failures": failures, "connected_s": connected_s, "window": [m0, m1]}
+    return {"records": records, "sizes": sizes, "failures": failures, "connected_s": connected_s, "window": [m0, m1], **counts}
 
 
 def push_client_process(url: str, payload: dict, scope: str, n: int, settle_s: float, seconds: float,

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from bigscreen.auth.context import caller, require
 from bigscreen.auth.roles import Permission
 from bigscreen.auth.sessions import Sessions
-from bigscreen.wall.hub import FrameHub
+from bigscreen.wall.hub import FrameHub, Viewer
 from layouts import ids
 
 
@@ -70,20 +70,22 @@ def register_push(app, rt) -> None:
         hub = frame_hub(rt)
         queue = await hub.subscribe(scope)
         ws.set_prop_sync(ids.WALL_TICK, "disabled", True)
-        loop, session = asyncio.get_running_loop(), caller().session
-        checked = loop.time()
+        viewer, clock = Viewer(), asyncio.get_running_loop().time  # deltas to the frame it holds, whole frames else
+        session = caller().session
+        checked = clock()
         try:
             while not ws.is_shutdown:
                 try:
-                    frame = await asyncio.wait_for(queue.get(), timeout=1.0)
+                    async with asyncio.timeout(1.0):  # not wait_for: that makes a task per frame and viewer
+                        pushed = await queue.get()
                 except TimeoutError:
-                    frame = None
-                if session and loop.time() - checked >= SESSION_CHECK_S:
-                    checked = loop.time()
+                    pushed = None
+                if session and clock() - checked >= SESSION_CHECK_S:
+                    checked = clock()
                     if not await _alive(rt, session):
                         break  # revoked or signed out: no more frames; the page's polling is refused too
-                if frame is not None:
-                    _push(ws, frame)
+                if pushed is not None:
+                    await _push(ws, viewer.payload(pushed, clock()))
         finally:
             hub.unsubscribe(scope, queue)
         raise PreventUpdate
@@ -98,20 +100,23 @@ async def _alive(rt, session: str) -> bool:
 
 
 def _payload(frame: str) -> str:
-    """A frame as the payload of Dash's set_props message, serialised once for all of a worker's viewers."""
+    """A frame or a delta (bigscreen.wall.delta) as the payload of Dash's set_props message, serialised
+    once for all of a worker's viewers; assets/wall.js tells the two apart."""
     return orjson.dumps({"componentId": ids.WALL_FRAME, "props": {"data": frame}}).decode()
 
 
-def _push(ws, payload: str) -> None:
+async def _push(ws, payload: str) -> None:
     """`ws.set_prop_sync` with a payload made by `_payload`. Dash serialises each viewer's message
     itself (plotly's to_json of the whole frame, once per viewer); this queues the same message with
     the payload made once per frame. It uses dash 4.4's connection internals (the renderer id and the
-    outbound queue `set_prop_sync` fills); without them it falls back to the public call."""
+    outbound queue `set_prop_sync` fills); without them it falls back to the public call. Through the
+    queue's async `put`, since this runs on the connection's event loop: `put_nowait` (either side)
+    wakes the loop through its self-pipe and starts a task, per viewer and frame."""
     queue, renderer = getattr(ws, "_outbound_queue", None), getattr(ws, "_renderer_id", None)
     if queue is None or renderer is None:
         ws.set_prop_sync(ids.WALL_FRAME, "data", orjson.loads(payload)["props"]["data"])
     elif not ws.is_shutdown:
-        queue.sync_q.put_nowait(f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":{payload}}}')
+        await queue.async_q.put(f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":{payload}}}')
 
 
 async def _wall_scope(ws) -> str | None:

@@ -24,6 +24,8 @@ live           {p}live                  hash: against which Redis run the figure
                                         were last rebuilt, when a process last lost writes
                                         (bigscreen.jobs.watch; a rebuild leaves it alone)
 frame          {p}frame:{scope}         the wall's ready frame of a scope (JSON, with a TTL)
+delta          {p}delta:{scope}         what changed from the scope's previous frame to the stored one (JSON, with a
+                                        TTL; bigscreen.wall.delta): pushed to the walls that hold the previous one
 frames         {p}frames                pub/sub channel: scopes whose frames were rebuilt
 leader         {p}leader                the scheduler leader's token (SET NX PX; see bigscreen.jobs.leader)
 jobs           {p}jobs                  capped stream: which process ran which scheduled job, when
@@ -159,6 +161,9 @@ class Keys:
 
     def frame(self, scope: str) -> str:
         return f"{self.prefix}frame:{scope}"
+
+    def delta(self, scope: str) -> str:
+        return f"{self.prefix}delta:{scope}"
 
     @property
     def frames(self) -> str:

@@ -1,8 +1,11 @@
 """One Redis subscription per web worker, fanned out to every wall connected to that worker.
 
 Each viewer gets a queue of length one: a slow screen skips to the newest frame instead of
-falling behind, and the server never holds more than one frame per viewer. `encode` turns a
-frame into what the transport sends, once per frame for all the worker's viewers of a scope.
+falling behind, and the server never holds more than one frame per viewer. What a queue holds is
+a `Pushed`: the frame whole, and what changed since the previous one (bigscreen.wall.delta) when
+the publisher made that; `Pushed.payload` picks the delta for a viewer that holds the previous
+frame, the whole frame for any other (one that just connected, or skipped a frame). `encode`
+turns either into what the transport sends, once per frame for all the worker's viewers of a scope.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 
 from bigscreen.live.health import FiguresUnavailable, RedisHealth
@@ -28,6 +32,56 @@ log = logging.getLogger(__name__)
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 5.0
 FOLLOW_EVERY_S = 1.0  # under Sentinel: how often the hub asks where the master is
+
+
+WHOLE_EVERY_S = 15.0  # a pushed viewer gets a whole frame at least this often, deltas in between
+
+
+class Pushed:
+    """One frame as the worker pushes it: `whole` to anyone, `delta` (or None) to a viewer holding frame `base`."""
+
+    __slots__ = ("seq", "base", "whole", "delta")
+
+    def __init__(self, seq: int | None, whole: Any, base: int | None = None, delta: Any = None) -> None:
+        self.seq, self.whole, self.base, self.delta = seq, whole, base, delta
+
+    def payload(self, held: int | None) -> Any:
+        """What to send to a viewer that holds frame number `held` (None: no frame yet)."""
+        return self.delta if self.delta is not None and held is not None and held == self.base else self.whole
+
+
+class Viewer:
+    """What one pushed viewer holds, as far as the server knows: the number of the last frame sent
+    to it, and when it last got a whole frame. A page may still miss a message (dash-renderer runs
+    the wall's callback once for two values set in a row), so besides asking for a whole frame
+    when it sees a gap (assets/wall.js polls once), it gets one every `WHOLE_EVERY_S` anyway: a
+    wall whose session went with Redis cannot poll, and would otherwise wait for its reload."""
+
+    __slots__ = ("held", "whole_at")
+
+    def __init__(self) -> None:
+        self.held: int | None = None
+        self.whole_at = float("-inf")
+
+    def payload(self, pushed: Pushed, now: float) -> Any:
+        """What to send it now (`now`: a monotonic clock in seconds)."""
+        due = now - self.whole_at >= WHOLE_EVERY_S
+        out = pushed.whole if due else pushed.payload(self.held)
+        if out is pushed.whole:
+            self.whole_at = now
+        self.held = pushed.seq
+        return out
+
+
+def frame_seq(body: bytes) -> int | None:
+    """The number a stored frame or delta opens with (`{"seq":N,...`, see bigscreen.wall.publisher)."""
+    if not body.startswith(b'{"seq":'):
+        return None
+    end = body.find(b",", 7)
+    try:
+        return int(body[7:end])
+    except ValueError:
+        return None
 
 
 class FrameHub:
@@ -57,7 +111,7 @@ class FrameHub:
         except (aioredis.RedisError, OSError):
             frame = None  # Redis away: the first frame comes with the subscription, once it answers
         if frame is not None:
-            _offer(queue, self.encode(frame))
+            _offer(queue, Pushed(frame_seq(frame.encode()), self.encode(frame)))
         return queue
 
     async def read(self, scope: str) -> str | None:
@@ -114,11 +168,12 @@ class FrameHub:
                     scopes = [s for s in message["data"].decode().split(",") if s in self._viewers]
                     if not scopes:
                         continue
-                    frames = await self._redis().mget([self.keys.frame(s) for s in scopes])
-                    for scope, frame in zip(scopes, frames):
+                    stored = await self._redis().mget([k for s in scopes for k in (self.keys.frame(s), self.keys.delta(s))])
+                    for i, scope in enumerate(scopes):
+                        frame, delta = stored[2 * i], stored[2 * i + 1]
                         if frame is not None:
                             _observe_lag(frame)
-                            ready = self.encode(frame.decode())
+                            ready = self._pushed(frame, delta)
                             for queue in list(self._viewers.get(scope, ())):
                                 _offer(queue, ready)
             except (aioredis.RedisError, OSError) as exc:
@@ -128,6 +183,15 @@ class FrameHub:
             finally:
                 with contextlib.suppress(aioredis.RedisError, OSError):
                     await pubsub.aclose()
+
+    def _pushed(self, frame: bytes, delta: bytes | None) -> Pushed:
+        """The frame and, if it is the delta to this frame, the delta (the two keys are written one
+        after the other: a read between them sees a delta to the frame before)."""
+        seq = frame_seq(frame)
+        if delta is None or seq is None or frame_seq(delta) != seq:
+            return Pushed(seq, self.encode(frame.decode()))
+        base = orjson.loads(delta)["base"]
+        return Pushed(seq, self.encode(frame.decode()), base, self.encode(delta.decode()))
 
 
 def _observe_lag(frame: bytes) -> None:

@@ -2,7 +2,10 @@
 
 Frames are stored in Redis (`{p}frame:{scope}`, with a TTL so a dead publisher shows as stale
 data, not as fresh) and announced on `{p}frames`, so any number of web workers and viewers
-share one build. Only the leader's publisher builds (see bigscreen.jobs.schedule): the others wait
+share one build. Each frame carries a number (`seq`, first in its JSON); beside it is stored what
+changed since this publisher's previous frame of the scope (`{p}delta:{scope}`,
+bigscreen.wall.delta), made once here for every viewer: the hub pushes it to the walls that hold
+the previous frame, the whole frame to the others. Only the leader's publisher builds (see bigscreen.jobs.schedule): the others wait
 without a subscription.
 
 Alerts are the one part of a frame that lives in SQL. The publisher keeps the unresolved ones in
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +38,7 @@ from bigscreen.alerts.desk import LIVE_STATUSES
 from bigscreen.geo.totals import area_totals
 from bigscreen.process import metrics
 from bigscreen.process.runtime import Runtime
+from bigscreen.wall.delta import diff
 from bigscreen.wall.frame import ALERTS_READ, ScopePlan, WallAlert, build_frames, plan, scopes, wall_alerts
 
 log = logging.getLogger(__name__)
@@ -61,6 +66,10 @@ class FramePublisher:
         self._changed_ids: set[int] = set()  # alerts announced as changed since the last read
         self._alerts_next = 0.0  # monotonic time of the next read of all even without a change
         self._alerts_channel = rt.keys.alerts.encode()
+        # frames are numbered from a random start, so a wall that holds a frame of another publisher
+        # (a leader before a failover) never takes this one's delta for its own
+        self._seq = secrets.randbits(40)
+        self._last: dict[str, dict] = {}  # the last frame built per scope, which the next delta starts from
 
     def alerts_changed(self, *ids: int) -> None:
         """These alerts (without ids: every alert) are read from SQL again before the next build
@@ -133,13 +142,19 @@ class FramePublisher:
             self._plans = [plan(self.rt, s, totals) for s in scopes(self.rt)]
             self.plans_read_at = time.monotonic()
         self._refresh_alerts()
-        built = build_frames(self.rt, self._plans, now, self._alerts)
+        self._seq += 1
+        built = {code: {"seq": self._seq, **frame} for code, frame in build_frames(self.rt, self._plans, now, self._alerts).items()}
         frames = {code: orjson.dumps(frame) for code, frame in built.items()}
         pipe = self.rt.redis.pipeline(transaction=False)
         for code, body in frames.items():
             pipe.set(self.rt.keys.frame(code), body, ex=FRAME_TTL_S)
+            last = self._last.get(code)
+            if last is not None:  # what changed since this publisher's last frame of the scope, for every viewer holding it
+                pipe.set(self.rt.keys.delta(code), orjson.dumps({"seq": self._seq, "base": last["seq"], "ops": diff(last, built[code])}),
+                         ex=FRAME_TTL_S)
         pipe.publish(self.rt.keys.frames, ",".join(frames))
         pipe.execute()
+        self._last = built  # stored: the next delta starts from it
         metrics.frame_build_seconds.observe(time.perf_counter() - started)
         return frames
 
