@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 5.0
 FOLLOW_EVERY_S = 1.0  # under Sentinel: how often the hub asks where the master is
-
-
 WHOLE_EVERY_S = 15.0  # a pushed viewer gets a whole frame at least this often, deltas in between
 
 

@@ -274,7 +274,7 @@ class PushViewer:
         try:
             while not self._stop.is_set():
                 try:
-                    self.built_s.append(_built_s(await asyncio.wait_for(queue.get(), 0.5)))
+                    self.built_s.append(_built_s((await asyncio.wait_for(queue.get(), 0.5)).whole))  # a Pushed: the whole frame
                 except asyncio.TimeoutError:
                     continue
         finally:

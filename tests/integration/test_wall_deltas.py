@@ -148,7 +148,7 @@ def test_the_hub_hands_each_viewer_a_delta_or_the_whole_frame(client, runtime):
     city = runtime.areas.city.code
 
     async def run():
-        hub = FrameHub(runtime.settings.redis_url, runtime.keys, encode=lambda text: text, health=runtime.health)
+        hub = FrameHub(runtime.settings, runtime.keys, encode=lambda text: text, health=runtime.health)
         queue = await hub.subscribe(city)
         first = await asyncio.wait_for(queue.get(), 5)
         assert first.delta is None and first.payload(None) == _stored(runtime, city)[0].decode()
@@ -178,4 +178,4 @@ def test_the_hub_hands_each_viewer_a_delta_or_the_whole_frame(client, runtime):
             viewer.payload(frames[4], WHOLE_EVERY_S - 0.5), viewer.payload(frames[4], WHOLE_EVERY_S + 2.0)]
     assert sent == ["whole 1", "delta 2", "whole 4", "delta 5", "whole 5"], "whole: first, after a skip, and now and then"
     runtime.redis.set(runtime.keys.delta(city), b'{"seq":1,"base":0,"ops":[]}')  # a delta to another frame
-    assert FrameHub(runtime.settings.redis_url, runtime.keys)._pushed(_stored(runtime, city)[0], _stored(runtime, city)[1]).delta is None
+    assert FrameHub(runtime.settings, runtime.keys)._pushed(_stored(runtime, city)[0], _stored(runtime, city)[1]).delta is None
