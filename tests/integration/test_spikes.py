@@ -20,7 +20,8 @@ def _grids_of(runtime, street):
 
 
 def test_a_spike_raises_one_alert(runtime):
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    # half past: the history below is placed in now's clock hour only, and a minute later must be the same hour
+    now = datetime.now(timezone.utc).replace(minute=30, second=0, microsecond=0) - timedelta(hours=1)
     runtime.clock = lambda: now
     rng = random.Random(5)
     streets = [s.code for s in runtime.areas.at_level(2)[:3]]
