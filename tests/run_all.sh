@@ -25,7 +25,7 @@ fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[geo,test]'
 
 set +e
-.venv/bin/python -m pytest -q -n 2 "$@"  # both cores: the suite runs in two worker processes
+.venv/bin/python -m pytest -q -n 2 --dist worksteal "$@"  # both cores, two worker processes; an idle one takes queued tests from the other
 status=$?
 set -e
 # exit 5: the selection held no test (e.g. a -k filter); not a failure of the code
