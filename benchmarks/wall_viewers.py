@@ -158,20 +158,6 @@ def poll_viewers(url: str, path: str, body: str, n: int, seconds: float) -> dict
 
 # -- push viewers ------------------------------------------------------------------------------
 
-def _apply_ops(frame: dict, ops: list) -> None:
-    """bigscreen.wall.delta.apply, copied: a checkout from before deltas has no such module."""
-    for op in ops:
-        path, parent = op[0], frame
-        for step in path if len(op) == 4 else path[:-1]:
-            parent = parent[step]
-        if len(op) == 4:
-            parent[op[1]:op[1] + op[2]] = op[3]
-        elif len(op) == 2:
-            parent[path[-1]] = op[1]
-        else:
-            del parent[path[-1]]
-
-
 def _frames_in(raw: str, held: dict | None, counts: dict) -> tuple[dict | None, list[int]]:
     """The wall's frames in one websocket message, as the wall holds them after each: (the frame
     held at the end, built_ms of each frame received)."""
@@ -187,7 +173,9 @@ def _frames_in(raw: str, held: dict | None, counts: dict) -> tuple[dict | None, 
             if held is None or held.get("seq") != data["base"]:
                 counts["gaps"] += 1
                 continue
-            _apply_ops(held, data["ops"])
+            from bigscreen.wall.delta import apply  # only code that sends deltas gets here: it has the module
+
+            apply(held, data["ops"])
         else:
             counts["wholes"] += 1
             held = data
