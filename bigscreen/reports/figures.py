@@ -106,22 +106,17 @@ def field_work(conn: Connection, areas: AreaIndex, code: str, day_start: datetim
     return workforce(field_work_counters(conn, areas, code, day_start))
 
 
-def period_counters(conn: Connection, where: ColumnElement[bool], start: datetime, end: datetime,
-                    as_of: datetime, *, joined: bool = True) -> dict[str, int]:
-    """The counters of the cases reported in [start, end) that match `where`, as they stood at
-    `as_of` (the period's end, or now for a period not yet over), named as the live hashes name
-    them so that `bigscreen.live.kpi.figures` turns them into the same rates (docs/METRICS.md,
-    "Reports"). A case closed after `as_of` is open here; a rating or a settled dispute after it
-    does not count yet. `fl:closed` is the flow: cases closed in the period, whenever reported."""
-    return period_counters_by(conn, where, start, end, as_of, (), joined=joined).get(()) or _empty()
-
-
-def period_counters_by(conn: Connection, where: ColumnElement[bool], start: datetime, end: datetime, as_of: datetime,
-                       by: tuple = (), *, joined: bool = True) -> dict[tuple, dict[str, int]]:
-    """`period_counters` for each combination of the values of the columns `by` (grid and department
-    ...), keyed by the tuple of those values, in two queries; combinations with no case reported nor
-    closed in the period are left out. Counters add up, so a caller sums grids into the areas above
-    them, and departments across grids."""
+def period_counters(conn: Connection, where: ColumnElement[bool], start: datetime, end: datetime, as_of: datetime,
+                    by: tuple = ()) -> dict[tuple, dict[str, int]]:
+    """The counters of the cases reported in [start, end) that match `where` (a condition on events),
+    as they stood at `as_of` (the period's end, or now for a period not yet over), named as the live
+    hashes name them so that `bigscreen.live.kpi.figures` turns them into the same rates
+    (docs/METRICS.md, "Reports"). A case closed after `as_of` is open here; a rating or a settled
+    dispute after it does not count yet. `fl:closed` is the flow: cases closed in the period, whenever
+    reported. One set of counters for each combination of the values of the columns `by` (grid and
+    department ...), keyed by the tuple of those values, in two queries; combinations with no case
+    reported nor closed in the period are left out. Counters add up, so a caller sums grids into the
+    areas above them, and departments across grids."""
     e, m = Event.__table__.c, MediationStep.__table__.c
     cohort = and_(where, e.reported_at >= start, e.reported_at < end)
     closed = and_(e.closed_at.is_not(None), e.closed_at < as_of)
@@ -146,7 +141,7 @@ def period_counters_by(conn: Connection, where: ColumnElement[bool], start: date
     # fewer expressions per case (the cost of this query), a few more rows
     level = case((closed, e.resolved_level), else_=None).label("level")
     rung = case((steps.c.mediated == 1, steps.c.rung), else_=None).label("rung")
-    source = Event.__table__.join(Area.__table__, Area.__table__.c.id == e.grid_id) if joined else Event.__table__
+    source = Event.__table__
     cohort_source = source.outerjoin(steps, steps.c.event_id == e.id)
     key = list(by)
     labelled = [func.count().label("n"), *(c.label(n.replace(":", "_")) for n, c in columns.items())]

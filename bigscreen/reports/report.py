@@ -18,7 +18,7 @@ from sqlalchemy.sql import ColumnElement
 from bigscreen.db.models import Event
 from bigscreen.live.kpi import figures
 from bigscreen.process.runtime import Runtime
-from bigscreen.reports.figures import count_of, period_counters_by
+from bigscreen.reports.figures import count_of, period_counters
 from bigscreen.reports.periods import Period
 
 HEADLINE = ("reported", "closed_in_period", "closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours",
@@ -130,7 +130,7 @@ def _counts(conn: Connection, where, period: Period, tz, now: datetime, areas, l
     one level down and the departments."""
     start, end = period.bounds(tz)
     e = Event.__table__.c
-    grouped = period_counters_by(conn, where, start, end, min(end, now), (e.grid_id, e.department_code), joined=False)
+    grouped = period_counters(conn, where, start, end, min(end, now), (e.grid_id, e.department_code))
     total: dict[str, int] = {}
     by_area: dict[str, dict[str, int]] = {}
     by_department: dict[str, dict[str, int]] = {}
