@@ -655,9 +655,10 @@ def simulate(url: str, api_key: str, rate: float, backfill_days: int, seed: int 
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--rate", default=0.2, show_default=True, type=click.FloatRange(0.01, 1000),
               help="Simulated events per second (Dongying's published 900,000 a year is about 0.03).")
-@click.option("--backfill-days", default=1, show_default=True, type=click.IntRange(0, 30),
-              help="Days of history at the same rate, sent in process when the city is first built "
-                   "(what a stop cut short, at the next start).")
+@click.option("--backfill-days", default=35, show_default=True, type=click.IntRange(0, 90),
+              help="Days of history at the same rate, sent in process when the city is first built: the last "
+                   "day before the live city starts, the earlier ones in the background (what a stop cut short, "
+                   "at the next start).")
 def demo(data_dir: Path | None, port: int, host: str, rate: float, backfill_days: int) -> None:
     """Everything in one process: database, Redis, city, server, scheduler and simulator."""
     from bigscreen.demo import run_demo

@@ -22,15 +22,17 @@ from bigscreen.process.datadir import build_city, city_exists, ensure_redis, pre
 from bigscreen.process.runtime import Runtime
 from bigscreen.process.settings import Settings
 from bigscreen.simulation.credentials import demo_credentials
-from bigscreen.simulation.history import HistoryPlan, plan_history, send_history
+from bigscreen.simulation.history import HistoryPlan, plan_history, send_earlier, send_history
 
 log = logging.getLogger(__name__)
 STOP_CLIENTS_S = 15.0  # the demo's own clients (simulator, duty desk, field work) get this long to finish
 DEMO_SOURCE = "demo-simulator"
 DEMO_WALL = "演示大屏 demo wall"
 DEMO_DUTY = "demo-duty"  # the duty officer's account; the simulated duty desk acts as it
+HISTORY_HELD_JOBS = (*schedule.CLOCK_JOBS, "reconcile", "produce_reports")  # while the earlier history goes in
 DAY_SHARE = 0.6  # the simulator's day-night rhythm sends about this share of rate × 24 h a day
 HISTORY_SECONDS = "about 11 s a day on 2 cores"  # a day at the default rate, measured: docs/BENCHMARKS.md
+EARLIER_SECONDS = "minutes"  # 34 days at the default rate, measured: docs/BENCHMARKS.md
 
 
 def demo_accounts(rt: Runtime) -> list[tuple[str, str, str, str]]:
@@ -86,9 +88,13 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
         # again, harmlessly, so the finally block below runs.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, server.handle_exit)
+        sim = _simulator(rt, rate, history)
+        recent_sent = threading.Event()
         clients += [threading.Thread(target=_announce, args=(server, banner, stop), name="banner", daemon=True),
-                    threading.Thread(target=_simulate, args=(rt, server, url, api_key, rate, history, stop, background),
-                                     name="simulator", daemon=True),
+                    threading.Thread(target=_simulate, args=(rt, sim, server, url, api_key, history, stop, background,
+                                                             recent_sent), name="simulator", daemon=True),
+                    threading.Thread(target=_earlier_history, args=(rt, sim, rate, history, stop, background,
+                                                                    recent_sent), name="history", daemon=True),
                     threading.Thread(target=_field_work, args=(rt, stop), name="field-work", daemon=True),
                     threading.Thread(target=_duty_desk, args=(rt, stop), name="duty-desk", daemon=True)]
         for thread in clients:
@@ -141,8 +147,15 @@ def _stop_clients(stop: threading.Event, clients: list[threading.Thread]) -> Non
 def _history_line(history: HistoryPlan | None) -> str:
     if history is None:
         return ""
-    return (f"  history: the last {history.days} day(s), {history.reports:,} reports, sent in process first "
-            f"({HISTORY_SECONDS}); the wall shows it when it is in\n")
+    line = ""
+    if not history.done:
+        line += (f"  history: the last {history.days} day(s), {history.reports:,} reports, sent in process first "
+                 f"({HISTORY_SECONDS}); the wall shows it when it is in\n")
+    if history.earlier_days and not history.earlier_done:
+        line += (f"  history: the {history.earlier_days} days before, {history.earlier_days * history.per_day:,} "
+                 f"reports and the grid workers' field work, in the background ({EARLIER_SECONDS}); the month's "
+                 f"reports are full when it is in\n")
+    return line
 
 
 def _announce(server: uvicorn.Server, banner: str, stop: threading.Event) -> None:
@@ -153,14 +166,19 @@ def _announce(server: uvicorn.Server, banner: str, stop: threading.Event) -> Non
         click.echo(banner)
 
 
-def _simulate(rt: Runtime, server: uvicorn.Server, url: str, api_key: str, rate: float, history: HistoryPlan | None,
-              stop: threading.Event, background: schedule.Background) -> None:
-    """The history first, in process (bigscreen.simulation.history), then the live city over HTTP, as any source."""
-    from bigscreen.simulation.api import CityApi
+def _simulator(rt: Runtime, rate: float, history: HistoryPlan | None):
     from bigscreen.simulation.local import LocalCity
     from bigscreen.simulation.simulator import Simulator
 
-    sim = Simulator(api=LocalCity(rt, DEMO_SOURCE), rate=rate, seed=history.seed if history else None, workers=1)
+    return Simulator(api=LocalCity(rt, DEMO_SOURCE), rate=rate, seed=history.seed if history else None, workers=1)
+
+
+def _simulate(rt: Runtime, sim, server: uvicorn.Server, url: str, api_key: str, history: HistoryPlan | None,
+              stop: threading.Event, background: schedule.Background, recent_sent: threading.Event) -> None:
+    """The history's last day first, in process (bigscreen.simulation.history), then the live city over HTTP, as
+    any source."""
+    from bigscreen.simulation.api import CityApi
+
     try:
         if history is not None and not stop.is_set():
             # the clock's jobs wait meanwhile (seconds), or a case would count as late before its past steps are in
@@ -168,10 +186,13 @@ def _simulate(rt: Runtime, server: uvicorn.Server, url: str, api_key: str, rate:
                 send_history(rt, sim, history, stop)
     except Exception:  # the demo runs on; the next start sends what is missing
         log.exception("the demo's history was not sent in full; the next start sends the rest")
+    finally:
+        recent_sent.set()
     while not server.started and not stop.is_set():
         time.sleep(0.05)
     if stop.is_set():
         return
+    sim.api.close()
     sim.api = CityApi(url, api_key)
     try:
         sim.run(stop)
@@ -179,6 +200,22 @@ def _simulate(rt: Runtime, server: uvicorn.Server, url: str, api_key: str, rate:
         log.exception("simulator stopped")
     finally:
         sim.close()
+
+
+def _earlier_history(rt: Runtime, live, rate: float, history: HistoryPlan | None, stop: threading.Event,
+                     background: schedule.Background, recent_sent: threading.Event) -> None:
+    """The history's earlier weeks, in the background once the last day is in (bigscreen.simulation.history);
+    the clock's, the reconcile's and the reports' jobs wait meanwhile."""
+    if history is None or history.finished:
+        return
+    while not recent_sent.wait(0.2) and not stop.is_set():
+        pass
+    try:
+        if not stop.is_set():
+            with background.paused(*HISTORY_HELD_JOBS):
+                send_earlier(rt, history, stop, live, rate=rate, source=DEMO_SOURCE)
+    except Exception:  # the demo runs on; the next start sends what is missing
+        log.exception("the demo's earlier history was not sent in full; the next start sends the rest")
 
 
 def _duty_desk(rt: Runtime, stop: threading.Event) -> None:

@@ -74,8 +74,10 @@ LOG_STEPS = _log_steps()
 
 
 class IngestWriter:
-    def __init__(self, rt) -> None:
-        self.rt = rt
+    def __init__(self, rt, *, live: bool = True) -> None:
+        """`live` False: SQL only, Redis left alone (the demo's earlier history: the caller rebuilds the live
+        figures from SQL once at the end, and the wall's ticker never shows weeks-old reports)."""
+        self.rt, self.live = rt, live
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -139,9 +141,9 @@ class IngestWriter:
     def _publish(self, group: list[_Job], results: list[list[Outcome]], fresh: list[EventRecord], alerts: list[int]) -> None:
         rt = self.rt
         try:
-            if alerts:
+            if alerts and self.live:
                 announce(rt, *alerts)
-            if fresh:
+            if fresh and self.live:
                 now = rt.clock()
                 change = rt.live.change_set(event_tag(fresh[0].id, fresh[0].version))  # one transaction
                 for event in fresh:

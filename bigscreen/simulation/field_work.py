@@ -135,6 +135,17 @@ class FieldWorkSimulator:
         log.info("field work: %d of today's %d planned activities were due, %d new", due, len(self._plan), created)
         return created
 
+    def send_days(self, days: Sequence[date], stop: threading.Event | None = None) -> int:
+        """Sends every activity of whole past days (the demo's earlier history); returns how many were new."""
+        if stop is not None:
+            self._stop = stop
+        created = 0
+        for day in days:
+            if self._stop.is_set():
+                break
+            created += self._send(plan_day(self.workers(), day, self.rt.tz, self.rt.config.city.workforce, self.seed))
+        return created
+
     def tick(self, now: datetime | None = None) -> int:
         """Sends what fell due since the last call (the rest of yesterday first, after midnight)."""
         now = now or self.rt.clock()

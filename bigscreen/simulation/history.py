@@ -1,5 +1,12 @@
-"""The demo's history: the day(s) before a new demo city's first start, sent in process in seconds, and
-picked up again after a crash.
+"""The demo's history: the weeks before a new demo city's first start, sent in process, and picked up again
+after a crash.
+
+It comes in two parts. The last day (`days`) is sent first, in seconds, before the live city starts, so the
+wall opens on a full day. The earlier weeks (`earlier_days`, a month and more so that the month's and the
+weeks' reports are full) follow in the background while the city lives (`send_earlier`): reports and steps
+stored in SQL alone (nothing on the wall's ticker), the grid workers' field work of those days with them,
+the clock's and the reports' jobs held meanwhile, then the live figures rebuilt from SQL once and the cases
+still going handed to the live simulator.
 
 A history is planned once per city (a seed, the moment it ends, days, reports a day) and kept in the data
 dir (`demo-history.json`) until it has been sent in full. From the plan the simulator draws the same reports
@@ -22,6 +29,7 @@ import random
 import threading
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -43,10 +51,24 @@ class HistoryPlan:
     days: int
     per_day: int        # reports a day
     done: bool = False
+    earlier_days: int = 0        # before those `days`: sent by `send_earlier` (0 in plans of older demos)
+    earlier_done: bool = False
 
     @property
     def source_prefix(self) -> str:
         return f"history-{int(self.until)}"
+
+    @property
+    def earlier_prefix(self) -> str:
+        return f"history-{int(self.until)}-earlier"
+
+    @property
+    def earlier_seed(self) -> int:
+        return (self.seed * 31 + 7) % 2**32
+
+    @property
+    def finished(self) -> bool:
+        return self.done and (self.earlier_done or not self.earlier_days)
 
     @property
     def reports(self) -> int:
@@ -69,17 +91,22 @@ class HistoryPlan:
         os.replace(part, path)  # whole or not at all
 
 
+RECENT_DAYS = 1  # sent before the live city starts; the rest of `days` follows in the background
+
+
 def plan_history(rt: Runtime, *, days: int, per_day: int, new_city: bool) -> HistoryPlan | None:
-    """The history this start sends: a new one for a new city (or a city with no events yet), the unfinished one
-    of an earlier start, or none (`days` 0, or sent in full before)."""
+    """The history this start sends: a new one of `days` for a new city (or a city with no events yet), the
+    unfinished one of an earlier start, or none (`days` 0, or sent in full before)."""
     if days <= 0:
         return None
     data_dir = rt.settings.data_dir
     plan = HistoryPlan.load(data_dir)
     if new_city or (plan is None and not _any_events(rt)):
-        plan = HistoryPlan(seed=random.SystemRandom().getrandbits(32), until=time.time(), days=days, per_day=per_day)
+        recent = min(days, RECENT_DAYS)
+        plan = HistoryPlan(seed=random.SystemRandom().getrandbits(32), until=time.time(), days=recent,
+                           per_day=per_day, earlier_days=days - recent)
         plan.save(data_dir)
-    return plan if plan is not None and not plan.done else None
+    return plan if plan is not None and not plan.finished else None
 
 
 def _any_events(rt: Runtime) -> bool:
@@ -91,6 +118,8 @@ def send_history(rt: Runtime, sim: Simulator, plan: HistoryPlan, stop: threading
     """Sends `plan` through `sim` (a simulator on `LocalCity`, seeded with `plan.seed`), then rebuilds the live
     figures from SQL and marks the plan done. Returns whether it was sent in full (False: stopped; the next
     start sends the rest)."""
+    if plan.done:
+        return True
     started = time.monotonic()
     log.info("simulator: sending the history of the last %d day(s) in process (%d reports)", plan.days, plan.reports)
     created = sim.backfill(days=plan.days, per_day=plan.per_day, progress=False, until=plan.until,
@@ -103,4 +132,44 @@ def send_history(rt: Runtime, sim: Simulator, plan: HistoryPlan, stop: threading
     plan.save(rt.settings.data_dir)
     log.info("simulator: history sent in %.1f s (%d new reports; %d cases go on live)",
              time.monotonic() - started, created, sim.open_cases)
+    return True
+
+
+def send_earlier(rt: Runtime, plan: HistoryPlan, stop: threading.Event, live: Simulator, *,
+                 rate: float, source: str) -> bool:
+    """Sends the plan's earlier weeks (the `earlier_days` before its last `days`) through a simulator of its own,
+    in SQL alone, with the grid workers' field work of those days; then rebuilds the live figures from SQL,
+    announces the alerts, and hands the cases still going to `live`. The caller holds the clock's and the
+    reports' jobs meanwhile (or a case would be supervised before its past steps are in, and a week's report
+    made from half of it). Returns whether it was sent in full (False: stopped; the next start sends the rest)."""
+    from bigscreen.simulation.field_work import FieldWorkSimulator
+    from bigscreen.simulation.local import LocalCity
+
+    if plan.earlier_done or not plan.earlier_days:
+        return True
+    started = time.monotonic()
+    total = plan.days + plan.earlier_days
+    log.info("simulator: sending the %d earlier day(s) of the history in the background (%d reports)",
+             plan.earlier_days, plan.earlier_days * plan.per_day)
+    sim = Simulator(api=LocalCity(rt, source, live=False), rate=rate, seed=plan.earlier_seed, workers=1)
+    try:
+        created = sim.backfill(days=total, per_day=plan.per_day, progress=False, until=plan.until,
+                               source_prefix=plan.earlier_prefix, stop=stop, skip_newest_days=plan.days)
+        if stop.is_set():
+            return False
+        first = datetime.fromtimestamp(plan.until - total * 86400, UTC).astimezone(rt.tz).date()
+        last = datetime.fromtimestamp(plan.until, UTC).astimezone(rt.tz).date()  # today: the live field work's
+        activities = FieldWorkSimulator(rt, source).send_days(
+            [first + timedelta(days=n) for n in range((last - first).days)], stop)
+        if stop.is_set():
+            return False
+        rebuild(rt)
+        announce(rt)
+        live.adopt(sim.hand_over())
+    finally:
+        sim.close()
+    plan.earlier_done = True
+    plan.save(rt.settings.data_dir)
+    log.info("simulator: earlier history sent in %.0f s (%d new reports, %d field activities)",
+             time.monotonic() - started, created, activities)
     return True

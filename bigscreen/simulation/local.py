@@ -70,9 +70,10 @@ def _parsed(model: type[BaseModel], body: dict) -> Any:
 class LocalCity:
     """The calls of `CityApi`, made as the source `source` through the commands in this process."""
 
-    def __init__(self, rt: Runtime, source: str) -> None:
+    def __init__(self, rt: Runtime, source: str, *, live: bool = True) -> None:
+        """`live` False: reports are stored without moving Redis either (see `IngestWriter`)."""
         self.rt, self.source = rt, source
-        self.writer = IngestWriter(rt)  # reports are stored as the API stores them: the group-commit writer
+        self.writer = IngestWriter(rt, live=live)  # reports are stored as the API stores them: the group-commit writer
 
     def close(self) -> None:
         self.writer.close()

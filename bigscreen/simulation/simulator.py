@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import queue
 import random
 import threading
 import time
@@ -109,6 +110,7 @@ class Simulator:
         self._handlers: dict[str, list[str]] = {}  # departments seen handling a profile's cases (or ALARM ones)
         self.stats: Counter[str] = Counter()
         self._heap: list[tuple[float, int, Case]] = []
+        self._adopted: queue.SimpleQueue[list[Case]] = queue.SimpleQueue()
         self._late_waiting = 0          # heap entries whose step waits for the real clock
         self._tie = itertools.count()
         self._pending: deque[dict] = deque()
@@ -129,6 +131,18 @@ class Simulator:
     @property
     def open_cases(self) -> int:
         return len(self._heap)
+
+    def hand_over(self) -> list[Case]:
+        """The cases still going, taken out of this simulator (for another one to `adopt`)."""
+        cases = [entry[2] for entry in self._heap]
+        self._heap.clear()
+        self._late_waiting = 0
+        return cases
+
+    def adopt(self, cases: list[Case]) -> None:
+        """Takes over another simulator's cases; safe from another thread while `run` goes on (they join at its next
+        tick)."""
+        self._adopted.put(cases)
 
     def _retrying(self, fn, *args):
         for attempt in range(RETRIES + 1):
@@ -243,11 +257,13 @@ class Simulator:
         return entry
 
     # -- history ------------------------------------------------------------------------------------
-    def backfill(self, days: int = 7, per_day: int = 3000, progress: bool = True, *, until: float | None = None,
-                 source_prefix: str | None = None, stop: threading.Event | None = None) -> int:
+    def backfill(self, days: float = 7, per_day: int = 3000, progress: bool = True, *, until: float | None = None,
+                 source_prefix: str | None = None, stop: threading.Event | None = None,
+                 skip_newest_days: float = 0) -> int:
         """Send `days` of history up to `until` (default: now), `per_day` reports a day, each moved along its life
         with past times. Steps later than `until` (less a margin) are kept for `run`. Returns how many reports
-        were created.
+        were created. `skip_newest_days`: no reports in that many days before `until` (another part of the
+        history sends them), though the cases' steps still run up to `until`.
 
         With a seed, `until` and `source_prefix` it is the same history every time, so sending it again picks
         up where it stopped (a crash, `stop`): a report already stored is not stored again (its source id), and
@@ -258,7 +274,8 @@ class Simulator:
         end = self.clock() if until is None else until
         cutoff = end - STEP_MARGIN_S
         factory = self.factory if source_prefix is None else EventFactory(self.catalogue, self.rng, source_prefix)
-        times = sample_times(self.rng, end - days * 86400, end - BACKFILL_NEWEST_S, int(days * per_day))
+        newest = end - max(BACKFILL_NEWEST_S, skip_newest_days * 86400)
+        times = sample_times(self.rng, end - days * 86400, newest, int((days - skip_newest_days) * per_day))
         created = 0
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="simulator") if self.workers > 1 else None
         with pool or nullcontext(), tqdm(total=len(times), disable=not progress, unit="event", desc="backfill") as bar:
@@ -390,6 +407,9 @@ class Simulator:
         try:
             if self.catalogue is None:
                 self.load_catalogue()
+            while not self._adopted.empty():
+                for case in self._adopted.get():
+                    self._schedule(case)
             self._emit_arrivals(self.clock())
             self._flush_pending()
             more = self._advance(self.clock())

@@ -148,3 +148,34 @@ def test_a_history_cut_short_is_picked_up_at_the_next_start_and_nothing_is_sent_
     assert sum(len(v) for v in resumed["log"].values()) > sum(len(v) for v in cut["log"].values()), "the hole is filled"
     _figures_equal_sql(runtime)
     assert HistoryPlan.load(runtime.settings.data_dir).done
+
+
+def test_the_earlier_weeks_go_in_sql_alone_with_their_field_work_and_hand_their_open_cases_to_the_live_city(runtime):
+    from bigscreen.db.models import FieldActivity
+    from bigscreen.simulation.history import send_earlier
+
+    runtime.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    plan = plan_history(runtime, days=3, per_day=PER_DAY, new_city=True)
+    assert (plan.days, plan.earlier_days) == (1, 2)
+    live = _send(runtime, plan)  # the last day first, as the demo does before the live city starts
+    ticker_before = runtime.redis.xrevrange(runtime.keys.ticker, count=1)
+    assert ticker_before, "the last day's reports are on the ticker"
+    assert not plan_history(runtime, days=3, per_day=PER_DAY, new_city=False).finished, "the earlier weeks are due"
+
+    assert send_earlier(runtime, plan, threading.Event(), live, rate=0.2, source=SOURCE)
+
+    e = Event.__table__.c
+    with runtime.engine.connect() as conn:
+        earlier = conn.execute(select(e.reported_at).where(e.source_id.like(plan.earlier_prefix + "-%"))).scalars().all()
+        days_worked = {at.astimezone(runtime.tz).date()
+                       for at in conn.execute(select(FieldActivity.__table__.c.at)).scalars()}
+    assert len(earlier) == 2 * PER_DAY
+    assert max(earlier).timestamp() <= plan.until - 86400 and min(earlier).timestamp() >= plan.until - 3 * 86400
+    assert runtime.redis.xrevrange(runtime.keys.ticker, count=1) == ticker_before, "weeks-old reports never reach the wall's ticker"
+    assert len(days_worked) >= 3, "the grid workers' field work of the earlier days is in"
+    city = _figures_equal_sql(runtime)  # rebuilt from SQL once at the end
+    assert city["total"]["reported"] == 3 * PER_DAY
+    adopted = live._adopted.get_nowait()
+    assert adopted and all(c.index < len(c.steps) for c in adopted), "the earlier cases still going go on live"
+    assert HistoryPlan.load(runtime.settings.data_dir).finished
+    assert plan_history(runtime, days=3, per_day=PER_DAY, new_city=False) is None
