@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from bigscreen.alerts.desk import announce
@@ -163,13 +164,26 @@ def send_earlier(rt: Runtime, plan: HistoryPlan, stop: threading.Event, live: Si
             [first + timedelta(days=n) for n in range((last - first).days)], stop)
         if stop.is_set():
             return False
-        rebuild(rt)
-        announce(rt)
         live.adopt(sim.hand_over())
     finally:
         sim.close()
-    plan.earlier_done = True
+    plan.earlier_done = True  # all of it is in SQL: a next start has nothing to send again
     plan.save(rt.settings.data_dir)
+    _rebuild_live(rt)
     log.info("simulator: earlier history sent in %.0f s (%d new reports, %d field activities)",
              time.monotonic() - started, created, activities)
     return True
+
+
+def _rebuild_live(rt: Runtime, attempts: int = 3) -> None:
+    """The live figures rebuilt from SQL, and the history's alerts announced; a Redis that fails the rebuild
+    (a busy machine can time a long one out) is tried again, then left to the watch and reconcile."""
+    for attempt in range(1, attempts + 1):
+        try:
+            rebuild(rt)
+            announce(rt)
+            return
+        except RedisError as exc:
+            log.warning("history: rebuilding the live figures failed (%s)%s", exc,
+                        "; trying again" if attempt < attempts else "; the watch and reconcile repair them")
+            time.sleep(5 * attempt)
