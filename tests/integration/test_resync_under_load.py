@@ -31,17 +31,21 @@ def test_rebuild_and_reconcile_under_live_writes_end_equal_to_sql(runtime):
     writers = [threading.Thread(target=write, args=(k,)) for k in (0, 1)]
     for w in writers:
         w.start()
-    for run in range(4):
-        before = list(written)
-        if run % 2 == 0:
-            rebuild(runtime, now)
-        else:
-            reconcile(runtime, now)
-        assert written != before or errors, "the writers wrote while the resync ran"
-    stop.set()
-    for w in writers:
-        w.join()
+    overlapped = 0
+    try:
+        for run in range(4):
+            before = list(written)
+            if run % 2 == 0:
+                rebuild(runtime, now)
+            else:
+                reconcile(runtime, now)
+            overlapped += written != before
+    finally:  # never left writing into the next test's Redis
+        stop.set()
+        for w in writers:
+            w.join()
     assert not errors, errors
+    assert overlapped, "the writers wrote while a resync ran"
 
     runtime.live.sweep(now, runtime.areas.chain_of)
     live = snapshot(runtime)
