@@ -25,7 +25,8 @@ def test_the_wall_draws_the_imported_map(browser, imported, live_server, kiosk_t
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     fetched = []
     page.on("response", lambda r: fetched.append(r) if "/geo/community-" in r.url else None)
-    page.goto(live_server.url + f"/wall?token={kiosk_token}")
+    with page.expect_response(lambda r: "/geo/community-" in r.url, timeout=30000):
+        page.goto(live_server.url + f"/wall?token={kiosk_token}")
     page.wait_for_selector("#wall-map-panel .leaflet-overlay-pane canvas, #wall-map-panel .leaflet-overlay-pane svg",
                            timeout=15000)
     page.wait_for_function("document.querySelector('#wall-map-panel .leaflet-overlay-pane canvas, "
@@ -62,7 +63,9 @@ def test_an_open_wall_takes_up_a_new_map_without_a_restart(browser, runtime, cit
     fetched = []
     page.on("response", lambda r: fetched.append(r) if "/geo/community-" in r.url else None)
     try:
-        page.goto(live_server.url + f"/wall?token={kiosk_token}")
+        # the map's layer is fetched after the page draws its first canvas: wait for the response itself
+        with page.expect_response(lambda r: "/geo/community-" in r.url, timeout=30000):
+            page.goto(live_server.url + f"/wall?token={kiosk_token}")
         page.wait_for_function("document.querySelector('#wall-map-panel .leaflet-overlay-pane canvas, "
                                "#wall-map-panel .leaflet-overlay-pane path') !== null", timeout=15000)
         assert len(fetched) == 1
