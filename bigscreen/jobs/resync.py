@@ -46,6 +46,7 @@ SETTLE_S = 1.0
 WAIT_S = 0.2
 BATCH = 2000
 UNLINK_BATCH = 5000
+JOURNAL_PAGE = 5000  # journal entries read and replayed per round trip
 
 _ACQUIRE = """
 if redis.call('SET', KEYS[1], 'journal', 'NX', 'PX', ARGV[1]) then
@@ -183,10 +184,16 @@ class _Journal:
         self.touched_staging: set[str] = set()
 
     def replay_new(self, *, onto_staging: bool) -> None:
+        """Replays what was recorded since the last call, a page at a time (a journal that grew over a
+        long staging is not read in one reply: at 363k events on a loaded machine, one read timed out)."""
+        while self._replay_page(onto_staging=onto_staging) == JOURNAL_PAGE:
+            pass
+
+    def _replay_page(self, *, onto_staging: bool) -> int:
         r, keys = self.rt.redis, self.rt.keys
-        raw = r.lrange(keys.resync_journal, self.read, -1)
+        raw = r.lrange(keys.resync_journal, self.read, self.read + JOURNAL_PAGE - 1)
         if not raw:
-            return
+            return 0
         self.read += len(raw)
         entries = [_Entry.parse(x) for x in raw]
         held = in_snapshot(self.conn, {e.tag for e in entries})
@@ -200,6 +207,7 @@ class _Journal:
                 self.touched_staging.update(e.keys)
             self.rt.live.run_script(e.script, target, e.args, "!", client=pipe)
         pipe.execute()
+        return len(raw)
 
 
 def in_snapshot(conn: Connection, tags: Iterable[str]) -> set[str]:

@@ -8,11 +8,13 @@ from datetime import datetime, timezone
 
 from test_metrics import generate_month
 
+from bigscreen.jobs import resync
 from bigscreen.jobs.rebuild import rebuild, snapshot
 from bigscreen.jobs.reconcile import reconcile
 
 
-def test_rebuild_and_reconcile_under_live_writes_end_equal_to_sql(runtime):
+def test_rebuild_and_reconcile_under_live_writes_end_equal_to_sql(runtime, monkeypatch):
+    monkeypatch.setattr(resync, "JOURNAL_PAGE", 3)  # what the writers record meanwhile is read in many pages
     now = datetime.now(timezone.utc)
     runtime.clock = lambda: now
     generate_month(runtime, now, n=150, seed=1, source="before")
