@@ -83,7 +83,7 @@ def rss_kb(pid: int) -> int:
 
 class Parts:
     """The processes of each part (servers, schedulers, redis, postgres, load, walls, this one),
-    sampled every 2 s: resident memory now, CPU seconds since the start (a process that ended keeps
+    sampled every 2 s: resident memory now, CPU seconds since `start()` (a process that ended keeps
     what it used)."""
 
     def __init__(self) -> None:
@@ -91,6 +91,11 @@ class Parts:
         self.cpu: dict[int, float] = {}  # pid -> CPU seconds last seen
         self.owner: dict[int, str] = {}
         self.samples: list[tuple[float, dict[str, int]]] = []  # (time, part -> RSS kB)
+        self.base: dict[int, float] = {}  # pid -> CPU seconds at start(): what it used before the run
+
+    def start(self) -> None:
+        self.sample()
+        self.base = dict(self.cpu)
 
     def add(self, part: str, pid: int, with_children: bool = True) -> None:
         pids = {pid, *(children(pid) if with_children else ())}
@@ -121,7 +126,7 @@ class Parts:
     def cpu_by_part(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for p, used in self.cpu.items():
-            out[self.owner[p]] = out.get(self.owner[p], 0.0) + used
+            out[self.owner[p]] = out.get(self.owner[p], 0.0) + used - self.base.get(p, 0.0)
         return out
 
 
@@ -240,7 +245,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bs-soak-"))
     try:
         database_url = cluster.create_database("soak")
-        parts.add("postgres", int((cluster.datadir / "postmaster.pid").read_text().split()[0]))
+        pg_root = int((cluster.datadir / "postmaster.pid").read_text().split()[0])
+        parts.add("postgres", pg_root)
         with Env(args.grids, args.workers, keep=args.keep, database_url=database_url) as env:
             rt = env.rt
             parts.add("redis", env.redis_server.process.pid)
@@ -298,7 +304,8 @@ def main() -> None:
             load_out = work / "load.npz"
             load = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "soak_load.py"), str(load_args), str(load_out)])
             procs.append(load)
-            t0 = time.time()
+            started = Path(f"{load_out}.started")
+            t0 = float(wait_for("the load to start", lambda: started.exists() and started.read_text(), 120))
 
             for s in servers:
                 parts.add("servers", s.proc.pid)
@@ -308,7 +315,8 @@ def main() -> None:
             for r in recorders:
                 parts.add("walls", r.pid)
             parts.add("bench", os.getpid(), with_children=False)
-            pg_root = next(iter(parts.pids["postgres"]))
+            parts.refresh("postgres", pg_root)
+            parts.start()
 
             events: dict[str, float | str | int] = {}
             rebuilt = failed_over = False
@@ -336,7 +344,7 @@ def main() -> None:
                     t = time.time()
                     os.kill(old, signal.SIGKILL)
                     new = wait_for("the standby to lead", lambda: (p := leader_pid(rt)) not in (None, old) and p, 60)
-                    events.update(failover_at=t - t0, takeover_s=time.time() - t, killed=old, new_leader=new)
+                    events.update(failover_at=t - t0, takeover_s=time.time() - t, killed=old, new_leader=new, killed_t=t)
                     print(f"  {t - t0:5.0f} s: leader {old} killed; {new} leads {events['takeover_s']:.1f} s later", flush=True)
                     schedulers.append(scheduler(env, database_url, sched_log))  # restarted, as systemd would
                     procs.append(schedulers[-1])
@@ -350,7 +358,6 @@ def main() -> None:
                 Path(f"{stop_path}.{k}").touch()
             walls_stopped = time.time()
             recorded = [collect_recorder(r, 120) for r in recorders]
-            parts.sample()
             cpu = parts.cpu_by_part()
             loads.append(os.getloadavg()[0])
 
@@ -387,6 +394,21 @@ def main() -> None:
             n_minutes = int(minute.max()) + 1 if len(minute) else 1
             walls = [(recv, built) for rec in recorded for recv, built in zip(rec["recv"], rec["built"])]
             lat = latencies(acc_ms, minute, n_minutes, walls, walls_stopped)
+            frames_built = np.unique(np.concatenate([b for _, b in walls])) if walls else np.zeros(0)
+            gaps = np.diff(frames_built)
+            longest = (float(gaps.max()), float(frames_built[gaps.argmax()] - t0)) if len(gaps) else (float("nan"), 0.0)
+            lat_out = None
+            if "killed_t" in events and len(frames_built):
+                # the frames stop when the leader dies and start again when the standby leads: reports
+                # answered between the last frame before the kill and the first after wait for the standby
+                kill = events["killed_t"]
+                before = frames_built[frames_built < kill]
+                after = frames_built[frames_built >= kill]
+                window = (before[-1] if len(before) else t0, after[0] if len(after) else walls_stopped)
+                events["no_frames_s"] = window[1] - window[0]
+                keep = ~((acc_ms / 1000 >= window[0]) & (acc_ms / 1000 < window[1]))
+                events["waited_for_standby"] = int((~keep).sum())
+                lat_out = latencies(acc_ms[keep], minute[keep], n_minutes, walls, walls_stopped)
 
             # -- report ------------------------------------------------------------------------------
             errors = int(np.count_nonzero(~ok))
@@ -396,7 +418,7 @@ def main() -> None:
             off_err = sum(c for w, s, c in off if not (s == 200 or (w == "sign in" and s == 303)))
             wall_failures = sum(len(r["failures"]) for r in recorded)
             frames = sum(len(r) for r, _ in walls)
-            run_s = load_end - t0
+            run_s = load_meta["ended"] - t0
             print()
             print(f"summary: {args.minutes:g} min on PostgreSQL + external Redis; {servers_n} servers, {args.workers} workers; "
                   f"{args.walls} pushed walls; {args.history:,} events of history; load average {min(loads):.1f}-{max(loads):.1f}")
@@ -434,12 +456,22 @@ def main() -> None:
                 print(f"    minute {m + 1}: p50 {p[0]:.0f} ms, p95 {p[1]:.0f} ms, p99 {p[2]:.0f} ms{mark}")
             overall = pcts(lat["hist"].sum(axis=0))
             print(f"    overall: p50 {overall[0]:.0f} ms, p95 {overall[1]:.0f} ms, p99 {overall[2]:.0f} ms")
+            print(f"    longest time without a new frame: {longest[0]:.1f} s, from {longest[1]:.0f} s into the run")
+            per_min_out = per_min
+            if lat_out is not None:
+                per_min_out = [pcts(h) for h in lat_out["hist"]]
+                out_all = pcts(lat_out["hist"].sum(axis=0))
+                print(f"    without the {events['waited_for_standby']:,} reports answered while no scheduler led "
+                      f"(no frame for {events['no_frames_s']:.1f} s around the kill): per minute p95 "
+                      f"{', '.join(f'{p[1]:.0f}' for p in per_min_out)} ms; overall p50 {out_all[0]:.0f} ms, "
+                      f"p95 {out_all[1]:.0f} ms, p99 {out_all[2]:.0f} ms")
             warm = next((row for t, row in parts.samples if t - t0 >= warmup), parts.samples[0][1])
             end = next((row for t, row in reversed(parts.samples) if t <= load_end + 0.5), parts.samples[-1][1])
             mem = {k: (warm.get(k, 0), end.get(k, 0)) for k in ("servers", "schedulers", "redis")}
             growth = {k: (b - a) / a * 100 if a else float("nan") for k, (a, b) in mem.items()}
             print(f"  memory after {warmup:.0f} s of warm-up -> at the end: " + "; ".join(
-                f"{k} {a / 1024:.0f} -> {b / 1024:.0f} MB ({growth[k]:+.1f}%)" for k, (a, b) in mem.items()))
+                f"{k} {a / 1024:.0f} -> {b / 1024:.0f} MB ({growth[k]:+.1f}%)" for k, (a, b) in mem.items())
+                + (" (a scheduler killed and another started between)" if "killed_t" in events else ""))
             print(f"  CPU seconds over {run_s:.0f} s: " + ", ".join(f"{k} {v:.0f} ({v / run_s:.2f} cores)" for k, v in sorted(cpu.items())))
             verdict = {
                 "0 errors": errors == 0 and step_err == 0 and off_err == 0 and wall_failures == 0,
@@ -447,12 +479,13 @@ def main() -> None:
                 "figures = SQL": figures_ok and counters_ok,
                 "memory growth < 10%": growth["servers"] < 10,
                 "p95 < 200 ms every minute": all(p[1] < 200 for p in per_min),
+                "the same, but for the failover's gap": all(p[1] < 200 for p in per_min_out),
             }
             print("  targets: " + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in verdict.items()))
             print("SOAK " + json.dumps({"args": vars(args), "sent": len(status), "accepted": int(ok.sum()), "errors": errors,
                                         "lost": len(lost), "step_errors": step_err, "officer_errors": off_err,
                                         "wall_failures": wall_failures, "figures_ok": figures_ok, "counters_ok": counters_ok,
-                                        "differences": done.differences[:20], "events": events, "per_minute": per_min,
+                                        "differences": done.differences[:20], "events": events, "per_minute": per_min, "per_minute_but_failover": per_min_out,
                                         "overall": overall, "missed": lat["missed"], "memory_kb": mem, "growth": growth,
                                         "cpu_s": cpu, "run_s": run_s, "loads": loads, "verdict": verdict}, default=str))
             stop_all(procs, servers)  # before Env stops Redis under them

@@ -197,7 +197,7 @@ class Load:
         limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
         clients = [httpx.AsyncClient(base_url=u, headers={"X-API-Key": a["api_key"]}, timeout=httpx.Timeout(30, connect=5),
                                      limits=limits) for u in self.urls]
-        t0 = time.time()
+        t0 = self.started = float(Path(self.a["out"] + ".started").read_text())
         end = t0 + a["seconds"]
         try:
             await asyncio.gather(self.report(clients, t0, end), self.move(clients, end),
@@ -216,12 +216,14 @@ def _epoch(iso: str) -> float:
 def main(args_path: str, out: str) -> None:
     import numpy as np
 
-    load = Load(json.loads(Path(args_path).read_text()))
+    load = Load({**json.loads(Path(args_path).read_text()), "out": out})
+    Path(out + ".started").write_text(str(time.time()))  # the run's clock starts here
     asyncio.run(load.run())
     n = load.posted
     meta = {"steps": [[a, s, c] for (a, s), c in sorted(load.steps.items())],
             "officer": [[w, s, c] for (w, s), c in sorted(load.officer.items())],
-            "samples": load.samples, "behind": load.behind, "moves_left": len(load.moves)}
+            "samples": load.samples, "behind": load.behind, "moves_left": len(load.moves), "started": load.started,
+            "ended": time.time()}
     with open(out, "wb") as f:
         np.savez(f, sent=np.array(load.sent[:n]), answered=np.array(load.answered[:n]),
                  status=np.array(load.status[:n], dtype=np.int16), meta=np.array(json.dumps(meta)))
