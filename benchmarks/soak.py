@@ -319,7 +319,8 @@ def main() -> None:
             parts.start()
 
             events: dict[str, float | str | int] = {}
-            rebuilt = failed_over = False
+            rebuilding: subprocess.Popen | None = None
+            failed_over = False
             loads = [os.getloadavg()[0]]
             while load.poll() is None:
                 elapsed = time.time() - t0
@@ -327,20 +328,24 @@ def main() -> None:
                 parts.sample()
                 if int(elapsed) % 30 < 2:
                     loads.append(os.getloadavg()[0])
-                if not rebuilt and elapsed >= args.rebuild_at * seconds:
-                    rebuilt = True
-                    t = time.time()
-                    out = subprocess.run([sys.executable, "-m", "bigscreen.cli", "rebuild", "--data-dir", str(env.tmp)],
-                                         env={**{k: v for k, v in os.environ.items() if not k.startswith("BIGSCREEN_")},
-                                              "BIGSCREEN_DATABASE_URL": database_url, "BIGSCREEN_REDIS_URL": env.redis_server.url},
-                                         capture_output=True, text=True)
-                    events.update(rebuild_at=t - t0, rebuild_s=time.time() - t, rebuild_rc=out.returncode,
-                                  rebuild_out=(out.stdout + out.stderr).strip()[-300:])
-                    print(f"  {t - t0:5.0f} s: bigscreen rebuild took {events['rebuild_s']:.1f} s: {events['rebuild_out']}",
-                          flush=True)
+                if rebuilding is None and elapsed >= args.rebuild_at * seconds:
+                    rebuild_log = work / "rebuild.log"
+                    rebuilding = subprocess.Popen(
+                        [sys.executable, "-m", "bigscreen.cli", "rebuild", "--data-dir", str(env.tmp)],
+                        env={**{k: v for k, v in os.environ.items() if not k.startswith("BIGSCREEN_")},
+                             "BIGSCREEN_DATABASE_URL": database_url, "BIGSCREEN_REDIS_URL": env.redis_server.url},
+                        stdout=rebuild_log.open("w"), stderr=subprocess.STDOUT)
+                    procs.append(rebuilding)
+                    events["rebuild_at"] = time.time() - t0
+                    print(f"  {events['rebuild_at']:5.0f} s: bigscreen rebuild started", flush=True)
+                if rebuilding is not None and "rebuild_s" not in events and rebuilding.poll() is not None:
+                    events.update(rebuild_s=time.time() - t0 - events["rebuild_at"], rebuild_rc=rebuilding.returncode,
+                                  rebuild_out=rebuild_log.read_text(errors="replace").strip()[-300:])
+                    print(f"  {time.time() - t0:5.0f} s: bigscreen rebuild done in {events['rebuild_s']:.1f} s "
+                          f"(exit {rebuilding.returncode}): {events['rebuild_out']}", flush=True)
                 if not failed_over and elapsed >= args.failover_at * seconds:
                     failed_over = True
-                    old = leader_pid(rt)
+                    old = wait_for("a scheduler to lead", lambda: leader_pid(rt), 60)
                     t = time.time()
                     os.kill(old, signal.SIGKILL)
                     new = wait_for("the standby to lead", lambda: (p := leader_pid(rt)) not in (None, old) and p, 60)
@@ -353,6 +358,10 @@ def main() -> None:
                 time.sleep(2.0)
             load_end = time.time()
             parts.sample()
+            if rebuilding is not None and "rebuild_s" not in events:
+                rebuilding.wait()  # longer than the run: its time still counts
+                events.update(rebuild_s=time.time() - t0 - events["rebuild_at"], rebuild_rc=rebuilding.returncode,
+                              rebuild_out=rebuild_log.read_text(errors="replace").strip()[-300:])
             time.sleep(3.0)  # the last frames reach the walls
             for k in range(0, args.walls, args.per_recorder):
                 Path(f"{stop_path}.{k}").touch()
