@@ -68,6 +68,7 @@ PREFIX = "soak"
 SOURCE = "bench"  # wall_env.Env's API key
 BIN_MS = 1  # latency histograms: 1 ms bins up to MAX_MS, one overflow bin
 MAX_MS = 60_000
+MAX_IN_FLIGHT_NOTE = "256 requests were already waiting for answers"  # soak_load.MAX_IN_FLIGHT
 SEEN_BY_S = 5.0  # a report answered less than this before the walls stopped need not have reached them
 
 
@@ -433,6 +434,9 @@ def main() -> None:
                   f"{args.walls} pushed walls; {args.history:,} events of history; load average {min(loads):.1f}-{max(loads):.1f}")
             print(f"  reports: sent {len(status):,} ({len(status) / run_s:.0f}/s, {load_meta['behind']} sent late), "
                   f"accepted {int(ok.sum()):,}, errors {errors} {dict(zip(*(x.tolist() for x in np.unique(status[~ok], return_counts=True)))) if errors else ''}")
+            if load_meta["behind"] > 0.01 * len(status):
+                print(f"  NOTE: {load_meta['behind']:,} reports left late ({MAX_IN_FLIGHT_NOTE}): the rate was not held, and "
+                      f"the answer times below include that wait")
             answer_ms = (answered[ok] - sent[ok]) * 1000
             print(f"  API answer to a report: p50 {np.percentile(answer_ms, 50):.0f} ms, p95 {np.percentile(answer_ms, 95):.0f} ms, "
                   f"p99 {np.percentile(answer_ms, 99):.0f} ms" if len(answer_ms) else "  no report accepted")
