@@ -46,6 +46,12 @@ RESOLVED = {"grid": 0.68, "community": 0.27, "street": 0.035, "district": 0.012,
 RATINGS = {3: 0.895, 2: 0.09, 1: 0.015}
 
 
+def event_body(rng: random.Random, source_id: str, items: list[str], weights: list[float], grids: list[str]) -> dict:
+    """One report as a grid worker's app sends it: an item by the catalogue's weights, a random grid."""
+    return {"source_id": source_id, "channel": "grid_app", "item": rng.choices(items, weights=weights)[0], "urgency": "normal",
+            "description": rng.choice(DESCRIPTIONS), "grid": rng.choice(grids)}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -171,8 +177,9 @@ class Env:
 
     uvicorn_args: tuple[str, ...] = ()  # e.g. ("--ws-per-message-deflate", "false")
 
-    def __init__(self, grids: int, workers: int, keep: bool = False) -> None:
-        self.grids, self.workers, self.keep = grids, workers, keep
+    def __init__(self, grids: int, workers: int, keep: bool = False, database_url: str | None = None) -> None:
+        """`database_url`: a database of its own (default: SQLite in the temporary data dir)."""
+        self.grids, self.workers, self.keep, self.database_url = grids, workers, keep, database_url
         self.tmp = Path(tempfile.mkdtemp(prefix="bs-wall-"))
         self.redis_server = EmbeddedRedis(self.tmp / "redis", persist=False)
         self.server: subprocess.Popen | None = None
@@ -187,17 +194,19 @@ class Env:
     # -- life ---------------------------------------------------------------------------------
     def __enter__(self) -> Env:
         self.redis_server.start()
-        settings = Settings(data_dir=self.tmp, redis_url=self.redis_server.url)
+        settings = Settings(data_dir=self.tmp, redis_url=self.redis_server.url, database_url=self.database_url)
         rt = self.rt = Runtime.open(settings)
         rt.config.city = rt.config.city.model_copy(update={"demo": rt.config.city.demo.model_copy(update={"grids": self.grids})})
         prepare_database(rt)
         t = time.perf_counter()
         build_city(rt, progress=False)
         self.grid_areas = rt.areas.at_level(rt.areas.grid_level)
+        self.grid_codes = [g.code for g in self.grid_areas]
         print(f"city: {len(self.grid_areas)} grids built in {time.perf_counter() - t:.1f} s  (data dir {self.tmp})", flush=True)
         self.api_key = create_api_key(rt, "bench")
         self.city = rt.areas.city.code
         self.items = [(i.code, c.code) for c in rt.config.categories for i in c.items]
+        self.item_codes = [i for i, _ in self.items]
         self.item_weights = [c.weight / len(c.items) for c in rt.config.categories for _ in c.items]
         loud = set(rt.config.city.alerts.emergency_colours)  # such items raise an alert when reported live
         self.quiet = [(i.alert or c.alert) not in loud
@@ -238,13 +247,14 @@ class Env:
         for _ in range(2 * self.workers):  # each worker serves /wall once: first-request costs out of the figures
             httpx.get(self.url + self.wall_path, timeout=30)
 
-    def sign_in_wall(self) -> None:
+    def sign_in_wall(self, url: str | None = None) -> None:
         """A kiosk token for the wall pages, and its session for the HTTP clients (cookie and
-        CSRF token in the environment: see wall_viewers.auth_headers)."""
+        CSRF token in the environment: see wall_viewers.auth_headers), begun at `url` (default:
+        the server start_server started; sessions live in Redis, so every server shares them)."""
         from bigscreen.auth.kiosk import create_kiosk_token
 
         self.wall_path = f"/wall?token={create_kiosk_token(self.rt, 'benchmark wall')}"
-        r = httpx.get(self.url + self.wall_path, timeout=30)
+        r = httpx.get((url or self.url) + self.wall_path, timeout=30)
         os.environ["BENCH_COOKIE"] = "; ".join(f"{k}={v}" for k, v in r.cookies.items())
         os.environ["BENCH_CSRF"] = r.cookies["_csrf_token"]
 
@@ -284,9 +294,7 @@ class Env:
         """`quiet`: no item that raises an alert (the picture's content stays the same size)."""
         self._serial += 1
         weights = [w if q or not quiet else 0 for w, q in zip(self.item_weights, self.quiet)]
-        item = rng.choices(self.items, weights=weights)[0][0]
-        return {"source_id": f"{prefix}-{self._serial}", "channel": "grid_app", "item": item, "urgency": "normal",
-                "description": rng.choice(DESCRIPTIONS), "grid": rng.choice(self.grid_areas).code}
+        return event_body(rng, f"{prefix}-{self._serial}", self.item_codes, weights, self.grid_codes)
 
     def post_event(self, client: httpx.Client, rng: random.Random, prefix: str = "live", quiet: bool = False) -> float:
         """POST one event; returns time.time() when the API answered 201."""

@@ -1,6 +1,7 @@
 """Viewers without browsers: polling clients (wrk, or httpx when wrk is missing), push clients that
-speak Dash's websocket protocol (a separate process, so their CPU is theirs), and a byte-counting
-TCP proxy for bytes on the wire. Used by benchmarks/wall.py.
+speak Dash's websocket protocol (a separate process, so their CPU is theirs; for a measured window,
+or recording every frame until told to stop), and a byte-counting TCP proxy for bytes on the wire.
+Used by benchmarks/wall.py and benchmarks/soak.py.
 
 Dash's websocket protocol, as dash-renderer's SharedWorker speaks it (dash/backends/_fastapi.py
 websocket_handler, dash-renderer/build/dash-ws-worker.js): the client sends
@@ -183,11 +184,44 @@ def _frames_in(raw: str, held: dict | None, counts: dict) -> tuple[dict | None, 
     return held, built
 
 
-async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: float, seconds: float, ramp: int,
-                        compression: str | None) -> dict:
+async def push_viewer(url: str, payload: dict, scope: str, rid: str, *, sem: asyncio.Semaphore, stop, counts: dict,
+                      on_frames, compression: str | None = None) -> None:
+    """One pushed wall on its own websocket until `stop()` is true: connects (inside `sem`, so
+    connections ramp up), sends the wall's persistent callback, answers the server's questions
+    about the page, and holds the frame as the wall does (deltas applied, gaps counted in
+    `counts`). Calls `on_frames(received_at, built_ms_list, message_bytes)` for every message that
+    carries the wall's frame (the list is empty when it brought only a gap). Raises what the
+    connection raises (the caller counts it)."""
     import websockets
 
     ws_url = url.replace("http://", "ws://") + "/_dash-ws-callback"
+    async with sem:
+        ws = await websockets.connect(ws_url, origin=url, max_size=None, ping_interval=None, compression=compression,
+                                      open_timeout=30, additional_headers={"Cookie": auth_headers()["Cookie"]})
+    held = None
+    async with ws:
+        await ws.send(json.dumps({"type": "callback_request", "rendererId": rid, "requestId": f"{rid}-1", "payload": payload}))
+        while not stop():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=1.0)
+            except asyncio.TimeoutError:
+                continue
+            now = time.time()
+            if '"get_props_request"' in raw[:200]:
+                for m in (lambda d: d if isinstance(d, list) else [d])(json.loads(raw)):
+                    if m.get("type") == "get_props_request":
+                        page = {"data-scope": scope, "pathname": "/wall"}  # the wall's root, the page's URL
+                        asked = {k: page.get(k) for k in m["payload"].get("properties", [])}
+                        await ws.send(json.dumps({"type": "get_props_response", "rendererId": rid,
+                                                  "requestId": m["requestId"], "payload": asked}))
+            if "wall-frame" not in raw:
+                continue
+            held, built_ms = _frames_in(raw, held, counts)
+            on_frames(now, built_ms, len(raw.encode()))
+
+
+async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: float, seconds: float, ramp: int,
+                        compression: str | None) -> dict:
     records: list[list] = [[] for _ in range(n)]
     sizes: list[int] = []
     counts = {"deltas": 0, "wholes": 0, "gaps": 0}
@@ -196,37 +230,17 @@ async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: f
     failures = []
 
     async def viewer(i: int, sem: asyncio.Semaphore) -> None:
-        rid = f"bench-{os.getpid()}-{i}"
+        def seen(now: float, built_ms: list[int], size: int) -> None:
+            for built in built_ms:
+                ready[i].set()
+                if state["measuring"]:
+                    records[i].append((now, built))
+            if state["measuring"] and len(sizes) < 200:
+                sizes.append(size)
+
         try:
-            async with sem:
-                ws = await websockets.connect(ws_url, origin=url, max_size=None, ping_interval=None,
-                                              compression=compression, open_timeout=30,
-                                              additional_headers={"Cookie": auth_headers()["Cookie"]})
-            held = None
-            async with ws:
-                await ws.send(json.dumps({"type": "callback_request", "rendererId": rid, "requestId": f"{rid}-1", "payload": payload}))
-                while not state["stop"]:
-                    try:
-                        raw = await asyncio.wait_for(ws.recv(), timeout=1.0)
-                    except asyncio.TimeoutError:
-                        continue
-                    now = time.time()
-                    if '"get_props_request"' in raw[:200]:
-                        for m in (lambda d: d if isinstance(d, list) else [d])(json.loads(raw)):
-                            if m.get("type") == "get_props_request":
-                                page = {"data-scope": scope, "pathname": "/wall"}  # the wall's root, the page's URL
-                                asked = {k: page.get(k) for k in m["payload"].get("properties", [])}
-                                await ws.send(json.dumps({"type": "get_props_response", "rendererId": rid,
-                                                          "requestId": m["requestId"], "payload": asked}))
-                    if "wall-frame" not in raw:
-                        continue
-                    held, built_ms = _frames_in(raw, held, counts)
-                    for built in built_ms:
-                        ready[i].set()
-                        if state["measuring"]:
-                            records[i].append((now, built))
-                    if state["measuring"] and len(sizes) < 200 and "wall-frame" in raw:
-                        sizes.append(len(raw.encode()))
+            await push_viewer(url, payload, scope, f"bench-{os.getpid()}-{i}", sem=sem, stop=lambda: state["stop"],
+                              counts=counts, on_frames=seen, compression=compression)
         except Exception as exc:  # noqa: BLE001 -- counted and reported
             failures.append(repr(exc)[:200])
             ready[i].set()
@@ -266,6 +280,96 @@ def collect(proc: subprocess.Popen, timeout: float) -> dict:
         return json.loads(path.read_text())
     finally:
         path.unlink(missing_ok=True)
+
+
+async def _push_recorders(urls: list[str], payload: dict, scope: str, n: int, stop_path: str, ramp: int,
+                          compression: str | None) -> dict:
+    """`n` pushed walls spread over `urls` (round robin), each noting (received at, built_ms) of every
+    frame it holds, until the file `stop_path` exists (a soak's viewers: benchmarks/soak.py). Touches
+    `stop_path`.ready once every viewer holds a frame or failed."""
+    from array import array
+
+    recv = [array("d") for _ in range(n)]
+    built = [array("d") for _ in range(n)]
+    sizes: list[int] = []
+    counts = {"deltas": 0, "wholes": 0, "gaps": 0}
+    failures: list[tuple[float, int, str]] = []
+    state = {"stop": False}
+    first: list[float | None] = [None] * n
+
+    async def viewer(i: int, sem: asyncio.Semaphore) -> None:
+        def seen(now: float, built_ms: list[int], size: int) -> None:
+            for b in built_ms:
+                if first[i] is None:
+                    first[i] = now
+                recv[i].append(now)
+                built[i].append(b / 1000)
+            if len(sizes) < 1000 and built_ms:
+                sizes.append(size)
+
+        try:
+            await push_viewer(urls[i % len(urls)], payload, scope, f"soak-{os.getpid()}-{i}", sem=sem,
+                              stop=lambda: state["stop"], counts=counts, on_frames=seen, compression=compression)
+        except Exception as exc:  # noqa: BLE001 -- counted and reported
+            failures.append((time.time(), i, repr(exc)[:200]))
+
+    async def watch_stop() -> None:
+        ready = False
+        while not os.path.exists(stop_path):
+            if not ready and len(failures) + sum(f is not None for f in first) >= n:
+                Path(stop_path + ".ready").touch()  # every viewer holds a frame (or failed)
+                ready = True
+            await asyncio.sleep(0.2)
+        state["stop"] = True
+
+    t0 = time.time()
+    sem = asyncio.Semaphore(ramp)
+    await asyncio.gather(watch_stop(), *(viewer(i, sem) for i in range(n)), return_exceptions=True)
+    return {"recv": recv, "built": built, "sizes": sizes, "failures": failures, "started": t0,
+            "first": first, **counts}
+
+
+def push_recorder_process(urls: list[str], payload: dict, scope: str, n: int, stop_path: str, ramp: int = 25,
+                          compression: str | None = None) -> subprocess.Popen:
+    """Starts `_push_recorders` in a process of its own; `collect_recorder()` reads what it noted."""
+    out = tempfile.NamedTemporaryFile("w", suffix=".npz", delete=False)
+    out.close()
+    args = json.dumps({"urls": urls, "payload": payload, "scope": scope, "n": n, "stop": stop_path, "ramp": ramp,
+                       "compression": compression, "out": out.name})
+    proc = subprocess.Popen([sys.executable, __file__, "push-recorder", args])
+    proc.out_path = out.name  # type: ignore[attr-defined]
+    return proc
+
+
+def collect_recorder(proc: subprocess.Popen, timeout: float) -> dict:
+    """What one recorder process noted: per viewer, numpy arrays of receive times and built times
+    (epoch seconds), and its counts and failures."""
+    import numpy as np
+
+    proc.wait(timeout)
+    path = Path(proc.out_path)  # type: ignore[attr-defined]
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            offsets = z["offsets"]
+            recv, built = z["recv"], z["built"]
+            meta = json.loads(str(z["meta"]))
+    finally:
+        path.unlink(missing_ok=True)
+    meta["recv"] = [recv[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    meta["built"] = [built[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    return meta
+
+
+def _write_recorded(result: dict, out: str) -> None:
+    import numpy as np
+
+    lengths = [len(r) for r in result["recv"]]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    recv = np.concatenate([np.frombuffer(r, dtype=np.float64) for r in result["recv"]]) if lengths else np.zeros(0)
+    built = np.concatenate([np.frombuffer(b, dtype=np.float64) for b in result["built"]]) if lengths else np.zeros(0)
+    meta = {k: v for k, v in result.items() if k not in ("recv", "built")}
+    with open(out, "wb") as f:
+        np.savez(f, offsets=offsets, recv=recv, built=built, meta=np.array(json.dumps(meta)))
 
 
 # -- bytes on the wire -------------------------------------------------------------------------
@@ -342,3 +446,7 @@ if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "push-client
     result = asyncio.run(_push_viewers(a["url"], a["payload"], a["scope"], a["n"], a["settle_s"], a["seconds"], a["ramp"],
                                        a["compression"]))
     Path(a["out"]).write_text(json.dumps(result))
+elif __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "push-recorder":
+    a = json.loads(sys.argv[2])
+    _write_recorded(asyncio.run(_push_recorders(a["urls"], a["payload"], a["scope"], a["n"], a["stop"], a["ramp"],
+                                                a["compression"])), a["out"])

@@ -137,8 +137,9 @@ class Keys:
         """Keys a rebuild leaves alone: they are not derived from SQL's events."""
         p = self.prefix
         return (key in (self.ticker, self.leader, self.jobs, self.spikes, self.schema, self.resync, self.resync_journal,
-                        self.live, self.map_version)
-                or key.startswith((f"{p}session:", f"{p}user:", self.limits, f"{p}frame:", f"{p}rs:")))
+                        self.live, self.map_version, self.revocations)
+                or key.startswith((f"{p}session:", f"{p}user:", f"{p}kiosk:", self.limits, f"{p}frame:", f"{p}delta:",
+                                   f"{p}rs:")))
 
     @property
     def resync(self) -> str:
