@@ -54,7 +54,7 @@ def marker_key(rt: Runtime) -> str:
 
 def figures_distrusted(rt: Runtime, *, at_start: bool = False) -> str | None:
     """`distrust` for this runtime's Redis now."""
-    return distrust(read_marker(rt.redis, marker_key(rt)), run_id(rt.redis), at_start=at_start)
+    return distrust(read_marker(rt.redis, marker_key(rt)), run_id(rt.redis, marker_key(rt)), at_start=at_start)
 
 
 def mark_verified(rt: Runtime, *, built_at: float | None = None) -> None:
@@ -62,7 +62,7 @@ def mark_verified(rt: Runtime, *, built_at: float | None = None) -> None:
     `built_at`, or as they were)."""
     key, client = marker_key(rt), rt.redis
     pipe = client.pipeline(transaction=True)
-    pipe.hset(key, "run_id", run_id(client))
+    pipe.hset(key, "run_id", run_id(client, key))
     if built_at is not None:
         pipe.hset(key, "built_at", repr(built_at))
     pipe.hdel(key, "clean")
@@ -153,7 +153,7 @@ class LiveWatch:
         try:
             for client in (self._probe, self.rt.redis):
                 follow_master(client)
-            current = run_id(self._probe)
+            current = run_id(self._probe, self.key)
             failed_at = health.failed_at
             if failed_at > self._reported:  # something here failed to reach Redis since the last report
                 report_loss(self._probe, self.key, failed_at)
