@@ -17,8 +17,8 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
-import redis.cluster
 import redis.asyncio.sentinel as async_sentinel
+import redis.cluster
 from redis.backoff import NoBackoff
 from redis.exceptions import ClusterDownError
 from redis.retry import Retry
@@ -152,6 +152,22 @@ def redis_client(settings: Settings, *, timeout_s: float, health: RedisHealth | 
     pool_class = GuardedSentinelPool if health is not None else SentinelConnectionPool
     return sentinels.master_for(settings.redis_sentinel_master, redis_class=_SentinelMaster,
                                 connection_pool_class=pool_class, **_master_options(settings), **options)
+
+
+def cluster_trouble(client: redis.Redis | redis.RedisCluster) -> str | None:
+    """On a cluster: why it cannot serve every slot now (a master that does not answer, or one that says
+    the cluster is down), or None; elsewhere None. Asks each master on its own connection, past the guard
+    (a master away that holds none of the app's keys is no lost write)."""
+    if not isinstance(client, redis.RedisCluster):
+        return None
+    for node in sorted(client.get_primaries(), key=lambda n: n.name):
+        try:
+            state = node.redis_connection.cluster("INFO").get("cluster_state")
+        except (redis.RedisError, OSError) as exc:
+            return f"cluster master {node.name} does not answer ({type(exc).__name__})"
+        if state != "ok":
+            return f"cluster master {node.name} says the cluster is {state}"
+    return None
 
 
 def follow_master(client: redis.Redis) -> None:

@@ -22,6 +22,8 @@ from bigscreen.auth.roles import Principal, Role
 from bigscreen.auth.sessions import CSRF_COOKIE
 from bigscreen.db.models import Alert, AuditEntry, Notification, User
 
+pytestmark = pytest.mark.redis_cluster
+
 
 def _emergency_item(runtime, colour="red"):
     return next(i.code for i in runtime.config.items if runtime.config.alert_level(i.code) == colour)

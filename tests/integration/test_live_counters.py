@@ -5,9 +5,13 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from bigscreen.jobs.rebuild import rebuild, snapshot
 from bigscreen.live.kpi import ints
 from bigscreen.simulation.life import ROLE_OF
+
+pytestmark = pytest.mark.redis_cluster
 
 STEPS = [("accept", {}), ("start", {}), ("handle", {}), ("verify", {"photo_url": "/media/v.jpg"}),
          ("close", {"resolved_level": "grid"}), ("rate", {"rating": 3})]

@@ -6,10 +6,13 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 
+import pytest
 from test_metrics import generate_month
 
 from bigscreen.jobs.rebuild import rebuild, snapshot
 from bigscreen.jobs.reconcile import reconcile
+
+pytestmark = pytest.mark.redis_cluster
 
 
 def test_rebuild_and_reconcile_under_live_writes_end_equal_to_sql(runtime):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import orjson
+import pytest
 from sqlalchemy import select
 from tests_support import unsparse
 
@@ -12,6 +13,8 @@ from bigscreen.db.models import Alert, Event
 from bigscreen.simulation.life import ROLE_OF
 from bigscreen.wall.frame import build_frame, map_areas, map_key, scopes
 from bigscreen.wall.publisher import FramePublisher, read_frame
+
+pytestmark = pytest.mark.redis_cluster
 
 
 def _post(client, runtime, n=40):
