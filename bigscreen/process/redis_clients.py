@@ -160,14 +160,13 @@ def cluster_trouble(client: redis.Redis | redis.RedisCluster) -> str | None:
     (a master away that holds none of the app's keys is no lost write)."""
     if not isinstance(client, redis.RedisCluster):
         return None
+    states = {}
     for node in sorted(client.get_primaries(), key=lambda n: n.name):
         try:
-            state = node.redis_connection.cluster("INFO").get("cluster_state")
+            states[node.name] = node.redis_connection.cluster("INFO").get("cluster_state")
         except (redis.RedisError, OSError) as exc:
             return f"cluster master {node.name} does not answer ({type(exc).__name__})"
-        if state != "ok":
-            return f"cluster master {node.name} says the cluster is {state}"
-    return None
+    return next((f"cluster master {name} says the cluster is {state}" for name, state in states.items() if state != "ok"), None)
 
 
 def follow_master(client: redis.Redis) -> None:
@@ -209,3 +208,12 @@ def async_redis_client(settings: Settings) -> aioredis.Redis:
                                         sentinel_kwargs=_sentinel_options(settings, None, AsyncRetry(NoBackoff(), 0)))
     return sentinels.master_for(settings.redis_sentinel_master, redis_class=_AsyncSentinelMaster,
                                 **_master_options(settings))
+
+
+async def subscriber(client: aioredis.Redis | aioredis.RedisCluster, **options: Any):
+    """A pub/sub of an asyncio client. On a cluster, on the master of the channel's slot (a message published
+    anywhere in a cluster reaches every node's subscribers), once the client knows the slots: redis-py's
+    cluster pub/sub picks its node from them without asking for them first."""
+    if isinstance(client, aioredis.RedisCluster):
+        await client.initialize()
+    return client.pubsub(**options)
