@@ -14,8 +14,6 @@ from bigscreen.simulation.life import ROLE_OF
 from bigscreen.wall.frame import build_frame, map_areas, map_key, scopes
 from bigscreen.wall.publisher import FramePublisher, read_frame
 
-pytestmark = pytest.mark.redis_cluster
-
 
 def _post(client, runtime, n=40):
     grids = runtime.areas.at_level(runtime.areas.grid_level)
@@ -64,6 +62,7 @@ def test_district_frame_holds_only_its_district(client, runtime):
     assert all(item["grid"] in grids for item in frame["feed"])
 
 
+@pytest.mark.redis_cluster
 def test_publisher_stores_every_scope(client, runtime):
     _post(client, runtime, n=5)
     published = FramePublisher(runtime).publish()
@@ -152,6 +151,7 @@ def test_frame_carries_the_scopes_unresolved_alerts_most_severe_first(client, ru
     assert frames[one.code]["alerts"] == [] and frames[one.code]["alerts_total"] == 0
 
 
+@pytest.mark.redis_cluster
 def test_frames_read_no_sql_but_alerts_after_an_alerts_message(client, runtime, account):
     import threading
     import time
