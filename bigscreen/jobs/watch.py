@@ -120,7 +120,7 @@ class LiveWatch:
         self.rt = rt
         self.lead = lead
         self.key = marker_key(rt)
-        self._probe = redis_client(rt.settings, timeout_s=PROBE_TIMEOUT_S)
+        self._probe_client: redis.Redis | None = None
         self._reported = time.time()  # failures before the watch began were seen by the start-up check
         rt.health.watched = True
         self._down_since: float | None = None
@@ -145,7 +145,16 @@ class LiveWatch:
             wake.clear()
             if wake.wait(backoff or PROBE_EVERY_S):
                 wake.clear()  # a connection failed somewhere in this process: look now
-        self._probe.close()
+        if self._probe_client is not None:
+            self._probe_client.close()
+
+    @property
+    def _probe(self) -> redis.Redis:
+        """The watch's own client, made at its first use (a cluster client asks the nodes for the slots when
+        it is made, and raises ConnectionError while none answers: the probe then counts as failed)."""
+        if self._probe_client is None:
+            self._probe_client = redis_client(self.rt.settings, timeout_s=PROBE_TIMEOUT_S)
+        return self._probe_client
 
     def check(self) -> bool:
         """One probe; returns whether Redis answered."""

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 import redis.asyncio.sentinel as async_sentinel
 import redis.cluster
 from redis.backoff import NoBackoff
-from redis.exceptions import ClusterDownError
+from redis.exceptions import ClusterDownError, RedisClusterException
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
@@ -102,6 +102,17 @@ class ClusterPipe(redis.cluster.ClusterPipeline):
         return self.execute_command("MGET", *([keys] if isinstance(keys, (str, bytes)) else list(keys)), *args)
 
 
+class _AsyncCluster(aioredis.RedisCluster):
+    """redis-py's asyncio cluster client, which asks the nodes for the slots at its first command: while none
+    answers, that is a ConnectionError (an outage, retried as one), not a RedisClusterException."""
+
+    async def initialize(self, *args, **kwargs):
+        try:
+            return await super().initialize(*args, **kwargs)
+        except RedisClusterException as exc:
+            raise aioredis.ConnectionError(f"Redis Cluster: {exc}") from exc
+
+
 class GuardedCluster(redis.RedisCluster):
     """A Redis Cluster client; with `health`, guarded as `Guarded` guards a pool (bigscreen.live.health): it
     refuses at once while Redis is known to be down (a command, or a pipeline at its start), and notes
@@ -146,7 +157,12 @@ def redis_client(settings: Settings, *, timeout_s: float, health: RedisHealth | 
         return redis.Redis.from_pool(pool)
     if settings.redis_cluster:
         nodes = [redis.cluster.ClusterNode(host, port) for host, port in settings.cluster_addresses]
-        return GuardedCluster(startup_nodes=nodes, health=health, **_cluster_options(settings, options))
+        try:
+            return GuardedCluster(startup_nodes=nodes, health=health, **_cluster_options(settings, options))
+        except RedisClusterException as exc:  # no node answered: an outage, as a single Redis's first command says
+            if health is not None:
+                health.note_failure()
+            raise redis.ConnectionError(f"Redis Cluster ({settings.redis_cluster}): {exc}") from exc
     sentinels = Sentinel(settings.sentinel_addresses,
                          sentinel_kwargs=_sentinel_options(settings, timeout_s, Retry(NoBackoff(), 0)))
     pool_class = GuardedSentinelPool if health is not None else SentinelConnectionPool
@@ -202,8 +218,8 @@ def async_redis_client(settings: Settings) -> aioredis.Redis:
     if settings.redis_cluster:
         from redis.asyncio.cluster import ClusterNode
 
-        return aioredis.RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in settings.cluster_addresses],
-                                     **_cluster_options(settings, {}))
+        return _AsyncCluster(startup_nodes=[ClusterNode(host, port) for host, port in settings.cluster_addresses],
+                             **_cluster_options(settings, {}))
     sentinels = async_sentinel.Sentinel(settings.sentinel_addresses,
                                         sentinel_kwargs=_sentinel_options(settings, None, AsyncRetry(NoBackoff(), 0)))
     return sentinels.master_for(settings.redis_sentinel_master, redis_class=_AsyncSentinelMaster,
