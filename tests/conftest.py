@@ -30,6 +30,49 @@ def redis_url(redis_server):
     return redis_server.url
 
 
+# -- Redis Cluster: tests marked `redis_cluster` that take `runtime` run on one Redis and on a real
+# 3-master cluster (tests/cluster_support.py), the cluster with SQLite only (the SQL side is the same) --
+
+@pytest.fixture(scope="session")
+def redis_cluster_group(tmp_path_factory):
+    from cluster_support import RedisClusterGroup
+
+    group = RedisClusterGroup(tmp_path_factory.mktemp("redis-cluster")).start()
+    try:
+        yield group
+    finally:
+        group.stop()
+
+
+@pytest.fixture
+def redis_kind(request) -> str:
+    """"redis" (one server) or "cluster"; only tests marked `redis_cluster` get "cluster"."""
+    return getattr(request, "param", "redis")
+
+
+def redis_settings(request, redis_kind: str) -> dict:
+    """The Settings fields that reach the Redis of `redis_kind`, emptied first."""
+    if redis_kind == "cluster":
+        group = request.getfixturevalue("redis_cluster_group")
+        group.flush()
+        return {"redis_cluster": group.nodes}
+    return {"redis_url": request.getfixturevalue("redis_url")}
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("redis_cluster") and "redis_kind" in metafunc.fixturenames:
+        metafunc.parametrize("redis_kind", ["redis", "cluster"], indirect=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    skipped = [item for item in items if getattr(item, "callspec", None) is not None
+               and item.callspec.params.get("redis_kind") == "cluster"
+               and item.callspec.params.get("database_url", "sqlite") != "sqlite"]
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = [item for item in items if item not in skipped]
+
+
 from tests_support import PG_BIN, LiveServer, PostgresCluster  # noqa: E402
 from tests_support import free_port as _free_port
 
@@ -80,12 +123,13 @@ def city_plan(test_config):
 
 
 @pytest.fixture
-def runtime(tmp_path, database_url, redis_url, test_config, city_plan):
-    """A runtime on a fresh database holding a small city, and an empty Redis."""
+def runtime(request, tmp_path, database_url, redis_kind, test_config, city_plan):
+    """A runtime on a fresh database holding a small city, and an empty Redis (a cluster, for tests marked
+    `redis_cluster`, in their second run)."""
     from bigscreen.geo.citybuild import store_city
     from bigscreen.process.datadir import prepare_database
 
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url)
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, **redis_settings(request, redis_kind))
     rt = Runtime(settings, test_config)
     prepare_database(rt)
     with rt.sessions() as session, session.begin():

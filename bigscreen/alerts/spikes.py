@@ -86,7 +86,7 @@ class SpikeWatch:
                     raised.append(raise_alert(conn, colour=self.cfg.colour, source="spike", subject=f"spike:{code}",
                                               title=title, at=now, area_code=code, window=window))
             log.info("spikes: %s", ", ".join(new))
-        pipe = self.rt.redis.pipeline()
+        pipe = self.rt.redis.pipeline(transaction=True)
         pipe.delete(key)
         if spiking:
             pipe.sadd(key, *spiking)

@@ -3,7 +3,7 @@
 with the checks that failed when one is away.
 
 - database: `SELECT 1` answers;
-- redis: `PING` answers;
+- redis: `PING` answers; on a cluster, every master answers and says the cluster is ok;
 - leader: some process (this one or another) holds the scheduler's lock (`jobs/leader.py`);
 - frame: the city wall's frame was built less than `ready_frame_age_s` ago (the publisher builds
   one at least every second while it leads).
@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from bigscreen.api.responses import JSON
+from bigscreen.process.redis_clients import cluster_trouble
 from bigscreen.process.runtime import Runtime
 
 HEALTH_PATHS = ("/healthz", "/readyz")
@@ -48,7 +49,8 @@ def readiness(rt: Runtime) -> dict[str, dict]:
         checks["database"] = {"ok": False, "error": type(exc).__name__}
     try:
         rt.redis.ping()
-        checks["redis"] = {"ok": True}
+        trouble = cluster_trouble(rt.redis)
+        checks["redis"] = {"ok": True} if trouble is None else {"ok": False, "error": trouble}
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = {"ok": False, "error": type(exc).__name__}
         checks["leader"] = {"ok": False, "error": "redis unavailable"}

@@ -26,10 +26,10 @@ import time
 from dataclasses import dataclass
 
 from limits import parse
-from limits.storage import RedisStorage
+from limits.storage import RedisClusterStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from bigscreen.process.runtime import Runtime
+from bigscreen.process.runtime import REDIS_TIMEOUT_S, Runtime
 
 PER_PAIR = parse("5/15minutes")
 PER_ACCOUNT = parse("20/15minutes")
@@ -67,8 +67,14 @@ def _digest(token: str) -> str:
 class LoginLimiter:
     def __init__(self, rt: Runtime) -> None:
         self.redis, self.keys = rt.redis, rt.keys
-        self._storage = RedisStorage("redis://unused", connection_pool=rt.redis.connection_pool,
-                                     key_prefix=rt.keys.limits)
+        if rt.settings.redis_cluster:  # the library's own cluster client: its windows are one key each
+            password = rt.settings.redis_password
+            self._storage = RedisClusterStorage(f"redis+cluster://{rt.settings.redis_cluster.replace(' ', '')}",
+                                                key_prefix=rt.keys.limits, socket_timeout=REDIS_TIMEOUT_S,
+                                                **({"password": password.get_secret_value()} if password else {}))
+        else:
+            self._storage = RedisStorage("redis://unused", connection_pool=rt.redis.connection_pool,
+                                         key_prefix=rt.keys.limits)
         self._limiter = MovingWindowRateLimiter(self._storage)
 
     def attempt(self, username: str, address: str | None, device_token: str | None) -> Attempt:
@@ -113,7 +119,7 @@ class LoginLimiter:
         self._limiter.clear(PER_PAIR, _NAMESPACES["pair"], a.account, a.client)
         token = device_token or secrets.token_urlsafe(32)
         key = self.keys.login_device(_digest(token))
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=True)
         pipe.sadd(key, a.account)
         pipe.expire(key, DEVICE_DAYS * 86400)
         pipe.execute()

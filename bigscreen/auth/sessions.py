@@ -49,7 +49,7 @@ class Sessions:
         key = self.keys.session(_digest(sid))
         idle, absolute = self._limits(p)
         now = int(time.time())
-        pipe = self.client.pipeline()
+        pipe = self.client.pipeline(transaction=True)
         pipe.hset(key, mapping={"kind": p.kind, "name": p.name, "role": p.role.value, "area": p.area or "",
                                 "user_id": p.user_id or "", "csrf": csrf, "created": now, "ends": now + absolute,
                                 "idle": idle, "ip": ip or ""})

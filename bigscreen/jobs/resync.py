@@ -56,20 +56,18 @@ end
 return 0
 """
 # every live key to its retired name, every staging key to its live name: one script, so one atomic step
-# and no round trip per key (KEYS: the live names; ARGV: the prefix)
+# and no round trip per key (KEYS: each live name, then its staging name, then its retired name)
 _SWAP = """
-local p = ARGV[1]
-for _, k in ipairs(KEYS) do
-  local rest = string.sub(k, #p + 1)
+for i = 1, #KEYS, 3 do
+  local k, staged, retired = KEYS[i], KEYS[i + 1], KEYS[i + 2]
   if redis.call('EXISTS', k) == 1 then
-    redis.call('RENAME', k, p .. 'rs:old:' .. rest)
+    redis.call('RENAME', k, retired)
   end
-  local staged = p .. 'rs:new:' .. rest
   if redis.call('EXISTS', staged) == 1 then
     redis.call('RENAME', staged, k)
   end
 end
-return #KEYS
+return #KEYS / 3
 """
 _CLOSE = """
 if redis.call('LLEN', KEYS[2]) == tonumber(ARGV[1]) then
@@ -277,7 +275,9 @@ def _stage(rt: Runtime, want: Expected) -> set[str]:
 def _swap(rt: Runtime, live: set[str], staged: set[str]) -> None:
     """In one step: every live key to its retired name, every staging key to its live name (the names
     Keys.retired and Keys.staged give)."""
-    rt.redis.eval(_SWAP, len(live | staged), *sorted(live | staged), rt.keys.prefix)
+    keys = rt.keys
+    names = [name for key in sorted(live | staged) for name in (key, keys.staged(key), keys.retired(key))]
+    rt.redis.eval(_SWAP, len(names), *names)
 
 
 def _differences(rt: Runtime, want: Expected, replaced: set[str], touched: set[str], now: datetime) -> list[str]:

@@ -54,7 +54,7 @@ def marker_key(rt: Runtime) -> str:
 
 def figures_distrusted(rt: Runtime, *, at_start: bool = False) -> str | None:
     """`distrust` for this runtime's Redis now."""
-    return distrust(read_marker(rt.redis, marker_key(rt)), run_id(rt.redis), at_start=at_start)
+    return distrust(read_marker(rt.redis, marker_key(rt)), run_id(rt.redis, marker_key(rt)), at_start=at_start)
 
 
 def mark_verified(rt: Runtime, *, built_at: float | None = None) -> None:
@@ -62,7 +62,7 @@ def mark_verified(rt: Runtime, *, built_at: float | None = None) -> None:
     `built_at`, or as they were)."""
     key, client = marker_key(rt), rt.redis
     pipe = client.pipeline(transaction=True)
-    pipe.hset(key, "run_id", run_id(client))
+    pipe.hset(key, "run_id", run_id(client, key))
     if built_at is not None:
         pipe.hset(key, "built_at", repr(built_at))
     pipe.hdel(key, "clean")
@@ -120,7 +120,7 @@ class LiveWatch:
         self.rt = rt
         self.lead = lead
         self.key = marker_key(rt)
-        self._probe = redis_client(rt.settings, timeout_s=PROBE_TIMEOUT_S)
+        self._probe_client: redis.Redis | None = None
         self._reported = time.time()  # failures before the watch began were seen by the start-up check
         rt.health.watched = True
         self._down_since: float | None = None
@@ -145,7 +145,16 @@ class LiveWatch:
             wake.clear()
             if wake.wait(backoff or PROBE_EVERY_S):
                 wake.clear()  # a connection failed somewhere in this process: look now
-        self._probe.close()
+        if self._probe_client is not None:
+            self._probe_client.close()
+
+    @property
+    def _probe(self) -> redis.Redis:
+        """The watch's own client, made at its first use (a cluster client asks the nodes for the slots when
+        it is made, and raises ConnectionError while none answers: the probe then counts as failed)."""
+        if self._probe_client is None:
+            self._probe_client = redis_client(self.rt.settings, timeout_s=PROBE_TIMEOUT_S)
+        return self._probe_client
 
     def check(self) -> bool:
         """One probe; returns whether Redis answered."""
@@ -153,7 +162,7 @@ class LiveWatch:
         try:
             for client in (self._probe, self.rt.redis):
                 follow_master(client)
-            current = run_id(self._probe)
+            current = run_id(self._probe, self.key)
             failed_at = health.failed_at
             if failed_at > self._reported:  # something here failed to reach Redis since the last report
                 report_loss(self._probe, self.key, failed_at)

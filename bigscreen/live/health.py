@@ -125,3 +125,4 @@ class GuardedPool(Guarded, redis.ConnectionPool):
 class GuardedSentinelPool(Guarded, SentinelConnectionPool):
     """A guarded pool on whichever server the sentinels name master (asked again on every new
     connection, so a failover is followed)."""
+

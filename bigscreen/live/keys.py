@@ -1,4 +1,5 @@
-"""The Redis key schema, in one place. Every key starts with the configured prefix.
+"""The Redis key schema, in one place. Every key starts with the configured prefix (on a Redis Cluster a
+hash tag, `{bs}:`, so that every key is in one slot: `Settings.key_prefix`).
 
 area hash      {p}a:{area}              all-time counters of an area (see bigscreen.live.contrib)
 day hash       {p}a:{area}:d:{yyyymmdd} counters of the events reported that (local) day,

@@ -36,13 +36,21 @@ return 0
 
 
 
-def run_id(client: redis.Redis) -> str:
-    """The run id of the master `client` reaches. A server that is not master (a demoted master an
-    old connection still reaches, after a Sentinel failover) is no place to read or verify figures:
-    its connections are dropped, so the next asks the sentinels again, and ConnectionError is raised."""
-    info = client.info("server", "replication")
+def run_id(client: redis.Redis | redis.RedisCluster, key: str = "") -> str:
+    """The run id of the master `client` reaches for `key` (on a cluster, the master of its slot, where every
+    key of the app lives: `Settings.key_prefix`). A server that is not master (a demoted master an old
+    connection still reaches, after a Sentinel or cluster failover) is no place to read or verify figures:
+    its connections are dropped, so the next asks the sentinels (or the cluster) again, and ConnectionError
+    is raised."""
+    if isinstance(client, redis.RedisCluster):
+        info = client.info("server", "replication", target_nodes=client.get_node_from_key(key))
+    else:
+        info = client.info("server", "replication")
     if info.get("role") != "master":
-        client.connection_pool.disconnect(inuse_connections=False)
+        if isinstance(client, redis.RedisCluster):
+            client.nodes_manager.initialize()
+        else:
+            client.connection_pool.disconnect(inuse_connections=False)
         raise redis.ConnectionError(f"this Redis is a {info.get('role')} now, not the master (a failover moved it)")
     return str(info["run_id"])
 
@@ -67,7 +75,7 @@ def mark_clean_stop(client: redis.Redis, keys: Keys) -> None:
     """Before a clean stop of the embedded Redis: its AOF will hold every write, so the next start
     may trust it as it is, if the figures are trusted now."""
     try:
-        current = run_id(client)
+        current = run_id(client, keys.live)
         if distrust(read_marker(client, keys.live), current) is None:
             client.hset(keys.live, "clean", current)
     except redis.RedisError as exc:

@@ -11,6 +11,7 @@ from importlib.resources import files
 
 import orjson
 import redis
+import redis.cluster
 
 from bigscreen.domain.lifecycle import CLOSED_STATUSES
 from bigscreen.live.contrib import Contributions, Delta, EventFacts, Waiting
@@ -121,7 +122,12 @@ class LiveWriter:
 
     def run_script(self, name: str, keys: list[str], args: list, tag: str, client=None):
         """Runs a counter script through the gate; `tag` as ChangeSet.tag, "!" when replaying."""
-        return self.scripts[name](keys=[*self._gate_keys, *keys], args=[tag, *args], client=client)
+        script, keys = self.scripts[name], [*self._gate_keys, *keys]
+        if isinstance(client, redis.cluster.ClusterPipeline):
+            # a cluster pipeline does not load its scripts first, as a pipeline on one server does: a node
+            # that never saw the script (or lost it with a restart or failover) would fail EVALSHA
+            return client.eval(script.script, len(keys), *keys, tag, *args)
+        return script(keys=keys, args=[tag, *args], client=client)
 
     def change_set(self, tag: str = SCHEDULE) -> ChangeSet:
         return ChangeSet(self.contrib, self.first_notice_s, tag)

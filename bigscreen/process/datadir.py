@@ -112,7 +112,7 @@ def release_redis(owned: EmbeddedRedis | None, settings: Settings) -> None:
         return
     client = redis.Redis.from_url(owned.url, socket_timeout=5)
     try:
-        mark_clean_stop(client, Keys(settings.redis_prefix))
+        mark_clean_stop(client, Keys(settings.key_prefix))
     finally:
         client.close()
         owned.stop()

@@ -59,7 +59,7 @@ class Runtime:
 
     @cached_property
     def keys(self) -> Keys:
-        return Keys(self.settings.redis_prefix)
+        return Keys(self.settings.key_prefix)
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -24,7 +24,11 @@ class Settings(BaseSettings):
                                               "(`sentinel monitor NAME ...`).")
     redis_sentinel_password: SecretStr | None = Field(None, description="The sentinels' own password (their "
                                                       "`requirepass`), if they have one.")
-    redis_password: SecretStr | None = Field(None, description="With sentinels: the master's and replicas' password "
+    redis_cluster: str | None = Field(None, description="Redis Cluster instead of a URL: some of its nodes' addresses, "
+                                      "`host:port,host:port,...`; the app learns the rest from them. Every key of the app "
+                                      "then carries one hash tag (see docs/DEPLOY.md, \"Redis Cluster\"). Excludes "
+                                      "BIGSCREEN_REDIS_URL and BIGSCREEN_REDIS_SENTINELS.")
+    redis_password: SecretStr | None = Field(None, description="With sentinels or a cluster: the Redis servers' password "
                                              "(a URL carries its own).")
     redis_db: int = Field(0, ge=0, description="With sentinels: the database number (a URL carries its own).")
     config_dir: Path = Field(REPO_CONFIG_DIR, description="Directory of the admin-editable YAML configuration.")
@@ -55,16 +59,25 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(net.strip(), strict=False)  # ValueError names the bad entry
         return value
 
-    @field_validator("redis_sentinels")
+    @field_validator("redis_sentinels", "redis_cluster")
     @classmethod
-    def _sentinel_addresses(cls, value: str | None) -> str | None:
+    def _addresses(cls, value: str | None, info) -> str | None:
         if value is not None:
-            parse_addresses(value)  # ValueError names the bad entry
+            parse_addresses(value, f"BIGSCREEN_{info.field_name.upper()}")  # ValueError names the bad entry
         return value
 
     @model_validator(mode="after")
     def _one_way_to_redis(self) -> Settings:
-        if self.redis_sentinels:
+        if self.redis_cluster:
+            others = [name for name, value in (("BIGSCREEN_REDIS_URL", self.redis_url),
+                                               ("BIGSCREEN_REDIS_SENTINELS", self.redis_sentinels),
+                                               ("BIGSCREEN_REDIS_SENTINEL_MASTER", self.redis_sentinel_master),
+                                               ("BIGSCREEN_REDIS_SENTINEL_PASSWORD", self.redis_sentinel_password),
+                                               ("BIGSCREEN_REDIS_DB", self.redis_db or None)) if value]
+            if others:
+                raise ValueError(f"BIGSCREEN_REDIS_CLUSTER and {', '.join(others)} are both set: the app finds Redis one "
+                                 "way, and a cluster has one database (0)")
+        elif self.redis_sentinels:
             if self.redis_url:
                 raise ValueError("BIGSCREEN_REDIS_URL and BIGSCREEN_REDIS_SENTINELS are both set: "
                                  "the app finds Redis one way, set only one of them")
@@ -78,17 +91,34 @@ class Settings(BaseSettings):
                                               ("BIGSCREEN_REDIS_DB", self.redis_db or None)) if value]
             if given:
                 raise ValueError(f"{', '.join(given)} set without BIGSCREEN_REDIS_SENTINELS: these are for Redis "
-                                 "Sentinel only (a BIGSCREEN_REDIS_URL carries its own password and database)")
+                                 "Sentinel (the password also for BIGSCREEN_REDIS_CLUSTER); a BIGSCREEN_REDIS_URL "
+                                 "carries its own password and database")
         return self
 
     @property
     def redis_configured(self) -> bool:
         """Redis is given (a URL or sentinels); otherwise the data dir's embedded server is used."""
-        return bool(self.redis_url or self.redis_sentinels)
+        return bool(self.redis_url or self.redis_sentinels or self.redis_cluster)
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:
         return parse_addresses(self.redis_sentinels or "")
+
+    @property
+    def cluster_addresses(self) -> list[tuple[str, int]]:
+        return parse_addresses(self.redis_cluster or "", "BIGSCREEN_REDIS_CLUSTER")
+
+    @property
+    def key_prefix(self) -> str:
+        """The prefix of every Redis key: `redis_prefix`, made a hash tag on a cluster (`bs:` → `{bs}:`), so
+        that every key lands in one slot and every script and transaction may touch any of them together
+        (a counter script moves an area's whole chain, the deadline sets and the resync's gate at once).
+        A prefix that holds a tag already is kept."""
+        p = self.redis_prefix
+        if not self.redis_cluster or ("{" in p and "}" in p.split("{", 1)[1]):
+            return p
+        bare = p.rstrip(":")
+        return f"{{{bare}}}{p[len(bare):]}"
 
     @field_validator("data_dir", "config_dir")
     @classmethod
@@ -104,7 +134,7 @@ class Settings(BaseSettings):
         return self.data_dir / "redis" / "redis.sock"
 
 
-def parse_addresses(value: str) -> list[tuple[str, int]]:
+def parse_addresses(value: str, setting: str = "BIGSCREEN_REDIS_SENTINELS") -> list[tuple[str, int]]:
     """`host:port,host:port` (IPv6 as `[::1]:26379`) as pairs; ValueError names the bad entry."""
     out = []
     for entry in (e.strip() for e in value.split(",")):
@@ -113,8 +143,8 @@ def parse_addresses(value: str) -> list[tuple[str, int]]:
         host, sep, port = entry.rpartition(":")
         host = host.strip("[]")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"BIGSCREEN_REDIS_SENTINELS: {entry!r} is not host:port")
+            raise ValueError(f"{setting}: {entry!r} is not host:port")
         out.append((host, int(port)))
     if not out:
-        raise ValueError("BIGSCREEN_REDIS_SENTINELS names no sentinel (host:port,host:port,...)")
+        raise ValueError(f"{setting} names no {'node' if setting.endswith('CLUSTER') else 'sentinel'} (host:port,host:port,...)")
     return out

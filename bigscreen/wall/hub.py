@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from bigscreen.live.health import FiguresUnavailable, RedisHealth
 from bigscreen.live.keys import Keys
 from bigscreen.process import metrics
-from bigscreen.process.redis_clients import async_redis_client, master_moved
+from bigscreen.process.redis_clients import async_redis_client, master_moved, subscriber
 from bigscreen.process.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,9 @@ class FrameHub:
             if self.health.down:
                 await asyncio.sleep(RETRY_MIN_S)
                 continue
-            pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
+            pubsub = None
             try:
+                pubsub = await subscriber(self._redis(), ignore_subscribe_messages=True)
                 self._moved = False  # subscribed where the master is now
                 await pubsub.subscribe(self.keys.frames)
                 backoff = 0.0
@@ -179,8 +180,9 @@ class FrameHub:
                 log.warning("frame hub: %s; resubscribing in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
             finally:
-                with contextlib.suppress(aioredis.RedisError, OSError):
-                    await pubsub.aclose()
+                if pubsub is not None:
+                    with contextlib.suppress(aioredis.RedisError, OSError):
+                        await pubsub.aclose()
 
     def _pushed(self, frame: bytes, delta: bytes | None) -> Pushed:
         """The frame and, if it is the delta to this frame, the delta (the two keys are written one

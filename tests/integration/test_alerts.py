@@ -55,6 +55,7 @@ def _desk(runtime, username):
     return Officer(runtime, Principal("user", user.username, Role(user.role), user.area_code, user.id))
 
 
+@pytest.mark.redis_cluster
 def test_emergency_reports_alert_at_once_and_repeats_count_up(client, runtime):
     item = _emergency_item(runtime)
     first = _report(client, runtime, "g-1", item)
@@ -68,6 +69,7 @@ def test_emergency_reports_alert_at_once_and_repeats_count_up(client, runtime):
     assert alerts[0].area_code == grid.chain[3] and alerts[0].event_id == first["id"]
 
 
+@pytest.mark.redis_cluster
 def test_exactly_one_of_two_officers_acknowledges(runtime, client, account):
     _report(client, runtime, "g-1", _emergency_item(runtime))
     alert_id = _alerts(runtime)[0].id

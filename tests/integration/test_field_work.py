@@ -122,6 +122,7 @@ def test_posts_are_counted_per_area_as_sql_counts_them(client, runtime, now):
     assert runtime.redis.ttl(day_key) > 8 * 86400 and runtime.redis.ttl(runtime.keys.duty(city, runtime.contributions.day(now))) > 8 * 86400
 
 
+@pytest.mark.redis_cluster
 def test_a_worker_on_duty_counts_once(client, runtime, now):
     worker, grid, _ = _workers(runtime)[3]
     chain = runtime.areas.by_code[grid].chain

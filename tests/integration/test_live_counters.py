@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from bigscreen.jobs.rebuild import rebuild, snapshot
 from bigscreen.live.kpi import ints
 from bigscreen.simulation.life import ROLE_OF
@@ -38,6 +40,7 @@ def _post_history(client, runtime, n=120, seed=7):
     return events
 
 
+@pytest.mark.redis_cluster
 def test_rebuild_equals_live_path(client, runtime):
     _post_history(client, runtime)
     now = datetime.now(timezone.utc)
@@ -103,6 +106,7 @@ def _late_case(client, runtime, source_id: str) -> dict:
                                                "grid": grid.code, "reported_at": long_ago.isoformat()}).json()
 
 
+@pytest.mark.redis_cluster
 def test_overdue_sweep_counts_once_and_close_uncounts(client, runtime):
     grid = runtime.areas.at_level(runtime.areas.grid_level)[0]
     e = _late_case(client, runtime, "late")
@@ -132,6 +136,7 @@ def test_illegal_transition_is_409_and_changes_nothing(client, runtime):
     assert client.get("/api/v1/kpi").json()["total"]["by_status"]["accepted"] == 1
 
 
+@pytest.mark.redis_cluster
 def test_wiped_redis_is_rebuilt_at_start(client, runtime):
     from bigscreen.jobs.rebuild import wipe
     from bigscreen.jobs.watch import sync_live
@@ -150,6 +155,7 @@ def test_wiped_redis_is_rebuilt_at_start(client, runtime):
     assert {k: after[k] for k in ("total", "open", "closure_rate")} == {k: before[k] for k in ("total", "open", "closure_rate")}
 
 
+@pytest.mark.redis_cluster
 def test_redispatch_moves_an_overdue_case_between_departments(client, runtime):
     e = _late_case(client, runtime, "moved")
     first = e["department"]

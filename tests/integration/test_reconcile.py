@@ -6,10 +6,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+import pytest
 from test_metrics import generate_month
 
 from bigscreen.jobs.rebuild import rebuild, snapshot
 from bigscreen.jobs.reconcile import reconcile
+
+pytestmark = pytest.mark.redis_cluster
 
 
 def test_drift_is_repaired_and_logged(runtime, caplog):

@@ -6,11 +6,14 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 
+import pytest
 from test_metrics import generate_month
 
 from bigscreen.jobs import resync
 from bigscreen.jobs.rebuild import rebuild, snapshot
 from bigscreen.jobs.reconcile import reconcile
+
+pytestmark = pytest.mark.redis_cluster
 
 
 def test_rebuild_and_reconcile_under_live_writes_end_equal_to_sql(runtime, monkeypatch):

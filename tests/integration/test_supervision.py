@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select
 
 from bigscreen.cases.supervision import Supervisor
@@ -61,6 +62,7 @@ def test_closing_exactly_at_the_deadline_is_on_time(client, runtime):
     assert kpi["ontime_rate"] == 1.0 and kpi["overdue"] == 0
 
 
+@pytest.mark.redis_cluster
 def test_three_notices_climb_department_street_city_then_stop(client, runtime):
     e, deadline = _late_case(client, runtime)
     cfg = runtime.config.city.supervision

@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 
 import orjson
+import pytest
 from sqlalchemy import select
 from tests_support import Officer
 
@@ -139,6 +140,7 @@ def test_one_moving_counter_costs_a_few_hundred_bytes(client, runtime):
     assert event < 1500 < whole / 4
 
 
+@pytest.mark.redis_cluster
 def test_the_hub_hands_each_viewer_a_delta_or_the_whole_frame(client, runtime):
     """A viewer gets the whole frame when it connects, then deltas; one that skipped a frame (its
     queue of one kept only the newest) gets the whole frame again, and every viewer gets one every

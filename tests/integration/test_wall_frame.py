@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import orjson
+import pytest
 from sqlalchemy import select
 from tests_support import unsparse
 
@@ -61,6 +62,7 @@ def test_district_frame_holds_only_its_district(client, runtime):
     assert all(item["grid"] in grids for item in frame["feed"])
 
 
+@pytest.mark.redis_cluster
 def test_publisher_stores_every_scope(client, runtime):
     _post(client, runtime, n=5)
     published = FramePublisher(runtime).publish()
@@ -149,6 +151,7 @@ def test_frame_carries_the_scopes_unresolved_alerts_most_severe_first(client, ru
     assert frames[one.code]["alerts"] == [] and frames[one.code]["alerts_total"] == 0
 
 
+@pytest.mark.redis_cluster
 def test_frames_read_no_sql_but_alerts_after_an_alerts_message(client, runtime, account):
     import threading
     import time

@@ -59,6 +59,7 @@ def _states(client, event_id: int) -> tuple[dict, dict]:
     return {d["code"]: d["state"] for d in w["departments"]}, w["counts"]
 
 
+@pytest.mark.redis_cluster
 def test_whistle_reports_and_who_is_late(client, runtime, case):
     alerts = runtime.redis.pubsub()
     alerts.subscribe(runtime.keys.alerts)

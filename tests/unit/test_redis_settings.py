@@ -1,4 +1,4 @@
-"""Redis Sentinel settings: one way to reach Redis, and every wrong combination refused with a message
+"""Redis Sentinel and Redis Cluster settings: one way to reach Redis, and every wrong combination refused with a message
 naming the setting to fix."""
 
 from __future__ import annotations
@@ -32,10 +32,21 @@ def test_sentinels_are_read_as_host_port_pairs():
     ({"redis_url": "redis://a", "redis_password": "x"}, "BIGSCREEN_REDIS_PASSWORD"),
     ({"redis_db": 3}, "BIGSCREEN_REDIS_DB"),
     ({"redis_sentinel_master": "m"}, "BIGSCREEN_REDIS_SENTINEL_MASTER"),
+    ({"redis_cluster": "a:7000", "redis_url": "redis://a"}, "BIGSCREEN_REDIS_CLUSTER and BIGSCREEN_REDIS_URL"),
+    ({"redis_cluster": "a:7000", "redis_sentinels": "a:26379", "redis_sentinel_master": "m"}, "BIGSCREEN_REDIS_SENTINELS"),
+    ({"redis_cluster": "a:7000", "redis_db": 2}, "BIGSCREEN_REDIS_DB"),
+    ({"redis_cluster": "a:7000,b"}, "BIGSCREEN_REDIS_CLUSTER: 'b'"),
+    ({"redis_cluster": ","}, "BIGSCREEN_REDIS_CLUSTER names no node"),
 ])
 def test_a_wrong_combination_names_the_setting(settings, named):
     with pytest.raises(ValidationError, match=named.replace("[", r"\[")):
         Settings(**settings)
+
+
+def test_a_cluster_is_read_as_host_port_pairs_with_its_password():
+    s = Settings(redis_cluster="10.0.0.1:7000, node-b:7001,[::1]:7002", redis_password="secret")
+    assert s.cluster_addresses == [("10.0.0.1", 7000), ("node-b", 7001), ("::1", 7002)]
+    assert s.redis_configured and s.redis_password.get_secret_value() == "secret"
 
 
 def test_no_redis_given_means_the_embedded_one():
