@@ -44,7 +44,7 @@ class PdfPrinter:
 
     def __init__(self, chromium: str) -> None:
         self.executable = find_chromium(chromium)
-        self._playwright = self._browser = None
+        self._playwright = self._browser = self._page = None
         self._dir = tempfile.TemporaryDirectory(prefix="bigscreen-pdf-")
         self._n = 0
 
@@ -71,7 +71,7 @@ class PdfPrinter:
             if self._playwright is not None:
                 self._playwright.stop()
         finally:
-            self._browser = self._playwright = None
+            self._browser = self._playwright = self._page = None
             self._dir.cleanup()
 
     def print(self, doc: Document) -> bytes:
@@ -82,15 +82,16 @@ class PdfPrinter:
         self._n += 1
         page_file = Path(self._dir.name) / f"report-{self._n}.html"
         page_file.write_text(render_html(doc, file_assets(), print_mode=True), encoding="utf-8")
-        page = self._browser.new_page()
         try:
+            # one tab for every document: plotly.js, compiled once, loads in a fraction of the time after the first
+            page = self._page = self._page or self._browser.new_page()
             page.goto(page_file.as_uri(), wait_until="load", timeout=TIMEOUT_MS)
             page.wait_for_function(DRAWN, timeout=TIMEOUT_MS)
             data = page.pdf(prefer_css_page_size=True, print_background=True)
         except Error as exc:
+            self._page = None  # a fresh tab for the next document
             raise PdfError(f"Chromium did not print the report: {_first_line(exc)}") from None
         finally:
-            page.close()
             page_file.unlink(missing_ok=True)
         if not data.startswith(b"%PDF"):
             raise PdfError("Chromium printed something that is not a PDF")
