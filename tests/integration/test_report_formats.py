@@ -61,8 +61,6 @@ def test_the_pdf_reads_back_with_cover_figures_chinese_page_numbers_and_embedded
     rt, districts, _ = placed
     report = build_report(rt, parse_period("2026-W48", NOW.date()), None, NOW)
     data = render_report(report, "pdf", rt.tz, chromium=rt.settings.chromium)
-    if __import__("os").environ.get("KEEP_PDF"):
-        open(__import__("os").environ["KEEP_PDF"], "wb").write(data)
     pdf = PdfReader(BytesIO(data))
     pages = _text(pdf)
     assert len(pdf.pages) >= 2, "a cover, then the figures, the days and the rankings"

@@ -4,7 +4,6 @@ with a 4xx that says what is wrong; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
