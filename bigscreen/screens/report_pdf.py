@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bigscreen.reports.document import Document
@@ -40,15 +41,47 @@ def find_chromium(setting: str) -> str:
 
 class PdfPrinter:
     """One headless Chromium printing documents, until closed: `with PdfPrinter(path) as p: p.print(doc)`.
-    Used from one thread (Playwright's synchronous API)."""
+    Playwright's synchronous API runs an event loop of its own in the thread that starts it, so the
+    printer keeps it in a thread of its own: any caller's thread may print (one document at a time),
+    also one that runs an event loop or another Playwright."""
 
     def __init__(self, chromium: str) -> None:
         self.executable = find_chromium(chromium)
         self._playwright = self._browser = self._page = None
+        self._thread: ThreadPoolExecutor | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="bigscreen-pdf-")
         self._n = 0
 
     def __enter__(self) -> PdfPrinter:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf-printer")
+        try:
+            self._thread.submit(self._start).result()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def print(self, doc: Document) -> bytes:
+        if self._thread is None:
+            raise PdfError("the PDF printer is closed")
+        html = render_html(doc, file_assets(), print_mode=True)
+        return self._thread.submit(self._print, html).result()
+
+    def close(self) -> None:
+        try:
+            if self._thread is not None:
+                self._thread.submit(self._stop).result()
+                self._thread.shutdown()
+        finally:
+            self._thread = None
+            self._dir.cleanup()
+
+    # -- in the printer's thread ----------------------------------------------------------------
+
+    def _start(self) -> None:
         from playwright.sync_api import Error, sync_playwright
 
         try:
@@ -57,14 +90,9 @@ class PdfPrinter:
                 executable_path=self.executable, args=["--disable-gpu", "--no-first-run", "--disable-extensions",
                                                        "--disable-background-networking", "--disable-sync"])
         except Error as exc:
-            self.close()
             raise PdfError(f"Chromium at {self.executable} did not start: {_first_line(exc)}") from None
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
+    def _stop(self) -> None:
         try:
             if self._browser is not None:
                 self._browser.close()
@@ -72,16 +100,13 @@ class PdfPrinter:
                 self._playwright.stop()
         finally:
             self._browser = self._playwright = self._page = None
-            self._dir.cleanup()
 
-    def print(self, doc: Document) -> bytes:
+    def _print(self, html: str) -> bytes:
         from playwright.sync_api import Error
 
-        if self._browser is None:
-            raise PdfError("the PDF printer is closed")
         self._n += 1
         page_file = Path(self._dir.name) / f"report-{self._n}.html"
-        page_file.write_text(render_html(doc, file_assets(), print_mode=True), encoding="utf-8")
+        page_file.write_text(html, encoding="utf-8")
         try:
             # one tab for every document: plotly.js, compiled once, loads in a fraction of the time after the first
             page = self._page = self._page or self._browser.new_page()

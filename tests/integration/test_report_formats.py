@@ -140,7 +140,9 @@ def test_hostile_text_is_escaped_in_html_and_printed_as_text_in_pdf(runtime):
 def test_a_printer_prints_many_and_a_missing_chromium_says_so(placed, tmp_path):  # noqa: F811
     rt, districts, _ = placed
     week = parse_period("2026-W48", NOW.date())
-    with PdfPrinter(rt.settings.chromium) as printer:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright(), PdfPrinter(rt.settings.chromium) as printer:  # beside another Playwright (a browser test's)
         printed = [PdfReader(BytesIO(printer.print(report_document(build_report(rt, week, d.code, NOW), rt.tz))))
                    for d in districts[:2]]
     assert [d.name in _text(p)[0] for p, d in zip(printed, districts)] == [True, True]
