@@ -480,12 +480,13 @@ def events_import(file: Path, source: str, channel: str, quiet: bool, data_dir: 
 def report_cmd(period: str, area: str | None, fmt: str | None, out: Path, lang: str, data_dir: Path | None) -> None:
     """Write the report of a period and an area, its figures counted in SQL (docs/METRICS.md, "Reports"),
     as HTML, PDF (Chromium: BIGSCREEN_CHROMIUM) or XLSX."""
+    import contextlib
     from datetime import UTC, datetime
 
     from bigscreen.reports.periods import PeriodError, parse_period
     from bigscreen.reports.report import ReportError, build_report
     from bigscreen.screens.report_formats import FORMATS, FormatError, check_format, render_report
-    from bigscreen.screens.report_pdf import PdfError
+    from bigscreen.screens.report_pdf import PdfError, PdfPrinter
 
     suffix = out.suffix.lstrip(".").lower()
     try:
@@ -496,16 +497,21 @@ def report_cmd(period: str, area: str | None, fmt: str | None, out: Path, lang: 
     settings = _settings(data_dir)
     rt = _runtime(settings)
     try:
-        now = datetime.now(UTC)
-        try:
-            chosen = parse_period(period, now.astimezone(rt.tz).date())
-            report = build_report(rt, chosen, area, now)
-        except (PeriodError, ReportError) as exc:
-            raise click.BadParameter(str(exc), param_hint="'--period'" if isinstance(exc, PeriodError) else "'--area' or '--period'") from None
-        try:
-            data = render_report(report, fmt, rt.tz, lang, chromium=settings.chromium)
-        except PdfError as exc:
-            raise click.ClickException(str(exc)) from None
+        with contextlib.ExitStack() as stack:
+            try:  # Chromium starts while the figures are counted
+                printer = stack.enter_context(PdfPrinter(settings.chromium)) if fmt == "pdf" else None
+            except PdfError as exc:
+                raise click.ClickException(str(exc)) from None
+            now = datetime.now(UTC)
+            try:
+                chosen = parse_period(period, now.astimezone(rt.tz).date())
+                report = build_report(rt, chosen, area, now)
+            except (PeriodError, ReportError) as exc:
+                raise click.BadParameter(str(exc), param_hint="'--period'" if isinstance(exc, PeriodError) else "'--area' or '--period'") from None
+            try:
+                data = render_report(report, fmt, rt.tz, lang, printer=printer)
+            except PdfError as exc:
+                raise click.ClickException(str(exc)) from None
     finally:
         rt.close()
     partial = out.with_name(out.name + ".partial")

@@ -25,7 +25,7 @@ from bigscreen.reports.report import ReportError, build_report
 from bigscreen.screens.i18n import pick_lang, t
 from bigscreen.screens.report_formats import FORMATS, render_report, report_url
 from bigscreen.screens.report_html import STATIC_URL, render_list, static_files, web_assets
-from bigscreen.screens.report_pdf import PdfError
+from bigscreen.screens.report_pdf import PdfError, PdfPrinter
 
 router = APIRouter(include_in_schema=False)
 ACTION = "report.read"
@@ -90,8 +90,10 @@ async def report_page(request: Request, area_code: str, name: str, lang: str | N
                 kept = store.stored_content(conn, period, area_code, fmt)
             if kept is not None:
                 return kept
-        report = build_report(rt, period, area_code, now)
-        return render_report(report, fmt, rt.tz, lang, chromium=rt.settings.chromium)
+        if fmt != "pdf":
+            return render_report(build_report(rt, period, area_code, now), fmt, rt.tz, lang)
+        with PdfPrinter(rt.settings.chromium) as printer:  # Chromium starts while the figures are counted
+            return render_report(build_report(rt, period, area_code, now), fmt, rt.tz, lang, printer=printer)
 
     try:
         content = await run_in_threadpool(produce)

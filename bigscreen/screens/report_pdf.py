@@ -53,12 +53,10 @@ class PdfPrinter:
         self._n = 0
 
     def __enter__(self) -> PdfPrinter:
+        """Starts Chromium and loads plotly.js into its tab in the printer's thread, without waiting:
+        the caller counts its report meanwhile; the first `print` waits for it."""
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf-printer")
-        try:
-            self._thread.submit(self._start).result()
-        except BaseException:
-            self.close()
-            raise
+        self._started = self._thread.submit(self._start)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -68,6 +66,7 @@ class PdfPrinter:
         if self._thread is None:
             raise PdfError("the PDF printer is closed")
         html = render_html(doc, file_assets(), print_mode=True)
+        self._started.result()  # PdfError if Chromium did not start
         return self._thread.submit(self._print, html).result()
 
     def close(self) -> None:
@@ -89,6 +88,15 @@ class PdfPrinter:
             self._browser = self._playwright.chromium.launch(
                 executable_path=self.executable, args=["--disable-gpu", "--no-first-run", "--disable-extensions",
                                                        "--disable-background-networking", "--disable-sync"])
+            self._page = self._browser.new_page()
+            # plotly.js compiled and drawing, the fonts loaded, printed once: the reports after are quick
+            warm = Path(self._dir.name) / "warm.html"
+            warm.write_text(f'<!doctype html><link rel="stylesheet" href="{file_assets()["css"]}"><body class="report">'
+                            f'报告<div id="w"></div><script src="{file_assets()["plotly"]}"></script>'
+                            "<script>Plotly.newPlot('w', [{x: ['2026-01-01', '2026-01-02'], y: [1, 2]}], {}, "
+                            "{staticPlot: true})</script>", encoding="utf-8")
+            self._page.goto(warm.as_uri(), wait_until="load", timeout=TIMEOUT_MS)
+            self._page.pdf()  # the print path and the CJK font loaded once
         except Error as exc:
             raise PdfError(f"Chromium at {self.executable} did not start: {_first_line(exc)}") from None
 
@@ -109,7 +117,7 @@ class PdfPrinter:
         page_file.write_text(html, encoding="utf-8")
         try:
             # one tab for every document: plotly.js, compiled once, loads in a fraction of the time after the first
-            page = self._page = self._page or self._browser.new_page()
+            page = self._page = self._page or self._browser.new_page()  # the warm tab
             page.goto(page_file.as_uri(), wait_until="load", timeout=TIMEOUT_MS)
             page.wait_for_function(DRAWN, timeout=TIMEOUT_MS)
             data = page.pdf(prefer_css_page_size=True, print_background=True)

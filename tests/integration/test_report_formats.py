@@ -193,3 +193,10 @@ def test_the_cli_refuses_a_format_not_offered_writing_nothing(cli_env, tmp_path,
     done = CliRunner().invoke(main, ["report", "--period", "2026-W48", *args])
     assert done.exit_code == 2 and says in done.output, done.output
     assert list(out.iterdir()) == []
+
+
+def test_the_cli_says_where_chromium_was_looked_for(cli_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("BIGSCREEN_CHROMIUM", str(tmp_path / "no-chromium"))
+    done = CliRunner().invoke(main, ["report", "--period", "2026-W48", "--out", str(tmp_path / "r.pdf")])
+    assert done.exit_code == 1 and "BIGSCREEN_CHROMIUM" in done.output and "no-chromium" in done.output, done.output
+    assert not (tmp_path / "r.pdf").exists()
