@@ -2,7 +2,7 @@
 each quarter the quarter, for the city and every district, produced by the leading scheduler and kept
 for download (bigscreen.reports.store). The job runs every few minutes and produces what is due and not
 yet stored, so a scheduler that was down at 08:00 on Monday catches up when it leads again; a report
-already stored is left alone (`bigscreen report` replaces one by hand). Each is kept in every stored
+already stored is left alone. Each is kept in every stored
 format (HTML, PDF, XLSX), all of them in one transaction: a report is there whole or not at all, and a
 rerun of the same period replaces each format, never adds a second."""
 
