@@ -9,7 +9,20 @@ from dash import Dash
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from bigscreen.api import alerts, events, field_work, geo, health, login, mediation, metrics, open311, reports, whistles
+from bigscreen.api import (
+    alerts,
+    events,
+    field_work,
+    geo,
+    health,
+    login,
+    mediation,
+    metrics,
+    open311,
+    report_pages,
+    reports,
+    whistles,
+)
 from bigscreen.api.auth import KeyCache
 from bigscreen.api.errors import add_fallback_routes, clean_query, install_error_handlers
 from bigscreen.api.fastlane import FastLane
@@ -41,7 +54,7 @@ def create_api(rt: Runtime) -> FastAPI:
     api.include_router(health.router)  # no session: a load balancer asks
     api.include_router(metrics.router)  # no session: a token or an allowed address
     for router in (events.router, alerts.router, whistles.router, mediation.router, field_work.router, open311.router,
-                   reports.router):
+                   reports.router, report_pages.router):
         api.include_router(router, dependencies=[Depends(clean_query)])
     api.include_router(geo.router)  # before Dash adds its catch-all route
     add_fallback_routes(api)  # after every API route, before Dash's catch-all

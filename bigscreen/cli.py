@@ -473,33 +473,51 @@ def events_import(file: Path, source: str, channel: str, quiet: bool, data_dir: 
 @click.option("--period", required=True, help="2026-W48 (a week), 2026-11 (a month), 2026-Q4, 2026, or "
                                                "2026-11-03..2026-11-17 (days, both included), in the city's calendar.")
 @click.option("--area", default=None, help="Area code (default: the city).")
-@click.option("--format", "fmt", type=click.Choice(["xlsx"]), default="xlsx", show_default=True)
+@click.option("--format", "fmt", default=None, help="html, pdf or xlsx (default: the suffix of --out).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @data_dir_option
-def report_cmd(period: str, area: str | None, fmt: str, out: Path, lang: str, data_dir: Path | None) -> None:
-    """Write the report of a period and an area, its figures counted in SQL (docs/METRICS.md, "Reports")."""
+def report_cmd(period: str, area: str | None, fmt: str | None, out: Path, lang: str, data_dir: Path | None) -> None:
+    """Write the report of a period and an area, its figures counted in SQL (docs/METRICS.md, "Reports"),
+    as HTML, PDF (Chromium: BIGSCREEN_CHROMIUM) or XLSX."""
+    import contextlib
     from datetime import UTC, datetime
 
     from bigscreen.reports.periods import PeriodError, parse_period
     from bigscreen.reports.report import ReportError, build_report
-    from bigscreen.screens.report_xlsx import report_xlsx
+    from bigscreen.screens.report_formats import FORMATS, FormatError, check_format, render_report
+    from bigscreen.screens.report_pdf import PdfError, PdfPrinter
 
-    rt = _runtime(_settings(data_dir))
+    suffix = out.suffix.lstrip(".").lower()
     try:
-        now = datetime.now(UTC)
-        try:
-            chosen = parse_period(period, now.astimezone(rt.tz).date())
-            report = build_report(rt, chosen, area, now)
-        except (PeriodError, ReportError) as exc:
-            raise click.BadParameter(str(exc), param_hint="'--period'" if isinstance(exc, PeriodError) else "'--area' or '--period'") from None
-        data = report_xlsx(report, lang)
+        fmt = check_format(fmt.lower() if fmt else suffix)
+    except FormatError as exc:
+        raise click.BadParameter(f"{exc}" if fmt else f"{out.name}: say --format ({', '.join(FORMATS)}) or give "
+                                 f"--out one of their suffixes", param_hint="'--format'") from None
+    settings = _settings(data_dir)
+    rt = _runtime(settings)
+    try:
+        with contextlib.ExitStack() as stack:
+            try:  # Chromium starts while the figures are counted
+                printer = stack.enter_context(PdfPrinter(settings.chromium)) if fmt == "pdf" else None
+            except PdfError as exc:
+                raise click.ClickException(str(exc)) from None
+            now = datetime.now(UTC)
+            try:
+                chosen = parse_period(period, now.astimezone(rt.tz).date())
+                report = build_report(rt, chosen, area, now)
+            except (PeriodError, ReportError) as exc:
+                raise click.BadParameter(str(exc), param_hint="'--period'" if isinstance(exc, PeriodError) else "'--area' or '--period'") from None
+            try:
+                data = render_report(report, fmt, rt.tz, lang, printer=printer)
+            except PdfError as exc:
+                raise click.ClickException(str(exc)) from None
     finally:
         rt.close()
     partial = out.with_name(out.name + ".partial")
     partial.write_bytes(data)
     partial.replace(out)  # whole or not at all
-    click.echo(f"{out}: {report.area_name} {report.period.label}, {report.headline['reported'].value} cases reported")
+    click.echo(f"{out}: {report.area_name} {report.period.label} ({fmt}), {report.headline['reported'].value} cases reported")
 
 
 @main.command("rebuild")

@@ -40,6 +40,8 @@ def build(config, *, area: AreaInfo, crumbs: list[AreaInfo], children: list[Area
         [
             html.Div([html.H1(title, className="tablet-title"),
                       dcc.Link(t("tablet.other_lang", lang), href=href(area.code, other), className="tablet-lang"),
+                      html.A(t("tablet.reports", lang), href="/reports" + ("" if lang == "zh" else f"?lang={lang}"),
+                             className="tablet-reports"),  # a page of its own, outside Dash
                       sign_out(lang, "tablet-signout")],
                      className="tablet-brand"),
             html.Nav(html.Ol([_crumb(a, a is crumbs[-1], lang) for a in crumbs]), className="tablet-crumbs",

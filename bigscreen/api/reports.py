@@ -29,7 +29,7 @@ def _may_read(who: Principal) -> None:
         raise Forbidden(f"the role '{who.role}' may not read reports", action="report.read", who=who)
 
 
-def _visible(rt: Runtime, who: Principal) -> set[str] | None:
+def visible_areas(rt: Runtime, who: Principal) -> set[str] | None:
     """The area codes whose reports `who` may read (None: all): a leader's area and those below it."""
     if who.area is None:
         return None
@@ -43,7 +43,7 @@ async def list_reports(request: Request, who: Who):
 
     def rows() -> list[dict]:
         with rt.engine.connect() as conn:
-            return store.listed(conn, _visible(rt, who))
+            return store.listed(conn, visible_areas(rt, who))
 
     listed = await run_in_threadpool(rows)
     for row in listed:
@@ -64,7 +64,7 @@ async def get_report(request: Request, report_id: Id, who: Who):
             return store.content(conn, report_id)
 
     found = await run_in_threadpool(load)
-    visible = _visible(rt, who)
+    visible = visible_areas(rt, who)
     if found is None:
         raise HTTPException(404, f"no report {report_id}")
     meta, content = found

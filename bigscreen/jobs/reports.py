@@ -2,7 +2,9 @@
 each quarter the quarter, for the city and every district, produced by the leading scheduler and kept
 for download (bigscreen.reports.store). The job runs every few minutes and produces what is due and not
 yet stored, so a scheduler that was down at 08:00 on Monday catches up when it leads again; a report
-already stored is left alone (`bigscreen report` replaces one by hand)."""
+already stored is left alone. Each is kept in every stored
+format (HTML, PDF, XLSX), all of them in one transaction: a report is there whole or not at all, and a
+rerun of the same period replaces each format, never adds a second."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from bigscreen.process.runtime import Runtime
 from bigscreen.reports import store
 from bigscreen.reports.periods import SCHEDULED, due
 from bigscreen.reports.report import ReportError, build_report
-from bigscreen.screens.report_xlsx import report_xlsx
+from bigscreen.screens.report_formats import STORED, render_report
+from bigscreen.screens.report_pdf import PdfError, PdfPrinter
 
 log = logging.getLogger(__name__)
 DUE_AT = time(8, 0)  # local time on the day after a period: Monday 08:00 for a week
@@ -21,25 +24,35 @@ AREA_LEVELS = (0, 1)  # the city and its districts
 
 
 def produce_due_reports(rt: Runtime) -> int:
-    """Produces every scheduled report that is due and not stored yet; returns how many."""
+    """Produces every scheduled report that is due and not stored yet; returns how many. One Chromium
+    prints all the run's PDFs; it starts only when a report is due."""
     now = rt.clock()
     local = now.astimezone(rt.tz)
     areas = [a.code for level in AREA_LEVELS for a in rt.areas.at_level(level)]
-    produced = 0
+    wanted = []
     for kind in SCHEDULED:
         period = due(kind, local, DUE_AT)
-        for code in areas:
-            with rt.engine.connect() as conn:
-                if store.stored(conn, period, code, "xlsx"):
-                    continue
-            try:
-                report = build_report(rt, period, code, now)
-            except ReportError as exc:  # e.g. a period before the history: nothing to report
-                log.debug("report %s %s not produced: %s", period.label, code, exc)
-                continue
-            content = report_xlsx(report)
-            with rt.engine.begin() as conn:
-                store.save(conn, period, code, "xlsx", content, now)
-            produced += 1
-            log.info("report %s for %s produced (%d bytes)", period.label, code, len(content))
+        with rt.engine.connect() as conn:
+            wanted += [(period, code) for code in areas if not all(store.stored(conn, period, code, fmt) for fmt in STORED)]
+    reports = []
+    for period, code in wanted:
+        try:
+            reports.append(build_report(rt, period, code, now))
+        except ReportError as exc:  # e.g. a period before the history: nothing to report
+            log.debug("report %s %s not produced: %s", period.label, code, exc)
+    if not reports:
+        return 0
+    produced = 0
+    try:
+        with PdfPrinter(rt.settings.chromium) as printer:
+            for report in reports:
+                files = {fmt: render_report(report, fmt, rt.tz, printer=printer) for fmt in STORED}
+                with rt.engine.begin() as conn:
+                    for fmt, content in files.items():
+                        store.save(conn, report.period, report.area_code, fmt, content, now)
+                produced += 1
+                log.info("report %s for %s produced (%s)", report.period.label, report.area_code,
+                         ", ".join(f"{fmt} {len(c) // 1024} KB" for fmt, c in files.items()))
+    except PdfError as exc:  # nothing stored of the report it failed on: the next run tries again
+        log.error("reports not produced: %s", exc)
     return produced

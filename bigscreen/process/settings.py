@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     redis_prefix: str = Field("bs:", description="Prefix of every Redis key.")
     sqlite_busy_timeout_s: float = Field(30.0, gt=0, description="SQLite: how long a write waits for a lock held by "
                                          "another process before its request answers 503 (Retry-After).")
+    chromium: str = Field("/usr/bin/chromium", description="The Chromium (or Chrome) executable that prints reports "
+                          "to PDF, a path or a command name on PATH.")
     secure_cookies: bool = Field(False, description="Mark session cookies Secure (only sent over HTTPS).")
     ws_deflate: bool = Field(False, description="Compress websocket messages (permessage-deflate). Off: a pushed "
                                                 "frame is ~17 KB instead of ~5 KB, and 500 walls cost a seventh of the CPU.")

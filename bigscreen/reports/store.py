@@ -10,7 +10,8 @@ from sqlalchemy import Connection, delete, insert, select
 from bigscreen.db.models import ReportFile
 from bigscreen.reports.periods import Period
 
-MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
+               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 LISTED = (ReportFile.id, ReportFile.period, ReportFile.kind, ReportFile.area_code, ReportFile.format, ReportFile.produced_at)
 
 
@@ -32,6 +33,11 @@ def listed(conn: Connection, area_codes: set[str] | None) -> list[dict]:
     if area_codes is not None:
         query = query.where(ReportFile.area_code.in_(sorted(area_codes)))
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def stored_content(conn: Connection, period: Period, area_code: str, fmt: str) -> bytes | None:
+    return conn.scalar(select(ReportFile.content).where(ReportFile.period == period.label, ReportFile.area_code == area_code,
+                                                        ReportFile.format == fmt))
 
 
 def content(conn: Connection, report_id: int) -> tuple[dict, bytes] | None:

@@ -383,3 +383,23 @@ STRINGS.update({
     "admin.field.limit": {"zh": "条数", "en": "Limit"},
     "admin.field.before": {"zh": "分页", "en": "Page"},
 })
+
+STRINGS.update({  # reports as documents: pages, PDF, the list (bigscreen/screens/report_document.py, report_html.py)
+    "report.kind.week": {"zh": "周小结", "en": "Weekly summary"},
+    "report.kind.month": {"zh": "月分析", "en": "Monthly analysis"},
+    "report.kind.quarter": {"zh": "季度排名", "en": "Quarterly ranking"},
+    "report.kind.year": {"zh": "年度报告", "en": "Annual report"},
+    "report.kind.range": {"zh": "统计报告", "en": "Report"},
+    "report.chart.days": {"zh": "每日受理与办结", "en": "Reported and closed by day"},
+    "report.chart.cases": {"zh": "件", "en": "cases"},
+    "report.contents": {"zh": "目录", "en": "Contents"},
+    "report.page": {"zh": "第 {page} 页 / 共 {pages} 页", "en": "Page {page} of {pages}"},
+    "report.download": {"zh": "下载", "en": "Download"},
+    "report.list.title": {"zh": "统计报告", "en": "Reports"},
+    "report.list.none": {"zh": "暂无可查看的报告", "en": "No reports to show yet"},
+    "report.list.kind": {"zh": "类型", "en": "Kind"},
+    "report.list.formats": {"zh": "格式", "en": "Formats"},
+    "report.list.back": {"zh": "返回", "en": "Back"},
+    "report.no_rows": {"zh": "无数据", "en": "None"},
+    "tablet.reports": {"zh": "统计报告", "en": "Reports"},
+})

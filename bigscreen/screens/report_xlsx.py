@@ -1,80 +1,94 @@
-"""A report as an XLSX workbook (openpyxl): every table a sheet, numbers as numbers (rates as
-fractions shown as percentages), days as dates, headings from the string catalogue."""
+"""A report document (bigscreen.reports.document) as an XLSX workbook (openpyxl): the cover's facts
+and the headline figures on the first sheet, then every table a sheet of its own; numbers as numbers
+(rates as fractions shown as percentages), days as dates, times as date-times; a chart's numbers are
+in the table beside it. Headings come with the document, already in its language."""
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from io import BytesIO
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from bigscreen.reports.report import HEADLINE, RATES, Ranked, Report
-from bigscreen.screens.i18n import t
+from bigscreen.reports.document import Document, Figures, Kind, Note, Table
 
-PERCENT, CHANGE, HOURS, COUNT = "0.0%", "+0.0%;-0.0%;0.0%", "0.00", "0"
-RANK_FIGURES = ("reported", "closed", "closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours")
+FORMATS = {
+    Kind.INT: "0", Kind.FLOAT: "0.00", Kind.PERCENT: "0.0%", Kind.CHANGE: "+0.0%;-0.0%;0.0%",
+    Kind.POINTS: "+0.0%;-0.0%;0.0%", Kind.SIGNED: "+0.00;-0.00;0.00", Kind.DATE: "yyyy-mm-dd",
+    Kind.DATETIME: "yyyy-mm-dd hh:mm",
+}
+WIDTHS = {Kind.TEXT: 24, Kind.DATE: 12, Kind.DATETIME: 17}
+_NOT_IN_SHEET_NAMES = re.compile(r"[\[\]:*?/\\]")
 
 
-def report_xlsx(report: Report, lang: str = "zh") -> bytes:
+def render_xlsx(doc: Document) -> bytes:
     book = Workbook()
-    _headline(book.active, report, lang)
-    _days(book.create_sheet(t("report.sheet.days", lang)), report, lang)
-    _ranking(book.create_sheet(t("report.sheet.areas", lang)), report.areas, lang)
-    _ranking(book.create_sheet(t("report.sheet.departments", lang)), report.departments, lang)
+    _headline(book.active, doc)
+    names = {book.active.title}
+    for table in doc.tables():
+        sheet = book.create_sheet(_sheet_name(table, names))
+        _table(sheet, table)
     out = BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def _headline(sheet, report: Report, lang: str) -> None:
-    sheet.title = t("report.sheet.headline", lang)
-    tz = report.start.tzinfo
-    sheet.append([t("report.area", lang), report.area_name, report.area_code])
-    sheet.append([t("report.period", lang), report.period.label, report.period.first, report.period.last])
-    sheet.append([t("report.as_of", lang), report.as_of.astimezone(tz).replace(tzinfo=None)])
-    sheet.append([t("report.produced_at", lang), report.produced_at.astimezone(tz).replace(tzinfo=None)])
-    sheet.append([])
-    _heading(sheet, [t(f"report.col.{c}", lang) for c in ("figure", "value", "previous", "change", "year_before", "change_year")])
-    for name in HEADLINE:
-        c = report.headline[name]
-        sheet.append([_figure_name(name, lang), c.value, c.previous, c.change, c.year_before, c.change_year])
-        row = sheet.max_row
-        value_format = PERCENT if name in RATES else HOURS if name == "avg_handling_hours" else COUNT
-        for col in (2, 3, 5):
-            sheet.cell(row, col).number_format = value_format
-        for col in (4, 6):
-            sheet.cell(row, col).number_format = CHANGE if (name not in RATES and name != "avg_handling_hours") else (
-                "+0.0%;-0.0%;0.0%" if name in RATES else "+0.00;-0.00;0.00")
-    for cell in (sheet["C2"], sheet["D2"]):
-        cell.number_format = "yyyy-mm-dd"
-    for cell in (sheet["B3"], sheet["B4"]):
-        cell.number_format = "yyyy-mm-dd hh:mm"
+def _headline(sheet, doc: Document) -> None:
+    headline = next((s for s in doc.sections if s.key == "headline"), None)
+    sheet.title = _clean(headline.title if headline else doc.title)
+    for label, values in doc.cover:
+        sheet.append([label, *values])
+        for i, value in enumerate(values, start=2):
+            if isinstance(value, datetime):
+                sheet.cell(sheet.max_row, i).number_format = FORMATS[Kind.DATETIME]
+            elif isinstance(value, date):
+                sheet.cell(sheet.max_row, i).number_format = FORMATS[Kind.DATE]
+    blocks = headline.blocks if headline else []
+    for block in blocks:
+        if isinstance(block, Figures):
+            sheet.append([])
+            labels = block.labels
+            _heading(sheet, [labels[k] for k in ("figure", "value", "previous", "change", "year_before", "change_year")])
+            for f in block.figures:
+                sheet.append([f.name, f.value, f.previous, f.change, f.year_before, f.change_year])
+                row = sheet.max_row
+                for col in (2, 3, 5):
+                    sheet.cell(row, col).number_format = FORMATS[f.kind]
+                for col in (4, 6):
+                    sheet.cell(row, col).number_format = FORMATS[f.change_kind]
+        elif isinstance(block, Note):
+            sheet.append([])
+            sheet.append([block.text])
     _widths(sheet, [22, 16, 14, 12, 14, 12])
 
 
-def _days(sheet, report: Report, lang: str) -> None:
-    _heading(sheet, [t("report.col.day", lang), t("report.col.reported", lang), t("report.col.closed", lang)])
-    for day, reported, closed in report.days:
-        sheet.append([day, reported, closed])
-        sheet.cell(sheet.max_row, 1).number_format = "yyyy-mm-dd"
-    _widths(sheet, [12, 10, 10])
-
-
-def _ranking(sheet, ranked: list[Ranked], lang: str) -> None:
-    _heading(sheet, [t("report.col.rank", lang), t("report.col.code", lang), t("report.col.name", lang),
-                     *(_figure_name(n, lang) for n in RANK_FIGURES),
-                     t("report.col.previous_rank", lang), t("report.col.rank_change", lang)])
-    for r in ranked:
-        sheet.append([r.rank or None, r.code, r.name, *(r.figures[n] for n in RANK_FIGURES), r.previous_rank, r.rank_change])
+def _table(sheet, table: Table) -> None:
+    _heading(sheet, [c.title for c in table.columns])
+    for values in table.rows:
+        sheet.append(list(values))
         row = sheet.max_row
-        for i, name in enumerate(RANK_FIGURES, start=4):
-            sheet.cell(row, i).number_format = PERCENT if name in RATES else HOURS if name == "avg_handling_hours" else COUNT
-    _widths(sheet, [6, 14, 24, *([12] * len(RANK_FIGURES)), 10, 10])
+        for i, column in enumerate(table.columns, start=1):
+            if column.kind in FORMATS:
+                sheet.cell(row, i).number_format = FORMATS[column.kind]
+    _widths(sheet, [max(WIDTHS.get(c.kind, 11), min(30, len(c.title) * 2 + 2)) for c in table.columns])
+    sheet.freeze_panes = "A2"
 
 
-def _figure_name(name: str, lang: str) -> str:
-    return t(f"report.fig.{name}", lang)
+def _sheet_name(table: Table, taken: set[str]) -> str:
+    base = _clean(table.sheet or table.title)
+    name, n = base, 2
+    while name in taken:
+        suffix = f" ({n})"
+        name, n = base[:31 - len(suffix)] + suffix, n + 1
+    taken.add(name)
+    return name
+
+
+def _clean(name: str) -> str:
+    return _NOT_IN_SHEET_NAMES.sub(" ", name).strip()[:31] or "-"
 
 
 def _heading(sheet, titles: list[str]) -> None:

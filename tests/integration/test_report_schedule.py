@@ -23,8 +23,12 @@ BJ = ZoneInfo("Asia/Shanghai")
 
 
 def _files(rt) -> list[tuple[str, str]]:
+    """The (period, area) of every report stored, once each if each is kept whole: in every format."""
     with rt.engine.connect() as conn:
-        return sorted(conn.execute(select(ReportFile.period, ReportFile.area_code)).all())
+        rows = conn.execute(select(ReportFile.period, ReportFile.area_code, ReportFile.format)).all()
+    kept = {(p, a) for p, a, _f in rows}
+    assert sorted(rows) == sorted((p, a, f) for p, a in kept for f in ("html", "pdf", "xlsx")), "html, pdf and xlsx, once each"
+    return sorted(kept)
 
 
 def test_each_due_report_is_produced_once_for_the_city_and_every_district(placed):  # noqa: F811
@@ -40,7 +44,7 @@ def test_each_due_report_is_produced_once_for_the_city_and_every_district(placed
     codes = {rt.areas.city.code, *(d.code for d in districts)}
     assert {code for period, code in _files(rt) if period == "2026-W48"} == codes
     with rt.engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(ReportFile)) == len(_files(rt)) == first + 1 + len(districts)
+        assert conn.scalar(select(func.count()).select_from(ReportFile)) == 3 * len(_files(rt)) == 3 * (first + 1 + len(districts))
         assert len(set(_files(rt))) == len(_files(rt))
     # the month before (October) and the quarter before (Q3): within the history (from November 2025), so produced too
     assert {p for p, _ in _files(rt)} == {"2026-W47", "2026-W48", "2026-10", "2026-Q3"}
@@ -48,6 +52,12 @@ def test_each_due_report_is_produced_once_for_the_city_and_every_district(placed
     rt.clock = lambda: datetime(2026, 12, 1, 8, 5, tzinfo=BJ)
     assert produce_due_reports(rt) == 1 + len(districts), "November's month, once due"
     assert {p for p, _ in _files(rt)} == {"2026-W47", "2026-W48", "2026-10", "2026-11", "2026-Q3"}
+
+    with rt.engine.begin() as conn:  # one format of one report lost: the report is made again, replacing the others
+        lost = conn.execute(ReportFile.__table__.delete().where(ReportFile.period == "2026-11", ReportFile.format == "pdf",
+                                                                ReportFile.area_code == rt.areas.city.code)).rowcount
+    assert lost == 1 and produce_due_reports(rt) == 1
+    assert len(_files(rt)) == 5 * (1 + len(districts))
 
 
 def _signed_in(rt, username):
@@ -66,7 +76,8 @@ def test_reports_are_listed_and_downloaded_by_role_and_area(placed, account, api
     with _signed_in(rt, account("duty")) as duty:
         every = duty.get("/api/v1/reports").json()["reports"]
         assert {r["area_code"] for r in every} == {rt.areas.city.code, *(d.code for d in districts)}
-        city_week = next(r for r in every if r["area_code"] == rt.areas.city.code and r["period"] == "2026-W48")
+        city_week = next(r for r in every if r["area_code"] == rt.areas.city.code and r["period"] == "2026-W48"
+                         and r["format"] == "xlsx")
         got = duty.get(city_week["url"])
         assert got.status_code == 200 and got.headers["content-type"].startswith("application/vnd.openxmlformats")
         assert "filename*=UTF-8''" in got.headers["content-disposition"]
