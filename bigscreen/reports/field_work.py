@@ -104,7 +104,9 @@ def field_work(conn: Connection, scope: Scope) -> FieldWork:
     rows = conn.execute(select(d.worker_id, d.grid_code, func.sum(d.duty), func.sum(d.patrols), func.sum(d.visits), count_of(met))
                         .group_by(d.worker_id, d.grid_code)).all()
 
-    new = lambda cls, **kw: cls(p, v, **kw)  # noqa: E731
+    def new(cls, **kw):
+        return cls(p, v, **kw)
+
     level = scope.area.level + 1
     children = {a.code: new(AreaWork, code=a.code, name=a.name) for a in areas.by_code.values()
                 if a.parent_code == scope.area.code and not a.retired}

@@ -58,10 +58,9 @@ class Supervision:
 def supervision(conn: Connection, scope: Scope) -> Supervision:
     e, n = Event.__table__.c, SupervisionNotice.__table__.c
     as_of = scope.as_of
-    open_at = lambda t: or_(e.closed_at.is_(None), e.closed_at >= t)  # noqa: E731
     went_late = and_(e.deadline >= scope.start, e.deadline < as_of, or_(e.closed_at.is_(None), e.closed_at > e.deadline))
     # every status named: the (status, deadline) index then serves the range on the deadline
-    late = conn.execute(select(count_of(went_late), count_of(and_(went_late, open_at(as_of))))
+    late = conn.execute(select(count_of(went_late), count_of(and_(went_late, or_(e.closed_at.is_(None), e.closed_at >= as_of))))
                         .where(scope.cases, e.status.in_([s.value for s in Status]), e.deadline >= scope.start,
                                e.deadline < as_of)).one()
     out = Supervision(int(late[0]), int(late[1]), dict.fromkeys(range(1, LEVELS + 1), 0), dict.fromkeys(range(1, LEVELS + 1), 0))
