@@ -1,14 +1,19 @@
 """A month's city report over a large history, against the bare SQL aggregation of its figures.
 
-    .venv/bin/python benchmarks/report.py [--events 1000000] [--grids 6000] [--repeat 3]
+    .venv/bin/python benchmarks/report.py [--events 1000000] [--grids 6000] [--repeat 3] [--no-field-work]
 
 Set-up: the demo city (6,000 grids) in a temporary SQLite database and a year of history written
 straight into `events` (benchmarks/wall_env.py's history: the city's hourly rhythm, weighted
-categories, 96% closed inside their limit). Measured, alternately, `--repeat` times each:
+categories, 96% closed inside their limit), and the field work of the measured month as the demo plans
+it (bigscreen.simulation.field_work.plan_day: every full-time worker, ~95% on duty a day, two patrols and
+about five visits: ~1.4 M rows for 6,000 grids) unless `--no-field-work`. Measured, alternately, `--repeat`
+times each:
 
 - **report**: `build_report` of the last complete month for the city (the month, the month before,
   the year before where the history reaches; its days; districts and departments ranked) and the
-  XLSX made from it, as `bigscreen report` and the scheduler do;
+  XLSX made from it, as `bigscreen report` and the scheduler do; of which, timed apart, its sections
+  (bigscreen.reports.sections: categories and channels, hotspots, laggards, supervision, whistles,
+  disputes, field work);
 - **bare SQL**: for the same periods, one aggregate query over the month's cases counting the headline
   figures' counters (cases, closed by the end, on time, late at the end, handling seconds, rated,
   satisfied), and the same grouped by grid and by department, the rows fetched and nothing else done.
@@ -31,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 from wall_env import Env  # noqa: E402
 
+from bigscreen.reports import sections as sections_module  # noqa: E402
 from bigscreen.reports.periods import last_complete  # noqa: E402
 from bigscreen.reports.report import build_report  # noqa: E402
 from bigscreen.screens.report_xlsx import report_xlsx  # noqa: E402
@@ -57,18 +63,79 @@ def bare(rt, periods) -> float:
     return time.perf_counter() - started
 
 
+def grow_field_work(rt, period) -> tuple[int, float]:
+    """The demo's field work of every full-time worker on each day of `period`, straight into SQL."""
+    from sqlalchemy import insert, select
+
+    from bigscreen.db.models import Area, FieldActivity, GridWorker
+    from bigscreen.simulation.field_work import plan_day
+
+    started = time.perf_counter()
+    with rt.engine.connect() as conn:
+        grid_of = dict(conn.execute(select(GridWorker.id, Area.code).join(Area, Area.id == GridWorker.area_id)
+                                    .where(GridWorker.role == "full_time")).all())
+    workers, plan, seed, n = sorted(grid_of), rt.config.city.workforce, rt.config.city.demo.seed, 0
+    for day in period.each_day():
+        rows = [{"kind": p.kind, "worker_id": p.worker_id, "grid_code": grid_of[p.worker_id], "at": p.at, "source": "bench",
+                 "source_id": p.source_id, "channel": "grid_app", "created_at": p.at}
+                for p in plan_day(workers, day, rt.tz, plan, seed)]
+        with rt.engine.begin() as conn:
+            conn.execute(insert(FieldActivity), rows)
+        n += len(rows)
+    return n, time.perf_counter() - started
+
+
+SECTIONS = ("breakdown", "hotspots", "supervision", "whistles", "disputes", "field_work")
+
+
+class _TimedSections:
+    """Wraps bigscreen.reports.sections.build_sections (as report.py calls it), and each section's function
+    as sections.py calls it, to time them inside build_report."""
+
+    def __init__(self) -> None:
+        self.original = sections_module.build_sections
+        self.seconds: list[float] = []
+        self.each: dict[str, list[float]] = {name: [] for name in SECTIONS}
+        for name in SECTIONS:
+            setattr(sections_module, name, self._timing(name, getattr(sections_module, name)))
+
+    def _timing(self, name, fn):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.each[name].append(time.perf_counter() - started)
+        return timed
+
+    def __call__(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return self.original(*args, **kwargs)
+        finally:
+            self.seconds.append(time.perf_counter() - started)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--grids", type=int, default=6000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-field-work", action="store_true", help="leave field_activities empty")
     args = ap.parse_args()
+    import bigscreen.reports.report as report_module
+
+    timed = _TimedSections()
+    report_module.build_sections = timed
     with Env(args.grids, workers=1) as env:
         insert_s, rebuild_s = env.grow_history(args.events)
         rt = env.rt
         now = datetime.now(UTC)
         month = last_complete("month", now.astimezone(rt.tz).date())
         print(f"history: {args.events:,} events (insert {insert_s:.0f} s); report of {month.label} for the city")
+        if not args.no_field_work:
+            activities, field_s = grow_field_work(rt, month)
+            print(f"field work of {month.label}: {activities:,} activities (insert {field_s:.0f} s)")
         reports, bares = [], []
         for _ in range(args.repeat):
             started = time.perf_counter()
@@ -81,6 +148,10 @@ def main() -> None:
         print(f"report (build + XLSX, {size / 1024:.0f} KB, {report.headline['reported'].value:,} cases in the month): "
               f"median {r:.2f} s of {', '.join(f'{x:.2f}' for x in reports)}")
         print(f"bare SQL ({len(periods)} periods x 3 aggregates): median {b:.2f} s of {', '.join(f'{x:.2f}' for x in bares)}")
+        sec = statistics.median(timed.seconds)
+        print(f"of the report, its sections: median {sec:.2f} s of {', '.join(f'{x:.2f}' for x in timed.seconds)}; "
+              f"without them {r - sec:.2f} s, ratio {(r - sec) / b:.2f}")
+        print("  each section (median s): " + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in timed.each.items()))
         print(f"ratio report / bare: {r / b:.2f}  (target <= 5, and the report under 10 s)")
 
 

@@ -404,3 +404,26 @@ def test_laggards_are_the_areas_and_departments_that_missed_a_target(history):
     assert ("department", h.dept["D1"]) in marked and ("department", h.dept["D2"]) not in marked
     hours = {a.code: a.figures["avg_handling_hours"] for a in r.areas}
     assert (hours[h.districts[0].code], hours[h.districts[1].code]) == (18.67, 15.0), "under the 24 h target: not missed"
+
+
+def test_the_local_day_in_sql_follows_a_zone_that_changes_its_offset(runtime):
+    """Field work's days come from `local_day`: around both summer-time changes of Berlin, each instant
+    falls on the local date Python gives it, on both databases."""
+    from sqlalchemy import literal
+
+    from bigscreen.reports.periods import Period
+    from bigscreen.reports.scope import local_day
+
+    berlin = ZoneInfo("Europe/Berlin")
+    start, end = Period("range", datetime(2026, 3, 1).date(), datetime(2026, 10, 31).date()).bounds(berlin)
+    utc = ZoneInfo("UTC")
+    moments = [datetime(2026, 3, 28, 22, 59, 59, tzinfo=utc), datetime(2026, 3, 28, 23, 0, tzinfo=utc),
+               datetime(2026, 3, 29, 0, 59, 59, tzinfo=utc), datetime(2026, 3, 29, 1, 0, tzinfo=utc),
+               datetime(2026, 3, 29, 21, 59, 59, tzinfo=utc), datetime(2026, 3, 29, 22, 0, tzinfo=utc),
+               datetime(2026, 10, 24, 21, 59, 59, tzinfo=utc), datetime(2026, 10, 24, 22, 0, tzinfo=utc),
+               datetime(2026, 10, 25, 22, 59, 59, tzinfo=utc), datetime(2026, 10, 25, 23, 0, tzinfo=utc)]
+    with runtime.engine.connect() as conn:
+        got = [conn.scalar(select(local_day(literal(m, UTCDateTime()), berlin, start, end, conn.dialect.name)))
+               for m in moments]
+    assert [str(d) for d in got] == [m.astimezone(berlin).date().isoformat() for m in moments]
+    assert [str(d) for d in got][4:6] == ["2026-03-29", "2026-03-30"], "a day of 23 hours"
