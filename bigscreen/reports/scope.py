@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Interval, case, cast, func, literal
+from sqlalchemy import Date, case, cast, func, literal, literal_column
 from sqlalchemy.sql import ColumnElement
 
 from bigscreen.configuration.loading import Config
@@ -68,9 +68,11 @@ def local_day(column, tz: ZoneInfo, start: datetime, end: datetime, dialect: str
     stretches = offsets(tz, start, end)
 
     def shifted(seconds: int) -> ColumnElement:
+        # the offset written into the SQL, not bound: a GROUP BY on this expression is then the same
+        # expression as the column selected, computed once per row
         if dialect == "postgresql":
-            return cast(column + literal(timedelta(seconds=seconds), Interval()), Date)
-        return func.date(column, f"{seconds:+d} seconds")
+            return cast(column + literal_column(f"INTERVAL '{int(seconds)} seconds'"), Date)
+        return func.date(column, literal_column(f"'{int(seconds):+d} seconds'"))
 
     if len(stretches) == 1:
         return shifted(stretches[0][1])
