@@ -18,7 +18,11 @@ times each:
   figures' counters (cases, closed by the end, on time, late at the end, handling seconds, rated,
   satisfied), and the same grouped by grid and by department, the rows fetched and nothing else done.
 
-Prints medians and the ratio report / bare (issue 15's target: within 5x, and under 10 s).
+- **bare SQL of the sections**: the same for the sections' figures (`BARE_SECTIONS`: cases by sub-item and
+  channel over the month and the one before, by grid and sub-item, deadlines passed, field work by worker
+  and day).
+
+Prints medians and the ratios report / bare (issue 15's target: within 5x, and under 10 s).
 """
 
 from __future__ import annotations
@@ -60,6 +64,29 @@ def bare(rt, periods) -> float:
             s, e = (t.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds") for t in period.bounds(rt.tz))
             for key, group in (("", ""), ("grid_id,", "GROUP BY grid_id"), ("department_code,", "GROUP BY department_code")):
                 conn.execute(text(BARE.format(key=key, group=group)), {"s": s, "e": e}).all()
+    return time.perf_counter() - started
+
+
+# the sections' figures at their barest: the month's and the month before's cases by sub-item and channel,
+# the month's by grid and sub-item, the deadlines passed in the month, and the field work by worker and day
+BARE_SECTIONS = (
+    ("SELECT item_code, channel, COUNT(*) FROM events WHERE reported_at >= :p AND reported_at < :e "
+     "GROUP BY item_code, channel, reported_at >= :s"),
+    "SELECT grid_id, item_code, COUNT(*) FROM events WHERE reported_at >= :s AND reported_at < :e GROUP BY grid_id, item_code",
+    "SELECT COUNT(*) FROM events WHERE deadline >= :s AND deadline < :e AND (closed_at IS NULL OR closed_at > deadline)",
+    ("SELECT worker_id, SUM(duty), SUM(patrols), SUM(visits) FROM (SELECT worker_id, date(at, '+8 hours') AS day, "
+     "MAX(kind = 'check_in') AS duty, SUM(kind = 'patrol') AS patrols, SUM(kind = 'visit') AS visits FROM field_activities "
+     "WHERE kind IN ('check_in', 'patrol', 'visit') AND at >= :s AND at < :e GROUP BY worker_id, day) GROUP BY worker_id"),
+)
+
+
+def bare_sections(rt, month) -> float:
+    started = time.perf_counter()
+    p = month.previous().bounds(rt.tz)[0].astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    s, e = (t.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds") for t in month.bounds(rt.tz))
+    with rt.engine.connect() as conn:
+        for query in BARE_SECTIONS:
+            conn.execute(text(query), {"p": p, "s": s, "e": e}).all()
     return time.perf_counter() - started
 
 
@@ -136,7 +163,7 @@ def main() -> None:
         if not args.no_field_work:
             activities, field_s = grow_field_work(rt, month)
             print(f"field work of {month.label}: {activities:,} activities (insert {field_s:.0f} s)")
-        reports, bares = [], []
+        reports, bares, bare_secs = [], [], []
         for _ in range(args.repeat):
             started = time.perf_counter()
             report = build_report(rt, month, None, now)
@@ -144,6 +171,7 @@ def main() -> None:
             reports.append(time.perf_counter() - started)
             periods = [month, month.previous()] + ([month.year_before()] if report.headline["reported"].year_before is not None else [])
             bares.append(bare(rt, periods))
+            bare_secs.append(bare_sections(rt, month))
         r, b = statistics.median(reports), statistics.median(bares)
         print(f"report (build + XLSX, {size / 1024:.0f} KB, {report.headline['reported'].value:,} cases in the month): "
               f"median {r:.2f} s of {', '.join(f'{x:.2f}' for x in reports)}")
@@ -152,6 +180,10 @@ def main() -> None:
         print(f"of the report, its sections: median {sec:.2f} s of {', '.join(f'{x:.2f}' for x in timed.seconds)}; "
               f"without them {r - sec:.2f} s, ratio {(r - sec) / b:.2f}")
         print("  each section (median s): " + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in timed.each.items()))
+        bs = statistics.median(bare_secs)
+        print(f"bare SQL of the sections' figures ({len(BARE_SECTIONS)} queries): median {bs:.2f} s of "
+              f"{', '.join(f'{x:.2f}' for x in bare_secs)}; sections / their bare {sec / bs:.2f}")
+        print(f"whole report / all bare SQL: {r / (b + bs):.2f}")
         print(f"ratio report / bare: {r / b:.2f}  (target <= 5, and the report under 10 s)")
 
 

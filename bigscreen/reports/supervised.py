@@ -9,14 +9,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from bigscreen.auth.privacy import excerpt, mask_text
-from bigscreen.cases.supervision import LEVELS
 from bigscreen.db.models import Event, SupervisionNotice
+from bigscreen.domain.lifecycle import SUPERVISION_LEVELS as LEVELS
 from bigscreen.domain.lifecycle import Status
 from bigscreen.reports.figures import count_of
 from bigscreen.reports.scope import TOP, Scope
-
-TEXT_CHARS = 60  # of a listed case's description, masked (a report leaves the duty desk)
 
 
 @dataclass
@@ -29,8 +26,7 @@ class SupervisedCase:
     reported_at: datetime
     deadline: datetime
     closed_at: datetime | None  # by the period's end; None: still open then
-    level: int  # the highest level of notice it had had by the end
-    text: str  # its description, personal data masked, cut to TEXT_CHARS: citizen text, escape it
+    level: int  # the highest level of notice it had had by the end (no citizen text: a stored report leaves the desk)
 
 
 @dataclass
@@ -73,7 +69,7 @@ def supervision(conn: Connection, scope: Scope) -> Supervision:
     top = (select(n.event_id, func.max(n.level).label("level"))
            .where(n.whistle_call_id.is_(None), n.at < as_of, n.event_id.in_(noticed)).group_by(n.event_id).subquery())
     rows = conn.execute(select(e.id, e.grid_id, e.department_code, e.item_code, e.reported_at, e.deadline, e.closed_at,
-                               top.c.level, e.description)
+                               top.c.level)
                         .select_from(Event.__table__.join(top, top.c.event_id == e.id)).where(scope.cases)).all()
     out.by_level = dict.fromkeys(range(1, LEVELS + 1), 0)
     departments: dict[str, DepartmentSupervision] = {}
@@ -94,6 +90,6 @@ def supervision(conn: Connection, scope: Scope) -> Supervision:
     listed.sort(key=lambda rc: (-rc[0].level, rc[0].deadline, rc[0].id))
     grid = scope.areas.by_id
     out.cases = [SupervisedCase(r.id, grid[r.grid_id].code, grid[r.grid_id].name, r.department_code, r.item_code, r.reported_at,
-                                r.deadline, closed, r.level, excerpt(mask_text(r.description), TEXT_CHARS))
+                                r.deadline, closed, r.level)
                  for r, closed in listed[:TOP]]
     return out
