@@ -1,6 +1,8 @@
 """A report for a period and an area, from SQL (docs/METRICS.md, "Reports"): the headline figures
 against the period before (环比) and the same period a year earlier (同比) where the history covers
-it, the days of the period, and the rankings of the areas one level down and of the departments.
+it, the days of the period, and the rankings of the areas one level down and of the departments. Then its
+sections (`bigscreen.reports.sections`: categories, hotspots, laggards, supervision, whistles, disputes,
+field work), each from a module of its own.
 
 Every figure is `bigscreen.live.kpi.figures` over `figures.period_counters`: the cases reported in
 the period, as they stood at its end (or now, for a period not yet over).
