@@ -30,12 +30,12 @@ from bigscreen.alerts.desk import raise_alert
 from bigscreen.auth.privacy import excerpt
 from bigscreen.db.models import Event, EventTransition, SupervisionNotice, Whistle, WhistleCall
 from bigscreen.db.reading import readable_rows
-from bigscreen.domain.lifecycle import CLOSED_STATUSES
+from bigscreen.domain.lifecycle import CLOSED_STATUSES, SUPERVISION_LEVELS
 from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
 BATCH = 200
-LEVELS = 3
+LEVELS = SUPERVISION_LEVELS
 ORDINALS = {1: "第一次", 2: "第二次", 3: "第三次"}
 NUMERALS = {1: "一", 2: "二", 3: "三"}
 

@@ -84,7 +84,8 @@ class FieldActivity(Base):
     __tablename__ = "field_activities"
     __table_args__ = (
         UniqueConstraint("source", "source_id", name="uq_field_activities_source_id"),
-        Index("ix_field_activities_kind_at", "kind", "at"),  # the day's counts, and the rebuild of kept days
+        # the day's counts, the rebuild of kept days, and a report's field work read from the index alone
+        Index("ix_field_activities_kind_at_worker", "kind", "at", "worker_id", "grid_code"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

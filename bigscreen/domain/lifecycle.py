@@ -80,6 +80,9 @@ MEDIATION_RUNGS = ("community", "senior", "lawyer", "judicial")  # 社区调解�
 MEDIATION_OUTCOMES = ("mediated", "failed", "referred")  # 调解成功, 调解不成 (climbs a rung), 引导诉讼
 MEDIATION_ROLES = frozenset({_CENTRE, _GRID})
 
+# 三次督办: notices about a late case (or an unreported whistle call) go up to three levels
+SUPERVISION_LEVELS = 3
+
 # 吹哨报到
 WHISTLE_KINDS = ("assembly", "livelihood", "emergency")  # 集结哨, 民生哨, 紧急哨
 WHISTLE_ROLES = frozenset({_CENTRE})

@@ -1,6 +1,8 @@
 """A report for a period and an area, from SQL (docs/METRICS.md, "Reports"): the headline figures
 against the period before (环比) and the same period a year earlier (同比) where the history covers
-it, the days of the period, and the rankings of the areas one level down and of the departments.
+it, the days of the period, and the rankings of the areas one level down and of the departments. Then its
+sections (`bigscreen.reports.sections`: categories, hotspots, laggards, supervision, whistles, disputes,
+field work), each from a module of its own.
 
 Every figure is `bigscreen.live.kpi.figures` over `figures.period_counters`: the cases reported in
 the period, as they stood at its end (or now, for a period not yet over).
@@ -18,8 +20,17 @@ from sqlalchemy.sql import ColumnElement
 from bigscreen.db.models import Event
 from bigscreen.live.kpi import figures
 from bigscreen.process.runtime import Runtime
+from bigscreen.reports.breakdown import CategoryCount, Counted
+from bigscreen.reports.disputes import Disputes
+from bigscreen.reports.field_work import FieldWork
 from bigscreen.reports.figures import count_of, period_counters
+from bigscreen.reports.hotspots import Hotspots
+from bigscreen.reports.laggards import Laggard
 from bigscreen.reports.periods import Period
+from bigscreen.reports.scope import Scope
+from bigscreen.reports.sections import build_sections
+from bigscreen.reports.supervised import Supervision
+from bigscreen.reports.whistled import Whistles
 
 HEADLINE = ("reported", "closed_in_period", "closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours",
             "resolved_locally_share", "mediation_success")
@@ -74,6 +85,15 @@ class Report:
     days: list[tuple[date, int, int]]  # (local day, reported, closed)
     areas: list[Ranked] = field(default_factory=list)
     departments: list[Ranked] = field(default_factory=list)
+    # the sections (bigscreen.reports.sections), each from its own module
+    categories: list[CategoryCount] = field(default_factory=list)
+    channels: list[Counted] = field(default_factory=list)
+    hotspots: Hotspots | None = None
+    laggards: list[Laggard] = field(default_factory=list)
+    supervision: Supervision | None = None
+    whistles: Whistles | None = None
+    disputes: Disputes | None = None
+    field_work: FieldWork | None = None
 
 
 def build_report(rt: Runtime, period: Period, area_code: str | None, now: datetime) -> Report:
@@ -111,8 +131,11 @@ def build_report(rt: Runtime, period: Period, area_code: str | None, now: dateti
     names = {d.code: d.name for d in rt.config.departments}
     ranked_departments = _rank([(code, names.get(code, code)) for code in sorted(now_counts.departments)],
                                now_counts.departments, before.departments)
+    ranked_departments = [r for r in ranked_departments if r.figures["reported"]]
+    sections = build_sections(rt.engine, Scope.of(areas, info, period, tz, now, rt.config, where), ranked_areas,
+                              ranked_departments)
     return Report(area_code, info.name, period, start, end, min(end, now), now, headline, days,
-                  ranked_areas, [r for r in ranked_departments if r.figures["reported"]])
+                  ranked_areas, ranked_departments, **sections)
 
 
 @dataclass

@@ -58,6 +58,7 @@ def test_city(cfg: Config) -> None:
     assert {d.code for d in city.districts} == DONGYING_DISTRICTS
     assert (city.targets.closure_rate, city.targets.ontime_rate, city.targets.satisfaction) == (0.98, 0.98, 0.95)
     assert city.targets.avg_handling_hours == 24
+    assert (city.targets.resolved_locally_share, city.targets.mediation_success) == (0.95, 0.98)
     assert city.earliest_date.isoformat() == "2000-01-01"
     assert city.earliest_time().isoformat() == "2000-01-01T00:00:00+08:00", "midnight, the city's time"
     assert (city.workforce.patrols_per_day, city.workforce.visits_per_day, city.workforce.on_duty_share) == (2, 5, 0.95)
@@ -258,6 +259,11 @@ BAD_INPUTS = {
         "city.yaml",
         _set("targets.closure_rate", 98),
         "city.yaml: targets.closure_rate: must be a rate above 0 and at most 1",
+    ),
+    "mediation target above 1": (
+        "city.yaml",
+        _set("targets.mediation_success", 1.5),
+        "city.yaml: targets.mediation_success: must be a rate above 0 and at most 1",
     ),
     "zero grids": ("city.yaml", _set("demo.grids", 0), "city.yaml: demo.grids: must be a positive whole number"),
     "bad timezone": ("city.yaml", _set("timezone", "Beijing"), "city.yaml: timezone: must be an IANA time zone"),
