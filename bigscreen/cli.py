@@ -473,33 +473,56 @@ def events_import(file: Path, source: str, channel: str, quiet: bool, data_dir: 
 @click.option("--period", required=True, help="2026-W48 (a week), 2026-11 (a month), 2026-Q4, 2026, or "
                                                "2026-11-03..2026-11-17 (days, both included), in the city's calendar.")
 @click.option("--area", default=None, help="Area code (default: the city).")
+@click.option("--kind", type=click.Choice(["cases", "workers"]), default="cases", show_default=True,
+              help="cases: the report; workers: the grid-worker assessment (网格员考核, a street, a district or the city).")
+@click.option("--worker", "worker_id", type=int, default=None, help="With --kind workers: only this worker's page "
+                                                                     "(and their street's ranking).")
 @click.option("--format", "fmt", type=click.Choice(["xlsx"]), default="xlsx", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @data_dir_option
-def report_cmd(period: str, area: str | None, fmt: str, out: Path, lang: str, data_dir: Path | None) -> None:
-    """Write the report of a period and an area, its figures counted in SQL (docs/METRICS.md, "Reports")."""
+def report_cmd(period: str, area: str | None, kind: str, worker_id: int | None, fmt: str, out: Path, lang: str,
+               data_dir: Path | None) -> None:
+    """Write the report of a period and an area, its figures counted in SQL (docs/METRICS.md, "Reports"),
+    or with --kind workers the grid workers' assessment ("Grid-worker assessment")."""
     from datetime import UTC, datetime
 
     from bigscreen.reports.periods import PeriodError, parse_period
-    from bigscreen.reports.report import ReportError, build_report
-    from bigscreen.screens.report_xlsx import report_xlsx
+    from bigscreen.reports.report import ReportError
 
+    if worker_id is not None and kind != "workers":
+        raise click.BadParameter("only with --kind workers", param_hint="'--worker'")
     rt = _runtime(_settings(data_dir))
     try:
         now = datetime.now(UTC)
         try:
             chosen = parse_period(period, now.astimezone(rt.tz).date())
-            report = build_report(rt, chosen, area, now)
+            data, summary = (_assessment if kind == "workers" else _report)(rt, chosen, area, worker_id, now, lang)
         except (PeriodError, ReportError) as exc:
-            raise click.BadParameter(str(exc), param_hint="'--period'" if isinstance(exc, PeriodError) else "'--area' or '--period'") from None
-        data = report_xlsx(report, lang)
+            hint = "'--period'" if isinstance(exc, PeriodError) else "'--area', '--worker' or '--period'"
+            raise click.BadParameter(str(exc), param_hint=hint) from None
     finally:
         rt.close()
     partial = out.with_name(out.name + ".partial")
     partial.write_bytes(data)
     partial.replace(out)  # whole or not at all
-    click.echo(f"{out}: {report.area_name} {report.period.label}, {report.headline['reported'].value} cases reported")
+    click.echo(f"{out}: {summary}")
+
+
+def _report(rt, period, area, _worker_id, now, lang) -> tuple[bytes, str]:
+    from bigscreen.reports.report import build_report
+    from bigscreen.screens.report_xlsx import report_xlsx
+
+    report = build_report(rt, period, area, now)
+    return report_xlsx(report, lang), f"{report.area_name} {report.period.label}, {report.headline['reported'].value} cases reported"
+
+
+def _assessment(rt, period, area, worker_id, now, lang) -> tuple[bytes, str]:
+    from bigscreen.reports.assessment import build_assessment
+    from bigscreen.screens.assessment_xlsx import assessment_xlsx
+
+    assessed = build_assessment(rt, period, area, now, worker_id)
+    return assessment_xlsx(assessed, lang, worker_id), f"{assessed.area_name} {period.label}, {len(assessed.workers)} grid workers assessed"
 
 
 @main.command("rebuild")
