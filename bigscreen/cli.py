@@ -499,7 +499,8 @@ def report_cmd(period: str, area: str | None, kind: str, worker_id: int | None, 
             chosen = parse_period(period, now.astimezone(rt.tz).date())
             data, summary = (_assessment if kind == "workers" else _report)(rt, chosen, area, worker_id, now, lang)
         except (PeriodError, ReportError) as exc:
-            hint = "'--period'" if isinstance(exc, PeriodError) else "'--area', '--worker' or '--period'"
+            hint = "'--period'" if isinstance(exc, PeriodError) else \
+                "'--area', '--worker' or '--period'" if kind == "workers" else "'--area' or '--period'"
             raise click.BadParameter(str(exc), param_hint=hint) from None
     finally:
         rt.close()
