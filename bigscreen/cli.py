@@ -475,7 +475,7 @@ def events_import(file: Path, source: str, channel: str, quiet: bool, data_dir: 
 @click.option("--area", default=None, help="Area code (default: the city).")
 @click.option("--kind", type=click.Choice(["cases", "workers"]), default="cases", show_default=True,
               help="cases: the report; workers: the grid-worker assessment (网格员考核, a street, a district or the city).")
-@click.option("--worker", "worker_id", type=int, default=None, help="With --kind workers: only this worker's page "
+@click.option("--worker", "worker_id", type=click.IntRange(1, 2**31 - 1), default=None, help="With --kind workers: only this worker's page "
                                                                      "(and their street's ranking).")
 @click.option("--format", "fmt", type=click.Choice(["xlsx"]), default="xlsx", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path))

@@ -220,7 +220,8 @@ def _history_begins(conn: Connection) -> datetime | None:
 
 def _check_worker(conn: Connection, areas, worker_id: int, info) -> None:
     w = GridWorker.__table__.c
-    row = conn.execute(select(w.id, w.role, w.area_id).where(w.id == worker_id)).one_or_none()
+    row = conn.execute(select(w.id, w.role, w.area_id).where(w.id == worker_id)).one_or_none() \
+        if 1 <= worker_id < 2**31 else None  # (a number no id can be: PostgreSQL would refuse to compare it)
     if row is None:
         raise ReportError(f"unknown grid worker {worker_id}")
     if row.role != FULL_TIME:

@@ -278,6 +278,7 @@ def test_the_shipped_weights_are_documented_ones():
     ("999999", None, "2026-11", "unknown area"),
     ("grid", None, "2026-11", "workers are ranked within their street"),
     (None, 99_999_999, "2026-11", "unknown grid worker 99999999"),
+    (None, 2**63, "2026-11", f"unknown grid worker {2**63}"),
     (None, "helper", "2026-11", "is a helper"),
     (None, "stranger", "2026-11", "not in area"),
     (None, None, "2024-11", "before the history begins"),
@@ -335,6 +336,9 @@ def test_the_cli_writes_the_ranking_and_the_pages(placed, tmp_path, monkeypatch)
     (["--period", "2027-01"], "begins after today"),
     (["--period", "2024-11"], "before the history begins"),
     (["--period", "2026-11", "--worker", "99999999"], "unknown grid worker"),
+    (["--period", "2026-11", "--worker", "0"], "not in the range"),
+    (["--period", "2026-11", "--worker", "x"], "is not a valid integer"),
+    (["--period", "2026-11", "--kind", "cases", "--worker", "1"], "only with --kind workers"),
     (["--period", "2026-11", "--worker", "stranger"], "not in area"),
     (["--period", "2026-11", "--area", "grid"], "ranked within their street"),
 ])
@@ -350,7 +354,8 @@ def test_the_cli_refuses_bad_input_and_writes_nothing(placed, tmp_path, monkeypa
     if "--area" not in args:
         args += ["--area", p.street]
     out = tmp_path / "x.xlsx"
-    refused = CliRunner().invoke(main, ["report", "--kind", "workers", *args, "--out", str(out)])
+    kind = [] if "--kind" in args else ["--kind", "workers"]
+    refused = CliRunner().invoke(main, ["report", *kind, *args, "--out", str(out)])
     assert refused.exit_code == 2 and says in refused.output, refused.output
     assert not out.exists() and not list(tmp_path.glob("x.xlsx*"))
 
