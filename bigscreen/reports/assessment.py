@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, true
 
 from bigscreen.db.models import Event, FieldActivity, GridWorker, SupervisionNotice
+from bigscreen.db.session import snapshot
 from bigscreen.domain.schemas import Channel
 from bigscreen.live.field_work import PATROL, VISIT
 from bigscreen.live.kpi import figures
@@ -101,7 +102,7 @@ def build_assessment(rt: Runtime, period: Period, area_code: str | None, now: da
     grids = {a.id: a for a in areas.by_code.values()
              if a.level == areas.grid_level and not a.retired and area_code in a.chain}
     w = GridWorker.__table__.c
-    with rt.engine.connect() as conn:
+    with snapshot(rt.engine) as conn:  # the five components read from one moment of the database
         first = _history_begins(conn)
         if first is None or end <= first:
             raise ReportError(f"period {period.label} ends before the history begins"
