@@ -473,27 +473,37 @@ def events_import(file: Path, source: str, channel: str, quiet: bool, data_dir: 
 @click.option("--period", required=True, help="2026-W48 (a week), 2026-11 (a month), 2026-Q4, 2026, or "
                                                "2026-11-03..2026-11-17 (days, both included), in the city's calendar.")
 @click.option("--area", default=None, help="Area code (default: the city).")
-@click.option("--format", "fmt", default=None, help="html, pdf or xlsx (default: the suffix of --out).")
+@click.option("--kind", type=click.Choice(["cases", "workers"]), default="cases", show_default=True,
+              help="cases: the report; workers: the grid-worker assessment (网格员考核, a street, a district or the city).")
+@click.option("--worker", "worker_id", type=click.IntRange(1, 2**31 - 1), default=None, help="With --kind workers: only this worker's page "
+                                                                     "(and their street's ranking).")
+@click.option("--format", "fmt", default=None, help="html, pdf or xlsx (default: the suffix of --out; the assessment: xlsx).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @data_dir_option
-def report_cmd(period: str, area: str | None, fmt: str | None, out: Path, lang: str, data_dir: Path | None) -> None:
+def report_cmd(period: str, area: str | None, kind: str, worker_id: int | None, fmt: str | None, out: Path, lang: str,
+               data_dir: Path | None) -> None:
     """Write the report of a period and an area, its figures counted in SQL (docs/METRICS.md, "Reports"),
-    as HTML, PDF (Chromium: BIGSCREEN_CHROMIUM) or XLSX."""
+    as HTML, PDF (Chromium: BIGSCREEN_CHROMIUM) or XLSX; or with --kind workers the grid workers' assessment
+    ("Grid-worker assessment") as XLSX."""
     import contextlib
     from datetime import UTC, datetime
 
     from bigscreen.reports.periods import PeriodError, parse_period
-    from bigscreen.reports.report import ReportError, build_report
-    from bigscreen.screens.report_formats import FORMATS, FormatError, check_format, render_report
+    from bigscreen.reports.report import ReportError
+    from bigscreen.screens.report_formats import FORMATS, FormatError, check_format
     from bigscreen.screens.report_pdf import PdfError, PdfPrinter
 
+    if worker_id is not None and kind != "workers":
+        raise click.BadParameter("only with --kind workers", param_hint="'--worker'")
     suffix = out.suffix.lstrip(".").lower()
     try:
         fmt = check_format(fmt.lower() if fmt else suffix)
     except FormatError as exc:
         raise click.BadParameter(f"{exc}" if fmt else f"{out.name}: say --format ({', '.join(FORMATS)}) or give "
                                  f"--out one of their suffixes", param_hint="'--format'") from None
+    if kind == "workers" and fmt != "xlsx":
+        raise click.BadParameter(f"the grid-worker assessment is written as xlsx, not {fmt}", param_hint="'--format'")
     settings = _settings(data_dir)
     rt = _runtime(settings)
     try:
@@ -505,11 +515,14 @@ def report_cmd(period: str, area: str | None, fmt: str | None, out: Path, lang: 
             now = datetime.now(UTC)
             try:
                 chosen = parse_period(period, now.astimezone(rt.tz).date())
-                report = build_report(rt, chosen, area, now)
+                if kind == "workers":
+                    data, summary = _assessment(rt, chosen, area, worker_id, now, lang)
+                else:
+                    data, summary = _report(rt, chosen, area, now, lang, fmt, printer)
             except (PeriodError, ReportError) as exc:
-                raise click.BadParameter(str(exc), param_hint="'--period'" if isinstance(exc, PeriodError) else "'--area' or '--period'") from None
-            try:
-                data = render_report(report, fmt, rt.tz, lang, printer=printer)
+                hint = "'--period'" if isinstance(exc, PeriodError) else \
+                    "'--area', '--worker' or '--period'" if kind == "workers" else "'--area' or '--period'"
+                raise click.BadParameter(str(exc), param_hint=hint) from None
             except PdfError as exc:
                 raise click.ClickException(str(exc)) from None
     finally:
@@ -517,7 +530,24 @@ def report_cmd(period: str, area: str | None, fmt: str | None, out: Path, lang: 
     partial = out.with_name(out.name + ".partial")
     partial.write_bytes(data)
     partial.replace(out)  # whole or not at all
-    click.echo(f"{out}: {report.area_name} {report.period.label} ({fmt}), {report.headline['reported'].value} cases reported")
+    click.echo(f"{out}: {summary}")
+
+
+def _report(rt, period, area, now, lang, fmt, printer) -> tuple[bytes, str]:
+    from bigscreen.reports.report import build_report
+    from bigscreen.screens.report_formats import render_report
+
+    report = build_report(rt, period, area, now)
+    data = render_report(report, fmt, rt.tz, lang, printer=printer)
+    return data, f"{report.area_name} {report.period.label} ({fmt}), {report.headline['reported'].value} cases reported"
+
+
+def _assessment(rt, period, area, worker_id, now, lang) -> tuple[bytes, str]:
+    from bigscreen.reports.assessment import build_assessment
+    from bigscreen.screens.assessment_xlsx import assessment_xlsx
+
+    assessed = build_assessment(rt, period, area, now, worker_id)
+    return assessment_xlsx(assessed, lang, worker_id), f"{assessed.area_name} {period.label}, {len(assessed.workers)} grid workers assessed"
 
 
 @main.command("rebuild")

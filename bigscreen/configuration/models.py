@@ -205,6 +205,37 @@ class Workforce(_Model):
     on_duty_share: Rate = 0.95      # 演示: 每日签到上岗比例 / demo: share of workers who check in
 
 
+Weight = Annotated[float, _numeric("a number of points from 0 to 100", lambda x: 0 <= x <= 100)]
+
+
+class AssessmentWeights(_Model):
+    """网格员考核: the points each component of a worker's score is worth; together exactly 100."""
+
+    reports: Weight        # 事件上报 / cases reported from the grid app
+    field_work: Weight     # 两巡五访 / patrols and visits against the daily norm
+    ontime: Weight         # 按期办结 / the grid's cases closed on time
+    satisfaction: Weight   # 群众满意 / the grid's satisfied ratings
+    supervision: Weight    # 督办扣分 / supervision notices against the grid's cases
+
+    @model_validator(mode="after")
+    def _hundred(self) -> AssessmentWeights:
+        total = sum(getattr(self, name) for name in type(self).model_fields)
+        if not math.isclose(total, 100.0, abs_tol=1e-9):
+            parts = " + ".join(f"{name} {getattr(self, name):g}" for name in type(self).model_fields)
+            raise PydanticCustomError("config_invalid", f"must add up to exactly 100 (got {total:g}: {parts})")
+        return self
+
+
+class Assessment(_Model):
+    """网格员考核 (docs/METRICS.md, "Grid-worker assessment"): the weights, and the points a
+    supervision notice against the worker's grid takes off that component's 100."""
+
+    weights: AssessmentWeights = Field(default_factory=lambda: AssessmentWeights(
+        reports=25, field_work=30, ontime=20, satisfaction=15, supervision=10))
+    supervision_penalty: Annotated[float, _numeric("a number of points above 0 and at most 100",
+                                                   lambda x: 0 < x <= 100)] = 20.0
+
+
 Minutes = Annotated[float, _numeric("a positive number of minutes", lambda x: x > 0)]
 
 
@@ -277,6 +308,7 @@ class City(_Model):
     whistles: dict[Literal["assembly", "livelihood", "emergency"], WhistleKind] = Field(default_factory=_default_whistles)
     alerts: Alerts = Field(default_factory=Alerts)
     workforce: Workforce = Field(default_factory=Workforce)
+    assessment: Assessment = Field(default_factory=Assessment)
     # Times that sources send (reports, steps of a case, field work) must not be earlier than this
     # day: the go-live of the city's system, or earlier to import older records.
     earliest_date: Annotated[date, AfterValidator(_plausible_start)] = date(2000, 1, 1)

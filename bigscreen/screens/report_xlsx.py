@@ -62,7 +62,7 @@ def _headline(sheet, doc: Document) -> None:
         elif isinstance(block, Note):
             sheet.append([])
             sheet.append([block.text])
-    _widths(sheet, [22, 16, 14, 12, 14, 12])
+    column_widths(sheet, [22, 16, 14, 12, 14, 12])
 
 
 def _table(sheet, table: Table) -> None:
@@ -73,7 +73,7 @@ def _table(sheet, table: Table) -> None:
         for i, column in enumerate(table.columns, start=1):
             if column.kind in FORMATS:
                 sheet.cell(row, i).number_format = FORMATS[column.kind]
-    _widths(sheet, [max(WIDTHS.get(c.kind, 11), min(30, len(c.title) * 2 + 2)) for c in table.columns])
+    column_widths(sheet, [max(WIDTHS.get(c.kind, 11), min(30, len(c.title) * 2 + 2)) for c in table.columns])
     sheet.freeze_panes = "A2"
 
 
@@ -97,6 +97,6 @@ def _heading(sheet, titles: list[str]) -> None:
         cell.font = Font(bold=True)
 
 
-def _widths(sheet, widths: list[int]) -> None:
+def column_widths(sheet, widths: list[int]) -> None:
     for i, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = width
