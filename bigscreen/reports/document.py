@@ -18,6 +18,7 @@ from enum import StrEnum
 
 class Kind(StrEnum):
     TEXT = "text"
+    ID = "id"              # a number that names something (a case, a worker): a number, shown without separators
     INT = "int"
     FLOAT = "float"        # two decimals (hours)
     PERCENT = "percent"    # a fraction shown as a percentage

@@ -27,6 +27,8 @@ class SupervisedCase:
     deadline: datetime
     closed_at: datetime | None  # by the period's end; None: still open then
     level: int  # the highest level of notice it had had by the end (no citizen text: a stored report leaves the desk)
+    department_name: str | None = None  # from config/departments.yaml
+    item_name: str | None = None  # from config/categories.yaml; None for a code no longer configured
 
 
 @dataclass
@@ -89,7 +91,9 @@ def supervision(conn: Connection, scope: Scope) -> Supervision:
     out.departments = sorted(departments.values(), key=lambda d: (-d.cases, -d.third, d.code))
     listed.sort(key=lambda rc: (-rc[0].level, rc[0].deadline, rc[0].id))
     grid = scope.areas.by_id
+    items = {i.code: i.name for c in scope.config.categories for i in c.items}
     out.cases = [SupervisedCase(r.id, grid[r.grid_id].code, grid[r.grid_id].name, r.department_code, r.item_code, r.reported_at,
-                                r.deadline, closed, r.level)
+                                r.deadline, closed, r.level, names.get(r.department_code, r.department_code),
+                                items.get(r.item_code))
                  for r, closed in listed[:TOP]]
     return out

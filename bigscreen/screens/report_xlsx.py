@@ -16,7 +16,7 @@ from openpyxl.utils import get_column_letter
 from bigscreen.reports.document import Document, Figures, Kind, Note, Table
 
 FORMATS = {
-    Kind.INT: "0", Kind.FLOAT: "0.00", Kind.PERCENT: "0.0%", Kind.CHANGE: "+0.0%;-0.0%;0.0%",
+    Kind.ID: "0", Kind.INT: "0", Kind.FLOAT: "0.00", Kind.PERCENT: "0.0%", Kind.CHANGE: "+0.0%;-0.0%;0.0%",
     Kind.POINTS: "+0.0%;-0.0%;0.0%", Kind.SIGNED: "+0.00;-0.00;0.00", Kind.DATE: "yyyy-mm-dd",
     Kind.DATETIME: "yyyy-mm-dd hh:mm",
 }
