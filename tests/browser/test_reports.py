@@ -48,6 +48,8 @@ def test_a_leader_reads_its_own_report_and_not_another_districts(browser, live_s
     assert figures[0] == "3", "the district's cases reported in the week"
     assert mine.name in page.locator(".report-facts").inner_text()
     assert page.locator(".report-chart .scatterlayer .trace").count() == 2, "reported and closed, a line each"
+    assert page.locator("#categories-chart-0 .barlayer .trace").count() == 2, "categories: this week and the one before"
+    assert "网格员APP" in page.locator("section#channels").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "nothing wider than the tablet"
     download = page.locator('a.report-download[data-format="pdf"]').get_attribute("href")
     assert download == f"/reports/{mine.code}/{WEEK}.pdf"

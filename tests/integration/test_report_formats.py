@@ -1,6 +1,7 @@
 """A report in every format, read back as a person's tools read it: the PDF opened with pypdf (pages,
 the cover, the headline numbers, Chinese text, page numbers, fonts embedded, the chart as vectors),
-the XLSX with openpyxl (numbers as numbers, dates as dates), the HTML as text; hostile text escaped in
+the XLSX with openpyxl (numbers as numbers, dates as dates), the HTML as text; the sections after the
+rankings (categories to field work) in all three, their numbers the Report's; hostile text escaped in
 HTML and PDF; the command line choosing the format and refusing one not offered, writing nothing."""
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from bigscreen.screens.report_document import SECTIONS, report_document
 from bigscreen.screens.report_formats import render_report
 from bigscreen.screens.report_html import file_assets, render_html
 from bigscreen.screens.report_pdf import PdfError, PdfPrinter, render_pdf
+from bigscreen.screens.report_sections import LISTED
+from tests.integration import test_report_sections as sections
 from tests.integration.test_report_figures import BJ, NOW, placed  # noqa: F401 - the fixture: cases placed by hand
+from tests.integration.test_report_sections import history  # noqa: F401 - the fixture: a week with every section
 
 RADICALS = str.maketrans("⻚⻓⻔⻛⻜⻅⻉⻋⻘⻝⻢", "页长门风飞见贝车青食马")
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>&amp;"\'</style>'
@@ -96,7 +100,8 @@ def test_the_xlsx_holds_numbers_and_dates_in_english_too(placed):  # noqa: F811
     rt, _, _ = placed
     report = build_report(rt, parse_period("2026-W48", NOW.date()), None, NOW)
     book = load_workbook(BytesIO(render_report(report, "xlsx", rt.tz, "en")))
-    assert book.sheetnames == ["Headline", "Days", "Areas ranked", "Departments ranked"]
+    assert book.sheetnames[:4] == ["Headline", "Days", "Areas ranked", "Departments ranked"]
+    assert "Channels" in book.sheetnames and "Whistles" not in book.sheetnames, "no whistle in the week: no sheet"
     head = book["Headline"]
     assert head["A1"].value == "Area" and isinstance(head["C2"].value, datetime) and head["C2"].value.date() == date(2026, 11, 23)
     assert head["B3"].is_date and head["B4"].is_date
@@ -150,13 +155,88 @@ def test_a_printer_prints_many_and_a_missing_chromium_says_so(placed, tmp_path):
         render_pdf(_hostile_document(), str(tmp_path / "no-chromium"))
 
 
+ALL_SECTIONS = ["headline", "days", "areas", "departments", "categories", "channels", "hotspots", "laggards",
+                "supervision", "whistles", "disputes", "field_work"]
+
+
 def test_every_section_builder_gives_a_section_with_a_title(placed):  # noqa: F811
     rt, _, _ = placed
     report = build_report(rt, parse_period("2026-W48", NOW.date()), None, NOW)
     doc = report_document(report, rt.tz, "en")
-    assert [s.key for s in doc.sections] == ["headline", "days", "areas", "departments"]
-    assert len(SECTIONS) == len(doc.sections) and all(s.title and s.blocks for s in doc.sections)
+    assert [s.key for s in doc.sections] == [k for k in ALL_SECTIONS if k != "whistles"], "no whistle blown: no section"
+    assert len(SECTIONS) == len(ALL_SECTIONS) and all(s.title and s.blocks for s in doc.sections)
     assert doc.title.endswith("Weekly summary")
+
+
+def test_the_sections_after_the_rankings_in_every_format(history):  # noqa: F811
+    """The hand-placed week of test_report_sections: the workbook holds each section's numbers as numbers,
+    equal to the Report's, its times as the city's local date-times, its codes labelled in Chinese, and no
+    citizen's text; the page and the PDF show every section's title."""
+    h = history
+    r = sections.report(h)
+    assert [s.key for s in report_document(r, h.rt.tz).sections] == ALL_SECTIONS
+    book = load_workbook(BytesIO(render_report(r, "xlsx", h.rt.tz)))
+    assert book.sheetnames[4:] == [
+        "分类受理", "子项受理", "渠道构成", "高发网格", "高发社区", "重复发生合计", "重复发生", "未达标下级区域", "未达标部门",
+        "超期与督办", "分级督办", "部门督办", "重点督办事件", "吹哨报到", "哨种", "部门报到", "吹哨明细", "矛盾纠纷调解",
+        "递进式调解", "一日两巡五访", "下级区域巡访", "网格员巡访"]
+
+    def rows(sheet: str) -> list[tuple]:
+        return list(book[sheet].iter_rows(min_row=2, values_only=True))
+
+    assert rows("分类受理") == [(c.code, c.name, c.reported, c.previous, c.change, c.share) for c in r.categories]
+    assert rows("渠道构成") == [(c.code, label, c.reported, c.previous, c.change, c.share)
+                            for c, label in zip(r.channels, ("网格员APP", "12345热线", "随手拍"))]
+    assert rows("渠道构成")[0][2:] == (4, 3, 0.3333, 0.5) and book["渠道构成"]["E2"].number_format == "+0.0%;-0.0%;0.0%"
+    assert rows("高发网格") == [(n, g.code, g.name, g.parent_name, g.reported, g.share, g.top_item_name, g.top_item_cases)
+                            for n, g in enumerate(r.hotspots.grids, start=1)]
+    assert rows("重复发生合计") == [(r.hotspots.repeat_places, r.hotspots.repeat_cases)] == [(2, 5)]
+    d0, d1 = h.districts[0], h.districts[1]
+    assert book["未达标下级区域"]["F1"].value == "办结率（目标 98.0%）"
+    assert rows("未达标下级区域") == [(2, d0.code, d0.name, 5, 2, 0.6, 0.5), (1, d1.code, d1.name, 3, 1, 0.6667, None)]
+
+    sup = r.supervision
+    assert rows("超期与督办") == [(sup.went_late, sup.late_still_open, sup.supervised, sup.supervised_closed)] == [(3, 1, 3, 2)]
+    assert rows("分级督办") == [("第一次督办", 3, 1, 1), ("第二次督办", 2, 0, 1), ("第三次督办", 1, 0, 1)]
+    third = rows("重点督办事件")[0]
+    grid_b, item = h.grids["B"], h.rt.config.item("MS02")
+    assert third == (h.ids["b1-third"], grid_b.name, sup.cases[0].department_name, item.name, datetime(2026, 11, 24, 10),
+                     datetime(2026, 11, 25, 10), None, "第三次督办"), "local wall-clock times"
+    assert book["重点督办事件"]["E2"].is_date and isinstance(third[0], int)
+
+    wh = r.whistles
+    assert rows("吹哨报到") == [(wh.whistles, wh.calls.calls, wh.calls.on_time, wh.calls.late, wh.calls.missing,
+                             wh.calls.on_time_rate, wh.calls.avg_report_in_minutes)] == [(2, 4, 1, 1, 2, 0.25, 120.0)]
+    assert rows("哨种") == [("集结哨", 1), ("民生哨", 0), ("紧急哨", 1)]
+    assert rows("吹哨明细")[0] == (h.ids["b2-whistled"], "集结哨", datetime(2026, 11, 26, 11), datetime(2026, 11, 26, 13), 3, 1, 1, 1)
+    assert [(x[0], x[2:6]) for x in rows("部门报到")] == [(d.code, (d.calls, d.on_time, d.late, d.missing)) for d in wh.departments]
+
+    d = r.disputes
+    assert rows("矛盾纠纷调解") == [(d.reported, d.mediated, d.referred, d.unsettled_closed, d.unsettled_open, d.mediation_success,
+                                d.settled_in_period, d.mediated_in_period)] == [(3, 1, 0, 1, 1, 1.0, 2, 2)]
+    assert rows("递进式调解") == [("社区调解员", 2, 0, 2, 0), ("金牌调解员", 1, 1, 0, 0), ("律师", 0, 0, 0, 0), ("司法途径", 0, 0, 0, 0)]
+
+    fw = r.field_work
+    t = fw.total
+    assert rows("一日两巡五访") == [(7, t.duty_days, t.patrols, t.expected_patrols, t.patrol_rate, t.visits, t.expected_visits,
+                                t.visit_rate, t.days_met, t.met_rate, fw.never_on_duty)]
+    assert rows("一日两巡五访")[0][:10] == (7, 4, 8, 8, 1.0, 16, 20, 0.8, 2, 0.5)
+    workers = rows("网格员巡访")
+    assert len(fw.workers) > LISTED and len(workers) == LISTED, "the lowest first, as many as a document lists"
+    assert [(w[0], w[4], w[5]) for w in workers] == [(x.worker_id, x.duty_days, x.patrols) for x in fw.workers[:LISTED]]
+    cells = [v for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for v in row]
+    assert not any(isinstance(v, str) and ("13812345678" in v or "王秀英" in v) for v in cells), "no citizen's text"
+    english = load_workbook(BytesIO(render_report(r, "xlsx", h.rt.tz, "en"))).sheetnames
+    assert len(set(english)) == len(english) == len(book.sheetnames) and max(map(len, english)) <= 31
+
+    titles = ["分类受理", "渠道构成", "高发区域", "后进", "超期与督办", "吹哨报到", "矛盾纠纷调解", "一日两巡五访"]
+    html = render_report(r, "html", h.rt.tz).decode()
+    assert all(f'data-section="{k}"' in html for k in ALL_SECTIONS)
+    assert all(f"<h2>{title}</h2>" in html for title in titles)
+    assert all(label in html for label in ("12345热线", "集结哨", "第三次督办", "社区调解员")) and "13812345678" not in html
+    body = "\n".join(_text(PdfReader(BytesIO(render_report(r, "pdf", h.rt.tz, chromium=h.rt.settings.chromium))))[1:])
+    assert all(title in body for title in titles), [title for title in titles if title not in body]
+    assert "12345热线" in body and "第三次督办" in body
 
 
 @pytest.fixture

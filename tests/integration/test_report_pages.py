@@ -53,13 +53,16 @@ def test_a_leader_lists_and_opens_the_reports_of_its_own_area(pages, account):
         assert page.status_code == 200 and page.content == kept["html"], "the stored page"
         assert "script-src 'self'" in page.headers["content-security-policy"]
         assert rt.areas.by_code[mine].name in page.text and 'data-section="headline"' in page.text
+        assert 'data-section="channels"' in page.text and "网格员APP" in page.text, "the sections after the rankings"
 
         english = leader.get(f"/reports/{mine}/{WEEK}.html?lang=en")
         assert english.status_code == 200 and "Weekly summary" in english.text, "made on demand in English"
 
         book = leader.get(f"/reports/{mine}/{WEEK}.xlsx")
         assert book.status_code == 200 and "attachment" in book.headers["content-disposition"]
-        assert load_workbook(BytesIO(book.content))["概览"]["B7"].value == 3, "the district's three cases of the week"
+        workbook = load_workbook(BytesIO(book.content))
+        assert workbook["概览"]["B7"].value == 3, "the district's three cases of the week"
+        assert [c.value for c in workbook["渠道构成"][2][:3]] == ["grid_app", "网格员APP", 3], "numbers as numbers"
 
         pdf = leader.get(f"/reports/{mine}/{WEEK}.pdf")  # not stored: printed on demand
         assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content[:4] == b"%PDF"
