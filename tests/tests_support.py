@@ -10,8 +10,14 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 PASSWORD = "correct horse battery"  # every test account's password
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+# A test whose subject is not SQL (rendering a document, roles and areas, validating input before any
+# write, scheduling) runs on SQLite only; what SQL computes or stores is tested on both databases.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def free_port() -> int:

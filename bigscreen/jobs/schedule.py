@@ -30,7 +30,6 @@ from bigscreen.process.runtime import Runtime
 from bigscreen.wall.publisher import FramePublisher
 
 log = logging.getLogger(__name__)
-LEADER_RENEW_S = 5  # a third of the lock's TTL: two renewals may fail before leadership lapses
 SWEEP_EVERY_S = 5
 SUPERVISE_EVERY_S = 5
 ESCALATE_EVERY_S = 15
@@ -71,7 +70,8 @@ CLOCK_JOBS = ("sweep_deadlines", "supervise", "escalate_alerts", "detect_spikes"
 def register(scheduler: BaseScheduler, rt: Runtime, lock: LeaderLock) -> BaseScheduler:
     """Adds the lock's renewal and every job in `JOBS`, each running only while `lock` leads."""
     lock.try_lead()  # decided now, so the jobs' first runs below already know
-    scheduler.add_job(lock.try_lead, "interval", seconds=LEADER_RENEW_S, id="leader", max_instances=1, coalesce=True)
+    scheduler.add_job(lock.try_lead, "interval", seconds=lock.ttl_s / 3,  # two renewals may fail before it lapses
+                      id="leader", max_instances=1, coalesce=True)
     for spec in JOBS:
         scheduler.add_job(_run_if_leader, "interval", seconds=spec.every_s, args=[spec, rt, lock], id=spec.name,
                           max_instances=1, coalesce=True, next_run_time=rt.clock())
@@ -102,7 +102,7 @@ class Background:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.lock = LeaderLock(rt.redis, rt.keys.leader)
+        self.lock = LeaderLock(rt.redis, rt.keys.leader, rt.settings.leader_ttl_s)
         self.scheduler = register(BackgroundScheduler(timezone="UTC"), rt, self.lock)
         self._stop = threading.Event()
         self._watch: threading.Thread | None = None

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     run_jobs: bool = Field(True, description="Web workers also run the scheduled jobs and the wall's frames "
                                              "(one process among all of them leads at a time).")
 
+    leader_ttl_s: float = Field(15.0, ge=3, description="How long the scheduler's leader lock lasts unrenewed (renewed "
+                                "every third of it): a leader that dies is replaced within about this long.")
     ready_frame_age_s: float = Field(30.0, gt=0, description="/readyz fails when the city wall's frame is older than this.")
     metrics_token: SecretStr | None = Field(None, description="Bearer token that may read /metrics from any address.")
     metrics_allow: str = Field("127.0.0.0/8,::1", description="Addresses (comma-separated, CIDR) that may read /metrics "

@@ -25,6 +25,7 @@ from bigscreen.process.settings import REPO_CONFIG_DIR
 from bigscreen.reports.assessment import COMPONENTS, build_assessment
 from bigscreen.reports.periods import parse_period
 from bigscreen.reports.report import ReportError
+from tests_support import SQLITE_ONLY
 
 BJ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=BJ)
@@ -283,6 +284,7 @@ def test_the_shipped_weights_are_documented_ones():
     (None, "stranger", "2026-11", "not in area"),
     (None, None, "2024-11", "before the history begins"),
 ])
+@SQLITE_ONLY
 def test_an_assessment_that_cannot_be_made_says_why(placed, area, worker, period, says):
     p = placed
     area = p.busy.code if area == "grid" else area
@@ -342,6 +344,7 @@ def test_the_cli_writes_the_ranking_and_the_pages(placed, tmp_path, monkeypatch)
     (["--period", "2026-11", "--worker", "stranger"], "not in area"),
     (["--period", "2026-11", "--area", "grid"], "ranked within their street"),
 ])
+@SQLITE_ONLY
 def test_the_cli_refuses_bad_input_and_writes_nothing(placed, tmp_path, monkeypatch, args, says):
     from click.testing import CliRunner
 

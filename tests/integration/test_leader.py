@@ -24,7 +24,8 @@ from bigscreen.process.runtime import Runtime
 from bigscreen.process.settings import Settings
 
 KEY = Keys().leader
-TAKEOVER_LIMIT_S = 30
+LEADER_TTL_S = 6  # the setting, shorter than its default: a takeover in seconds
+TAKEOVER_LIMIT_S = 2 * LEADER_TTL_S
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ def _runs(client: redis_lib.Redis, since: str = "-") -> list[tuple[int, str]]:
 
 def test_two_scheduler_processes_run_each_job_once_and_fail_over(tmp_path, redis_client, redis_url, city_database):
     env = {"BIGSCREEN_REDIS_URL": redis_url, "BIGSCREEN_DATABASE_URL": city_database,
-           "BIGSCREEN_DATA_DIR": str(tmp_path / "data")}
+           "BIGSCREEN_DATA_DIR": str(tmp_path / "data"), "BIGSCREEN_LEADER_TTL_S": str(LEADER_TTL_S)}
     files, log_paths = ExitStack(), [tmp_path / "one.log", tmp_path / "two.log"]
     procs = {p.pid: p for p in (_scheduler(files, log, env) for log in log_paths)}
 

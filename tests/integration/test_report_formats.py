@@ -28,6 +28,7 @@ from bigscreen.screens.report_sections import LISTED
 from tests.integration import test_report_sections as sections
 from tests.integration.test_report_figures import BJ, NOW, placed  # noqa: F401 - the fixture: cases placed by hand
 from tests.integration.test_report_sections import history  # noqa: F401 - the fixture: a week with every section
+from tests_support import SQLITE_ONLY
 
 RADICALS = str.maketrans("⻚⻓⻔⻛⻜⻅⻉⻋⻘⻝⻢", "页长门风飞见贝车青食马")
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>&amp;"\'</style>'
@@ -61,6 +62,7 @@ def _family(font) -> str:
     return str(descriptor.get("/FontFamily", descriptor.get("/FontName", font.get("/BaseFont", ""))))
 
 
+@SQLITE_ONLY
 def test_the_pdf_reads_back_with_cover_figures_chinese_page_numbers_and_embedded_fonts(placed):  # noqa: F811
     rt, districts, _ = placed
     report = build_report(rt, parse_period("2026-W48", NOW.date()), None, NOW)
@@ -114,6 +116,7 @@ def test_the_xlsx_holds_numbers_and_dates_in_english_too(placed):  # noqa: F811
     assert [(r[0], r[5], r[6]) for r in ranked[:2]] == [(1, 0.6667, 1), (2, 0.5, 0)], "numbers, not texts"
 
 
+@SQLITE_ONLY
 def test_the_page_escapes_what_it_shows_and_loads_only_our_files(placed):  # noqa: F811
     rt, _, _ = placed
     report = build_report(rt, parse_period("2026-W48", NOW.date()), None, NOW)
@@ -132,6 +135,7 @@ def _hostile_document() -> Document:
                     produced_at=datetime(2026, 12, 1, 8, 0), footer=HOSTILE)
 
 
+@SQLITE_ONLY
 def test_hostile_text_is_escaped_in_html_and_printed_as_text_in_pdf(runtime):
     doc = _hostile_document()
     html = render_html(doc, file_assets())
@@ -142,6 +146,7 @@ def test_hostile_text_is_escaped_in_html_and_printed_as_text_in_pdf(runtime):
     assert '<script>alert("x")</script>' in text and "onerror=alert(1)>&amp;" in text, "shown as typed, not run"
 
 
+@SQLITE_ONLY
 def test_a_printer_prints_many_and_a_missing_chromium_says_so(placed, tmp_path):  # noqa: F811
     rt, districts, _ = placed
     week = parse_period("2026-W48", NOW.date())
@@ -159,6 +164,7 @@ ALL_SECTIONS = ["headline", "days", "areas", "departments", "categories", "chann
                 "supervision", "whistles", "disputes", "field_work"]
 
 
+@SQLITE_ONLY
 def test_every_section_builder_gives_a_section_with_a_title(placed):  # noqa: F811
     rt, _, _ = placed
     report = build_report(rt, parse_period("2026-W48", NOW.date()), None, NOW)
@@ -247,6 +253,7 @@ def cli_env(placed, monkeypatch):  # noqa: F811
     return rt
 
 
+@SQLITE_ONLY
 def test_the_cli_writes_the_format_asked_for_or_the_suffix_says(cli_env, tmp_path):
     rt = cli_env
     district = rt.areas.at_level(1)[0].code
@@ -266,6 +273,7 @@ def test_the_cli_writes_the_format_asked_for_or_the_suffix_says(cli_env, tmp_pat
     (["--out", "r"], "say --format"),
     (["--format", "pdf", "--area", "999999", "--out", "r.pdf"], "unknown area"),
 ])
+@SQLITE_ONLY
 def test_the_cli_refuses_a_format_not_offered_writing_nothing(cli_env, tmp_path, args, says):
     out = tmp_path / "out"
     out.mkdir()
@@ -275,6 +283,7 @@ def test_the_cli_refuses_a_format_not_offered_writing_nothing(cli_env, tmp_path,
     assert list(out.iterdir()) == []
 
 
+@SQLITE_ONLY
 def test_the_cli_says_where_chromium_was_looked_for(cli_env, tmp_path, monkeypatch):
     monkeypatch.setenv("BIGSCREEN_CHROMIUM", str(tmp_path / "no-chromium"))
     done = CliRunner().invoke(main, ["report", "--period", "2026-W48", "--out", str(tmp_path / "r.pdf")])

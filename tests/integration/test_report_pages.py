@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
-from tests_support import audit_entries
+from tests_support import SQLITE_ONLY, audit_entries
 
 from bigscreen.reports import store
 from bigscreen.reports.periods import parse_period
@@ -71,6 +71,7 @@ def test_a_leader_lists_and_opens_the_reports_of_its_own_area(pages, account):
         assert static.status_code == 200 and "javascript" in static.headers["content-type"]
 
 
+@SQLITE_ONLY
 def test_another_districts_report_is_refused_and_audited(pages, account):
     rt, mine, other = pages
     with _signed_in(rt, account("leader", mine)) as leader:
@@ -83,6 +84,7 @@ def test_another_districts_report_is_refused_and_audited(pages, account):
     assert len(refusals) == 4 and {r.subject for r in refusals} >= {f"{other}/{WEEK}.html", f"{other}/{WEEK}.pdf"}
 
 
+@SQLITE_ONLY
 def test_duty_officers_see_every_area(pages, account):
     rt, mine, other = pages
     _store(rt, mine, ("html",))
@@ -102,6 +104,7 @@ def test_duty_officers_see_every_area(pages, account):
     ("/reports/{mine}/2026-W60.html", 422, "2026 has weeks 1 to 53"),
     ("/reports/{mine}/last-week.xlsx", 422, "is not one of 2026-W48"),
 ])
+@SQLITE_ONLY
 def test_bad_inputs_are_answered_with_what_is_wrong(pages, account, path, status, says):
     rt, mine, _ = pages
     with _signed_in(rt, account("leader", mine)) as leader:
@@ -109,6 +112,7 @@ def test_bad_inputs_are_answered_with_what_is_wrong(pages, account, path, status
     assert answer.status_code == status and says in answer.json()["detail"], answer.text
 
 
+@SQLITE_ONLY
 def test_walls_and_strangers_may_not_read_reports(pages, kiosk_token):
     from fastapi.testclient import TestClient
 

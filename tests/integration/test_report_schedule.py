@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
-from tests_support import audit_entries, login
+from tests_support import SQLITE_ONLY, audit_entries, login
 
 from bigscreen.app import create_app
 from bigscreen.auth.sessions import CSRF_COOKIE
@@ -31,6 +31,7 @@ def _files(rt) -> list[tuple[str, str]]:
     return sorted(kept)
 
 
+@SQLITE_ONLY
 def test_each_due_report_is_produced_once_for_the_city_and_every_district(placed):  # noqa: F811
     rt, districts, _ = placed
     rt.clock = lambda: datetime(2026, 11, 30, 7, 59, tzinfo=BJ)  # Monday, a minute before the weekly report is due
@@ -67,6 +68,7 @@ def _signed_in(rt, username):
     return web
 
 
+@SQLITE_ONLY
 def test_reports_are_listed_and_downloaded_by_role_and_area(placed, account, api_key):  # noqa: F811
     rt, districts, _ = placed
     rt.clock = lambda: datetime(2026, 11, 30, 9, 0, tzinfo=BJ)

@@ -38,7 +38,7 @@ def test_rebuild_and_reconcile_under_live_writes_end_equal_to_sql(runtime, monke
         w.start()
     overlapped = 0
     try:
-        for run in range(4):
+        for run in range(2):  # a rebuild, then a reconcile
             before = list(written)
             if run % 2 == 0:
                 rebuild(runtime, now)

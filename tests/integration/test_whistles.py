@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from bigscreen.db.models import Alert, EventTransition, Whistle, WhistleCall
 from bigscreen.jobs.rebuild import rebuild, snapshot
 from bigscreen.simulation.life import ROLE_OF
+from tests_support import SQLITE_ONLY
 
 T0 = datetime.now(timezone.utc).replace(microsecond=0)
 DEPARTMENTS = ["GAJ", "YJJ", "XFZD"]  # 公安局, 应急管理局, 消防救援支队
@@ -151,6 +152,7 @@ def test_repeated_whistle_and_report_are_idempotent(client, runtime, case):
     ({"at": (T0 - timedelta(hours=2)).isoformat()}, 422, ["body", "at"]),
     ({"colour": "red"}, 422, ["body", "colour"]),
 ])
+@SQLITE_ONLY
 def test_bad_whistle_is_refused_and_writes_nothing(client, runtime, case, body, status, loc):
     before = _rows(runtime)
     r = _whistle(client, case["id"], **body)

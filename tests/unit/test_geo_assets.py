@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from bigscreen.db.models import Area
 from bigscreen.geo.assets import MANIFEST, ensure_level_assets, geo_dir, load_manifest
+from tests_support import SQLITE_ONLY
 
 LEVELS = ["district", "street", "community", "grid"]
 TOO_PRECISE = re.compile(rb"\d\.\d{6,}")
@@ -35,6 +36,7 @@ def geo_client(runtime, manifest):
         yield c
 
 
+@SQLITE_ONLY
 def test_one_hashed_file_per_level_below_the_city(runtime, manifest):
     out = geo_dir(runtime.settings)
     assert list(manifest["levels"]) == LEVELS
@@ -61,6 +63,7 @@ def test_one_hashed_file_per_level_below_the_city(runtime, manifest):
         assert 117.5 < west < east < 119.6 and 36.5 < south < north < 38.5
 
 
+@SQLITE_ONLY
 def test_grid_geometry_is_simplified_without_gaps(runtime, manifest):
     import shapely
     from shapely.geometry import shape
@@ -76,6 +79,7 @@ def test_grid_geometry_is_simplified_without_gaps(runtime, manifest):
     assert abs(shapely.union_all(grids).area - shapely.union_all(raw).area) / shapely.union_all(raw).area < 0.01
 
 
+@SQLITE_ONLY
 def test_ensure_rebuilds_only_when_the_areas_change(runtime, manifest):
     out = geo_dir(runtime.settings)
     stamp = (out / MANIFEST).stat().st_mtime_ns
@@ -98,6 +102,7 @@ def test_ensure_rebuilds_only_when_the_areas_change(runtime, manifest):
     assert (out / again["levels"]["street"]["file"]).exists()
 
 
+@SQLITE_ONLY
 def test_route_serves_hashed_files_for_a_year_gzipped(runtime, manifest, geo_client):
     info = manifest["levels"]["community"]
     blob = (geo_dir(runtime.settings) / info["file"]).read_bytes()
@@ -118,6 +123,7 @@ def test_route_serves_hashed_files_for_a_year_gzipped(runtime, manifest, geo_cli
     assert again.status_code == 304 and not again.content
 
 
+@SQLITE_ONLY
 def test_manifest_is_revalidated(manifest, geo_client):
     r = geo_client.get("/geo/manifest.json")
     assert r.status_code == 200 and r.json() == manifest
@@ -129,6 +135,7 @@ def test_manifest_is_revalidated(manifest, geo_client):
     "grid-00000000.json", "..%2Fsecret.json", "%2e%2e%2fsecret.json", "..", ".lock", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
     "manifest.json.gz", "community.json", "..%5Csecret.json", "extra.json", "%2Fetc%2Fpasswd",
 ])
+@SQLITE_ONLY
 def test_only_manifest_names_are_served(runtime, manifest, geo_client, name):
     (runtime.settings.data_dir / "secret.json").write_text("{}")
     (geo_dir(runtime.settings) / "extra.json").write_text("{}")
@@ -136,6 +143,7 @@ def test_only_manifest_names_are_served(runtime, manifest, geo_client, name):
     assert r.status_code == 404, (name, r.status_code)
 
 
+@SQLITE_ONLY
 def test_gz_files_are_not_reachable_by_name(manifest, geo_client):
     assert geo_client.get(f"/geo/{manifest['levels']['grid']['file']}.gz").status_code == 404
     assert geo_client.get("/geo/../secret.json").status_code == 404
