@@ -44,6 +44,11 @@ class Table:
     columns: tuple[Column, ...]
     rows: list[tuple[Value, ...]]
     sheet: str | None = None  # the workbook sheet's name (at most 31 characters); the title's otherwise
+    shown: int | None = None  # a page (HTML, PDF) lists the first `shown` rows, a note saying so; a workbook holds every row
+
+    @property
+    def page_rows(self) -> list[tuple[Value, ...]]:
+        return self.rows if self.shown is None else self.rows[: self.shown]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from bigscreen.screens.i18n import STRINGS, t
 
 RANK_FIGURES = ("reported", "closed", "closure_rate", "ontime_rate", "satisfaction", "avg_handling_hours")
 HOURS = ("avg_handling_hours",)
-LISTED = 50  # rows of a long list a document shows (the lowest workers, the whistles): the first, with a note
+LISTED = 50  # rows of a long list a page shows (the lowest workers, the whistles): the first, with a note; a workbook all
 ROLES = {"full_time": "tablet.worker", "helper": "tablet.helpers"}
 
 
@@ -63,11 +63,11 @@ def figure_name(name: str, lang: str) -> str:
     return t(f"report.fig.{name}", lang)
 
 
-def _listed(rows: list, cx: Context) -> tuple[list, list[Note]]:
-    """The first LISTED rows, and a note saying so when there are more."""
+def _listed(rows: list, cx: Context) -> tuple[int | None, list[Note]]:
+    """How many of `rows` a page shows (`Table.shown`: the first LISTED), and a note saying so when there are more."""
     if len(rows) <= LISTED:
-        return rows, []
-    return rows[:LISTED], [Note(cx.t("report.note.listed", n=LISTED, total=len(rows)))]
+        return None, []
+    return LISTED, [Note(cx.t("report.note.listed", n=LISTED, total=len(rows)))]
 
 
 # -- the headline, the days, the rankings ---------------------------------------------------------------------------------
@@ -284,7 +284,7 @@ def whistles_section(report: Report, cx: Context) -> Section | None:
         return None
     title = cx.t("report.sheet.whistles")
     rates = (cx.column("report.col.on_time_rate", Kind.PERCENT), cx.column("report.col.report_in_minutes", Kind.FLOAT))
-    lines, note = _listed(wh.lines, cx)
+    shown, note = _listed(wh.lines, cx)
     blocks: list = [
         Table(title, (cx.column("report.col.whistles", Kind.INT), *_call_columns(cx), *rates),
               [(wh.whistles, *_calls(wh.calls), wh.calls.on_time_rate, wh.calls.avg_report_in_minutes)]),
@@ -298,7 +298,7 @@ def whistles_section(report: Report, cx: Context) -> Section | None:
                cx.column("report.col.whistled_at", Kind.DATETIME), cx.column("report.col.report_by", Kind.DATETIME),
                *_call_columns(cx)),
               [(w.event_id, cx.label("duty.kind", w.kind), cx.local(w.at), cx.local(w.report_by), *_calls(w.calls))
-               for w in lines]),
+               for w in wh.lines], shown=shown),
         *note,
     ]
     return Section("whistles", title, blocks)
@@ -363,11 +363,11 @@ def field_work_section(report: Report, cx: Context) -> Section | None:
                              cx.column("workforce.workers", Kind.INT), *_work_columns(cx)),
                             [(a.code, a.name, a.workers, *_work(a)) for a in fw.areas]))
     if fw.workers:
-        workers, note = _listed(fw.workers, cx)
+        shown, note = _listed(fw.workers, cx)
         blocks.append(Table(cx.t("report.sheet.field_work_workers"),
                             (cx.column("assess.col.worker_id", Kind.ID), cx.column("assess.col.worker"),
                              cx.column("report.col.role"), cx.column("assess.col.grid"), *_work_columns(cx)),
                             [(w.worker_id, w.name, cx.t(ROLES[w.role]) if w.role in ROLES else w.role, w.grid_name, *_work(w))
-                             for w in workers]))
+                             for w in fw.workers], shown=shown))
         blocks += note
     return Section("field_work", title, blocks)

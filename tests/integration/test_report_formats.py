@@ -228,8 +228,8 @@ def test_the_sections_after_the_rankings_in_every_format(history):  # noqa: F811
                                 t.visit_rate, t.days_met, t.met_rate, fw.never_on_duty)]
     assert rows("一日两巡五访")[0][:10] == (7, 4, 8, 8, 1.0, 16, 20, 0.8, 2, 0.5)
     workers = rows("网格员巡访")
-    assert len(fw.workers) > LISTED and len(workers) == LISTED, "the lowest first, as many as a document lists"
-    assert [(w[0], w[4], w[5]) for w in workers] == [(x.worker_id, x.duty_days, x.patrols) for x in fw.workers[:LISTED]]
+    assert len(fw.workers) > LISTED and len(workers) == len(fw.workers), "a workbook holds every worker, the lowest first"
+    assert [(w[0], w[4], w[5]) for w in workers] == [(x.worker_id, x.duty_days, x.patrols) for x in fw.workers]
     cells = [v for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for v in row]
     assert not any(isinstance(v, str) and ("13812345678" in v or "王秀英" in v) for v in cells), "no citizen's text"
     english = load_workbook(BytesIO(render_report(r, "xlsx", h.rt.tz, "en"))).sheetnames
@@ -240,6 +240,8 @@ def test_the_sections_after_the_rankings_in_every_format(history):  # noqa: F811
     assert all(f'data-section="{k}"' in html for k in ALL_SECTIONS)
     assert all(f"<h2>{title}</h2>" in html for title in titles)
     assert all(label in html for label in ("12345热线", "集结哨", "第三次督办", "社区调解员")) and "13812345678" not in html
+    listed = html.split("<caption>网格员巡访</caption>")[1].split("</table>")[0]
+    assert listed.count("<tr>") == 1 + LISTED and f"仅列出前 {LISTED} 条（共 {len(fw.workers)} 条）" in html, "a page lists the first"
     body = "\n".join(_text(PdfReader(BytesIO(render_report(r, "pdf", h.rt.tz, chromium=h.rt.settings.chromium))))[1:])
     assert all(title in body for title in titles), [title for title in titles if title not in body]
     assert "12345热线" in body and "第三次督办" in body
