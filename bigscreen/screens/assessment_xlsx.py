@@ -13,7 +13,7 @@ from openpyxl.worksheet.pagebreak import Break
 from bigscreen.reports.assessment import COMPONENTS, Assessment, WorkerScore
 from bigscreen.reports.document import Kind
 from bigscreen.screens.i18n import t
-from bigscreen.screens.report_xlsx import FORMATS, column_widths
+from bigscreen.screens.report_xlsx import FORMATS, Rows, column_widths
 
 COUNT, PERCENT = FORMATS[Kind.INT], FORMATS[Kind.PERCENT]
 
@@ -27,8 +27,8 @@ def assessment_xlsx(assessment: Assessment, lang: str = "zh", worker_id: int | N
         street = assessment.worker(worker_id).street_code
         workers = [w for w in workers if w.street_code == street]
     book = Workbook()
-    _ranking(_Rows(book.active), assessment, workers, lang)
-    pages = _Rows(book.create_sheet(t("assess.sheet.pages", lang)))
+    _ranking(Rows(book.active), assessment, workers, lang)
+    pages = Rows(book.create_sheet(t("assess.sheet.pages", lang)))
     for w in workers:
         if worker_id is None or w.worker_id == worker_id:
             _page(pages, assessment, w, lang)
@@ -38,24 +38,7 @@ def assessment_xlsx(assessment: Assessment, lang: str = "zh", worker_id: int | N
     return out.getvalue()
 
 
-class _Rows:
-    """Appends rows and formats their cells, counting the rows itself (openpyxl's `max_row` reads every
-    cell: asked once a row, a city's 6,000 pages took minutes)."""
-
-    def __init__(self, sheet) -> None:
-        self.sheet, self.row = sheet, 0
-
-    def add(self, values: list, formats: dict[int, str] | None = None, bold: bool = False) -> None:
-        self.sheet.append(values)
-        self.row += 1
-        for col, fmt in (formats or {}).items():
-            self.sheet.cell(self.row, col).number_format = fmt
-        if bold:
-            for col in range(1, len(values) + 1):
-                self.sheet.cell(self.row, col).font = Font(bold=True)
-
-
-def _ranking(rows: _Rows, a: Assessment, workers: list[WorkerScore], lang: str) -> None:
+def _ranking(rows: Rows, a: Assessment, workers: list[WorkerScore], lang: str) -> None:
     rows.sheet.title = t("assess.sheet.ranking", lang)
     tz = a.start.tzinfo
     rows.add([t("report.area", lang), a.area_name, a.area_code])
@@ -74,7 +57,7 @@ def _ranking(rows: _Rows, a: Assessment, workers: list[WorkerScore], lang: str) 
     column_widths(rows.sheet, [16, 10, 10, 16, 24, 6, 8, 8, *([12] * len(COMPONENTS))])
 
 
-def _page(rows: _Rows, a: Assessment, w: WorkerScore, lang: str) -> None:
+def _page(rows: Rows, a: Assessment, w: WorkerScore, lang: str) -> None:
     if rows.row:
         rows.add([])
     rows.add([f"{t('assess.title', lang)} · {w.name}"])

@@ -24,57 +24,63 @@ WIDTHS = {Kind.TEXT: 24, Kind.DATE: 12, Kind.DATETIME: 17}
 _NOT_IN_SHEET_NAMES = re.compile(r"[\[\]:*?/\\]")
 
 
+class Rows:
+    """Appends rows to a sheet and formats their cells, counting the rows itself (openpyxl's `max_row`
+    reads every cell: asked once a row, a city's 6,000 workers took seconds, their pages minutes)."""
+
+    def __init__(self, sheet) -> None:
+        self.sheet, self.row = sheet, 0
+
+    def add(self, values: list, formats: dict[int, str] | None = None, bold: bool = False) -> None:
+        self.sheet.append(values)
+        self.row += 1
+        for col, fmt in (formats or {}).items():
+            self.sheet.cell(self.row, col).number_format = fmt
+        if bold:
+            for col in range(1, len(values) + 1):
+                self.sheet.cell(self.row, col).font = Font(bold=True)
+
+
 def render_xlsx(doc: Document) -> bytes:
     book = Workbook()
-    _headline(book.active, doc)
+    _headline(Rows(book.active), doc)
     names = {book.active.title}
     for table in doc.tables():
-        sheet = book.create_sheet(_sheet_name(table, names))
-        _table(sheet, table)
+        _table(Rows(book.create_sheet(_sheet_name(table, names))), table)
     out = BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def _headline(sheet, doc: Document) -> None:
+def _headline(rows: Rows, doc: Document) -> None:
     headline = next((s for s in doc.sections if s.key == "headline"), None)
-    sheet.title = _clean(headline.title if headline else doc.title)
+    rows.sheet.title = _clean(headline.title if headline else doc.title)
     for label, values in doc.cover:
-        sheet.append([label, *values])
-        for i, value in enumerate(values, start=2):
-            if isinstance(value, datetime):
-                sheet.cell(sheet.max_row, i).number_format = FORMATS[Kind.DATETIME]
-            elif isinstance(value, date):
-                sheet.cell(sheet.max_row, i).number_format = FORMATS[Kind.DATE]
+        rows.add([label, *values], {i: FORMATS[Kind.DATETIME] if isinstance(v, datetime) else FORMATS[Kind.DATE]
+                                    for i, v in enumerate(values, start=2) if isinstance(v, date)})
     blocks = headline.blocks if headline else []
     for block in blocks:
         if isinstance(block, Figures):
-            sheet.append([])
+            rows.add([])
             labels = block.labels
-            _heading(sheet, [labels[k] for k in ("figure", "value", "previous", "change", "year_before", "change_year")])
+            rows.add([labels[k] for k in ("figure", "value", "previous", "change", "year_before", "change_year")], bold=True)
             for f in block.figures:
-                sheet.append([f.name, f.value, f.previous, f.change, f.year_before, f.change_year])
-                row = sheet.max_row
-                for col in (2, 3, 5):
-                    sheet.cell(row, col).number_format = FORMATS[f.kind]
-                for col in (4, 6):
-                    sheet.cell(row, col).number_format = FORMATS[f.change_kind]
+                rows.add([f.name, f.value, f.previous, f.change, f.year_before, f.change_year],
+                         {2: FORMATS[f.kind], 3: FORMATS[f.kind], 5: FORMATS[f.kind],
+                          4: FORMATS[f.change_kind], 6: FORMATS[f.change_kind]})
         elif isinstance(block, Note):
-            sheet.append([])
-            sheet.append([block.text])
-    column_widths(sheet, [22, 16, 14, 12, 14, 12])
+            rows.add([])
+            rows.add([block.text])
+    column_widths(rows.sheet, [22, 16, 14, 12, 14, 12])
 
 
-def _table(sheet, table: Table) -> None:
-    _heading(sheet, [c.title for c in table.columns])
+def _table(rows: Rows, table: Table) -> None:
+    rows.add([c.title for c in table.columns], bold=True)
+    formats = {i: FORMATS[c.kind] for i, c in enumerate(table.columns, start=1) if c.kind in FORMATS}
     for values in table.rows:
-        sheet.append(list(values))
-        row = sheet.max_row
-        for i, column in enumerate(table.columns, start=1):
-            if column.kind in FORMATS:
-                sheet.cell(row, i).number_format = FORMATS[column.kind]
-    column_widths(sheet, [max(WIDTHS.get(c.kind, 11), min(30, len(c.title) * 2 + 2)) for c in table.columns])
-    sheet.freeze_panes = "A2"
+        rows.add(list(values), formats)
+    column_widths(rows.sheet, [max(WIDTHS.get(c.kind, 11), min(30, len(c.title) * 2 + 2)) for c in table.columns])
+    rows.sheet.freeze_panes = "A2"
 
 
 def _sheet_name(table: Table, taken: set[str]) -> str:
@@ -89,12 +95,6 @@ def _sheet_name(table: Table, taken: set[str]) -> str:
 
 def _clean(name: str) -> str:
     return _NOT_IN_SHEET_NAMES.sub(" ", name).strip()[:31] or "-"
-
-
-def _heading(sheet, titles: list[str]) -> None:
-    sheet.append(titles)
-    for cell in sheet[sheet.max_row]:
-        cell.font = Font(bold=True)
 
 
 def column_widths(sheet, widths: list[int]) -> None:
