@@ -10,6 +10,7 @@ the period, as they stood at its end (or now, for a period not yet over).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -25,7 +26,7 @@ from bigscreen.reports.disputes import Disputes
 from bigscreen.reports.field_work import FieldWork
 from bigscreen.reports.figures import count_of, period_counters
 from bigscreen.reports.hotspots import Hotspots
-from bigscreen.reports.laggards import Laggard
+from bigscreen.reports.laggards import Laggard, laggards
 from bigscreen.reports.periods import Period
 from bigscreen.reports.scope import Scope
 from bigscreen.reports.sections import build_sections
@@ -36,6 +37,7 @@ HEADLINE = ("reported", "closed_in_period", "closure_rate", "ontime_rate", "sati
             "resolved_locally_share", "mediation_success")
 RATES = ("closure_rate", "ontime_rate", "satisfaction", "resolved_locally_share", "mediation_success")
 RANK_BY = ("ontime_rate", "closure_rate", "satisfaction")  # the first decides; ties go to the next, then the code
+QUERY_THREADS = 3  # a report's queries running at once, each on a connection of its own
 
 
 class ReportError(ValueError):
@@ -114,26 +116,41 @@ def build_report(rt: Runtime, period: Period, area_code: str | None, now: dateti
     where = _cases_of(areas, info)
     with rt.engine.connect() as conn:
         first = conn.scalar(select(func.min(Event.reported_at)))
-        if first is None or end <= first:
-            raise ReportError(f"period {period.label} ends before the history begins"
-                              + (f" ({first.astimezone(tz).date().isoformat()})" if first else " (no cases yet)"))
-        level = info.level + 1
-        now_counts = _counts(conn, where, period, tz, now, areas, level)
-        before = _counts(conn, where, period.previous(), tz, now, areas, level)
-        year = period.year_before()
-        covered = first.astimezone(tz).date() <= year.first  # the history began by the comparison's first day
-        year_counts = _counts(conn, where, year, tz, now, areas, level) if covered else None
-        headline = {name: Comparison(now_counts.total[name], before.total[name],
-                                     year_counts.total[name] if year_counts else None) for name in HEADLINE}
-        days = _days(conn, where, period, tz, min(end, now))
+    if first is None or end <= first:
+        raise ReportError(f"period {period.label} ends before the history begins"
+                          + (f" ({first.astimezone(tz).date().isoformat()})" if first else " (no cases yet)"))
+    level = info.level + 1
+    year = period.year_before()
+    covered = first.astimezone(tz).date() <= year.first  # the history began by the comparison's first day
+
+    def counts(p: Period) -> _Counts:
+        with rt.engine.connect() as conn:
+            return _counts(conn, where, p, tz, now, areas, level)
+
+    def days_of() -> list[tuple[date, int, int]]:
+        with rt.engine.connect() as conn:
+            return _days(conn, where, period, tz, min(end, now))
+
+    # the queries on connections of their own, at once: each reads the cases apart (SQLite and PostgreSQL
+    # both count on another core while Python waits), the longest first
+    scope = Scope.of(areas, info, period, tz, now, rt.config, where)
+    with ThreadPoolExecutor(max_workers=QUERY_THREADS, thread_name_prefix="report") as pool:
+        sections_done = pool.submit(build_sections, rt.engine, scope)
+        now_done, before_done = pool.submit(counts, period), pool.submit(counts, period.previous())
+        year_done = pool.submit(counts, year) if covered else None
+        days_done = pool.submit(days_of)
+        now_counts, before = now_done.result(), before_done.result()
+        year_counts = year_done.result() if year_done else None
+        days, sections = days_done.result(), sections_done.result()
+    headline = {name: Comparison(now_counts.total[name], before.total[name],
+                                 year_counts.total[name] if year_counts else None) for name in HEADLINE}
     children = sorted((a for a in areas.by_code.values() if a.parent_code == area_code and not a.retired), key=lambda a: a.code)
     ranked_areas = _rank([(a.code, a.name) for a in children], now_counts.areas, before.areas)
     names = {d.code: d.name for d in rt.config.departments}
     ranked_departments = _rank([(code, names.get(code, code)) for code in sorted(now_counts.departments)],
                                now_counts.departments, before.departments)
     ranked_departments = [r for r in ranked_departments if r.figures["reported"]]
-    sections = build_sections(rt.engine, Scope.of(areas, info, period, tz, now, rt.config, where), ranked_areas,
-                              ranked_departments)
+    sections["laggards"] = laggards(ranked_areas, ranked_departments, rt.config.city.targets)
     return Report(area_code, info.name, period, start, end, min(end, now), now, headline, days,
                   ranked_areas, ranked_departments, **sections)
 

@@ -12,21 +12,20 @@ from bigscreen.reports.breakdown import breakdown
 from bigscreen.reports.disputes import disputes
 from bigscreen.reports.field_work import field_work
 from bigscreen.reports.hotspots import hotspots
-from bigscreen.reports.laggards import laggards
 from bigscreen.reports.scope import Scope
 from bigscreen.reports.supervised import supervision
 from bigscreen.reports.whistled import whistles
 
 
-def build_sections(engine: Engine, scope: Scope, ranked_areas: list, ranked_departments: list) -> dict[str, Any]:
-    """The Report fields of the sections, by name."""
+def build_sections(engine: Engine, scope: Scope) -> dict[str, Any]:
+    """The Report fields of the sections read from SQL, by name (the laggards come from the rankings:
+    `bigscreen.reports.report`)."""
     with engine.connect() as conn:
         mix = breakdown(conn, scope)
         return {
             "categories": mix.categories,
             "channels": mix.channels,
             "hotspots": hotspots(conn, scope),
-            "laggards": laggards(ranked_areas, ranked_departments, scope.config.city.targets),
             "supervision": supervision(conn, scope),
             "whistles": whistles(conn, scope),
             "disputes": disputes(conn, scope),
