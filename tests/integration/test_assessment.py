@@ -518,3 +518,30 @@ def test_bad_input_to_the_page_is_answered_with_what_is_wrong(placed, account):
         for path, status, says in cases:
             answer = leader.get(path.format(street=p.street, grid=p.busy.code, stranger=p.stranger, helper=p.helper))
             assert answer.status_code == status and says in answer.json()["detail"], (path, answer.text)
+
+
+@SQLITE_ONLY
+def test_the_cli_writes_the_assessment_as_a_page_and_a_pdf(placed, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from bigscreen.cli import main
+
+    p = placed
+    monkeypatch.setenv("BIGSCREEN_DATA_DIR", str(p.rt.settings.data_dir))
+    monkeypatch.setenv("BIGSCREEN_DATABASE_URL", p.rt.settings.sqlalchemy_url)
+    want = assess(p)
+    page = tmp_path / "考核.html"
+    done = CliRunner().invoke(main, ["report", "--kind", "workers", "--period", "2026-11", "--area", p.street, "--out", str(page)])
+    assert done.exit_code == 0 and "(html)" in done.output, done.output
+    text = page.read_text(encoding="utf-8")
+    assert re.findall(r'data-section="([^"]+)"', text) == ["ranking", *(f"worker-{w.worker_id}" for w in want.workers)]
+    mine = want.worker(p.worker)
+    assert [float(r[-1]) for r in _rows(_section(text, "ranking"))] == [w.total for w in want.workers]
+    assert f"{mine.components['field_work'].points:.2f}" in _section(text, f"worker-{p.worker}")
+
+    pdf = tmp_path / "一人.pdf"
+    done = CliRunner().invoke(main, ["report", "--kind", "workers", "--period", "2026-11", "--area", p.street,
+                                     "--worker", str(p.worker), "--format", "pdf", "--out", str(pdf)])
+    assert done.exit_code == 0, done.output
+    printed = _pdf_text(pdf.read_bytes())
+    assert mine.name in printed and "网格员考核" in printed and "巡查次数" in printed
