@@ -477,7 +477,7 @@ def events_import(file: Path, source: str, channel: str, quiet: bool, data_dir: 
               help="cases: the report; workers: the grid-worker assessment (网格员考核, a street, a district or the city).")
 @click.option("--worker", "worker_id", type=click.IntRange(1, 2**31 - 1), default=None, help="With --kind workers: only this worker's page "
                                                                      "(and their street's ranking).")
-@click.option("--format", "fmt", default=None, help="html, pdf or xlsx (default: the suffix of --out; the assessment: xlsx).")
+@click.option("--format", "fmt", default=None, help="html, pdf or xlsx (default: the suffix of --out).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @data_dir_option
@@ -485,7 +485,7 @@ def report_cmd(period: str, area: str | None, kind: str, worker_id: int | None, 
                data_dir: Path | None) -> None:
     """Write the report of a period and an area, its figures counted in SQL (docs/METRICS.md, "Reports"),
     as HTML, PDF (Chromium: BIGSCREEN_CHROMIUM) or XLSX; or with --kind workers the grid workers' assessment
-    ("Grid-worker assessment") as XLSX."""
+    ("Grid-worker assessment"): the ranking and one page per worker, in any of the three."""
     import contextlib
     from datetime import UTC, datetime
 
@@ -502,8 +502,6 @@ def report_cmd(period: str, area: str | None, kind: str, worker_id: int | None, 
     except FormatError as exc:
         raise click.BadParameter(f"{exc}" if fmt else f"{out.name}: say --format ({', '.join(FORMATS)}) or give "
                                  f"--out one of their suffixes", param_hint="'--format'") from None
-    if kind == "workers" and fmt != "xlsx":
-        raise click.BadParameter(f"the grid-worker assessment is written as xlsx, not {fmt}", param_hint="'--format'")
     settings = _settings(data_dir)
     rt = _runtime(settings)
     try:
@@ -516,7 +514,7 @@ def report_cmd(period: str, area: str | None, kind: str, worker_id: int | None, 
             try:
                 chosen = parse_period(period, now.astimezone(rt.tz).date())
                 if kind == "workers":
-                    data, summary = _assessment(rt, chosen, area, worker_id, now, lang)
+                    data, summary = _assessment(rt, chosen, area, worker_id, now, lang, fmt, printer)
                 else:
                     data, summary = _report(rt, chosen, area, now, lang, fmt, printer)
             except (PeriodError, ReportError) as exc:
@@ -542,12 +540,13 @@ def _report(rt, period, area, now, lang, fmt, printer) -> tuple[bytes, str]:
     return data, f"{report.area_name} {report.period.label} ({fmt}), {report.headline['reported'].value} cases reported"
 
 
-def _assessment(rt, period, area, worker_id, now, lang) -> tuple[bytes, str]:
+def _assessment(rt, period, area, worker_id, now, lang, fmt, printer) -> tuple[bytes, str]:
     from bigscreen.reports.assessment import build_assessment
-    from bigscreen.screens.assessment_xlsx import assessment_xlsx
+    from bigscreen.screens.report_formats import render_assessment
 
     assessed = build_assessment(rt, period, area, now, worker_id)
-    return assessment_xlsx(assessed, lang, worker_id), f"{assessed.area_name} {period.label}, {len(assessed.workers)} grid workers assessed"
+    data = render_assessment(assessed, fmt, rt.tz, lang, worker_id, printer=printer)
+    return data, f"{assessed.area_name} {period.label} ({fmt}), {len(assessed.workers)} grid workers assessed"
 
 
 @main.command("rebuild")

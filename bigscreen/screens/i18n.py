@@ -542,3 +542,15 @@ STRINGS.update({  # a report's sections after the rankings (bigscreen/screens/re
                          "en": "The norm: {patrols} patrols and {visits} visits a day on duty."},
     "report.note.listed": {"zh": "仅列出前 {n} 条（共 {total} 条）。", "en": "The first {n} of {total} are listed."},
 })
+
+STRINGS.update({  # the grid-worker assessment as pages (bigscreen/screens/assessment_document.py, api/report_pages.py)
+    "assess.col.figures": {"zh": "计分依据", "en": "Figures"},
+    "assess.workers": {"zh": "参评网格员", "en": "Workers assessed"},
+    "assess.note.pages": {"zh": "一人一卷：打开某个街道或某位网格员的考核，可见每人各项的计分依据。",
+                          "en": "One page per worker: open a street's or a worker's assessment to see what each score comes from."},
+    "assess.list.title": {"zh": "网格员考核（一人一卷）", "en": "Grid-worker assessment (one page each)"},
+    "assess.list.link": {"zh": "网格员考核", "en": "Workers"},
+    "assess.list.worker": {"zh": "网格员编号（可选）", "en": "Worker ID (optional)"},
+    "assess.list.open": {"zh": "查看", "en": "Open"},
+    "assess.list.period_hint": {"zh": "如 2026-11、2026-W48、2026-Q4", "en": "e.g. 2026-11, 2026-W48, 2026-Q4"},
+})

@@ -1,12 +1,17 @@
 """The formats a report is offered in, and the one way to write a report in any of them: the report
 as a document (report_document.py), then the format's renderer. The command line, the scheduled job and
-the pages all come here."""
+the pages all come here; so does the grid-worker assessment (`render_assessment`: its document,
+assessment_document.py, drawn by the same renderers; its workbook by assessment_xlsx.py)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from bigscreen.reports.assessment import Assessment
 from bigscreen.reports.report import Report
+from bigscreen.screens.assessment_document import assessment_document
+from bigscreen.screens.assessment_xlsx import assessment_xlsx
 from bigscreen.screens.report_document import report_document
 from bigscreen.screens.report_html import render_html, web_assets
 from bigscreen.screens.report_pdf import PdfPrinter, render_pdf
@@ -48,3 +53,30 @@ def render_report(report: Report, fmt: str, tz: ZoneInfo, lang: str = "zh", *, c
     if fmt == "pdf":
         return printer.print(doc) if printer else render_pdf(doc, chromium)
     return render_html(doc, web_assets(), links=page_links(report, lang)).encode()
+
+
+def assessment_url(area_code: str, period_label: str, fmt: str, lang: str = "zh", worker_id: int | None = None) -> str:
+    query = {k: v for k, v in (("worker", worker_id), ("lang", None if lang == "zh" else lang)) if v is not None}
+    return f"/reports/workers/{area_code}/{period_label}.{fmt}" + (f"?{urlencode(query)}" if query else "")
+
+
+def assessment_links(assessment: Assessment, lang: str, worker_id: int | None = None) -> dict:
+    other = "en" if lang == "zh" else "zh"
+    code, label = assessment.area_code, assessment.period.label
+    return {"back": "/reports" + ("" if lang == "zh" else f"?lang={lang}"),
+            "formats": [(f, assessment_url(code, label, f, lang, worker_id)) for f in FORMATS if f != "html"],
+            "other_lang": assessment_url(code, label, "html", other, worker_id)}
+
+
+def render_assessment(assessment: Assessment, fmt: str, tz: ZoneInfo, lang: str = "zh", worker_id: int | None = None, *,
+                      chromium: str = "/usr/bin/chromium", printer: PdfPrinter | None = None) -> bytes:
+    """The grid-worker assessment written in `fmt` (with `worker_id`: their street's ranking and their page):
+    HTML and PDF from its document by the reports' renderers, XLSX by assessment_xlsx (the workbook the
+    command line has always written)."""
+    check_format(fmt)
+    if fmt == "xlsx":
+        return assessment_xlsx(assessment, lang, worker_id)
+    doc = assessment_document(assessment, tz, lang, worker_id)
+    if fmt == "pdf":
+        return printer.print(doc) if printer else render_pdf(doc, chromium)
+    return render_html(doc, web_assets(), links=assessment_links(assessment, lang, worker_id)).encode()

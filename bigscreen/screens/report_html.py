@@ -58,9 +58,11 @@ def render_html(doc: Document, assets: dict[str, str], *, print_mode: bool = Fal
                            footer=Markup(css_string(doc.footer)))  # CSS literals: letters and escapes only
 
 
-def render_list(rows: list[dict], lang: str, assets: dict[str, str], links: dict) -> str:
-    return _environment().get_template("report_list.html.j2").render(rows=rows, lang=lang, assets=assets, links=links,
-                                                                     t=lambda key: t(key, lang))
+def render_list(rows: list[dict], lang: str, assets: dict[str, str], links: dict, form: dict | None = None) -> str:
+    """The reports listed; `form`: the grid-worker assessment's form (`areas` [(code, name)], `period`, `formats`)."""
+    return _environment().get_template("report_list.html.j2").render(
+        rows=rows, lang=lang, assets=assets, links=links, form=form or {"areas": [], "period": "", "formats": ()},
+        t=lambda key: t(key, lang))
 
 
 @cache

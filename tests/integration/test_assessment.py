@@ -2,14 +2,18 @@
 equal what independent SQL (plain text, written another way) and the rules of docs/METRICS.md give, on
 SQLite and PostgreSQL, over cases, field work and supervision notices placed by hand around November
 2026's edges in Beijing time; workers ranked within their street; the weights from config/city.yaml
-move the scores and are validated; `bigscreen report --kind workers` writes the workbook and refuses
-bad input without writing anything."""
+move the scores and are validated; `bigscreen report --kind workers` writes the workbook, the page and
+the PDF, and refuses bad input without writing anything; the pages (/reports/workers/...) show the ranking
+and each worker's components as the assessment has them, by role and area, refusals audited."""
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import statistics
 from datetime import datetime
+from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,6 +29,7 @@ from bigscreen.process.settings import REPO_CONFIG_DIR
 from bigscreen.reports.assessment import COMPONENTS, build_assessment
 from bigscreen.reports.periods import parse_period
 from bigscreen.reports.report import ReportError
+from bigscreen.screens.i18n import STRINGS
 from tests_support import SQLITE_ONLY
 
 BJ = ZoneInfo("Asia/Shanghai")
@@ -362,3 +367,181 @@ def test_the_cli_refuses_bad_input_and_writes_nothing(placed, tmp_path, monkeypa
     assert refused.exit_code == 2 and says in refused.output, refused.output
     assert not out.exists() and not list(tmp_path.glob("x.xlsx*"))
 
+
+
+# -- the assessment as pages (/reports/workers/...), HTML and PDF through the reports' renderers ---------------------
+
+
+def _signed_in(rt, username):
+    from fastapi.testclient import TestClient
+
+    from bigscreen.app import create_app
+    from bigscreen.auth.sessions import CSRF_COOKIE
+    from tests_support import login
+
+    web = TestClient(create_app(rt).server, follow_redirects=False)
+    assert login(web, username).status_code == 303
+    web.headers["X-CSRFToken"] = web.cookies.get(CSRF_COOKIE)
+    return web
+
+
+def _section(page: str, key: str) -> str | None:
+    found = re.search(rf'<section [^>]*data-section="{re.escape(key)}".*?</section>', page, re.S)
+    return found.group(0) if found else None
+
+
+def _rows(fragment: str) -> list[list[str]]:
+    """A fragment's table rows, each cell's text as shown."""
+    return [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", fragment, re.S) if "<td" in row]
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    from tests.integration.test_report_formats import _text
+
+    return "\n".join(_text(PdfReader(BytesIO(data))))
+
+
+@SQLITE_ONLY
+def test_the_page_shows_the_ranking_and_each_workers_components(placed, account):
+    from openpyxl import load_workbook
+
+    p = placed
+    rt = p.rt
+    rt.clock = lambda: NOW
+    want = assess(p)
+    district = p.busy.chain[1]
+    with _signed_in(rt, account("leader", district)) as leader:
+        page = leader.get(f"/reports/workers/{p.street}/2026-11.html")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), page.text
+        text = page.text
+        ranking = _rows(_section(text, "ranking"))
+        assert [(int(r[3]), int(r[1]), int(r[2]), float(r[-1])) for r in ranking] == \
+            [(w.worker_id, w.rank, w.of, w.total) for w in want.workers], "rank within the street, best first, the totals"
+        busy = next(r for r in ranking if int(r[3]) == p.worker)
+        assert [float(v) for v in busy[6:11]] == [want.worker(p.worker).components[c].points for c in COMPONENTS]
+        assert all(_section(text, f"worker-{w.worker_id}") for w in want.workers), "一人一卷: a page each"
+
+        mine = want.worker(p.worker)
+        parts = _rows(_section(text, f"worker-{p.worker}"))
+        assert parts[0][:2] == [str(p.worker), mine.name] and float(parts[0][-1]) == mine.total
+        shown = {r[0]: r for r in parts[1:]}
+        for c in COMPONENTS:
+            part = mine.components[c]
+            row = shown[STRINGS[f"assess.c.{c}"]["zh"]]
+            assert [float(v) for v in row[2:5]] == [part.score, part.weight, part.points], c
+            assert row[5] == STRINGS[f"assess.rule.{c}"]["zh"], "the rule it is scored by"
+        assert "巡查次数 31；应巡查次数 60；走访户次 90；应走访户次 150；天数 30" in shown["两巡五访"][1]
+        assert "按期办结率 40.0%" in shown["按期办结"][1] and "督办次数 2" in shown["督办扣分"][1]
+        assert float(shown["合计"][4]) == mine.total
+
+        one = leader.get(f"/reports/workers/{district}/2026-11.html?worker={p.worker}&lang=en")
+        assert one.status_code == 200 and "Grid-worker assessment" in one.text
+        assert re.findall(r'data-section="([^"]+)"', one.text) == ["ranking", f"worker-{p.worker}"]
+        assert "Patrols 31; Patrols due 60" in one.text
+        assert f'href="/reports/workers/{district}/2026-11.pdf?worker={p.worker}&amp;lang=en"' in one.text
+
+        wide = leader.get(f"/reports/workers/{district}/2026-11.html")
+        streets = {w.street_code for w in assess(p, area=district).workers}
+        assert re.findall(r'data-section="([^"]+)"', wide.text) == ["ranking"] and len(streets) > 1, \
+            "a district's page: the ranking, no pages"
+        assert "一人一卷：打开某个街道或某位网格员的考核" in wide.text
+
+        book = leader.get(f"/reports/workers/{p.street}/2026-11.xlsx?worker={p.worker}")
+        assert book.status_code == 200 and "attachment" in book.headers["content-disposition"]
+        assert load_workbook(BytesIO(book.content)).sheetnames == ["网格员排名", "一人一卷"], "the CLI's workbook"
+
+        pdf = leader.get(f"/reports/workers/{p.street}/2026-11.pdf?worker={p.worker}")
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        printed = _pdf_text(pdf.content)
+        assert mine.name in printed and "网格员考核" in printed and "计分规则" in printed and "两巡五访" in printed
+
+        listing = leader.get("/reports").text
+        assert 'action="/reports/workers"' in listing and f'<option value="{district}">' in listing
+        assert f'<option value="{p.street}">' in listing and f'<option value="{rt.areas.city.code}">' not in listing
+        sent = leader.get(f"/reports/workers?area={p.street}&period=2026-11&worker={p.worker}&format=pdf")
+        assert sent.status_code == 303 and sent.headers["location"] == f"/reports/workers/{p.street}/2026-11.pdf?worker={p.worker}"
+
+
+@SQLITE_ONLY
+def test_another_districts_assessment_is_refused_and_audited(placed, account, kiosk_token, api_key):
+    from fastapi.testclient import TestClient
+
+    from bigscreen.app import create_app
+    from tests_support import audit_entries
+
+    p = placed
+    rt = p.rt
+    rt.clock = lambda: NOW
+    mine = p.busy.chain[1]
+    other = next(d.code for d in rt.areas.at_level(1) if d.code != mine)
+    with _signed_in(rt, account("leader", other)) as leader:
+        for fmt in ("html", "pdf", "xlsx"):
+            refused = leader.get(f"/reports/workers/{p.street}/2026-11.{fmt}")
+            assert refused.status_code == 403 and p.street in refused.json()["detail"], refused.text
+        assert leader.get(f"/reports/workers/{rt.areas.city.code}/2026-11.html").status_code == 403
+        assert leader.get(f"/reports/workers/{other}/2026-11.html").status_code == 200, "its own district"
+    refusals = audit_entries(rt, action="assessment.read", outcome="refused")
+    assert len(refusals) == 4 and f"workers/{p.street}/2026-11.pdf" in {r.subject for r in refusals}
+    with _signed_in(rt, account("duty")) as duty:
+        assert duty.get(f"/reports/workers/{rt.areas.city.code}/2026-11.html").status_code == 200, "duty: every area"
+    wall = TestClient(create_app(rt).server, follow_redirects=False)
+    assert wall.get(f"/wall?token={kiosk_token}").status_code == 200
+    assert wall.get(f"/reports/workers/{p.street}/2026-11.html").status_code == 403
+    machine = TestClient(create_app(rt).server, follow_redirects=False)
+    keyed = machine.get(f"/reports/workers/{p.street}/2026-11.html", headers={"X-API-Key": api_key})
+    assert keyed.status_code in (303, 401, 403) and "一人一卷" not in keyed.text, "an API key reads no pages"
+
+
+@SQLITE_ONLY
+def test_bad_input_to_the_page_is_answered_with_what_is_wrong(placed, account):
+    p = placed
+    rt = p.rt
+    rt.clock = lambda: NOW
+    cases = [
+        ("/reports/workers/999999/2026-11.html", 404, "unknown area '999999'"),
+        ("/reports/workers/{street}/2026-11.docx", 404, "the format 'docx' is not offered: html, pdf, xlsx"),
+        ("/reports/workers/{street}/2026-11", 404, "is not offered"),
+        ("/reports/workers/{street}/2027-01.html", 422, "begins after today"),
+        ("/reports/workers/{street}/2024-11.xlsx", 422, "before the history begins"),
+        ("/reports/workers/{street}/2026-13.html", 422, "month"),
+        ("/reports/workers/{grid}/2026-11.html", 422, "ranked within their street"),
+        ("/reports/workers/{street}/2026-11.html?worker=99999999", 422, "unknown grid worker 99999999"),
+        ("/reports/workers/{street}/2026-11.html?worker={stranger}", 422, "not in area"),
+        ("/reports/workers/{street}/2026-11.xlsx?worker={helper}", 422, "is a helper"),
+        ("/reports/workers/{street}/2026-11.html?worker=x1", 422, "'x1' is not a grid worker's ID"),
+        ("/reports/workers?area={street}&period=", 422, "say the area and the period"),
+    ]
+    with _signed_in(rt, account("leader", p.busy.chain[1])) as leader:
+        for path, status, says in cases:
+            answer = leader.get(path.format(street=p.street, grid=p.busy.code, stranger=p.stranger, helper=p.helper))
+            assert answer.status_code == status and says in answer.json()["detail"], (path, answer.text)
+
+
+@SQLITE_ONLY
+def test_the_cli_writes_the_assessment_as_a_page_and_a_pdf(placed, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from bigscreen.cli import main
+
+    p = placed
+    monkeypatch.setenv("BIGSCREEN_DATA_DIR", str(p.rt.settings.data_dir))
+    monkeypatch.setenv("BIGSCREEN_DATABASE_URL", p.rt.settings.sqlalchemy_url)
+    want = assess(p)
+    page = tmp_path / "考核.html"
+    done = CliRunner().invoke(main, ["report", "--kind", "workers", "--period", "2026-11", "--area", p.street, "--out", str(page)])
+    assert done.exit_code == 0 and "(html)" in done.output, done.output
+    text = page.read_text(encoding="utf-8")
+    assert re.findall(r'data-section="([^"]+)"', text) == ["ranking", *(f"worker-{w.worker_id}" for w in want.workers)]
+    mine = want.worker(p.worker)
+    assert [float(r[-1]) for r in _rows(_section(text, "ranking"))] == [w.total for w in want.workers]
+    assert f"{mine.components['field_work'].points:.2f}" in _section(text, f"worker-{p.worker}")
+
+    pdf = tmp_path / "一人.pdf"
+    done = CliRunner().invoke(main, ["report", "--kind", "workers", "--period", "2026-11", "--area", p.street,
+                                     "--worker", str(p.worker), "--format", "pdf", "--out", str(pdf)])
+    assert done.exit_code == 0, done.output
+    printed = _pdf_text(pdf.read_bytes())
+    assert mine.name in printed and "网格员考核" in printed and "巡查次数" in printed
