@@ -291,6 +291,15 @@ class Alerts(_Model):
     spikes: Spikes = Field(default_factory=Spikes)
 
 
+class ScheduledReports(_Model):
+    """定期报告: the reports the leading scheduler produces and keeps (周小结 every Monday, 月分析 on the
+    1st, 季排名 after each quarter), for every area of these levels, at `due_at` local time on the day
+    after the period."""
+
+    levels: list[Level] = Field(default_factory=lambda: ["city", "district"])
+    due_at: time = time(8, 0)
+
+
 class City(_Model):
     name: Text
     name_en: Text
@@ -309,9 +318,18 @@ class City(_Model):
     alerts: Alerts = Field(default_factory=Alerts)
     workforce: Workforce = Field(default_factory=Workforce)
     assessment: Assessment = Field(default_factory=Assessment)
+    scheduled_reports: ScheduledReports = Field(default_factory=ScheduledReports)
     # Times that sources send (reports, steps of a case, field work) must not be earlier than this
     # day: the go-live of the city's system, or earlier to import older records.
     earliest_date: Annotated[date, AfterValidator(_plausible_start)] = date(2000, 1, 1)
+
+    @model_validator(mode="after")
+    def _report_levels(self) -> City:
+        for level in self.scheduled_reports.levels:
+            if level not in self.levels or level == "grid":
+                raise _fail("scheduled_reports.levels: {got} is not a level of this city above its grids ("
+                            + ", ".join(lv for lv in self.levels if lv != "grid") + ")", got=level)
+        return self
 
     def earliest_time(self) -> datetime:
         """The first moment a source's time may name: `earliest_date` at midnight, the city's time."""

@@ -1,6 +1,7 @@
 """The reports a centre hands on: every Monday the week before, on the 1st the month before, after
-each quarter the quarter, for the city and every district, produced by the leading scheduler and kept
-for download (bigscreen.reports.store). The job runs every few minutes and produces what is due and not
+each quarter the quarter, for every area of the levels in `scheduled_reports` of config/city.yaml (the
+city and its districts unless told), produced by the leading scheduler and kept for download
+(bigscreen.reports.store). The job runs every few minutes and produces what is due and not
 yet stored, so a scheduler that was down at 08:00 on Monday catches up when it leads again; a report
 already stored is left alone. Each is kept in every stored
 format (HTML, PDF, XLSX), all of them in one transaction: a report is there whole or not at all, and a
@@ -9,7 +10,6 @@ rerun of the same period replaces each format, never adds a second."""
 from __future__ import annotations
 
 import logging
-from datetime import time
 
 from bigscreen.process.runtime import Runtime
 from bigscreen.reports import store
@@ -19,8 +19,6 @@ from bigscreen.screens.report_formats import STORED, render_report
 from bigscreen.screens.report_pdf import PdfError, PdfPrinter
 
 log = logging.getLogger(__name__)
-DUE_AT = time(8, 0)  # local time on the day after a period: Monday 08:00 for a week
-AREA_LEVELS = (0, 1)  # the city and its districts
 
 
 def produce_due_reports(rt: Runtime) -> int:
@@ -28,10 +26,12 @@ def produce_due_reports(rt: Runtime) -> int:
     prints all the run's PDFs; it starts only when a report is due."""
     now = rt.clock()
     local = now.astimezone(rt.tz)
-    areas = [a.code for level in AREA_LEVELS for a in rt.areas.at_level(level)]
+    plan = rt.config.city.scheduled_reports
+    levels = rt.config.city.levels
+    areas = [a.code for name in plan.levels for a in rt.areas.at_level(levels.index(name)) if not a.retired]
     wanted = []
     for kind in SCHEDULED:
-        period = due(kind, local, DUE_AT)
+        period = due(kind, local, plan.due_at)
         with rt.engine.connect() as conn:
             wanted += [(period, code) for code in areas if not all(store.stored(conn, period, code, fmt) for fmt in STORED)]
     reports = []

@@ -4,7 +4,7 @@ list and download them by role and area (a leader only its own area and below)."
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,18 @@ def test_each_due_report_is_produced_once_for_the_city_and_every_district(placed
                                                                 ReportFile.area_code == rt.areas.city.code)).rowcount
     assert lost == 1 and produce_due_reports(rt) == 1
     assert len(_files(rt)) == 5 * (1 + len(districts))
+
+
+@SQLITE_ONLY
+def test_the_levels_and_the_hour_come_from_config(placed, monkeypatch):  # noqa: F811
+    rt, districts, _ = placed
+    plan = rt.config.city.scheduled_reports.model_copy(update={"levels": ["city"], "due_at": time(9, 30)})
+    monkeypatch.setattr(rt.config, "city", rt.config.city.model_copy(update={"scheduled_reports": plan}))
+    rt.clock = lambda: datetime(2026, 11, 30, 9, 29, tzinfo=BJ)  # Monday, before the configured hour
+    assert produce_due_reports(rt) == 3 and {p for p, _ in _files(rt)} == {"2026-W47", "2026-10", "2026-Q3"}
+    rt.clock = lambda: datetime(2026, 11, 30, 9, 30, tzinfo=BJ)
+    assert produce_due_reports(rt) == 1, "the week just ended, for the city alone"
+    assert {a for _, a in _files(rt)} == {rt.areas.city.code}
 
 
 def _signed_in(rt, username):

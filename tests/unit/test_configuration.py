@@ -462,6 +462,13 @@ BAD_INPUTS = {
     "earliest date before grid governance": (
         "city.yaml", _set("earliest_date", "1970-01-01"), "city.yaml: earliest_date: must be a date from 1990-01-01",
     ),
+    "scheduled reports for grids": (
+        "city.yaml", _set("scheduled_reports", {"levels": ["city", "grid"]}),
+        "city.yaml: scheduled_reports.levels: 'grid' is not a level of this city above its grids (city, district, street, community)",
+    ),
+    "scheduled reports due at no time": (
+        "city.yaml", _set("scheduled_reports", {"due_at": "八点"}), "city.yaml: scheduled_reports.due_at:",
+    ),
     "unknown workforce key": ("city.yaml", _set("workforce.naps_per_day", 1), "city.yaml: workforce.naps_per_day: unknown key"),
     "dispute flag not a boolean": ("categories.yaml", _set("categories.3.dispute", "maybe"), "categories.yaml: categories[3].dispute"),
     "category without a route": (
