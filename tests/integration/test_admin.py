@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests_support import PASSWORD, audit_entries, login
+from tests_support import PASSWORD, SQLITE_ONLY, audit_entries, login
 
 from bigscreen.admin.accounts import DisableAccount, EnableAccount, ResetPassword, list_accounts
 from bigscreen.admin.base import system_caller
@@ -44,6 +44,7 @@ def _admin(runtime, account) -> Caller:
     return Caller(who, "10.0.0.7", "web")
 
 
+@SQLITE_ONLY
 def test_a_rotated_api_key_stops_working_within_a_second(client, runtime, api_key):
     assert client.get(AREAS).status_code == 200  # the key is in the app's cache now
     fresh = RotateApiKey(runtime, system_caller(), "test-source", by="ops").run()
@@ -67,6 +68,7 @@ def test_a_rotated_api_key_stops_working_within_a_second(client, runtime, api_ke
     assert [e.outcome for e in audit_entries(runtime, action="apikey.revoke")] == ["ok", "refused"]
 
 
+@SQLITE_ONLY
 def test_revoking_a_kiosk_token_ends_the_walls_it_began(web, runtime):
     token = create_kiosk_token(runtime, "指挥大厅主屏", runtime.areas.at_level(1)[0].code)
     assert web.get(f"/wall?token={token}").status_code == 200
@@ -84,6 +86,7 @@ def test_revoking_a_kiosk_token_ends_the_walls_it_began(web, runtime):
     assert web.get("/wall").status_code == 303
 
 
+@SQLITE_ONLY
 def test_disabling_an_account_ends_its_sessions_and_keeps_one_admin(web, runtime, account):
     admin = _admin(runtime, account)
     duty = account("duty")
@@ -108,6 +111,7 @@ def test_disabling_an_account_ends_its_sessions_and_keeps_one_admin(web, runtime
         (other, "ok", admin.principal.name, "10.0.0.7"), (admin.principal.name, "refused", None, None)]
 
 
+@SQLITE_ONLY
 def test_a_reset_password_replaces_the_old_one_and_ends_sessions(web, runtime, account):
     admin = _admin(runtime, account)
     duty = account("duty")
@@ -122,6 +126,7 @@ def test_a_reset_password_replaces_the_old_one_and_ends_sessions(web, runtime, a
     assert "passphrase" not in str([e.detail for e in audit_entries(runtime)])
 
 
+@SQLITE_ONLY
 def test_only_admins_administer(runtime, account):
     from bigscreen.auth.users import authenticate
 
@@ -185,6 +190,7 @@ def test_two_admins_disabling_each_other_at_once_leave_one(runtime, account):
     assert [a.active for a in list_accounts(runtime) if a.role == "admin"].count(True) == 1
 
 
+@SQLITE_ONLY
 def test_the_demo_gives_its_accounts_fresh_passwords_through_the_same_command(web, runtime):
     from bigscreen.demo import demo_accounts
 

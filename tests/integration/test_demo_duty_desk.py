@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
-from tests_support import Officer
+from tests_support import SQLITE_ONLY, Officer
 
 from bigscreen.alerts.desk import announce, raise_alert
 from bigscreen.auth.roles import Principal, Role
@@ -36,6 +36,7 @@ def _case(client, runtime, sid):
     return r.json()["id"]
 
 
+@SQLITE_ONLY
 def test_the_demo_desk_answers_late_rule_alerts_and_leaves_people_the_red_and_the_newest(client, runtime, account):
     duty, person = account("duty"), account("duty")
     case = _case(client, runtime, "c-1")

@@ -20,6 +20,7 @@ from bigscreen.live.health import FiguresUnavailable
 from bigscreen.live.server import EmbeddedRedis
 from bigscreen.process.datadir import ensure_redis, release_redis
 from bigscreen.process.runtime import Runtime
+from tests_support import SQLITE_ONLY
 
 
 def _post(client, runtime, n: int, prefix: str) -> None:
@@ -46,6 +47,7 @@ def own_redis(tmp_path):
         s.stop()
 
 
+@SQLITE_ONLY
 def test_a_restarted_or_emptied_redis_is_rebuilt_once_by_the_leader(client, runtime, own_redis):
     server = own_redis[0]
     _point_at(runtime, server)
@@ -78,6 +80,7 @@ def test_a_restarted_or_emptied_redis_is_rebuilt_once_by_the_leader(client, runt
     assert leader.check() and leader.repairs == 2 and snapshot(runtime) == want
 
 
+@SQLITE_ONLY
 def test_an_old_snapshot_is_not_trusted(client, runtime, own_redis):
     server = own_redis[0]
     _point_at(runtime, server)
@@ -101,6 +104,7 @@ def test_an_old_snapshot_is_not_trusted(client, runtime, own_redis):
     assert sync_live(runtime) is True and snapshot(runtime) == want
 
 
+@SQLITE_ONLY
 def test_a_lost_write_is_reported_and_repaired(client, runtime, own_redis):
     server = own_redis[0]
     _point_at(runtime, server)
@@ -123,6 +127,7 @@ def test_a_lost_write_is_reported_and_repaired(client, runtime, own_redis):
 
 
 
+@SQLITE_ONLY
 def test_a_write_refused_by_a_demoted_master_is_reported_and_repaired(client, runtime, own_redis):
     """The server is made a replica (as a failover demotes a master): a move it refuses (READONLY) is a
     lost write, and the watch will neither read nor verify figures on a replica."""
@@ -147,6 +152,7 @@ def test_a_write_refused_by_a_demoted_master_is_reported_and_repaired(client, ru
     assert watch.check() and watch.repairs == 1
     assert client.get("/api/v1/kpi").json()["total"]["reported"] == 12
 
+@SQLITE_ONLY
 def test_while_redis_is_down_nothing_waits_for_it(client, runtime, own_redis):
     server = own_redis[0]
     _point_at(runtime, server)
@@ -163,6 +169,7 @@ def test_while_redis_is_down_nothing_waits_for_it(client, runtime, own_redis):
     assert watch.check() and not runtime.health.down
 
 
+@SQLITE_ONLY
 def test_a_clean_stop_is_trusted_at_the_next_start_and_a_crash_is_not(tmp_path, client, runtime):
     settings = runtime.settings.model_copy(update={"redis_url": None, "data_dir": tmp_path / "owned"})
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import orjson
 
 from bigscreen.wall.frame import build_frame, scopes
+from tests_support import SQLITE_ONLY
 
 
+@SQLITE_ONLY
 def test_the_wall_frame_carries_no_reporter_details(client, runtime):
     grid = runtime.areas.at_level(runtime.areas.grid_level)[0]
     item = runtime.config.categories[0].items[0].code
@@ -28,6 +30,7 @@ HOSTILE = ("市民王秀英 13812345678 反映：身份证37050219900101123X，�
 SECRETS = ("王秀英", "13812345678", "37050219900101123X", "鲁E·12345", "8321234", "wangxy@163.com", "6222021234567894")
 
 
+@SQLITE_ONLY
 def test_personal_data_in_a_description_reaches_walls_and_leaders_masked(client, web, runtime, kiosk_token, account):
     """A citizen's own description, posted through the API, is masked on the wall's frame (feed and
     alert titles), in the ticker, in the alerts a wall or a leader reads and in public Open311

@@ -7,7 +7,7 @@ from collections import Counter
 import orjson
 import pytest
 from sqlalchemy import select
-from tests_support import unsparse
+from tests_support import SQLITE_ONLY, unsparse
 
 from bigscreen.db.models import Alert, Event
 from bigscreen.simulation.life import ROLE_OF
@@ -50,6 +50,7 @@ def test_frame_figures_match_kpi_and_sql(client, runtime):
     assert any(d["reported"] for d in city["departments"])
 
 
+@SQLITE_ONLY
 def test_district_frame_holds_only_its_district(client, runtime):
     _post(client, runtime)
     district = scopes(runtime)[1]
@@ -63,6 +64,7 @@ def test_district_frame_holds_only_its_district(client, runtime):
 
 
 @pytest.mark.redis_cluster
+@SQLITE_ONLY
 def test_publisher_stores_every_scope(client, runtime):
     _post(client, runtime, n=5)
     published = FramePublisher(runtime).publish()
@@ -111,6 +113,7 @@ def _emergency(client, runtime, sid, grid):
     assert r.status_code == 201, r.text
 
 
+@SQLITE_ONLY
 def test_frame_carries_the_scopes_unresolved_alerts_most_severe_first(client, runtime, account):
     city, (one, two) = runtime.areas.city.code, scopes(runtime)[1:3]
     grid_one = next(g for g in runtime.areas.at_level(runtime.areas.grid_level) if g.chain[1] == one.code)
@@ -152,6 +155,7 @@ def test_frame_carries_the_scopes_unresolved_alerts_most_severe_first(client, ru
 
 
 @pytest.mark.redis_cluster
+@SQLITE_ONLY
 def test_frames_read_no_sql_but_alerts_after_an_alerts_message(client, runtime, account):
     import threading
     import time
@@ -194,6 +198,7 @@ def test_frames_read_no_sql_but_alerts_after_an_alerts_message(client, runtime, 
         thread.join(5)
 
 
+@SQLITE_ONLY
 def test_alert_changes_announced_by_id_are_merged_as_a_full_read_shows_them(client, runtime, account, monkeypatch):
     """The publisher reads only the alerts announced as changed and merges them into those it
     holds: raised, counted up, acknowledged, resolved, the frames equal those of a publisher that
