@@ -12,6 +12,7 @@ for a signed-in person who may view areas (bigscreen.auth.pages); the area is ch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -24,8 +25,8 @@ from bigscreen.auth.context import require
 from bigscreen.auth.roles import Permission
 from bigscreen.process.runtime import Runtime
 from bigscreen.reports import store
-from bigscreen.reports.periods import PeriodError, parse_period
 from bigscreen.reports.assessment import build_assessment
+from bigscreen.reports.periods import Period, PeriodError, parse_period
 from bigscreen.reports.report import ReportError, build_report
 from bigscreen.screens.i18n import pick_lang, t
 from bigscreen.screens.report_formats import FORMATS, assessment_url, render_assessment, render_report, report_url
@@ -96,22 +97,14 @@ async def assessment_page(request: Request, area_code: str, name: str, lang: str
     """The grid-worker assessment of an area and a period, made on demand; `?worker=ID`: that worker's page
     (and their street's ranking)."""
     rt: Runtime = request.app.state.runtime
-    label, dot, fmt = name.rpartition(".")
-    if not dot or fmt not in FORMATS:
-        raise HTTPException(404, f"{name}: the format {fmt if dot else '(none)'!r} is not offered: "
-                                 f"{', '.join(FORMATS)} (/reports/workers/AREA/PERIOD.FORMAT)")
-    info = rt.areas.by_code.get(area_code)
-    if info is None or info.retired:
-        raise HTTPException(404, f"unknown area {area_code!r}")
+    label, fmt = _format_of(name, "/reports/workers/AREA/PERIOD.FORMAT")
+    info = _known_area(rt, area_code)
     subject = f"workers/{area_code}/{name}" + (f"?worker={worker}" if worker else "")
     require(Permission.VIEW_AREA, action=ASSESS_ACTION, area_chain=info.chain, subject=subject)
     worker_id = _worker_id(worker)
     lang = pick_lang(lang)
     now = rt.clock()
-    try:
-        period = parse_period(label, now.astimezone(rt.tz).date())
-    except PeriodError as exc:
-        raise HTTPException(422, str(exc)) from None
+    period = _period_of(rt, label, now)
 
     def produce() -> bytes:
         if fmt != "pdf":
@@ -120,39 +113,21 @@ async def assessment_page(request: Request, area_code: str, name: str, lang: str
             return render_assessment(build_assessment(rt, period, area_code, now, worker_id), fmt, rt.tz, lang, worker_id,
                                      printer=printer)
 
-    try:
-        content = await run_in_threadpool(produce)
-    except ReportError as exc:
-        raise HTTPException(422, str(exc)) from None
-    except PdfError as exc:
-        raise HTTPException(503, str(exc)) from None
-    if fmt == "html":
-        return HTMLResponse(content)
+    content = await _produced(produce)
     whose = f"-{worker_id}" if worker_id is not None else ""
-    shown = f"{_area_name(rt, area_code)}-{t('assess.title', lang)}-{period.label}{whose}.{fmt}"
-    disposition = "inline" if fmt == "pdf" else "attachment"
-    return Response(content, media_type=store.MEDIA_TYPES[fmt], headers={
-        "Content-Disposition": f"{disposition}; filename=\"{area_code}-{period.label}-workers{whose}.{fmt}\"; "
-                               f"filename*=UTF-8''{quote(shown)}"})
+    return _answer(content, fmt, f"{area_code}-{period.label}-workers{whose}.{fmt}",
+                   f"{_area_name(rt, area_code)}-{t('assess.title', lang)}-{period.label}{whose}.{fmt}")
 
 
 @router.get("/reports/{area_code}/{name}")
 async def report_page(request: Request, area_code: str, name: str, lang: str | None = None):
     rt: Runtime = request.app.state.runtime
-    label, dot, fmt = name.rpartition(".")
-    if not dot or fmt not in FORMATS:
-        raise HTTPException(404, f"{name}: the format {fmt if dot else '(none)'!r} is not offered: "
-                                 f"{', '.join(FORMATS)} (/reports/AREA/PERIOD.FORMAT)")
-    info = rt.areas.by_code.get(area_code)
-    if info is None or info.retired:
-        raise HTTPException(404, f"unknown area {area_code!r}")
+    label, fmt = _format_of(name, "/reports/AREA/PERIOD.FORMAT")
+    info = _known_area(rt, area_code)
     require(Permission.VIEW_AREA, action=ACTION, area_chain=info.chain, subject=f"{area_code}/{name}")
     lang = pick_lang(lang)
     now = rt.clock()
-    try:
-        period = parse_period(label, now.astimezone(rt.tz).date())
-    except PeriodError as exc:
-        raise HTTPException(422, str(exc)) from None
+    period = _period_of(rt, label, now)
 
     def produce() -> bytes:
         if lang == "zh":  # the stored reports are in Chinese
@@ -165,18 +140,50 @@ async def report_page(request: Request, area_code: str, name: str, lang: str | N
         with PdfPrinter(rt.settings.chromium) as printer:  # Chromium starts while the figures are counted
             return render_report(build_report(rt, period, area_code, now), fmt, rt.tz, lang, printer=printer)
 
+    content = await _produced(produce)
+    return _answer(content, fmt, f"{area_code}-{period.label}.{fmt}", f"{_area_name(rt, area_code)}-{period.label}.{fmt}")
+
+
+def _format_of(name: str, usage: str) -> tuple[str, str]:
+    """PERIOD.FORMAT split, the format one offered (404 otherwise)."""
+    label, dot, fmt = name.rpartition(".")
+    if not dot or fmt not in FORMATS:
+        raise HTTPException(404, f"{name}: the format {fmt if dot else '(none)'!r} is not offered: "
+                                 f"{', '.join(FORMATS)} ({usage})")
+    return label, fmt
+
+
+def _known_area(rt: Runtime, code: str):
+    info = rt.areas.by_code.get(code)
+    if info is None or info.retired:
+        raise HTTPException(404, f"unknown area {code!r}")
+    return info
+
+
+def _period_of(rt: Runtime, label: str, now) -> Period:
     try:
-        content = await run_in_threadpool(produce)
+        return parse_period(label, now.astimezone(rt.tz).date())
+    except PeriodError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+async def _produced(produce: Callable[[], bytes]) -> bytes:
+    """A document made off the event loop; what cannot be made is a 422 (the figures) or a 503 (Chromium)."""
+    try:
+        return await run_in_threadpool(produce)
     except ReportError as exc:
         raise HTTPException(422, str(exc)) from None
     except PdfError as exc:
         raise HTTPException(503, str(exc)) from None
+
+
+def _answer(content: bytes, fmt: str, filename: str, shown: str) -> Response:
+    """A page as a page; a PDF shown in the browser, a workbook downloaded, under an ASCII name and its own."""
     if fmt == "html":
         return HTMLResponse(content)
-    shown = f"{_area_name(rt, area_code)}-{period.label}.{fmt}"
     disposition = "inline" if fmt == "pdf" else "attachment"
     return Response(content, media_type=store.MEDIA_TYPES[fmt], headers={
-        "Content-Disposition": f"{disposition}; filename=\"{area_code}-{period.label}.{fmt}\"; filename*=UTF-8''{quote(shown)}"})
+        "Content-Disposition": f"{disposition}; filename=\"{filename}\"; filename*=UTF-8''{quote(shown)}"})
 
 
 def _area_name(rt: Runtime, code: str) -> str:
