@@ -13,7 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from bigscreen.auth.context import caller, require
 from bigscreen.auth.roles import Permission
 from bigscreen.auth.sessions import Sessions
-from bigscreen.wall.hub import FrameHub, Viewer
+from bigscreen.process import metrics
+from bigscreen.wall.hub import FrameHub, Pushed, Viewer
 from layouts import ids
 
 
@@ -85,7 +86,7 @@ def register_push(app, rt) -> None:
                     if not await _alive(rt, session):
                         break  # revoked or signed out: no more frames; the page's polling is refused too
                 if pushed is not None:
-                    await _push(ws, viewer.payload(pushed, clock()))
+                    await _push(ws, viewer, pushed, clock())
         finally:
             hub.unsubscribe(scope, queue)
         raise PreventUpdate
@@ -105,36 +106,30 @@ def _payload(frame: str) -> str:
     return orjson.dumps({"componentId": ids.WALL_FRAME, "props": {"data": frame}}).decode()
 
 
-async def _push(ws, payload: str) -> None:
-    """`ws.set_prop_sync` with a payload made by `_payload`. Dash serialises each viewer's message
-    itself (plotly's to_json of the whole frame, once per viewer); this queues the same message with
-    the payload made once per frame. It uses dash 4.4's connection internals (the renderer id and the
-    outbound queue `set_prop_sync` fills); without them it falls back to the public call. Through the
-    queue's async `put`, since this runs on the connection's event loop: `put_nowait` (either side)
-    wakes the loop through its self-pipe and starts a task, per viewer and frame."""
+async def _push(ws, viewer: Viewer, pushed: Pushed, now: float) -> None:
+    """Sends `viewer` the frame or its delta, as `ws.set_prop_sync` would, with a payload made once per
+    frame by `_payload`: Dash serialises each viewer's message itself (plotly's to_json of the whole
+    frame, once per viewer). It uses dash 4.4's connection internals (the renderer id and the outbound
+    queue `set_prop_sync` fills); without them it falls back to the public call. The outbound queue
+    has no bound: a connection whose screen or network stopped taking frames would make the server
+    hold every frame since (seen: 3 GB in ten minutes with 500 walls on overloaded cores), then send
+    it the backlog. So a frame goes only to a connection that has sent the one before; else it is
+    skipped, and the viewer gets the next one whole (`offer`)."""
     queue, renderer = getattr(ws, "_outbound_queue", None), getattr(ws, "_renderer_id", None)
     if queue is None or renderer is None:
-        ws.set_prop_sync(ids.WALL_FRAME, "data", orjson.loads(payload)["props"]["data"])
+        ws.set_prop_sync(ids.WALL_FRAME, "data", orjson.loads(viewer.payload(pushed, now))["props"]["data"])
     elif not ws.is_shutdown:
-        await queue.async_q.put(f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":{payload}}}')
+        await offer(queue.async_q, renderer, viewer, pushed, now)
 
 
-async def _wall_scope(ws) -> str | None:
-    """The scope of the wall on this page, once the page has rendered one; None at once on
-    another page (the desk, the tablets), which never shows a wall."""
-    try:
-        path = await ws.get_prop(ids.URL, "pathname", timeout=PUSH_WAIT_S)
-    except Exception:  # noqa: BLE001 - the socket went away
-        return None
-    if path not in WALL_PATHS:
-        return None
-    deadline = asyncio.get_running_loop().time() + PUSH_WAIT_S
-    while not ws.is_shutdown and asyncio.get_running_loop().time() < deadline:
-        try:
-            scope = await ws.get_prop(ids.WALL_ROOT, "data-scope", timeout=1.0)
-        except Exception:  # noqa: BLE001 - the component is not there yet, or the socket went away
-            scope = None
-        if scope:
-            return scope
-        await asyncio.sleep(0.25)
-    return None
+async def offer(outbound, renderer: str, viewer: Viewer, pushed: Pushed, now: float) -> bool:
+    """Queues the frame (or its delta) for the connection's sender unless the message before is still
+    waiting there; whether it was queued. Through the queue's async `put`, since this runs on the
+    connection's event loop: `put_nowait` (either side) wakes the loop through its self-pipe and starts
+    a task, per viewer and frame."""
+    if outbound.qsize():
+        viewer.skipped()
+        metrics.push_skipped.inc()
+        return False
+    await outbound.put(f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":{viewer.payload(pushed, now)}}}')
+    return True

@@ -34,6 +34,8 @@ viewers = Gauge("bigscreen_wall_viewers", "Walls and viewers connected to the pu
                 ["scope"], multiprocess_mode="livesum")
 push_lag_seconds = Histogram("bigscreen_push_lag_seconds", "From a frame's build to its hand-over to the worker's viewers.",
                              buckets=_FAST)
+push_skipped = Counter("bigscreen_push_skipped_total", "Frames not sent to a pushed viewer whose connection had not sent "
+                       "the one before yet (it gets the next one whole).")
 leader_changes = Counter("bigscreen_leader_changes_total", "Times a process took or lost the scheduler's lock.", ["change"])
 reconcile_repairs = Counter("bigscreen_reconcile_repairs_total", "Live counters the reconcile job found wrong and repaired.")
 

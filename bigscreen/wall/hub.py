@@ -70,6 +70,11 @@ class Viewer:
         self.held = pushed.seq
         return out
 
+    def skipped(self) -> None:
+        """A frame was not sent to it (its connection had not sent the one before yet): the next one
+        it gets is whole, since a delta would start from a frame it does not hold."""
+        self.held = None
+
 
 def frame_seq(body: bytes) -> int | None:
     """The number a stored frame or delta opens with (`{"seq":N,...`, see bigscreen.wall.publisher)."""
