@@ -54,6 +54,7 @@ def frame_hub(rt) -> FrameHub:
 PUSH_WAIT_S = 5.0  # how long a page has to show a wall before the push gives up on it
 SESSION_CHECK_S = 30.0  # a pushed viewer's session is looked at this often: revoked, its frames stop within it
 WALL_PATHS = ("/wall", "/wall/")
+OUTBOUND_WAITING_MAX = 2  # messages waiting to be sent to one connection beyond which a frame is skipped
 
 
 def register_push(app, rt) -> None:
@@ -123,13 +124,34 @@ async def _push(ws, viewer: Viewer, pushed: Pushed, now: float) -> None:
 
 
 async def offer(outbound, renderer: str, viewer: Viewer, pushed: Pushed, now: float) -> bool:
-    """Queues the frame (or its delta) for the connection's sender unless the message before is still
-    waiting there; whether it was queued. Through the queue's async `put`, since this runs on the
+    """Queues the frame (or its delta) for the connection's sender unless messages before it still wait
+    there (OUTBOUND_WAITING_MAX: a frame, or the page's set-up and its first frame); whether it was queued. Through the queue's async `put`, since this runs on the
     connection's event loop: `put_nowait` (either side) wakes the loop through its self-pipe and starts
     a task, per viewer and frame."""
-    if outbound.qsize():
+    if outbound.qsize() >= OUTBOUND_WAITING_MAX:
         viewer.skipped()
         metrics.push_skipped.inc()
         return False
     await outbound.put(f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":{viewer.payload(pushed, now)}}}')
     return True
+
+
+async def _wall_scope(ws) -> str | None:
+    """The scope of the wall on this page, once the page has rendered one; None at once on
+    another page (the desk, the tablets), which never shows a wall."""
+    try:
+        path = await ws.get_prop(ids.URL, "pathname", timeout=PUSH_WAIT_S)
+    except Exception:  # noqa: BLE001 - the socket went away
+        return None
+    if path not in WALL_PATHS:
+        return None
+    deadline = asyncio.get_running_loop().time() + PUSH_WAIT_S
+    while not ws.is_shutdown and asyncio.get_running_loop().time() < deadline:
+        try:
+            scope = await ws.get_prop(ids.WALL_ROOT, "data-scope", timeout=1.0)
+        except Exception:  # noqa: BLE001 - the component is not there yet, or the socket went away
+            scope = None
+        if scope:
+            return scope
+        await asyncio.sleep(0.25)
+    return None

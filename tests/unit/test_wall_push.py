@@ -5,6 +5,7 @@ whole, not the backlog."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import janus
 import orjson
@@ -27,12 +28,13 @@ def test_a_connection_behind_holds_one_frame_and_then_gets_the_current_one_whole
     async def run():
         outbound: janus.Queue[str] = janus.Queue()  # what Dash's connection sends from (dash.backends.ws)
         viewer, frames = Viewer(), _frames(300)
+        outbound.async_q.put_nowait("set-up")  # the page's set-up (the polling turned off), not sent yet
         queued = [await offer(outbound.async_q, "r", viewer, f, 0.0) for f in frames[:2]]
-        assert queued == [True, False] and outbound.async_q.qsize() == 1, "nobody sent frame 1: frame 2 waits not behind it"
+        assert queued == [True, False] and outbound.async_q.qsize() == 2, "nothing sent yet: frame 2 waits not behind frame 1"
         for f in frames[2:299]:  # the screen stopped reading for a while
             await offer(outbound.async_q, "r", viewer, f, 0.1)
-        assert outbound.async_q.qsize() == 1, "one frame held for it, however many were built"
-        assert _sent(outbound.async_q.get_nowait())["seq"] == 1
+        assert outbound.async_q.qsize() == 2, "one frame held for it, however many were built"
+        assert outbound.async_q.get_nowait() == "set-up" and _sent(outbound.async_q.get_nowait())["seq"] == 1
         assert await offer(outbound.async_q, "r", viewer, frames[299], 0.2)
         latest = _sent(outbound.async_q.get_nowait())
         assert latest == {"seq": 300, "kpi": {"open": 300}}, "reading again: the current frame, whole"
@@ -41,4 +43,5 @@ def test_a_connection_behind_holds_one_frame_and_then_gets_the_current_one_whole
         outbound.close()
         await outbound.wait_closed()
 
-    asyncio.run(run())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a loop of its own (Playwright's may run in this thread)
+        pool.submit(asyncio.run, run()).result(30)
