@@ -113,6 +113,9 @@ def create_app(rt: Runtime) -> Dash:
         title=rt.config.city.title,
         update_title=None,
         websocket_inactivity_timeout=0,  # walls receive a frame a second anyway; never drop an idle wall
+        # each pushed frame is sent at once: Dash would wait 5 ms for more messages to send with it, with a
+        # task and a timer per message and viewer, and the wall's push sends one message per frame
+        websocket_batch_delay=0,
     )
     app.layout = html.Div([dcc.Location(id=ids.URL), html.Div(id=ids.PAGE)])
     app.validation_layout = html.Div([
