@@ -125,9 +125,9 @@ async def _push(ws, viewer: Viewer, pushed: Pushed, now: float) -> None:
 
 async def offer(outbound, renderer: str, viewer: Viewer, pushed: Pushed, now: float) -> bool:
     """Queues the frame (or its delta) for the connection's sender unless messages before it still wait
-    there (OUTBOUND_WAITING_MAX: a frame, or the page's set-up and its first frame); whether it was queued. Through the queue's async `put`, since this runs on the
-    connection's event loop: `put_nowait` (either side) wakes the loop through its self-pipe and starts
-    a task, per viewer and frame."""
+    there (OUTBOUND_WAITING_MAX: a frame, or the page's set-up and its first frame); whether it was
+    queued. Through the queue's async `put`, since this runs on the connection's event loop:
+    `put_nowait` (either side) wakes the loop through its self-pipe and starts a task, per viewer and frame."""
     if outbound.qsize() >= OUTBOUND_WAITING_MAX:
         viewer.skipped()
         metrics.push_skipped.inc()
