@@ -29,7 +29,7 @@ from bigscreen.alerts.desk import Raise, announce, raise_alerts
 from bigscreen.auth.privacy import excerpt
 from bigscreen.cases.facts import EventRecord, facts, ticker_entry
 from bigscreen.db.models import Event, EventTransition
-from bigscreen.db.session import IN_CHUNK
+from bigscreen.db.session import IN_CHUNK, taking_turns, write_turn
 from bigscreen.domain.lifecycle import Status
 from bigscreen.live.writer import event_tag
 from bigscreen.process import metrics
@@ -82,6 +82,7 @@ class IngestWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-live")
+        self._turn = write_turn(rt.engine)  # SQLite: the processes' writers take turns (bigscreen.db.session)
         events = Event.__table__
         insert = postgresql.insert if rt.engine.dialect.name == "postgresql" else sqlite.insert
         # statements built once: building one costs more than running it for a small group
@@ -103,6 +104,9 @@ class IngestWriter:
             self._thread.join(10)
             self._thread = None
         self._live.shutdown(wait=True)
+        if self._turn is not None:
+            self._turn.close()
+            self._turn = None
 
     def _ensure_thread(self) -> None:
         if self._thread is None:
@@ -116,27 +120,33 @@ class IngestWriter:
             job = self._jobs.get()
             if job is None:
                 return
-            group, size = [job], len(job.rows)
-            while size < GROUP_MAX_EVENTS:
+            with taking_turns(self._turn):  # while it waits for its turn, more requests join the group
+                group, size = self._group(job)
                 try:
-                    nxt = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._jobs.put(None)
-                    break
-                group.append(nxt)
-                size += len(nxt.rows)
-            try:
-                started = time.perf_counter()
-                results, fresh, alerts = self._store_group(group)
-                metrics.ingest_group(len(group), size, time.perf_counter() - started, self._jobs.qsize())
-            except Exception as exc:  # every waiting request learns of it; nothing was committed
-                log.exception("ingest group of %d event(s) failed", size)
-                for j in group:
-                    j.future.set_exception(exc)
-                continue
+                    started = time.perf_counter()
+                    results, fresh, alerts = self._store_group(group)
+                    metrics.ingest_group(len(group), size, time.perf_counter() - started, self._jobs.qsize())
+                except Exception as exc:  # every waiting request learns of it; nothing was committed
+                    log.exception("ingest group of %d event(s) failed", size)
+                    for j in group:
+                        j.future.set_exception(exc)
+                    continue
             self._live.submit(self._publish, group, results, fresh, alerts)
+
+    def _group(self, job: _Job) -> tuple[list[_Job], int]:
+        """`job` and the requests waiting behind it, up to GROUP_MAX_EVENTS events."""
+        group, size = [job], len(job.rows)
+        while size < GROUP_MAX_EVENTS:
+            try:
+                nxt = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                self._jobs.put(None)
+                break
+            group.append(nxt)
+            size += len(nxt.rows)
+        return group, size
 
     def _publish(self, group: list[_Job], results: list[list[Outcome]], fresh: list[EventRecord], alerts: list[int]) -> None:
         rt = self.rt
