@@ -29,7 +29,7 @@ from bigscreen.alerts.desk import Raise, announce, raise_alerts
 from bigscreen.auth.privacy import excerpt
 from bigscreen.cases.facts import EventRecord, facts, ticker_entry
 from bigscreen.db.models import Event, EventTransition
-from bigscreen.db.session import IN_CHUNK, taking_turns, write_turn
+from bigscreen.db.session import IN_CHUNK, WriteTurn
 from bigscreen.domain.lifecycle import Status
 from bigscreen.live.writer import event_tag
 from bigscreen.process import metrics
@@ -82,7 +82,7 @@ class IngestWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-live")
-        self._turn = write_turn(rt.engine)  # SQLite: the processes' writers take turns (bigscreen.db.session)
+        self._turn = WriteTurn.of(rt.engine)  # SQLite: the processes' writers take turns (bigscreen.db.session)
         events = Event.__table__
         insert = postgresql.insert if rt.engine.dialect.name == "postgresql" else sqlite.insert
         # statements built once: building one costs more than running it for a small group
@@ -104,9 +104,7 @@ class IngestWriter:
             self._thread.join(10)
             self._thread = None
         self._live.shutdown(wait=True)
-        if self._turn is not None:
-            self._turn.close()
-            self._turn = None
+        self._turn.close()
 
     def _ensure_thread(self) -> None:
         if self._thread is None:
@@ -120,7 +118,7 @@ class IngestWriter:
             job = self._jobs.get()
             if job is None:
                 return
-            with taking_turns(self._turn):  # while it waits for its turn, more requests join the group
+            with self._turn.held():  # while it waits for its turn, more requests join the group
                 group, size = self._group(job)
                 try:
                     started = time.perf_counter()

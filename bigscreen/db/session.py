@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -28,13 +28,27 @@ class WriteTurn:
     SQLite lets one writer in at a time; a second process that finds the database locked sleeps
     in its busy handler (1, 2, 5, 10 ms ... steps) and tries again, so two workers' group-commit
     writers waited milliseconds for each other per group. A writer blocked on the flock wakes as
-    soon as the other lets go, and meanwhile more requests join its group."""
+    soon as the other lets go, and meanwhile more requests join its group. Without a `path`
+    (PostgreSQL, whose writers do not exclude each other; SQLite in memory) a turn holds nothing."""
 
-    def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    def __init__(self, path: str | None) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
+
+    @classmethod
+    def of(cls, engine: Engine) -> WriteTurn:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        keep = database and database != ":memory:" and not database.startswith("file:")
+        return cls(f"{database}.write-turn" if keep else None)
+
+    @property
+    def locks(self) -> bool:
+        return self._fd is not None
 
     @contextmanager
     def held(self) -> Iterator[None]:
+        if self._fd is None:
+            yield
+            return
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             yield
@@ -42,20 +56,9 @@ class WriteTurn:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        os.close(self._fd)
-
-
-def write_turn(engine: Engine) -> WriteTurn | None:
-    """A WriteTurn for a SQLite file database; None for PostgreSQL (its writers do not exclude
-    each other) and for SQLite in memory."""
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return WriteTurn(f"{database}.write-turn")
-
-
-def taking_turns(turn: WriteTurn | None) -> AbstractContextManager[None]:
-    return turn.held() if turn is not None else nullcontext()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def make_engine(url: str, *, sqlite_busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> Engine:

@@ -8,11 +8,11 @@ import time
 
 from sqlalchemy import create_engine
 
-from bigscreen.db.session import make_engine, write_turn
+from bigscreen.db.session import WriteTurn, make_engine
 
 
 def _hold(path: str, seconds: float, started) -> None:
-    turn = write_turn(make_engine(f"sqlite:///{path}"))
+    turn = WriteTurn.of(make_engine(f"sqlite:///{path}"))
     with turn.held():
         started.set()
         time.sleep(seconds)
@@ -26,7 +26,7 @@ def test_a_second_process_waits_for_the_turn_and_then_goes_at_once(tmp_path):
     other.start()
     try:
         assert started.wait(30)
-        turn = write_turn(make_engine(f"sqlite:///{db}"))
+        turn = WriteTurn.of(make_engine(f"sqlite:///{db}"))
         t0 = time.monotonic()
         with turn.held():
             waited = time.monotonic() - t0
@@ -39,8 +39,8 @@ def test_a_second_process_waits_for_the_turn_and_then_goes_at_once(tmp_path):
 
 
 def test_turns_only_where_writers_exclude_each_other(tmp_path):
-    assert write_turn(create_engine("sqlite://")) is None
-    assert write_turn(create_engine("postgresql+psycopg://u@localhost/db")) is None
-    turn = write_turn(make_engine(f"sqlite:///{tmp_path / 'x.db'}"))
-    assert turn is not None and (tmp_path / "x.db.write-turn").exists()
+    assert not WriteTurn.of(create_engine("sqlite://")).locks
+    assert not WriteTurn.of(create_engine("postgresql+psycopg://u@localhost/db")).locks
+    turn = WriteTurn.of(make_engine(f"sqlite:///{tmp_path / 'x.db'}"))
+    assert turn.locks and (tmp_path / "x.db.write-turn").exists()
     turn.close()
