@@ -174,3 +174,24 @@ def test_redispatch_moves_an_overdue_case_between_departments(client, runtime):
     live = snapshot(runtime)
     rebuild(runtime, now)
     assert snapshot(runtime) == live
+
+
+def test_a_redis_that_forgot_the_scripts_still_moves_the_wall(client, runtime):
+    """Ingest sends its counter script as EVALSHA without asking first whether Redis knows it: a
+    server that lost its scripts (restarted, flushed, failed over) answers NOSCRIPT, and the move
+    is made all the same, its ticker entry written once, and the walls told."""
+    grid = runtime.areas.at_level(runtime.areas.grid_level)[0]
+    item = runtime.config.categories[0].items[0].code
+    body = {"channel": "grid_app", "item": item, "description": "楼道堆物", "grid": grid.code}
+    assert client.post("/api/v1/events", json={"source_id": "known", **body}).status_code == 201
+    runtime.redis.script_flush()
+    woken = runtime.redis.pubsub()
+    woken.subscribe(runtime.keys.changed)
+    assert woken.get_message(timeout=5)["type"] == "subscribe"
+    ticker_before = runtime.redis.xlen(runtime.keys.ticker)
+    assert client.post("/api/v1/events", json={"source_id": "forgotten", **body}).status_code == 201
+    assert client.get("/api/v1/kpi").json()["total"]["reported"] == 2
+    assert runtime.redis.xlen(runtime.keys.ticker) == ticker_before + 1
+    told = woken.get_message(timeout=5)
+    assert told and told["type"] == "message", "the walls were not woken"
+    woken.close()
