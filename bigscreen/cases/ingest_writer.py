@@ -6,9 +6,10 @@ process instead of one per request (its busy handler sleeps in millisecond steps
 collide). A request's events are never split: a group commits whole or fails whole, and every
 waiting request gets its own outcome or the group's error.
 
-The Redis update of a committed group runs on a second thread while the writer stores the
-next group: Redis still moves only after its own group's commit, and a request is answered
-only once its figures are in Redis.
+The Redis update of a large committed group runs on a second thread while the writer stores
+the next group; a small group's the writer makes itself (PUBLISH_HERE_EVENTS). Either way Redis
+moves only after its own group's commit, groups reach it in commit order, and a request is
+answered only once its figures are in Redis.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ from bigscreen.process import metrics
 
 log = logging.getLogger(__name__)
 GROUP_MAX_EVENTS = 2000
+# A group this small is published by the writer itself: the hand-over to the second thread cost more
+# than the overlap gained, and requests that arrive meanwhile make the next group larger. A larger group's
+# Redis update overlaps the next group's SQL on the second thread. Groups reach Redis in commit order.
+PUBLISH_HERE_EVENTS = 100
 TICKER_PER_GROUP = 50
 
 
@@ -85,6 +90,7 @@ class IngestWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-live")
+        self._publishing: Future | None = None  # the last group handed to the second thread
         self._turn = WriteTurn.of(rt.engine)  # SQLite: the processes' writers take turns (bigscreen.db.session)
         events = Event.__table__
         insert = postgresql.insert if rt.engine.dialect.name == "postgresql" else sqlite.insert
@@ -123,6 +129,8 @@ class IngestWriter:
                 return
             with self._turn.held():  # while it waits for its turn, more requests join the group
                 group, size = self._group(job)
+                if not group:
+                    continue
                 try:
                     started = time.perf_counter()
                     results, fresh, alerts = self._store_group(group)
@@ -132,21 +140,28 @@ class IngestWriter:
                     for j in group:
                         j.future.set_exception(exc)
                     continue
-            self._live.submit(self._publish, group, results, fresh, alerts)
+            if size <= PUBLISH_HERE_EVENTS and (self._publishing is None or self._publishing.done()):
+                self._publish(group, results, fresh, alerts)
+            else:
+                self._publishing = self._live.submit(self._publish, group, results, fresh, alerts)
 
     def _group(self, job: _Job) -> tuple[list[_Job], int]:
-        """`job` and the requests waiting behind it, up to GROUP_MAX_EVENTS events."""
-        group, size = [job], len(job.rows)
-        while size < GROUP_MAX_EVENTS:
+        """`job` and the requests waiting behind it, up to GROUP_MAX_EVENTS events. Each is marked
+        running as it is taken, so that it can no longer be cancelled and will get its answer; one
+        whose waiter gave up before (a cancelled request) is left out, and stored by its retry."""
+        group, size = [], 0
+        while job is not None:
+            if job.future.set_running_or_notify_cancel():
+                group.append(job)
+                size += len(job.rows)
+            if size >= GROUP_MAX_EVENTS:
+                break
             try:
-                nxt = self._jobs.get_nowait()
+                job = self._jobs.get_nowait()
             except queue.Empty:
                 break
-            if nxt is None:
+            if job is None:
                 self._jobs.put(None)
-                break
-            group.append(nxt)
-            size += len(nxt.rows)
         return group, size
 
     def _publish(self, group: list[_Job], results: list[list[Outcome]], fresh: list[EventRecord], alerts: list[int]) -> None:

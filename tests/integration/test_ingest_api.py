@@ -169,3 +169,37 @@ def test_a_batch_costs_the_same_sql_statements_whatever_its_size(client, runtime
         counts.append(len(statements))
     assert counts[0] == counts[1], (counts, statements)
     assert counts[2] <= counts[0] + 1, counts  # a retry adds one read of the events already stored
+
+
+def test_a_request_given_up_while_it_waits_leaves_its_group_answered(runtime):
+    """A request whose client went away while it waited for the group commit (its future cancelled)
+    is left out of the group; the requests beside it are stored and answered, and the writer goes on."""
+    import time
+
+    import pytest
+
+    from bigscreen.cases.ingest import IngestEvents
+    from bigscreen.cases.ingest_writer import IngestWriter
+    from bigscreen.db.session import WriteTurn
+    from bigscreen.domain.schemas import EventIn
+
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("the writer is held back by taking SQLite's write turn")
+
+    def rows(source_id):
+        return IngestEvents(runtime, "test", [EventIn.model_validate(event(runtime, source_id))], batch=False).rows()
+
+    writer, turn = IngestWriter(runtime), WriteTurn.of(runtime.engine)
+    try:
+        with turn.held():  # the writer takes the first request, then waits for the turn
+            first = writer.submit("test", rows("first"))
+            time.sleep(0.2)
+            waiting = [writer.submit("test", rows(f"w-{k}")) for k in range(3)]
+            assert waiting[0].cancel()
+        assert first.result(10)[0].created
+        assert [f.result(10)[0].created for f in waiting[1:]] == [True, True]
+        assert writer.store("test", rows("after"))[0].created, "the writer stopped"
+        assert count_events(runtime) == 4
+    finally:
+        writer.close()
+        turn.close()
