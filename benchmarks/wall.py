@@ -166,7 +166,8 @@ def wire_bytes(chrome, env: Env, frames_to_count: int) -> dict:
 
 # -- part 6: many viewers ------------------------------------------------------------------------
 
-def many_viewers(env: Env, path: str, body: str, payload: dict, n: int, seconds: float, modes: list[str], poll: bool = True) -> dict:
+def many_viewers(env: Env, path: str, body: str, payload: dict, n: int, seconds: float, modes: list[str], poll: bool = True,
+                 clients: int = 1) -> dict:
     pub = env.start_publisher()
     out = {}
     pids = env.server_pids()
@@ -188,19 +189,28 @@ def many_viewers(env: Env, path: str, body: str, payload: dict, n: int, seconds:
               f"client {out['poll']['client_cores']:.2f}", flush=True)
     for mode in modes:
         pub.deltas = mode == "delta"  # "whole": every viewer gets whole frames, as before issue 14
-        out[f"push_{mode}"] = push_viewers(env, pub, pids, payload, n, seconds, mode)
+        out[f"push_{mode}"] = push_viewers(env, pub, pids, payload, n, seconds, mode, clients)
     return out
 
 
-def push_viewers(env: Env, pub, pids: dict, payload: dict, n: int, seconds: float, mode: str) -> dict:
-    proc = push_client_process(env.url, payload, env.city, n, settle_s=3, seconds=seconds)
-    with CpuSampler({**pids, "bench (publisher)": os.getpid(), "client": proc.pid}) as sampler:
-        got = collect(proc, timeout=seconds + 240)
+def push_viewers(env: Env, pub, pids: dict, payload: dict, n: int, seconds: float, mode: str, clients: int = 1) -> dict:
+    """`n` pushed viewers held by `clients` processes (one process reads its sockets in turn: with
+    thousands, the last message of a frame is read well after the first, and that wait is the client's)."""
+    procs = [push_client_process(env.url, payload, env.city, n // clients + (k < n % clients), settle_s=3, seconds=seconds)
+             for k in range(clients)]
+    with CpuSampler({**pids, "bench (publisher)": os.getpid(), **{f"client {k}": p.pid for k, p in enumerate(procs)}}) as sampler:
+        parts = [collect(p, timeout=seconds + 240) for p in procs]
+    got = {"records": [r for g in parts for r in g["records"]], "sizes": [s for g in parts for s in g["sizes"]],
+           "failures": [f for g in parts for f in g["failures"]], "connected_s": max(g["connected_s"] for g in parts),
+           "window": [max(g["window"][0] for g in parts), min(g["window"][1] for g in parts)],
+           **{k: sum(g.get(k, 0) for g in parts) for k in ("deltas", "wholes", "gaps")}}
     t0, t1 = got["window"]
     used = sampler.usage(t0, t1)
     lat, frames, unknown = [], 0, 0
     for rows in got["records"]:
         for recv, built in rows:
+            if not t0 <= recv < t1:  # the window every client process measured
+                continue
             frames += 1
             sent = pub.published.get(built)
             if sent is None:
@@ -214,14 +224,14 @@ def push_viewers(env: Env, pub, pids: dict, payload: dict, n: int, seconds: floa
          "frames_per_viewer_per_s": frames / n / (t1 - t0), "p50_ms": median(lat), "p95_ms": pct(lat, 95),
          "p99_ms": pct(lat, 99), "max_ms": max(lat, default=float("nan")), "unmatched": unknown,
          "server_cores": workers / wall, "redis_cores": used.get("redis", 0) / wall,
-         "publisher_cores": used.get("bench (publisher)", 0) / wall, "client_cores": used.get("client", 0) / wall,
+         "publisher_cores": used.get("bench (publisher)", 0) / wall, "client_cores": sum(v for k, v in used.items() if k.startswith("client")) / wall, "client_processes": clients,
          "connect_s": got["connected_s"], "message_bytes": median(got["sizes"]),
          "deltas": got.get("deltas", 0), "wholes": got.get("wholes", 0), "gaps": got.get("gaps", 0)}
     p["cpu_ms_per_frame"] = 1000 * p["server_cores"] / (p["frames_per_viewer_per_s"] * n) if frames else float("nan")
     print(f"  push ({mode} frames): {receiving}/{n} viewers receiving ({p['failures']} failed), {p['frames_per_viewer_per_s']:.2f} frames/viewer/s, "
           f"publish→received p50 {p['p50_ms']:.1f} ms, p95 {p['p95_ms']:.1f} ms, p99 {p['p99_ms']:.1f} ms; "
           f"server {p['server_cores']:.2f} cores ({p['cpu_ms_per_frame']:.3f} ms per frame per viewer), redis {p['redis_cores']:.2f}, "
-          f"publisher {p['publisher_cores']:.2f}, client {p['client_cores']:.2f}; message {p['message_bytes']:.0f} B (median); "
+          f"publisher {p['publisher_cores']:.2f}, client {p['client_cores']:.2f} ({clients} process{'es' if clients > 1 else ''}); message {p['message_bytes']:.0f} B (median); "
           f"{p['wholes']} whole, {p['deltas']} deltas, {p['gaps']} gaps", flush=True)
     return p
 
@@ -252,6 +262,8 @@ def main() -> None:
     ap.add_argument("--push", action="append", choices=("whole", "delta"),
                     help="pushed viewers get whole frames (as before issue 14) or deltas; repeatable, in that order (default both)")
     ap.add_argument("--no-poll", action="store_true", help="the viewers part without its polling viewers")
+    ap.add_argument("--client-processes", type=int, default=1,
+                    help="processes holding the pushed viewers between them (each reads its sockets in turn)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data dir")
     ap.add_argument("--deflate", action="store_true", help="serve websockets with permessage-deflate "
                     "(BIGSCREEN_WS_DEFLATE=true; the product's default is off)")
@@ -334,7 +346,8 @@ def main() -> None:
         if "viewers" in parts:
             print(f"part 6: {args.viewers} viewers", flush=True)
             results["viewers"] = many_viewers(env, path, body, push_payload, args.viewers, args.viewer_seconds,
-                                              args.push or ["whole", "delta"], poll=not args.no_poll)
+                                              args.push or ["whole", "delta"], poll=not args.no_poll,
+                                              clients=args.client_processes)
 
         marks["viewers"] = time.monotonic()
     results["elapsed_s"] = time.monotonic() - started

@@ -185,13 +185,15 @@ def _frames_in(raw: str, held: dict | None, counts: dict) -> tuple[dict | None, 
 
 
 async def push_viewer(url: str, payload: dict, scope: str, rid: str, *, sem: asyncio.Semaphore, stop, counts: dict,
-                      on_frames, compression: str | None = None) -> None:
+                      on_frames=None, on_message=None, compression: str | None = None) -> None:
     """One pushed wall on its own websocket until `stop()` is true: connects (inside `sem`, so
     connections ramp up), sends the wall's persistent callback, answers the server's questions
     about the page, and holds the frame as the wall does (deltas applied, gaps counted in
     `counts`). Calls `on_frames(received_at, built_ms_list, message_bytes)` for every message that
-    carries the wall's frame (the list is empty when it brought only a gap). Raises what the
-    connection raises (the caller counts it)."""
+    carries the wall's frame (the list is empty when it brought only a gap); or, given `on_message`,
+    calls `on_message(received_at, raw)` and leaves the decoding to the caller (`decode_frames`), so
+    that one process holding many viewers timestamps each message as it arrives instead of after the
+    decoding of every message read before it. Raises what the connection raises (the caller counts it)."""
     import websockets
 
     ws_url = url.replace("http://", "ws://") + "/_dash-ws-callback"
@@ -216,8 +218,21 @@ async def push_viewer(url: str, payload: dict, scope: str, rid: str, *, sem: asy
                                                   "requestId": m["requestId"], "payload": asked}))
             if "wall-frame" not in raw:
                 continue
+            if on_message is not None:
+                on_message(now, raw)
+                continue
             held, built_ms = _frames_in(raw, held, counts)
             on_frames(now, built_ms, len(raw.encode()))
+
+
+def decode_frames(messages: list[tuple[float, str]], counts: dict) -> list[tuple[float, int, int]]:
+    """What `push_viewer` would have made of one viewer's messages, in order, as it held the frame:
+    (received at, built_ms, message bytes) of each frame, deltas applied, gaps counted in `counts`."""
+    held, out = None, []
+    for now, raw in messages:
+        held, built_ms = _frames_in(raw, held, counts)
+        out.extend((now, built, len(raw.encode())) for built in built_ms)
+    return out
 
 
 async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: float, seconds: float, ramp: int,
@@ -225,22 +240,21 @@ async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: f
     records: list[list] = [[] for _ in range(n)]
     sizes: list[int] = []
     counts = {"deltas": 0, "wholes": 0, "gaps": 0}
-    state = {"measuring": False, "stop": False}
+    state = {"stop": False}
     ready = [asyncio.Event() for _ in range(n)]
     failures = []
 
+    received: list[list[tuple[float, str]]] = [[] for _ in range(n)]  # decoded after the window, away from the clock
+
     async def viewer(i: int, sem: asyncio.Semaphore) -> None:
-        def seen(now: float, built_ms: list[int], size: int) -> None:
-            for built in built_ms:
-                ready[i].set()
-                if state["measuring"]:
-                    records[i].append((now, built))
-            if state["measuring"] and len(sizes) < 200:
-                sizes.append(size)
+        def seen(now: float, raw: str) -> None:
+            ready[i].set()
+            if not state["stop"]:
+                received[i].append((now, raw))
 
         try:
             await push_viewer(url, payload, scope, f"bench-{os.getpid()}-{i}", sem=sem, stop=lambda: state["stop"],
-                              counts=counts, on_frames=seen, compression=compression)
+                              counts=counts, on_message=seen, compression=compression)
         except Exception as exc:  # noqa: BLE001 -- counted and reported
             failures.append(repr(exc)[:200])
             ready[i].set()
@@ -251,13 +265,17 @@ async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: f
     await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), timeout=120)
     connected_s = time.monotonic() - t0
     await asyncio.sleep(settle_s)
-    state["measuring"] = True
     m0 = time.time()
     await asyncio.sleep(seconds)
-    state["measuring"] = False
     m1 = time.time()
     state["stop"] = True
     await asyncio.gather(*tasks, return_exceptions=True)
+    for i, messages in enumerate(received):
+        for now, built, size in decode_frames(messages, counts):
+            if m0 <= now < m1:
+                records[i].append((now, built))
+                if len(sizes) < 200:
+                    sizes.append(size)
     return {"records": records, "sizes": sizes, "failures": failures, "connected_s": connected_s, "window": [m0, m1], **counts}
 
 
