@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 
+import dash
 import orjson
 from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
@@ -57,9 +59,28 @@ WALL_PATHS = ("/wall", "/wall/")
 OUTBOUND_WAITING_MAX = 2  # messages waiting to be sent to one connection beyond which a frame is skipped
 
 
+# The connection a websocket callback runs for: set by Dash's message hook in the connection's own task just
+# before it starts the callback's task, which inherits it (asyncio copies the context into a new task), so a
+# callback can only ever find its own connection.
+_connection: ContextVar = ContextVar("wall_connection", default=None)
+
+
+def _note_connection(websocket, message) -> None:
+    """Dash's `websocket_message` hook: notes the connection a callback request came on. Never refuses."""
+    if isinstance(message, dict) and message.get("type") == "callback_request":
+        _connection.set(websocket)
+
+
+_hooked: list[bool] = []
+
+
 def register_push(app, rt) -> None:
     """Frames pushed over Dash's websocket as they are built; polling stays as the fallback
     (the browser turns it back on when pushed frames stop, see assets/wall.js)."""
+    if not _hooked:  # Dash's hooks are the process's, not one app's
+        dash.hooks.websocket_message()(_note_connection)
+        _hooked.append(True)
+
     @app.callback(persistent=True, websocket=True)
     async def push_wall_frames():
         ws = ctx.websocket
@@ -110,17 +131,33 @@ def _payload(frame: str) -> str:
 async def _push(ws, viewer: Viewer, pushed: Pushed, now: float) -> None:
     """Sends `viewer` the frame or its delta, as `ws.set_prop_sync` would, with a payload made once per
     frame by `_payload`: Dash serialises each viewer's message itself (plotly's to_json of the whole
-    frame, once per viewer). It uses dash 4.4's connection internals (the renderer id and the outbound
-    queue `set_prop_sync` fills); without them it falls back to the public call. The outbound queue
-    has no bound: a connection whose screen or network stopped taking frames would make the server
-    hold every frame since (seen: 3 GB in ten minutes with 500 walls on overloaded cores), then send
-    it the backlog. So a frame goes only to a connection that has sent the one before; else it is
-    skipped, and the viewer gets the next one whole (`offer`)."""
+    frame, once per viewer). It uses dash 4.4's connection internals (the renderer id), and writes the
+    message to the connection itself (`_connection`) rather than through Dash's outbound queue and its
+    sender task: two wake-ups less per frame and viewer, a quarter of the server's CPU per pushed
+    message (docs/BENCHMARKS.md). A connection whose screen or network stopped taking frames then holds
+    up only its own callback, in the server's write (uvicorn waits while the connection's buffer is
+    full), while the hub keeps just the newest frame for it; it gets that one whole when it reads again.
+    Without the connection it goes through the outbound queue (`offer`); without the internals, through
+    the public call."""
     queue, renderer = getattr(ws, "_outbound_queue", None), getattr(ws, "_renderer_id", None)
     if queue is None or renderer is None:
         ws.set_prop_sync(ids.WALL_FRAME, "data", orjson.loads(viewer.payload(pushed, now))["props"]["data"])
-    elif not ws.is_shutdown:
+        return
+    if ws.is_shutdown:
+        return
+    connection = _connection.get()
+    if connection is None:
         await offer(queue.async_q, renderer, viewer, pushed, now)
+        return
+    try:
+        await connection.send_text(_message(renderer, viewer.payload(pushed, now)))
+    except Exception:  # noqa: BLE001 -- the connection went away mid-write: its callback ends with it
+        viewer.skipped()
+
+
+def _message(renderer: str, payload: str) -> str:
+    """Dash's set_props message for one connection, around a payload made once per frame (`_payload`)."""
+    return f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":{payload}}}'
 
 
 async def offer(outbound, renderer: str, viewer: Viewer, pushed: Pushed, now: float) -> bool:
@@ -132,7 +169,7 @@ async def offer(outbound, renderer: str, viewer: Viewer, pushed: Pushed, now: fl
         viewer.skipped()
         metrics.push_skipped.inc()
         return False
-    await outbound.put(f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":{viewer.payload(pushed, now)}}}')
+    await outbound.put(_message(renderer, viewer.payload(pushed, now)))
     return True
 
 
