@@ -65,22 +65,16 @@ OUTBOUND_WAITING_MAX = 2  # messages waiting to be sent to one connection beyond
 _connection: ContextVar = ContextVar("wall_connection", default=None)
 
 
+@dash.hooks.websocket_message()  # Dash's hooks are the process's, not one app's: registered once, on import
 def _note_connection(websocket, message) -> None:
-    """Dash's `websocket_message` hook: notes the connection a callback request came on. Never refuses."""
+    """Notes the connection a callback request came on. Never refuses."""
     if isinstance(message, dict) and message.get("type") == "callback_request":
         _connection.set(websocket)
-
-
-_hooked: list[bool] = []
 
 
 def register_push(app, rt) -> None:
     """Frames pushed over Dash's websocket as they are built; polling stays as the fallback
     (the browser turns it back on when pushed frames stop, see assets/wall.js)."""
-    if not _hooked:  # Dash's hooks are the process's, not one app's
-        dash.hooks.websocket_message()(_note_connection)
-        _hooked.append(True)
-
     @app.callback(persistent=True, websocket=True)
     async def push_wall_frames():
         ws = ctx.websocket
