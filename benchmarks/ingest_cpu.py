@@ -4,8 +4,9 @@
 
 The whole ASGI app (middleware, the fast lane, validation, the group-commit writer and its Redis
 publisher) is driven by coroutines in its own event loop, as uvicorn would call it, on a temporary
-SQLite database and an embedded redis-server. Prints the process's CPU per event and each thread's
-share (the event loop, `ingest-writer`, `ingest-live`), read from /proc. Less noisy than
+SQLite database and an embedded redis-server, with the garbage collector set as a worker sets it
+(`bigscreen.asgi.settle_heap`). Prints the process's CPU per event and each thread's share (the event
+loop, `ingest-writer`, `ingest-live`), read from /proc, and redis-server's beside it. Less noisy than
 `benchmarks/ingest.py` (no client on the same cores), so it is the one to compare two versions of the
 code with: run it from each checkout (its own `bigscreen` is imported from the current directory).
 `--batch 1000` posts arrays of that many events, two in flight.
@@ -29,6 +30,7 @@ sys.path.insert(0, os.getcwd())
 
 from bigscreen.api.auth import create_api_key  # noqa: E402
 from bigscreen.app import create_app  # noqa: E402
+from bigscreen.asgi import settle_heap  # noqa: E402
 from bigscreen.live.server import EmbeddedRedis  # noqa: E402
 from bigscreen.process.datadir import build_city, prepare_database  # noqa: E402
 from bigscreen.process.runtime import Runtime  # noqa: E402
@@ -48,6 +50,11 @@ def thread_ticks() -> dict[str, tuple[str, int]]:
     return out
 
 
+def process_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=4000, help="events to report in the measured run")
@@ -65,13 +72,14 @@ def main() -> None:
         rt.close()
         rt = Runtime.open(Settings(data_dir=tmp, redis_url=server.url))
         try:
-            asyncio.run(measure(rt, create_api_key(rt, "bench"), args))
+            asyncio.run(measure(rt, create_api_key(rt, "bench"), args, server.process.pid))
         finally:
             rt.close()
 
 
-async def measure(rt: Runtime, key: str, args) -> None:
+async def measure(rt: Runtime, key: str, args, redis_pid: int) -> None:
     app = create_app(rt).server
+    settle_heap()  # as a uvicorn worker does once its app is built (bigscreen.asgi)
     rng = random.Random(0)
     grids = [g.code for g in rt.areas.at_level(rt.areas.grid_level)]
     items = [i.code for c in rt.config.categories for i in c.items]
@@ -117,9 +125,9 @@ async def measure(rt: Runtime, key: str, args) -> None:
         await asyncio.gather(*(worker() for _ in range(2 if args.batch else args.concurrency)))
 
     await run("warm", 2 * args.batch if args.batch else 200)
-    before, cpu0, t0 = thread_ticks(), time.process_time(), time.perf_counter()
+    before, cpu0, t0, redis0 = thread_ticks(), time.process_time(), time.perf_counter(), process_ticks(redis_pid)
     await run("run", args.posts)
-    after, cpu1, t1 = thread_ticks(), time.process_time(), time.perf_counter()
+    after, cpu1, t1, redis1 = thread_ticks(), time.process_time(), time.perf_counter(), process_ticks(redis_pid)
     events = (args.posts // args.batch) * args.batch if args.batch else args.posts
     hz = os.sysconf("SC_CLK_TCK")
     shares: dict[str, float] = {}
@@ -131,6 +139,7 @@ async def measure(rt: Runtime, key: str, args) -> None:
     for name, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
         if seconds:
             print(f"  {name:14s} {seconds / events * 1e6:6.0f} us per event")
+    print(f"  redis-server   {(redis1 - redis0) / hz / events * 1e6:6.0f} us per event (its own process, not in the total above)")
     print(f"  load average {os.getloadavg()[0]:.1f} (one run: run it a few times, alternating the versions compared)")
 
 

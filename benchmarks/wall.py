@@ -167,7 +167,7 @@ def wire_bytes(chrome, env: Env, frames_to_count: int) -> dict:
 # -- part 6: many viewers ------------------------------------------------------------------------
 
 def many_viewers(env: Env, path: str, body: str, payload: dict, n: int, seconds: float, modes: list[str], poll: bool = True,
-                 clients: int = 1) -> dict:
+                 clients: int = 1, client: str = "websockets") -> dict:
     pub = env.start_publisher()
     out = {}
     pids = env.server_pids()
@@ -189,15 +189,17 @@ def many_viewers(env: Env, path: str, body: str, payload: dict, n: int, seconds:
               f"client {out['poll']['client_cores']:.2f}", flush=True)
     for mode in modes:
         pub.deltas = mode == "delta"  # "whole": every viewer gets whole frames, as before issue 14
-        out[f"push_{mode}"] = push_viewers(env, pub, pids, payload, n, seconds, mode, clients)
+        out[f"push_{mode}"] = push_viewers(env, pub, pids, payload, n, seconds, mode, clients, client)
     return out
 
 
-def push_viewers(env: Env, pub, pids: dict, payload: dict, n: int, seconds: float, mode: str, clients: int = 1) -> dict:
+def push_viewers(env: Env, pub, pids: dict, payload: dict, n: int, seconds: float, mode: str, clients: int = 1,
+                 client: str = "websockets") -> dict:
     """`n` pushed viewers held by `clients` processes (one process reads its sockets in turn: with
-    thousands, the last message of a frame is read well after the first, and that wait is the client's)."""
-    procs = [push_client_process(env.url, payload, env.city, n // clients + (k < n % clients), settle_s=3, seconds=seconds)
-             for k in range(clients)]
+    thousands, the last message of a frame is read well after the first, and that wait is the client's),
+    each speaking websockets through `client` (wall_viewers: "websockets" or "raw")."""
+    procs = [push_client_process(env.url, payload, env.city, n // clients + (k < n % clients), settle_s=3, seconds=seconds,
+                                 client=client) for k in range(clients)]
     with CpuSampler({**pids, "bench (publisher)": os.getpid(), **{f"client {k}": p.pid for k, p in enumerate(procs)}}) as sampler:
         parts = [collect(p, timeout=seconds + 240) for p in procs]
     got = {"records": [r for g in parts for r in g["records"]], "sizes": [s for g in parts for s in g["sizes"]],
@@ -224,14 +226,14 @@ def push_viewers(env: Env, pub, pids: dict, payload: dict, n: int, seconds: floa
          "frames_per_viewer_per_s": frames / n / (t1 - t0), "p50_ms": median(lat), "p95_ms": pct(lat, 95),
          "p99_ms": pct(lat, 99), "max_ms": max(lat, default=float("nan")), "unmatched": unknown,
          "server_cores": workers / wall, "redis_cores": used.get("redis", 0) / wall,
-         "publisher_cores": used.get("bench (publisher)", 0) / wall, "client_cores": sum(v for k, v in used.items() if k.startswith("client")) / wall, "client_processes": clients,
+         "publisher_cores": used.get("bench (publisher)", 0) / wall, "client_cores": sum(v for k, v in used.items() if k.startswith("client")) / wall, "client_processes": clients, "client": client,
          "connect_s": got["connected_s"], "message_bytes": median(got["sizes"]),
          "deltas": got.get("deltas", 0), "wholes": got.get("wholes", 0), "gaps": got.get("gaps", 0)}
     p["cpu_ms_per_frame"] = 1000 * p["server_cores"] / (p["frames_per_viewer_per_s"] * n) if frames else float("nan")
     print(f"  push ({mode} frames): {receiving}/{n} viewers receiving ({p['failures']} failed), {p['frames_per_viewer_per_s']:.2f} frames/viewer/s, "
           f"publish→received p50 {p['p50_ms']:.1f} ms, p95 {p['p95_ms']:.1f} ms, p99 {p['p99_ms']:.1f} ms; "
           f"server {p['server_cores']:.2f} cores ({p['cpu_ms_per_frame']:.3f} ms per frame per viewer), redis {p['redis_cores']:.2f}, "
-          f"publisher {p['publisher_cores']:.2f}, client {p['client_cores']:.2f} ({clients} process{'es' if clients > 1 else ''}); message {p['message_bytes']:.0f} B (median); "
+          f"publisher {p['publisher_cores']:.2f}, client {p['client_cores']:.2f} ({clients} {client} process{'es' if clients > 1 else ''}); message {p['message_bytes']:.0f} B (median); "
           f"{p['wholes']} whole, {p['deltas']} deltas, {p['gaps']} gaps", flush=True)
     return p
 
@@ -264,10 +266,16 @@ def main() -> None:
     ap.add_argument("--no-poll", action="store_true", help="the viewers part without its polling viewers")
     ap.add_argument("--client-processes", type=int, default=1,
                     help="processes holding the pushed viewers between them (each reads its sockets in turn)")
+    ap.add_argument("--push-client", choices=("websockets", "raw"), default="websockets",
+                    help="how the pushed viewers speak websockets: the websockets library (as before), or a bare "
+                         "asyncio protocol that costs the load generator a fraction of its CPU (wall_viewers.RawWall; "
+                         "not with --deflate)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data dir")
     ap.add_argument("--deflate", action="store_true", help="serve websockets with permessage-deflate "
                     "(BIGSCREEN_WS_DEFLATE=true; the product's default is off)")
     args = ap.parse_args()
+    if args.deflate and args.push_client == "raw":
+        ap.error("--push-client raw does not speak permessage-deflate: use --push-client websockets with --deflate")
     parts = args.part or list(PARTS)
     history = args.history or ("large" if "refresh" in parts else "small")
     started = time.monotonic()
@@ -347,7 +355,7 @@ def main() -> None:
             print(f"part 6: {args.viewers} viewers", flush=True)
             results["viewers"] = many_viewers(env, path, body, push_payload, args.viewers, args.viewer_seconds,
                                               args.push or ["whole", "delta"], poll=not args.no_poll,
-                                              clients=args.client_processes)
+                                              clients=args.client_processes, client=args.push_client)
 
         marks["viewers"] = time.monotonic()
     results["elapsed_s"] = time.monotonic() - started

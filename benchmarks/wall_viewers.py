@@ -225,18 +225,128 @@ async def push_viewer(url: str, payload: dict, scope: str, rid: str, *, sem: asy
             on_frames(now, built_ms, len(raw.encode()))
 
 
+class RawWall(asyncio.Protocol):
+    """A pushed wall at the least cost to the load generator: a bare asyncio protocol that speaks just
+    enough of RFC 6455 (the opening handshake, the server's unmasked frames, masked text frames and
+    pongs back) and Dash's websocket protocol (as `push_viewer`). Every message that carries the wall's
+    frame goes to `on_message(received_at, raw bytes)`, timestamped once per read from the socket, and
+    is decoded after the measured window (`decode_frames`). The websockets library's client spends
+    ~50 us of Python per message (its frame parser, its assembler, a task per `wait_for`): with 2,000
+    viewers on the server's own 2 cores that is CPU the server's burst of sends does not get, and
+    arrival times that include the client's queueing. No permessage-deflate: `push_viewer` speaks that."""
+
+    def __init__(self, host: str, path: str, payload: dict, scope: str, rid: str, on_message) -> None:
+        import base64
+
+        self.request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n"
+                        f"Origin: http://{host}\r\nCookie: {auth_headers()['Cookie']}\r\n\r\n").encode()
+        self.first = json.dumps({"type": "callback_request", "rendererId": rid, "requestId": f"{rid}-1", "payload": payload})
+        self.scope, self.rid, self.on_message = scope, rid, on_message
+        self.buffer = bytearray()
+        self.opened = False
+        self.fragments: list[bytes] = []
+        self.closed = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc) -> None:
+        if not self.closed.done():
+            self.closed.set_result(exc)
+
+    def send(self, opcode: int, data: bytes) -> None:
+        mask = os.urandom(4)
+        n = len(data)
+        head = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+                                        if n < 65536 else bytes([0x80 | 127]) + n.to_bytes(8, "big"))
+        key = int.from_bytes((mask * (n // 4 + 1))[:n], "big") if n else 0
+        self.transport.write(head + mask + (int.from_bytes(data, "big") ^ key).to_bytes(n, "big"))
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        buf = self.buffer
+        buf += data
+        if not self.opened:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self.transport.close()
+                self.closed.set_result(RuntimeError(bytes(buf[:200]).decode(errors="replace")))
+                return
+            del buf[: end + 4]
+            self.opened = True
+            self.send(0x1, self.first.encode())
+        while len(buf) >= 2:
+            n, at = buf[1] & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    return
+                n, at = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    return
+                n, at = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < at + n:
+                return
+            fin, opcode, body = buf[0] & 0x80, buf[0] & 0x0F, bytes(buf[at : at + n])
+            del buf[: at + n]
+            if opcode == 0x9:
+                self.send(0xA, body)  # uvicorn pings every 20 s and closes a connection that does not answer
+            elif opcode == 0x8:
+                self.transport.close()
+            elif opcode in (0x0, 0x1):
+                self.fragments.append(body)
+                if fin:
+                    self.message(now, b"".join(self.fragments))
+                    self.fragments = []
+
+    def message(self, now: float, raw: bytes) -> None:
+        if b'"get_props_request"' in raw[:200]:
+            for m in (lambda d: d if isinstance(d, list) else [d])(json.loads(raw)):
+                if m.get("type") == "get_props_request":
+                    page = {"data-scope": self.scope, "pathname": "/wall"}  # the wall's root, the page's URL
+                    asked = {k: page.get(k) for k in m["payload"].get("properties", [])}
+                    self.send(0x1, json.dumps({"type": "get_props_response", "rendererId": self.rid,
+                                               "requestId": m["requestId"], "payload": asked}).encode())
+        if b"wall-frame" in raw:
+            self.on_message(now, raw)
+
+
+async def raw_viewer(url: str, payload: dict, scope: str, rid: str, *, sem: asyncio.Semaphore, stop, on_message) -> None:
+    """`push_viewer` through `RawWall`, with `on_message`; raises if the connection fails or ends early."""
+    host = url.split("://", 1)[1].rstrip("/")
+    name, port = host.rsplit(":", 1)
+    loop = asyncio.get_running_loop()
+    async with sem:
+        transport, wall = await loop.create_connection(lambda: RawWall(host, "/_dash-ws-callback", payload, scope, rid, on_message),
+                                                       name, int(port))
+    try:
+        while not stop():
+            if wall.closed.done():
+                raise ConnectionError(f"the server closed the connection: {wall.closed.result()!r}")
+            await asyncio.sleep(0.5)
+    finally:
+        transport.close()
+
+
 def decode_frames(messages: list[tuple[float, str]], counts: dict) -> list[tuple[float, int, int]]:
     """What `push_viewer` would have made of one viewer's messages, in order, as it held the frame:
     (received at, built_ms, message bytes) of each frame, deltas applied, gaps counted in `counts`."""
     held, out = None, []
     for now, raw in messages:
-        held, built_ms = _frames_in(raw, held, counts)
-        out.extend((now, built, len(raw.encode())) for built in built_ms)
+        size = len(raw) if isinstance(raw, bytes) else len(raw.encode())
+        held, built_ms = _frames_in(raw.decode() if isinstance(raw, bytes) else raw, held, counts)
+        out.extend((now, built, size) for built in built_ms)
     return out
 
 
 async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: float, seconds: float, ramp: int,
-                        compression: str | None) -> dict:
+                        compression: str | None, client: str = "websockets") -> dict:
+    """`n` pushed walls for a measured window; `client`: "raw" (`RawWall`) or "websockets" (`push_viewer`)."""
     records: list[list] = [[] for _ in range(n)]
     sizes: list[int] = []
     counts = {"deltas": 0, "wholes": 0, "gaps": 0}
@@ -253,8 +363,12 @@ async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: f
                 received[i].append((now, raw))
 
         try:
-            await push_viewer(url, payload, scope, f"bench-{os.getpid()}-{i}", sem=sem, stop=lambda: state["stop"],
-                              counts=counts, on_message=seen, compression=compression)
+            if client == "raw":
+                await raw_viewer(url, payload, scope, f"bench-{os.getpid()}-{i}", sem=sem, stop=lambda: state["stop"],
+                                 on_message=seen)
+            else:
+                await push_viewer(url, payload, scope, f"bench-{os.getpid()}-{i}", sem=sem, stop=lambda: state["stop"],
+                                  counts=counts, on_message=seen, compression=compression)
         except Exception as exc:  # noqa: BLE001 -- counted and reported
             failures.append(repr(exc)[:200])
             ready[i].set()
@@ -280,12 +394,12 @@ async def _push_viewers(url: str, payload: dict, scope: str, n: int, settle_s: f
 
 
 def push_client_process(url: str, payload: dict, scope: str, n: int, settle_s: float, seconds: float,
-                        ramp: int = 25, compression: str | None = "deflate") -> subprocess.Popen:
-    """Starts the push viewers in their own process; `collect()` its result."""
+                        ramp: int = 25, compression: str | None = "deflate", client: str = "websockets") -> subprocess.Popen:
+    """Starts the push viewers in their own process; `collect()` its result. `client` as `_push_viewers`."""
     out = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
     out.close()
     args = json.dumps({"url": url, "payload": payload, "scope": scope, "n": n, "settle_s": settle_s, "seconds": seconds,
-                       "ramp": ramp, "compression": compression, "out": out.name})
+                       "ramp": ramp, "compression": compression, "client": client, "out": out.name})
     proc = subprocess.Popen([sys.executable, __file__, "push-client", args])
     proc.out_path = out.name  # type: ignore[attr-defined]
     return proc
@@ -462,7 +576,7 @@ class CountingProxy:
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "push-client":
     a = json.loads(sys.argv[2])
     result = asyncio.run(_push_viewers(a["url"], a["payload"], a["scope"], a["n"], a["settle_s"], a["seconds"], a["ramp"],
-                                       a["compression"]))
+                                       a["compression"], a.get("client", "websockets")))
     Path(a["out"]).write_text(json.dumps(result))
 elif __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "push-recorder":
     a = json.loads(sys.argv[2])

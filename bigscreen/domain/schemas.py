@@ -96,7 +96,8 @@ class EventIn(Incoming):
     lat: Annotated[float | None, Field(ge=-90, le=90, strict=True)] = None  # strict: true is not 1.0
     lon: Annotated[float | None, Field(ge=-180, le=180, strict=True)] = None
     grid: Annotated[str | None, Field(max_length=32, description="Grid code; found from the point when absent.")] = None
-    photo_urls: Annotated[list[Annotated[str, Field(min_length=1, max_length=500)]], Field(max_length=9)] = []
+    photo_urls: Annotated[list[Annotated[str, Field(min_length=1, max_length=500)]],
+                          Field(max_length=9, default_factory=list)]  # a factory: a default [] is deep-copied per event
     reporter_name: Annotated[str | None, Field(max_length=100)] = None
     reporter_phone: Annotated[str | None, Field(max_length=32, pattern=r"^[0-9+\- ]{3,32}$")] = None
     reported_at: AwareDatetime | None = None

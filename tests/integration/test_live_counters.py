@@ -195,3 +195,19 @@ def test_a_redis_that_forgot_the_scripts_still_moves_the_wall(client, runtime):
     told = woken.get_message(timeout=5)
     assert told and told["type"] == "message", "the walls were not woken"
     woken.close()
+
+
+def test_a_full_batch_waits_for_its_deadlines_every_case_of_it(client, runtime):
+    """A batch of 1,000 new cases adds them to the deadlines in chunks (apply.lua's ZADD_CHUNK): every
+    case waits for its deadline with its own score, exactly as a rebuild from SQL puts it."""
+    grids = runtime.areas.at_level(runtime.areas.grid_level)
+    items = [i.code for c in runtime.config.categories for i in c.items]
+    batch = [{"source_id": f"full-{i}", "channel": "grid_app", "item": items[i % len(items)], "description": "楼道堆物",
+              "grid": grids[i % len(grids)].code, "urgency": ("normal", "urgent")[i % 2]} for i in range(1000)]
+    r = client.post("/api/v1/events", json=batch)
+    assert r.status_code == 200 and r.json()["created"] == 1000, r.text
+    waiting = runtime.redis.zrange(runtime.keys.deadlines, 0, -1, withscores=True)
+    assert len(waiting) == 1000 and len({score for _, score in waiting}) > 1
+    live = snapshot(runtime)
+    rebuild(runtime, datetime.now(timezone.utc))
+    assert snapshot(runtime) == live

@@ -37,8 +37,16 @@ local function increment(grouped)
   end
 end
 increment(change.inc or {})
-for _, z in ipairs(change.zadd or {}) do
-  redis.call('ZADD', KEYS[1], z[1], z[2])
+-- new cases, many to one ZADD (a call from Lua costs more than the members it adds); the
+-- arguments of one call are bounded by Lua's stack, hence chunks
+local zadd, ZADD_CHUNK = change.zadd or {}, 500
+for first = 1, #zadd, ZADD_CHUNK do
+  local args = {}
+  for i = first, math.min(first + ZADD_CHUNK - 1, #zadd) do
+    args[#args + 1] = zadd[i][1]
+    args[#args + 1] = zadd[i][2]
+  end
+  redis.call('ZADD', KEYS[1], unpack(args))
 end
 for _, d in ipairs(change.done or {}) do
   redis.call('ZREM', KEYS[1], d[1])
