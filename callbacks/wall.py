@@ -16,6 +16,7 @@ from bigscreen.auth.context import caller, require
 from bigscreen.auth.roles import Permission
 from bigscreen.auth.sessions import Sessions
 from bigscreen.process import metrics
+from bigscreen.wall.eager import start_eagerly
 from bigscreen.wall.hub import FrameHub, Pushed, Viewer
 from layouts import ids
 
@@ -85,10 +86,14 @@ def register_push(app, rt) -> None:
             raise PreventUpdate  # this page shows no wall
         require(Permission.VIEW_WALL, action="view wall", area_chain=rt.areas.chain_of(scope), subject=scope)
         hub = frame_hub(rt)
-        queue = await hub.subscribe(scope)
         ws.set_prop_sync(ids.WALL_TICK, "disabled", True)
-        viewer, clock = Viewer(), asyncio.get_running_loop().time  # deltas to the frame it holds, whole frames else
         session = caller().session
+        connection, renderer = _connection.get(), getattr(ws, "_renderer_id", None)
+        if connection is not None and renderer is not None:
+            await _written_by_the_hub(rt, hub, scope, ConnectionWriter(connection, renderer), session)
+            raise PreventUpdate
+        queue = await hub.subscribe(scope)
+        viewer, clock = Viewer(), asyncio.get_running_loop().time  # deltas to the frame it holds, whole frames else
         checked = clock()
         try:
             while not ws.is_shutdown:
@@ -108,6 +113,72 @@ def register_push(app, rt) -> None:
         raise PreventUpdate
 
 
+async def _written_by_the_hub(rt, hub: FrameHub, scope: str, writer: ConnectionWriter, session: str | None) -> None:
+    """Until the connection goes (Dash cancels the callback), fails, or its session is revoked: the hub
+    writes each frame to it in its pass over the scope's viewers; this only looks at the session."""
+    await hub.attach(scope, writer, writer.offer)
+    try:
+        while not writer.gone.is_set():
+            try:
+                async with asyncio.timeout(SESSION_CHECK_S):
+                    await writer.gone.wait()
+            except TimeoutError:
+                pass
+            if session and not await _alive(rt, session):
+                break  # revoked or signed out: no more frames; the page's polling is refused too
+    finally:
+        hub.unsubscribe(scope, writer)
+        writer.close()
+
+
+class ConnectionWriter:
+    """A pushed wall's connection, written to by the worker's hub in its pass over the scope's viewers:
+    each frame (or its delta, bigscreen.wall.hub.Viewer) is written there and then (`start_eagerly`:
+    no task and no wake-up per frame and viewer while the connection takes data, which is nearly always).
+    A write that has to wait (the connection's buffer is full: a screen or network that stopped
+    reading) goes on in a task; frames built meanwhile are not queued: the newest is kept, and written
+    when that write is done, as a delta if the wall holds its base, whole else. Dash's message is made
+    around a payload serialised once per frame for every viewer (`_payload`, `_message`)."""
+
+    __slots__ = ("connection", "renderer", "viewer", "clock", "writing", "newest", "gone")
+
+    def __init__(self, connection, renderer: str) -> None:
+        self.connection, self.renderer = connection, renderer
+        self.viewer, self.clock = Viewer(), asyncio.get_running_loop().time
+        self.writing: asyncio.Task | None = None
+        self.newest: Pushed | None = None
+        self.gone = asyncio.Event()  # the connection failed: its callback ends
+
+    def offer(self, pushed: Pushed) -> None:
+        if self.gone.is_set():
+            return
+        if self.writing is not None:
+            self.newest = pushed
+            return
+        try:
+            self.writing = start_eagerly(self.connection.send_text(_message(self.renderer, self.viewer.payload(pushed, self.clock()))))
+        except Exception:  # noqa: BLE001 -- the connection went away mid-write
+            self.gone.set()
+            return
+        if self.writing is not None:
+            self.writing.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task) -> None:
+        self.writing = None
+        if task.cancelled() or task.exception() is not None:
+            self.gone.set()
+            return
+        if self.newest is not None:
+            metrics.push_skipped.inc()
+            pushed, self.newest = self.newest, None
+            self.offer(pushed)
+
+    def close(self) -> None:
+        self.gone.set()
+        if self.writing is not None:
+            self.writing.cancel()
+
+
 async def _alive(rt, session: str) -> bool:
     """Whether the viewer's session still exists; while Redis is away, yes (its frames are away too)."""
     try:
@@ -123,30 +194,17 @@ def _payload(frame: str) -> str:
 
 
 async def _push(ws, viewer: Viewer, pushed: Pushed, now: float) -> None:
-    """Sends `viewer` the frame or its delta, as `ws.set_prop_sync` would, with a payload made once per
-    frame by `_payload`: Dash serialises each viewer's message itself (plotly's to_json of the whole
-    frame, once per viewer). It uses dash 4.4's connection internals (the renderer id), and writes the
-    message to the connection itself (`_connection`) rather than through Dash's outbound queue and its
-    sender task: two wake-ups less per frame and viewer, a quarter of the server's CPU per pushed
-    message (docs/BENCHMARKS.md). A connection whose screen or network stopped taking frames then holds
-    up only its own callback, in the server's write (uvicorn waits while the connection's buffer is
-    full), while the hub keeps just the newest frame for it; it gets that one whole when it reads again.
-    Without the connection it goes through the outbound queue (`offer`); without the internals, through
-    the public call."""
+    """Sends `viewer` the frame or its delta where its connection is not at hand (`ConnectionWriter` is
+    the way when it is): through Dash's outbound queue and its sender task (`offer`), with a payload made
+    once per frame by `_payload` (Dash would serialise each viewer's message itself: plotly's to_json of
+    the whole frame, once per viewer). That uses dash 4.4's connection internals (the renderer id, the
+    queue); without them, the public call."""
     queue, renderer = getattr(ws, "_outbound_queue", None), getattr(ws, "_renderer_id", None)
     if queue is None or renderer is None:
         ws.set_prop_sync(ids.WALL_FRAME, "data", orjson.loads(viewer.payload(pushed, now))["props"]["data"])
         return
-    if ws.is_shutdown:
-        return
-    connection = _connection.get()
-    if connection is None:
+    if not ws.is_shutdown:
         await offer(queue.async_q, renderer, viewer, pushed, now)
-        return
-    try:
-        await connection.send_text(_message(renderer, viewer.payload(pushed, now)))
-    except Exception:  # noqa: BLE001 -- the connection went away mid-write: its callback ends with it
-        viewer.skipped()
 
 
 def _message(renderer: str, payload: str) -> str:

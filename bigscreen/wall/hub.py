@@ -1,7 +1,9 @@
 """One Redis subscription per web worker, fanned out to every wall connected to that worker.
 
-Each viewer gets a queue of length one: a slow screen skips to the newest frame instead of
-falling behind, and the server never holds more than one frame per viewer. What a queue holds is
+Each viewer is handed each frame in one pass over the scope's viewers (`attach`: something with
+an `offer(pushed)` that takes it at once, such as the wall's connection writer, callbacks/wall.py),
+or gets a queue of length one (`subscribe`). Either way a slow screen skips to the newest frame
+instead of falling behind, and the server never holds more than one frame per viewer. What a viewer gets is
 a `Pushed`: the frame whole, and what changed since the previous one (bigscreen.wall.delta) when
 the publisher made that; `Pushed.payload` picks the delta for a viewer that holds the previous
 frame, the whole frame for any other (one that just connected, or skipped a frame). `encode`
@@ -94,7 +96,7 @@ class FrameHub:
         self.keys = keys
         self.encode = encode
         self.health = health or RedisHealth()  # the process's view (bigscreen.live.health): no waiting on a dead Redis
-        self._viewers: dict[str, set[asyncio.Queue]] = {}
+        self._viewers: dict[str, dict[object, Callable[[Pushed], None]]] = {}  # scope -> viewer -> its offer
         self._task: asyncio.Task | None = None
         self._client: aioredis.Redis | None = None
         self._followed_at = float("-inf")
@@ -104,8 +106,16 @@ class FrameHub:
         return sum(len(q) for q in self._viewers.values())
 
     async def subscribe(self, scope: str) -> asyncio.Queue:
+        """A queue of length one that gets the scope's frames, the current one first."""
         queue: asyncio.Queue = asyncio.Queue(maxsize=1)
-        self._viewers.setdefault(scope, set()).add(queue)
+        await self.attach(scope, queue, lambda pushed: _offer(queue, pushed))
+        return queue
+
+    async def attach(self, scope: str, viewer: object, offer: Callable[[Pushed], None]) -> None:
+        """From now on `offer(pushed)` is called with each of the scope's frames, the current one first,
+        in the hub's pass over the scope's viewers: it must take it at once (keep the newest, or start
+        writing it), never wait. `unsubscribe(scope, viewer)` ends it."""
+        self._viewers.setdefault(scope, {})[viewer] = offer
         metrics.viewers.labels(scope).inc()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._listen())
@@ -113,9 +123,8 @@ class FrameHub:
             frame = await self.read(scope)
         except (aioredis.RedisError, OSError):
             frame = None  # Redis away: the first frame comes with the subscription, once it answers
-        if frame is not None:
-            _offer(queue, Pushed(frame_seq(frame.encode()), self.encode(frame)))
-        return queue
+        if frame is not None and self._viewers.get(scope, {}).get(viewer) is offer:
+            offer(Pushed(frame_seq(frame.encode()), self.encode(frame)))
 
     async def read(self, scope: str) -> str | None:
         """The scope's frame as stored now (a polling viewer's refresh); raises a RedisError while
@@ -126,10 +135,11 @@ class FrameHub:
         frame = await self._redis().get(self.keys.frame(scope))
         return None if frame is None else frame.decode()
 
-    def unsubscribe(self, scope: str, queue: asyncio.Queue) -> None:
+    def unsubscribe(self, scope: str, viewer: object) -> None:
+        """Ends `subscribe` (given its queue) or `attach` (given its viewer)."""
         viewers = self._viewers.get(scope)
-        if viewers is not None and queue in viewers:
-            viewers.discard(queue)
+        if viewers is not None and viewer in viewers:
+            del viewers[viewer]
             metrics.viewers.labels(scope).dec()
             if not viewers:
                 del self._viewers[scope]
@@ -178,8 +188,11 @@ class FrameHub:
                         if frame is not None:
                             _observe_lag(frame)
                             ready = self._pushed(frame, delta)
-                            for queue in list(self._viewers.get(scope, ())):
-                                _offer(queue, ready)
+                            for offer in list(self._viewers.get(scope, {}).values()):
+                                try:
+                                    offer(ready)
+                                except Exception:  # one viewer's fault must not stop the others' frames
+                                    log.exception("frame hub: a viewer did not take its frame")
             except (aioredis.RedisError, OSError) as exc:
                 backoff = min(RETRY_MAX_S, max(RETRY_MIN_S, backoff * 2))
                 log.warning("frame hub: %s; resubscribing in %.1f s", exc, backoff)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 
 import janus
 import orjson
@@ -48,9 +49,11 @@ def test_a_connection_behind_holds_one_frame_and_then_gets_the_current_one_whole
 
 
 def test_a_connection_that_stops_reading_holds_up_its_own_writes_not_the_servers_memory():
-    """Frames written straight to a pushed wall's connection (`_push`, as the wall's callback does) on a
-    real uvicorn server: while the wall's socket reads nothing, the writes wait once the connection's
-    buffers are full (uvicorn's flow control), so the server holds a few frames for it, not all of them."""
+    """Frames handed to a pushed wall's `ConnectionWriter` (as the hub hands them, one after the other,
+    never waiting) on a real uvicorn server: while the wall's socket reads nothing, its write waits once
+    the connection's buffers are full (uvicorn's flow control), and the frames built meanwhile are not
+    queued: the newest is kept. When the wall reads again it gets that one, whole (it missed the ones
+    between), and later frames go on as they come."""
     import base64
     import os
     import socket
@@ -60,22 +63,32 @@ def test_a_connection_that_stops_reading_holds_up_its_own_writes_not_the_servers
     from starlette.routing import WebSocketRoute
     from tests_support import LiveServer, free_port
 
-    from callbacks.wall import _connection, _push
+    from callbacks.wall import ConnectionWriter
 
     big = "x" * 100_000  # frames of 100 KB: 40 MB in all, far beyond what the sockets' buffers hold
-    frames = [Pushed(k, _payload(orjson.dumps({"seq": k, "pad": big}).decode())) for k in range(1, 401)]
-    written: list[int] = []
-
-    class Callback:  # what Dash hands the wall's callback: its renderer, its outbound queue (unused here), whether it ended
-        _renderer_id, _outbound_queue, is_shutdown = "r", object(), False
+    frames = [Pushed(k, _payload(orjson.dumps({"seq": k, "pad": big}).decode()), k - 1,
+                     _payload(orjson.dumps({"seq": k, "base": k - 1, "ops": [], "pad": big}).decode())) for k in range(1, 402)]
+    state: dict = {}
+    resume = threading.Event()
 
     async def wall(websocket):
         await websocket.accept()
-        _connection.set(websocket)
-        viewer = Viewer()
-        for f in frames:
-            await _push(Callback(), viewer, f, 0.0)
-            written.append(f.seq)
+        writer = state["writer"] = ConnectionWriter(websocket, "r")
+        for f in frames[:400]:
+            writer.offer(f)  # as the hub's pass does: returns at once
+            state["offered"] = f.seq
+            await asyncio.sleep(0.002)
+        while not resume.is_set():
+            await asyncio.sleep(0.05)
+        writer.offer(frames[400])
+        await asyncio.sleep(5)
+
+    def read_until(sock, marker: bytes, received: bytes) -> bytes:
+        while marker not in received:
+            chunk = sock.recv(1 << 20)
+            assert chunk, "the connection closed"
+            received += chunk
+        return received
 
     server = LiveServer(Starlette(routes=[WebSocketRoute("/ws", wall)]), free_port()).start()
     try:
@@ -88,19 +101,16 @@ def test_a_connection_that_stops_reading_holds_up_its_own_writes_not_the_servers
                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
         assert b" 101 " in sock.recv(4096).split(b"\r\n", 1)[0] + b" "
         time.sleep(3)  # the wall reads nothing meanwhile
-        held_up = len(written)
-        assert 0 < held_up < 100, f"{held_up} of 400 frames of 100 KB written to a socket that read nothing"
-        got = 0
-        sock.settimeout(5)
-        while got < 40_000_000:  # reading again: the rest follows
-            chunk = sock.recv(1 << 20)
-            if not chunk:
-                break
-            got += len(chunk)
-        deadline = time.monotonic() + 5
-        while len(written) < 400 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(written) == 400, "the writes went on once the wall read again"
+        writer = state["writer"]
+        assert state.get("offered") == 400, "the hub's pass waited for the stalled wall"
+        assert writer.writing is not None and writer.newest is frames[399], "one write waits; of the rest only the newest is kept"
+        sock.settimeout(10)
+        received = read_until(sock, b'seq\\":400,', b"")  # reading again: what was being written, then the newest
+        assert b'seq\\":400,\\"pad' in received, "the newest came whole: the wall missed its base"
+        assert len(received) < 30 * 110_000, f"{len(received)} bytes: the frames built while it was stalled were queued"
+        resume.set()
+        received = read_until(sock, b'seq\\":401,', received)
+        assert b'seq\\":401,\\"base\\":400' in received, "then deltas again"
         sock.close()
     finally:
         server.stop()
