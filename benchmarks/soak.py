@@ -17,7 +17,7 @@ The run (wall clock from the load's start):
   their life in seconds (5% returned and dispatched again; accept, start, handle, verify, close; 90%
   rated); `--officers` duty officers signed in through the login form acknowledging the alerts the
   reports raise, and resolving them 20 s later;
-- `--walls` pushed walls (wall_viewers.push_recorder_process: Dash's websocket protocol, deltas
+- `--walls` pushed walls (wall_viewers.push_recorder_process, through `--push-client`: Dash's websocket protocol, deltas
   applied as assets/wall.js does, `--per-recorder` walls a process), each noting every frame it holds;
 - at `--rebuild-at` of the run, `bigscreen rebuild` against the running centre; at `--failover-at`,
   `kill -9` of the leading scheduler: the standby takes over; a new standby is started (as systemd would).
@@ -224,6 +224,9 @@ def main() -> None:
     ap.add_argument("--moved", type=float, default=0.25, help="share of the reports taken through their life")
     ap.add_argument("--officers", type=int, default=3)
     ap.add_argument("--per-recorder", type=int, default=500, help="pushed walls per client process")
+    ap.add_argument("--push-client", choices=("websockets", "raw"), default="websockets",
+                    help="how the walls speak websockets: the websockets library, or wall_viewers.RawWall (a fraction "
+                         "of the load generator's CPU)")
     ap.add_argument("--warmup", type=float, default=None, help="seconds before memory is taken as the baseline "
                     "(default: a minute, or a fifth of a shorter run)")
     ap.add_argument("--rebuild-at", type=float, default=0.4, help="when `bigscreen rebuild` runs, as a share of the run")
@@ -291,7 +294,7 @@ def main() -> None:
             recorders = []
             for k in range(0, args.walls, args.per_recorder):
                 n = min(args.per_recorder, args.walls - k)
-                recorders.append(push_recorder_process(urls, payload, env.city, n, f"{stop_path}.{k}"))
+                recorders.append(push_recorder_process(urls, payload, env.city, n, f"{stop_path}.{k}", client=args.push_client))
                 procs.append(recorders[-1])
             for k, r in zip(range(0, args.walls, args.per_recorder), recorders):
                 wait_for("the walls to connect", lambda k=k: Path(f"{stop_path}.{k}.ready").exists(), 300, 0.5)

@@ -415,10 +415,11 @@ def collect(proc: subprocess.Popen, timeout: float) -> dict:
 
 
 async def _push_recorders(urls: list[str], payload: dict, scope: str, n: int, stop_path: str, ramp: int,
-                          compression: str | None) -> dict:
+                          compression: str | None, client: str = "websockets") -> dict:
     """`n` pushed walls spread over `urls` (round robin), each noting (received at, built_ms) of every
     frame it holds, until the file `stop_path` exists (a soak's viewers: benchmarks/soak.py). Touches
-    `stop_path`.ready once every viewer holds a frame or failed."""
+    `stop_path`.ready once every viewer holds a frame or failed. `client` as `_push_viewers` (with "raw",
+    each message is decoded as it arrives, after its timestamp: a soak's messages are too many to keep)."""
     from array import array
 
     recv = [array("d") for _ in range(n)]
@@ -439,9 +440,19 @@ async def _push_recorders(urls: list[str], payload: dict, scope: str, n: int, st
             if len(sizes) < 1000 and built_ms:
                 sizes.append(size)
 
+        holding: list = [None]
+
+        def arrived(now: float, raw: bytes) -> None:
+            holding[0], built_ms = _frames_in(raw.decode(), holding[0], counts)
+            seen(now, built_ms, len(raw))
+
         try:
-            await push_viewer(urls[i % len(urls)], payload, scope, f"soak-{os.getpid()}-{i}", sem=sem,
-                              stop=lambda: state["stop"], counts=counts, on_frames=seen, compression=compression)
+            if client == "raw":
+                await raw_viewer(urls[i % len(urls)], payload, scope, f"soak-{os.getpid()}-{i}", sem=sem,
+                                 stop=lambda: state["stop"], on_message=arrived)
+            else:
+                await push_viewer(urls[i % len(urls)], payload, scope, f"soak-{os.getpid()}-{i}", sem=sem,
+                                  stop=lambda: state["stop"], counts=counts, on_frames=seen, compression=compression)
         except Exception as exc:  # noqa: BLE001 -- counted and reported
             failures.append((time.time(), i, repr(exc)[:200]))
 
@@ -462,12 +473,12 @@ async def _push_recorders(urls: list[str], payload: dict, scope: str, n: int, st
 
 
 def push_recorder_process(urls: list[str], payload: dict, scope: str, n: int, stop_path: str, ramp: int = 25,
-                          compression: str | None = None) -> subprocess.Popen:
+                          compression: str | None = None, client: str = "websockets") -> subprocess.Popen:
     """Starts `_push_recorders` in a process of its own; `collect_recorder()` reads what it noted."""
     out = tempfile.NamedTemporaryFile("w", suffix=".npz", delete=False)
     out.close()
     args = json.dumps({"urls": urls, "payload": payload, "scope": scope, "n": n, "stop": stop_path, "ramp": ramp,
-                       "compression": compression, "out": out.name})
+                       "compression": compression, "client": client, "out": out.name})
     proc = subprocess.Popen([sys.executable, __file__, "push-recorder", args])
     proc.out_path = out.name  # type: ignore[attr-defined]
     return proc
@@ -573,18 +584,23 @@ class CountingProxy:
         return sum(c["up"] for c in conns), sum(c["down"] for c in conns)
 
 
+def _runner(client: str):
+    """asyncio.run, or for the raw client uvloop's (uvicorn's own loop: reads, wake-ups and callbacks in C)."""
+    if client != "raw":
+        return asyncio.run
+    import uvloop
+
+    return uvloop.run
+
+
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "push-client":
     a = json.loads(sys.argv[2])
     client = a.get("client", "websockets")
-    run = asyncio.run
-    if client == "raw":  # the bare client on uvloop (uvicorn's own loop): its reads, wake-ups and callbacks in C
-        import uvloop
-
-        run = uvloop.run
-    result = run(_push_viewers(a["url"], a["payload"], a["scope"], a["n"], a["settle_s"], a["seconds"], a["ramp"],
+    result = _runner(client)(_push_viewers(a["url"], a["payload"], a["scope"], a["n"], a["settle_s"], a["seconds"], a["ramp"],
                                a["compression"], client))
     Path(a["out"]).write_text(json.dumps(result))
 elif __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "push-recorder":
     a = json.loads(sys.argv[2])
-    _write_recorded(asyncio.run(_push_recorders(a["urls"], a["payload"], a["scope"], a["n"], a["stop"], a["ramp"],
-                                                a["compression"])), a["out"])
+    client = a.get("client", "websockets")
+    _write_recorded(_runner(client)(_push_recorders(a["urls"], a["payload"], a["scope"], a["n"], a["stop"], a["ramp"],
+                                        a["compression"], client)), a["out"])
