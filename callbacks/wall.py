@@ -153,6 +153,8 @@ class ConnectionWriter:
         if self.gone.is_set():
             return
         if self.writing is not None:
+            if self.newest is not None:
+                metrics.push_skipped.inc()  # replaced before it was sent
             self.newest = pushed
             return
         try:
@@ -169,7 +171,6 @@ class ConnectionWriter:
             self.gone.set()
             return
         if self.newest is not None:
-            metrics.push_skipped.inc()
             pushed, self.newest = self.newest, None
             self.offer(pushed)
 
