@@ -21,7 +21,9 @@ def start_eagerly(coro: Coroutine[Any, Any, Any]) -> asyncio.Task | None:
         waiting = coro.send(None)
     except StopIteration:
         return None
-    return asyncio.ensure_future(_CarriedOn(coro, waiting))
+    task = asyncio.ensure_future(_CarriedOn(coro, waiting))
+    task.add_done_callback(lambda _: coro.close())  # cancelled before its first step too: closed where it waits
+    return task
 
 
 class _CarriedOn:
@@ -34,9 +36,5 @@ class _CarriedOn:
         self.coro, self.waiting = coro, waiting
 
     def __await__(self) -> Generator[Any, None, Any]:
-        try:
-            yield self.waiting  # still marked as awaited (`_asyncio_future_blocking`): the task waits on it
-        except BaseException:  # cancelled meanwhile: the coroutine ends where it waits
-            self.coro.close()
-            raise
+        yield self.waiting  # still marked as awaited (`_asyncio_future_blocking`): the task waits on it
         return (yield from self.coro.__await__())  # resumed where it waited, its future done
