@@ -140,10 +140,10 @@ class ConnectionWriter:
     when that write is done, as a delta if the wall holds its base, whole else. Dash's message is made
     around a payload serialised once per frame for every viewer (`_payload`, `_message`)."""
 
-    __slots__ = ("connection", "renderer", "viewer", "clock", "writing", "newest", "gone")
+    __slots__ = ("connection", "opening", "viewer", "clock", "writing", "newest", "gone")
 
     def __init__(self, connection, renderer: str) -> None:
-        self.connection, self.renderer = connection, renderer
+        self.connection, self.opening = connection, _opening(renderer)  # the message's head, made once
         self.viewer, self.clock = Viewer(), asyncio.get_running_loop().time
         self.writing: asyncio.Task | None = None
         self.newest: Pushed | None = None
@@ -158,7 +158,7 @@ class ConnectionWriter:
             self.newest = pushed
             return
         try:
-            self.writing = start_eagerly(self.connection.send_text(_message(self.renderer, self.viewer.payload(pushed, self.clock()))))
+            self.writing = start_eagerly(self.connection.send_text(_message(self.opening, self.viewer.payload(pushed, self.clock()))))
         except Exception:  # noqa: BLE001 -- the connection went away mid-write
             self.gone.set()
             return
@@ -208,9 +208,15 @@ async def _push(ws, viewer: Viewer, pushed: Pushed, now: float) -> None:
         await offer(queue.async_q, renderer, viewer, pushed, now)
 
 
-def _message(renderer: str, payload: str) -> str:
-    """Dash's set_props message for one connection, around a payload made once per frame (`_payload`)."""
-    return f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":{payload}}}'
+def _opening(renderer: str) -> str:
+    """What Dash's set_props message for one connection holds before its payload (`_message`)."""
+    return f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":'
+
+
+def _message(opening: str, payload: str) -> str:
+    """Dash's set_props message for one connection (`opening`: its `_opening`), around a payload made
+    once per frame (`_payload`)."""
+    return f"{opening}{payload}}}"
 
 
 async def offer(outbound, renderer: str, viewer: Viewer, pushed: Pushed, now: float) -> bool:
@@ -222,7 +228,7 @@ async def offer(outbound, renderer: str, viewer: Viewer, pushed: Pushed, now: fl
         viewer.skipped()
         metrics.push_skipped.inc()
         return False
-    await outbound.put(_message(renderer, viewer.payload(pushed, now)))
+    await outbound.put(_message(_opening(renderer), viewer.payload(pushed, now)))
     return True
 
 
