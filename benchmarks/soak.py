@@ -34,7 +34,9 @@ Then the load stops, and the checks run:
   wall; p50/p95/p99 per minute and overall; reports a wall never saw are counted as missed;
 - memory: resident set of the servers (every serve process and worker), the schedulers and Redis,
   every 2 s; growth from the end of `--warmup` to the end;
-- CPU seconds of each part.
+- CPU seconds of each part;
+- each server's event-loop lag (`bigscreen_event_loop_lag_seconds`) and push lag
+  (`bigscreen_push_lag_seconds`) per half minute, read from its `/metrics` (loopback may read it).
 `--sabotage N` deletes N accepted reports from SQL before the checks: the report must then show N
 lost and figures that differ (a check of the checks).
 Method and results: docs/BENCHMARKS.md, "Soak (issue 14)".
@@ -128,6 +130,48 @@ class Parts:
         out: dict[str, float] = {}
         for p, used in self.cpu.items():
             out[self.owner[p]] = out.get(self.owner[p], 0.0) + used - self.base.get(p, 0.0)
+        return out
+
+
+LAGS = ("bigscreen_event_loop_lag_seconds", "bigscreen_push_lag_seconds")
+
+
+class Lags:
+    """Each server's lag histograms (its workers' sum), scraped from `/metrics` every half minute:
+    per interval, the share of observations at or under each bucket's bound."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.urls = urls
+        self.rows: list[tuple[float, int, dict[str, list[tuple[float, float]]]]] = []  # (time, server, name -> cumulative buckets)
+
+    def scrape(self) -> None:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        for i, url in enumerate(self.urls):
+            try:
+                text = httpx.get(url + "/metrics", timeout=10).text
+            except httpx.HTTPError:
+                continue
+            got = {}
+            for family in text_string_to_metric_families(text):
+                if family.name in LAGS:
+                    got[family.name] = sorted((float(x.labels["le"]), x.value) for x in family.samples
+                                              if x.name.endswith("_bucket"))
+            self.rows.append((time.time(), i, got))
+
+    def report(self, t0: float) -> list[dict]:
+        out = []
+        for name in LAGS:
+            for i in range(len(self.urls)):
+                mine = [(t, got[name]) for t, server, got in self.rows if server == i and name in got]
+                for (_, before), (t, after) in zip(mine, mine[1:]):
+                    counts = [(le, b - a) for (le, b), (_, a) in zip(after, before)]
+                    total = counts[-1][1] if counts else 0
+                    if not total:
+                        continue
+                    bound = lambda q: next(le for le, c in counts if c >= q * total)  # noqa: E731
+                    out.append({"name": name, "server": i, "until_s": round(t - t0), "n": int(total),
+                                "p50_le": bound(0.5), "p95_le": bound(0.95), "p99_le": bound(0.99)})
         return out
 
 
@@ -321,6 +365,9 @@ def main() -> None:
             parts.add("bench", os.getpid(), with_children=False)
             parts.refresh("postgres", pg_root)
             parts.start()
+            lags = Lags(urls)
+            lags.scrape()
+            scraped = time.time()
 
             events: dict[str, float | str | int] = {}
             rebuilding: subprocess.Popen | None = None
@@ -332,6 +379,9 @@ def main() -> None:
                 parts.sample()
                 if int(elapsed) % 30 < 2:
                     loads.append(os.getloadavg()[0])
+                if time.time() - scraped >= 30:
+                    lags.scrape()
+                    scraped = time.time()
                 if rebuilding is None and elapsed >= args.rebuild_at * seconds:
                     rebuild_log = work / "rebuild.log"
                     rebuilding = subprocess.Popen(
@@ -362,6 +412,7 @@ def main() -> None:
                 time.sleep(2.0)
             load_end = time.time()
             parts.sample()
+            lags.scrape()
             if rebuilding is not None and "rebuild_s" not in events:
                 rebuilding.wait()  # longer than the run: its time still counts
                 events.update(rebuild_s=time.time() - t0 - events["rebuild_at"], rebuild_rc=rebuilding.returncode,
@@ -489,6 +540,12 @@ def main() -> None:
                 f"{k} {a / 1024:.0f} -> {b / 1024:.0f} MB ({growth[k]:+.1f}%)" for k, (a, b) in mem.items())
                 + (" (a scheduler killed and another started between)" if "killed_t" in events else ""))
             print(f"  CPU seconds over {run_s:.0f} s: " + ", ".join(f"{k} {v:.0f} ({v / run_s:.2f} cores)" for k, v in sorted(cpu.items())))
+            lag_rows = lags.report(t0)
+            for name in LAGS:
+                rows = [r for r in lag_rows if r["name"] == name]
+                if rows:
+                    print(f"  {name} (bucket bounds, per half minute, server: p50/p95/p99 in s): " + "; ".join(
+                        f"{r['until_s']} s #{r['server']}: {r['p50_le']:g}/{r['p95_le']:g}/{r['p99_le']:g}" for r in rows))
             verdict = {
                 "0 errors": errors == 0 and step_err == 0 and off_err == 0 and wall_failures == 0,
                 "0 lost": not lost,
@@ -503,7 +560,7 @@ def main() -> None:
                                         "wall_failures": wall_failures, "figures_ok": figures_ok, "counters_ok": counters_ok,
                                         "differences": done.differences[:20], "events": events, "per_minute": per_min, "per_minute_but_failover": per_min_out,
                                         "overall": overall, "missed": lat["missed"], "memory_kb": mem, "growth": growth,
-                                        "cpu_s": cpu, "run_s": run_s, "loads": loads, "verdict": verdict}, default=str))
+                                        "cpu_s": cpu, "run_s": run_s, "lags": lag_rows, "loads": loads, "verdict": verdict}, default=str))
             stop_all(procs, servers)  # before Env stops Redis under them
     finally:
         stop_all(procs, servers)

@@ -22,6 +22,7 @@ from bigscreen.app import create_app
 from bigscreen.jobs import schedule
 from bigscreen.jobs.watch import start_watch
 from bigscreen.process import metrics
+from bigscreen.process.loop_lag import watched_loop
 from bigscreen.process.runtime import Runtime
 from bigscreen.process.settings import Settings
 
@@ -55,7 +56,7 @@ def _with_jobs(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
     async def lifespan(server: Any) -> AsyncIterator[Any]:
         background = await asyncio.to_thread(schedule.start_background, rt)
         try:
-            async with inner(server) as state:
+            async with inner(server) as state, watched_loop():
                 yield state
         finally:
             await asyncio.to_thread(background.shutdown)
@@ -73,7 +74,7 @@ def _with_watch(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
         stop = threading.Event()
         thread = start_watch(rt, stop)
         try:
-            async with inner(server) as state:
+            async with inner(server) as state, watched_loop():
                 yield state
         finally:
             stop.set()

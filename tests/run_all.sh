@@ -25,7 +25,7 @@ fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[geo,test]'
 
 set +e
-.venv/bin/python -m pytest -q -n 3 --dist worksteal "$@"  # three worker processes on two cores: many tests wait on servers, browsers and clocks; an idle worker takes queued tests from the others
+.venv/bin/python -m pytest -q -n 4 --dist worksteal "$@"  # four worker processes on two cores: many tests wait on servers, browsers and clocks; an idle worker takes queued tests from the others
 status=$?
 set -e
 # exit 5: the selection held no test (e.g. a -k filter); not a failure of the code

@@ -36,6 +36,9 @@ push_lag_seconds = Histogram("bigscreen_push_lag_seconds", "From a frame's build
                              buckets=_FAST)
 push_skipped = Counter("bigscreen_push_skipped_total", "Frames not sent to a pushed viewer whose connection had not sent "
                        "the one before yet (it gets the next one whole).")
+loop_lag_seconds = Histogram("bigscreen_event_loop_lag_seconds", "How late a web worker's event loop ran a timer "
+                             "(bigscreen.process.loop_lag): every request, push and websocket ping waits that long.",
+                             buckets=_FAST)
 leader_changes = Counter("bigscreen_leader_changes_total", "Times a process took or lost the scheduler's lock.", ["change"])
 reconcile_repairs = Counter("bigscreen_reconcile_repairs_total", "Live counters the reconcile job found wrong and repaired.")
 
