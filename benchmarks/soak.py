@@ -540,6 +540,8 @@ def main() -> None:
                 f"{k} {a / 1024:.0f} -> {b / 1024:.0f} MB ({growth[k]:+.1f}%)" for k, (a, b) in mem.items())
                 + (" (a scheduler killed and another started between)" if "killed_t" in events else ""))
             print(f"  CPU seconds over {run_s:.0f} s: " + ", ".join(f"{k} {v:.0f} ({v / run_s:.2f} cores)" for k, v in sorted(cpu.items())))
+            print("  the walls' client processes' own loop lag (p50/p95/max, s): " + "; ".join(
+                "/".join(f"{x:.2f}" for x in r.get("client_lag_s", [])) for r in recorded))
             lag_rows = lags.report(t0)
             for name in LAGS:
                 rows = [r for r in lag_rows if r["name"] == name]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -184,6 +185,38 @@ def _frames_in(raw: str, held: dict | None, counts: dict) -> tuple[dict | None, 
     return held, built
 
 
+_FRAME_HEAD = re.compile(rb'\\"seq\\":(\d+)(?:,\\"base\\":(\d+))?')
+_FRAME_BUILT = re.compile(rb'\\"built_ms\\"\]?[:,](\d+)')
+
+
+def _frames_scanned(raw: bytes, held: int | None, counts: dict) -> tuple[int | None, list[int]]:
+    """`_frames_in` without decoding: the number of the frame held at the end (not the frame) and
+    built_ms of each frame received, read from the message's bytes. Each frame's data opens with
+    `{"seq":S` (a whole frame) or `{"seq":S,"base":B` (a delta), and carries `"built_ms":M` (a
+    whole frame) or the edit `[["built_ms"],M]` (a delta). A soak's walls read hundreds of messages
+    a second in one process: decoding each and applying its delta (what `_frames_in` and
+    assets/wall.js do) made that process the slowest part of the soak, its sockets full and its
+    pings answered too late (the server then closes the connection)."""
+    built: list[int] = []
+    parts = raw.split(b"wall-frame")
+    for part in parts[1:]:
+        head = _FRAME_HEAD.search(part)
+        if head is None:
+            continue
+        if head.group(2) is not None:
+            counts["deltas"] += 1
+            if held != int(head.group(2)):
+                counts["gaps"] += 1
+                continue
+        else:
+            counts["wholes"] += 1
+        held = int(head.group(1))
+        at = _FRAME_BUILT.search(part, head.end())
+        if at is not None:
+            built.append(int(at.group(1)))
+    return held, built
+
+
 async def push_viewer(url: str, payload: dict, scope: str, rid: str, *, sem: asyncio.Semaphore, stop, counts: dict,
                       on_frames=None, on_message=None, compression: str | None = None) -> None:
     """One pushed wall on its own websocket until `stop()` is true: connects (inside `sem`, so
@@ -296,7 +329,10 @@ class RawWall(asyncio.Protocol):
             del buf[: at + n]
             if opcode == 0x9:
                 self.send(0xA, body)  # uvicorn pings every 20 s and closes a connection that does not answer
-            elif opcode == 0x8:
+            elif opcode == 0x8:  # the server's close: its code and reason are what the failure says
+                code = int.from_bytes(body[:2], "big") if len(body) >= 2 else None
+                if not self.closed.done():
+                    self.closed.set_result(f"close {code} {body[2:].decode(errors='replace')!r}")
                 self.transport.close()
             elif opcode in (0x0, 0x1):
                 self.fragments.append(body)
@@ -443,7 +479,7 @@ async def _push_recorders(urls: list[str], payload: dict, scope: str, n: int, st
         holding: list = [None]
 
         def arrived(now: float, raw: bytes) -> None:
-            holding[0], built_ms = _frames_in(raw.decode(), holding[0], counts)
+            holding[0], built_ms = _frames_scanned(raw, holding[0], counts)
             seen(now, built_ms, len(raw))
 
         try:
@@ -465,11 +501,22 @@ async def _push_recorders(urls: list[str], payload: dict, scope: str, n: int, st
             await asyncio.sleep(0.2)
         state["stop"] = True
 
+    lags: list[float] = []  # how late this process's own loop ran a 0.25 s timer: a client behind reads late
+
+    async def watch_lag() -> None:
+        loop = asyncio.get_running_loop()
+        while not state["stop"]:
+            asked = loop.time() + 0.25
+            await asyncio.sleep(0.25)
+            lags.append(loop.time() - asked)
+
     t0 = time.time()
     sem = asyncio.Semaphore(ramp)
-    await asyncio.gather(watch_stop(), *(viewer(i, sem) for i in range(n)), return_exceptions=True)
+    await asyncio.gather(watch_stop(), watch_lag(), *(viewer(i, sem) for i in range(n)), return_exceptions=True)
+    ordered = sorted(lags) or [0.0]
     return {"recv": recv, "built": built, "sizes": sizes, "failures": failures, "started": t0,
-            "first": first, **counts}
+            "first": first, "client_lag_s": [ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.95)], ordered[-1]],
+            **counts}
 
 
 def push_recorder_process(urls: list[str], payload: dict, scope: str, n: int, stop_path: str, ramp: int = 25,

@@ -23,6 +23,7 @@ from bigscreen.jobs import schedule
 from bigscreen.jobs.watch import start_watch
 from bigscreen.process import metrics
 from bigscreen.process.loop_lag import watched_loop
+from bigscreen.process.worker_threads import lend_threads
 from bigscreen.process.runtime import Runtime
 from bigscreen.process.settings import Settings
 
@@ -54,6 +55,7 @@ def _with_jobs(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
 
     @asynccontextmanager
     async def lifespan(server: Any) -> AsyncIterator[Any]:
+        lend_threads(rt.settings.db_pool_size)
         background = await asyncio.to_thread(schedule.start_background, rt)
         try:
             async with inner(server) as state, watched_loop():
@@ -71,6 +73,7 @@ def _with_watch(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
 
     @asynccontextmanager
     async def lifespan(server: Any) -> AsyncIterator[Any]:
+        lend_threads(rt.settings.db_pool_size)
         stop = threading.Event()
         thread = start_watch(rt, stop)
         try:

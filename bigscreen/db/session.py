@@ -61,12 +61,15 @@ class WriteTurn:
             self._fd = None
 
 
-def make_engine(url: str, *, sqlite_busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> Engine:
+def make_engine(url: str, *, sqlite_busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S, pool_size: int = 20) -> Engine:
     """`sqlite_busy_timeout_s`: how long a SQLite write waits for a lock another process holds (a
-    backup, a maintenance session) before it fails, and its request answers 503."""
+    backup, a maintenance session) before it fails, and its request answers 503. `pool_size`: the
+    connections to a server database kept open. Fewer than the threads that use them at once, and
+    every request beyond them opens a connection and closes it after (the overflow): a new server
+    process per request on PostgreSQL, most of the CPU of a busy centre (issue 14's soak)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout_s},
-                               json_serializer=_json)
+                               pool_size=pool_size, max_overflow=pool_size // 2, json_serializer=_json)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -77,7 +80,7 @@ def make_engine(url: str, *, sqlite_busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, json_serializer=_json)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size // 2, pool_pre_ping=True, json_serializer=_json)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

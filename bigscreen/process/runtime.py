@@ -40,7 +40,8 @@ class Runtime:
 
     @cached_property
     def engine(self):
-        return make_engine(self.settings.sqlalchemy_url, sqlite_busy_timeout_s=self.settings.sqlite_busy_timeout_s)
+        return make_engine(self.settings.sqlalchemy_url, sqlite_busy_timeout_s=self.settings.sqlite_busy_timeout_s,
+                           pool_size=self.settings.db_pool_size)
 
     @cached_property
     def sessions(self):

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     redis_prefix: str = Field("bs:", description="Prefix of every Redis key.")
     sqlite_busy_timeout_s: float = Field(30.0, gt=0, description="SQLite: how long a write waits for a lock held by "
                                          "another process before its request answers 503 (Retry-After).")
+    db_pool_size: int = Field(20, ge=4, le=500, description="Database connections each process keeps open. A web worker "
+                              "runs at most this many requests' database work at once, less a few for its own threads "
+                              "(bigscreen.process.worker_threads); keep the sum over every process under the "
+                              "server's max_connections.")
     chromium: str = Field("/usr/bin/chromium", description="The Chromium (or Chrome) executable that prints reports "
                           "to PDF, a path or a command name on PATH.")
     secure_cookies: bool = Field(False, description="Mark session cookies Secure (only sent over HTTPS).")
