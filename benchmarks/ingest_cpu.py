@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import orjson
+from prometheus_client import REGISTRY
 
 sys.path.insert(0, os.getcwd())
 
@@ -125,6 +126,7 @@ async def measure(rt: Runtime, key: str, args, redis_pid: int) -> None:
         await asyncio.gather(*(worker() for _ in range(2 if args.batch else args.concurrency)))
 
     await run("warm", 2 * args.batch if args.batch else 200)
+    groups0 = REGISTRY.get_sample_value("bigscreen_ingest_group_seconds_count") or 0
     before, cpu0, t0, redis0 = thread_ticks(), time.process_time(), time.perf_counter(), process_ticks(redis_pid)
     await run("run", args.posts)
     after, cpu1, t1, redis1 = thread_ticks(), time.process_time(), time.perf_counter(), process_ticks(redis_pid)
@@ -136,6 +138,8 @@ async def measure(rt: Runtime, key: str, args, redis_pid: int) -> None:
     kind = f"batches of {args.batch}, 2 in flight" if args.batch else f"single posts, {args.concurrency} in flight"
     print(f"{events} events ({kind}): {(cpu1 - cpu0) / events * 1e6:.0f} us CPU per event, "
           f"{events / (t1 - t0):.0f} events/s in one process")
+    groups = (REGISTRY.get_sample_value("bigscreen_ingest_group_seconds_count") or 0) - groups0
+    print(f"  {groups:.0f} group commits, {events / max(groups, 1):.1f} events a group")
     for name, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
         if seconds:
             print(f"  {name:14s} {seconds / events * 1e6:6.0f} us per event")
