@@ -1,6 +1,6 @@
 """CPU per reported event inside one app process, without uvicorn, HTTP or a load client.
 
-    .venv/bin/python benchmarks/ingest_cpu.py [--posts 4000] [--batch 0] [--concurrency 16] [--grids 1500]
+    .venv/bin/python benchmarks/ingest_cpu.py [--posts 4000] [--batch 0] [--concurrency 16] [--grids 1500] [--loop uvloop|asyncio]
 
 The whole ASGI app (middleware, the fast lane, validation, the group-commit writer and its Redis
 publisher) is driven by coroutines in its own event loop, as uvicorn would call it, on a temporary
@@ -62,6 +62,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=0, help="events per post (0: one object per post)")
     ap.add_argument("--concurrency", type=int, default=16, help="posts in flight (2 for batches)")
     ap.add_argument("--grids", type=int, default=1500)
+    ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="the event loop (uvicorn's is uvloop)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bs-ingest-cpu-"))
     with EmbeddedRedis(tmp / "redis", persist=False) as server:
@@ -73,7 +74,13 @@ def main() -> None:
         rt.close()
         rt = Runtime.open(Settings(data_dir=tmp, redis_url=server.url))
         try:
-            asyncio.run(measure(rt, create_api_key(rt, "bench"), args, server.process.pid))
+            key = create_api_key(rt, "bench")
+            if args.loop == "uvloop":  # what uvicorn runs its workers on when uvloop is installed (it is: uvicorn[standard])
+                import uvloop
+
+                uvloop.run(measure(rt, key, args, server.process.pid))
+            else:
+                asyncio.run(measure(rt, key, args, server.process.pid))
         finally:
             rt.close()
 
