@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import Connection, bindparam, case, func, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from bigscreen.alerts.notifications import Message, deliver
 from bigscreen.auth.audit import record
@@ -188,15 +188,23 @@ def escalate_unacknowledged(rt: Runtime, now: datetime | None = None) -> int:
 
 
 def alert_rows(rt: Runtime, *, ids: list[int] | None = None, statuses: tuple[str, ...] = LIVE_STATUSES,
-               within: str | None = None, limit: int = 200) -> list[dict]:
-    """Alerts as the wall and the duty desk show them: most severe first, then oldest first."""
+               within: str | None = None, limit: int = 200, after: tuple[int, datetime, int] | None = None) -> list[dict]:
+    """Alerts as the wall and the duty desk show them: most severe first, then oldest first (then by
+    id). `after`: only those that come after this place in that order, (severity, raised_at, id)
+    (the wall's publisher tops up the alerts it holds: bigscreen.wall.publisher)."""
     alerts, users = Alert.__table__, User.__table__
     q = (select(alerts, users.c.username, users.c.display_name)
          .select_from(alerts.outerjoin(users, users.c.id == alerts.c.owner_id)))
     if ids is not None:
         q = q.where(alerts.c.id.in_(ids))
     else:
-        q = q.where(alerts.c.status.in_(statuses)).order_by(SEVERITY, alerts.c.raised_at).limit(limit)
+        q = q.where(alerts.c.status.in_(statuses))
+        if after is not None:
+            severity, raised_at, alert_id = after
+            q = q.where(or_(SEVERITY > severity,
+                            and_(SEVERITY == severity, or_(alerts.c.raised_at > raised_at,
+                                                           and_(alerts.c.raised_at == raised_at, alerts.c.id > alert_id)))))
+        q = q.order_by(SEVERITY, alerts.c.raised_at, alerts.c.id).limit(limit)
     with rt.engine.connect() as conn:
         rows = conn.execute(q).all()
     out = []
