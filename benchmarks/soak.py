@@ -17,8 +17,9 @@ The run (wall clock from the load's start):
   their life in seconds (5% returned and dispatched again; accept, start, handle, verify, close; 90%
   rated); `--officers` duty officers signed in through the login form acknowledging the alerts the
   reports raise, and resolving them 20 s later;
-- `--walls` pushed walls (wall_viewers.push_recorder_process, through `--push-client`: Dash's websocket protocol, deltas
-  applied as assets/wall.js does, `--per-recorder` walls a process), each noting every frame it holds;
+- `--walls` pushed walls (wall_viewers.push_recorder_process, through `--push-client`: Dash's websocket protocol;
+  the websockets client applies each delta as assets/wall.js does, the raw one reads each frame's number,
+  base and built_ms from the message's bytes; `--per-recorder` walls a process), each noting every frame it holds;
 - at `--rebuild-at` of the run, `bigscreen rebuild` against the running centre; at `--failover-at`,
   `kill -9` of the leading scheduler: the standby takes over; a new standby is started (as systemd would).
 Then the load stops, and the checks run:
