@@ -23,9 +23,9 @@ from bigscreen.jobs import schedule
 from bigscreen.jobs.watch import start_watch
 from bigscreen.process import metrics
 from bigscreen.process.loop_lag import watched_loop
-from bigscreen.process.worker_threads import lend_threads
 from bigscreen.process.runtime import Runtime
 from bigscreen.process.settings import Settings
+from bigscreen.process.worker_threads import lend_threads
 
 GC_YOUNG_THRESHOLD = 20_000  # allocations between collections of the youngest generation (Python's default: 700)
 
