@@ -50,15 +50,30 @@ def settle_heap() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
-def _with_jobs(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
-    """The app's own lifespan, with this process's scheduler around it."""
+def worker_lifespan(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
+    """The app's own lifespan as every web worker runs it (`serve`'s and the demo's): no more threads
+    lent to requests than its database pool serves (bigscreen.process.worker_threads), and its event
+    loop's lateness observed (bigscreen.process.loop_lag)."""
 
     @asynccontextmanager
     async def lifespan(server: Any) -> AsyncIterator[Any]:
         lend_threads(rt.settings.db_pool_size)
+        async with inner(server) as state, watched_loop():
+            yield state
+
+    return lifespan
+
+
+def _with_jobs(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
+    """The app's own lifespan, with this process's scheduler around it."""
+
+    inner = worker_lifespan(inner, rt)
+
+    @asynccontextmanager
+    async def lifespan(server: Any) -> AsyncIterator[Any]:
         background = await asyncio.to_thread(schedule.start_background, rt)
         try:
-            async with inner(server) as state, watched_loop():
+            async with inner(server) as state:
                 yield state
         finally:
             await asyncio.to_thread(background.shutdown)
@@ -71,13 +86,14 @@ def _with_watch(inner: Lifespan[Any], rt: Runtime) -> Lifespan[Any]:
     """Without jobs, a worker still watches Redis (bigscreen.jobs.watch): it fails fast while Redis
     is away and reports the live writes it lost, for the leader elsewhere to repair."""
 
+    inner = worker_lifespan(inner, rt)
+
     @asynccontextmanager
     async def lifespan(server: Any) -> AsyncIterator[Any]:
-        lend_threads(rt.settings.db_pool_size)
         stop = threading.Event()
         thread = start_watch(rt, stop)
         try:
-            async with inner(server) as state, watched_loop():
+            async with inner(server) as state:
                 yield state
         finally:
             stop.set()

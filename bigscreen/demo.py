@@ -14,6 +14,7 @@ import uvicorn
 from bigscreen.admin.accounts import ResetPassword
 from bigscreen.admin.base import system_caller
 from bigscreen.app import create_app
+from bigscreen.asgi import worker_lifespan
 from bigscreen.auth.users import AccountError, add_user
 from bigscreen.configuration.loading import Config
 from bigscreen.jobs import schedule
@@ -71,6 +72,7 @@ def run_demo(settings: Settings, config: Config, *, host: str, port: int, rate: 
         api_key, wall_token = demo_credentials(rt, DEMO_SOURCE, DEMO_WALL)
         accounts = demo_accounts(rt)
         app = create_app(rt)
+        app.server.router.lifespan_context = worker_lifespan(app.server.router.lifespan_context, rt)
         server = _DemoServer(uvicorn.Config(app.server, host=host, port=port, log_level="warning", lifespan="on",
                                             ws_per_message_deflate=rt.settings.ws_deflate),
                              before_exit=lambda: _stop_clients(stop, clients))

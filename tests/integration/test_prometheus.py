@@ -61,3 +61,18 @@ def test_metrics_from_an_allowed_address_need_no_token(runtime):
             TestClient(create_app(runtime).server, client=("10.1.3.7", 5000)) as far:
         assert near.get("/metrics").status_code == 200
         assert far.get("/metrics").status_code == 403
+
+
+def test_every_worker_of_serve_reports_its_event_loop_lag(city_dir, serve):
+    """`bigscreen serve` with two workers: the workers watch their loops from their start, and a scrape
+    sums what they saw (an operator reads one figure for the server)."""
+    import time
+
+    import httpx
+
+    served = serve(city_dir, workers=2)
+    time.sleep(1.5)  # a few of each worker's timers
+    text = httpx.get(served.url + "/metrics", timeout=10).text
+    count = _value(text, "bigscreen_event_loop_lag_seconds_count")
+    assert count >= 6, "the workers' timers, four a second each"
+    assert _value(text, "bigscreen_event_loop_lag_seconds_sum") < 0.5 * count, "an idle server's loops run on time"
