@@ -298,6 +298,8 @@ class ScheduledReports(_Model):
 
     levels: list[Level] = Field(default_factory=lambda: ["city", "district"])
     due_at: time = time(8, 0)
+    # kept of each report: all three unless told (a scheduler's host without Chromium: html and xlsx)
+    formats: list[Literal["html", "pdf", "xlsx"]] = Field(default_factory=lambda: ["html", "pdf", "xlsx"], min_length=1)
 
 
 class City(_Model):

@@ -18,7 +18,6 @@ from bigscreen.screens.report_pdf import PdfPrinter, render_pdf
 from bigscreen.screens.report_xlsx import render_xlsx
 
 FORMATS = ("html", "pdf", "xlsx")
-STORED = FORMATS  # what the scheduled job keeps of each report
 
 
 class FormatError(ValueError):
