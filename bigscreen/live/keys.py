@@ -28,6 +28,9 @@ frame          {p}frame:{scope}         the wall's ready frame of a scope (JSON,
 delta          {p}delta:{scope}         what changed from the scope's previous frame to the stored one (JSON, with a
                                         TTL; bigscreen.wall.delta): pushed to the walls that hold the previous one
 frames         {p}frames                pub/sub channel: scopes whose frames were rebuilt
+watched        {p}watched               zset: scopes a web worker shows now (pushed or polled), scored by until
+                                        when (epoch s): the publisher builds these at every change, the others
+                                        once a second (bigscreen.wall.hub, bigscreen.wall.publisher)
 leader         {p}leader                the scheduler leader's token (SET NX PX; see bigscreen.jobs.leader)
 jobs           {p}jobs                  capped stream: which process ran which scheduled job, when
 alerts         {p}alerts                pub/sub channel: alert ids raised or changed
@@ -138,7 +141,7 @@ class Keys:
         """Keys a rebuild leaves alone: they are not derived from SQL's events."""
         p = self.prefix
         return (key in (self.ticker, self.leader, self.jobs, self.spikes, self.schema, self.resync, self.resync_journal,
-                        self.live, self.map_version, self.revocations)
+                        self.live, self.map_version, self.revocations, self.watched)
                 or key.startswith((f"{p}session:", f"{p}user:", f"{p}kiosk:", self.limits, f"{p}frame:", f"{p}delta:",
                                    f"{p}rs:")))
 
@@ -170,6 +173,10 @@ class Keys:
     @property
     def frames(self) -> str:
         return f"{self.prefix}frames"
+
+    @property
+    def watched(self) -> str:
+        return f"{self.prefix}watched"
 
     @property
     def schema(self) -> str:

@@ -138,10 +138,20 @@ def _epoch_ms(iso: str | None) -> int | None:
     return None if iso is None else int(datetime.fromisoformat(iso).timestamp() * 1000)
 
 
-def _alerts(alerts: Sequence[WallAlert], scope: Scope) -> tuple[list[dict], int, list[dict]]:
-    """The scope's share: the city wall shows every alert, a district's those inside it. The
-    ticker gets the most severe few; the map marks every red and orange one."""
-    mine = [a for a in alerts if scope.level == 0 or scope.code in a.chain]
+def _alerts_by_scope(alerts: Sequence[WallAlert], plans: Sequence[ScopePlan]) -> dict[str, list[WallAlert]]:
+    """Each scope's share of the alerts, most severe first: the city wall shows every alert, a
+    district's those inside it. One pass over the alerts for all scopes, not one per scope."""
+    mine: dict[str, list[WallAlert]] = {p.scope.code: [] for p in plans if p.scope.level}
+    for a in alerts:
+        for code in a.chain:
+            if code in mine:
+                mine[code].append(a)
+    return {p.scope.code: list(alerts) if not p.scope.level else mine[p.scope.code] for p in plans}
+
+
+def _alerts(mine: list[WallAlert]) -> tuple[list[dict], int, list[dict]]:
+    """A scope's alerts as its frame carries them: the ticker gets the most severe few; the map
+    marks every red and orange one."""
     marks = list(islice((a.mark for a in mine if a.mark is not None), MARKS))
     return [a.shown for a in mine[:ALERTS_SHOWN]], len(mine), marks
 
@@ -185,13 +195,14 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
     street_rows = {a.code: (a.code, a.name, named(RANK_FIELDS, next(replies))) for a in streets}
     ranked_departments = _ranked([(d.code, d.name, named(RANK_FIELDS, next(replies))) for d in departments])
     opened = _counts(next(replies))
-    ticker = next(replies)
+    ticker = _ticker(next(replies))
 
     targets = rt.config.city.targets.model_dump()
+    alerts_of = _alerts_by_scope(alerts, plans)
     frames = {}
     for p, (whole, day, trend_raw) in zip(plans, per_scope):
         kpi = headline(p.scope.code, whole, day, now)
-        shown_alerts, alerts_total, alert_marks = _alerts(alerts, p.scope)
+        shown_alerts, alerts_total, alert_marks = _alerts(alerts_of[p.scope.code])
         frames[p.scope.code] = {
             "scope": p.scope.code,
             "name": p.scope.name,
@@ -279,18 +290,21 @@ def sparse(values: Sequence[int]) -> list[int]:
     return out
 
 
-def _feed(ticker, scope: Scope) -> list[dict]:
+def _ticker(entries) -> list[tuple[str, dict]]:
+    """The ticker's recent entries (newest first) as a frame's feed shows them, each with its grid's
+    code (which scope's feed it belongs to): decoded and masked once per build for every scope."""
     items = []
-    for entry_id, fields in ticker:
+    for _entry_id, fields in entries:
         e = {k.decode(): v.decode() for k, v in fields.items()}
-        if scope.level and not e.get("grid", "").startswith(scope.code):
-            continue
-        items.append({
+        items.append((e.get("grid", ""), {
             "id": e.get("id"), "at": e.get("at"), "grid": e.get("grid_name", ""),
             "category": e.get("category"), "status": e.get("status"), "text": mask_text(e.get("text", "")),
             "lat": float(e["lat"]) if e.get("lat") else None, "lon": float(e["lon"]) if e.get("lon") else None,
             "urgent": e.get("urgency", "normal") != "normal",
-        })
-        if len(items) >= FEED:
-            break
+        }))
     return items
+
+
+def _feed(ticker: list[tuple[str, dict]], scope: Scope) -> list[dict]:
+    """The scope's newest FEED entries: the city's all, a district's those of its grids."""
+    return list(islice((item for grid, item in ticker if not scope.level or grid.startswith(scope.code)), FEED))

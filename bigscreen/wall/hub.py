@@ -35,6 +35,8 @@ RETRY_MIN_S = 0.5
 RETRY_MAX_S = 5.0
 FOLLOW_EVERY_S = 1.0  # under Sentinel: how often the hub asks where the master is
 WHOLE_EVERY_S = 15.0  # a pushed viewer gets a whole frame at least this often, deltas in between
+WATCHED_EVERY_S = 5.0  # how often a worker tells the publisher again which scopes it shows ...
+WATCHED_FOR_S = 15.0  # ... and for how long each telling holds (a worker that stops is forgotten after it)
 
 
 class Pushed:
@@ -101,6 +103,7 @@ class FrameHub:
         self._client: aioredis.Redis | None = None
         self._followed_at = float("-inf")
         self._moved = False
+        self._watched_at: dict[str, float] = {}  # scope -> when this worker last told the publisher it shows it
 
     def viewers(self) -> int:
         return sum(len(q) for q in self._viewers.values())
@@ -132,6 +135,7 @@ class FrameHub:
         if self.health.down:
             raise FiguresUnavailable(self.health.why)
         await self._follow()
+        await self._watching(scope)
         frame = await self._redis().get(self.keys.frame(scope))
         return None if frame is None else frame.decode()
 
@@ -148,6 +152,18 @@ class FrameHub:
         if self._client is None:
             self._client = async_redis_client(self.settings)
         return self._client
+
+    async def _watching(self, *scopes: str) -> None:
+        """Tells the publisher these scopes are shown here (`{p}watched`), each at most every
+        WATCHED_EVERY_S: it builds them at every change, the scopes nobody shows once a second."""
+        now = time.monotonic()
+        due = [s for s in scopes if now - self._watched_at.get(s, float("-inf")) >= WATCHED_EVERY_S]
+        if not due:
+            return
+        until = time.time() + WATCHED_FOR_S
+        await self._redis().zadd(self.keys.watched, {s: until for s in due})
+        for s in due:
+            self._watched_at[s] = now
 
     async def _follow(self) -> None:
         """Under Sentinel, at most every FOLLOW_EVERY_S: notes when the master moved (a master demoted
@@ -174,6 +190,7 @@ class FrameHub:
                 backoff = 0.0
                 while self._viewers:
                     await self._follow()
+                    await self._watching(*self._viewers)
                     if self._moved:
                         raise aioredis.ConnectionError("the sentinels name another master")
                     message = await pubsub.get_message(timeout=1.0)

@@ -1,4 +1,5 @@
-"""Builds every scope's frame when figures move, coalesced, and at least once a second.
+"""Builds the frames of the scopes being shown when figures move, coalesced, and every scope's at
+least once a second.
 
 Frames are stored in Redis (`{p}frame:{scope}`, with a TTL so a dead publisher shows as stale
 data, not as fresh) and announced on `{p}frames`, so any number of web workers and viewers
@@ -7,6 +8,11 @@ changed since this publisher's previous frame of the scope (`{p}delta:{scope}`,
 bigscreen.wall.delta), made once here for every viewer: the hub pushes it to the walls that hold
 the previous frame, the whole frame to the others. Only the leader's publisher builds (see bigscreen.jobs.schedule): the others wait
 without a subscription.
+
+What a change rebuilds is the scopes some web worker shows now, pushed or polled (`{p}watched`,
+kept by bigscreen.wall.hub): a command centre watches the city and a district or two, not every
+district at once. Every scope is built once a second all the same (a wall or tablet opening any
+scope finds a frame at most that old, and `/readyz` the city's).
 
 Alerts are the one part of a frame that lives in SQL. The publisher keeps the unresolved ones in
 memory and reads again only those it is told changed: every alert change publishes the alert's
@@ -17,7 +23,7 @@ while emergencies were reported). It reads them all at its start, when it (re)su
 have missed messages), after a rebuild, and once a minute anyway; when an alert it held is
 resolved while more than it holds are open, it reads the next ones beyond the last it holds. A frame build itself never reads SQL. An alert change
 does not wait out the spacing of builds for ordinary events: it is built as soon as it arrives,
-unless an alert build ran in the last 250 ms (so alerts add at most four builds a second, and
+unless an alert build ran in the last 100 ms (so alerts add at most ten builds a second, and
 only while they change).
 """
 
@@ -42,13 +48,14 @@ from bigscreen.wall.delta import diff
 from bigscreen.wall.frame import ALERTS_READ, ScopePlan, WallAlert, build_frames, plan, scopes, wall_alerts
 
 log = logging.getLogger(__name__)
-MIN_INTERVAL_S = 0.25  # at most four builds a second, however fast events arrive
-MAX_INTERVAL_S = 1.0  # and one a second at least, for clocks and ages
+MIN_INTERVAL_S = 0.1  # at most ten builds a second of the scopes shown, however fast events arrive
+MAX_INTERVAL_S = 1.0  # and of every scope one a second at least, for clocks and ages
 FRAME_TTL_S = 600
 ALERTS_RETRY_S = 5.0  # the database did not answer: keep the last alerts, try again after this
 ALERTS_REFRESH_S = 60.0  # and read them again this often anyway, should a message ever be lost
 UNTRUSTED_WAIT_S = 0.25  # how often a publisher held back by an outage looks again
 ALERTS_READ_ALL = (b"rebuild",)  # `changed` payloads after which every alert is read again
+WATCHED_READ_S = 1.0  # how often the scopes shown (`{p}watched`) are read again
 
 
 class FramePublisher:
@@ -70,6 +77,8 @@ class FramePublisher:
         # (a leader before a failover) never takes this one's delta for its own
         self._seq = secrets.randbits(40)
         self._last: dict[str, dict] = {}  # the last frame built per scope, which the next delta starts from
+        self._watched: set[str] = set()  # the scopes shown now, as last read
+        self._watched_next = 0.0  # monotonic time of the next read of them
 
     def alerts_changed(self, *ids: int) -> None:
         """These alerts (without ids: every alert) are read from SQL again before the next build
@@ -141,8 +150,20 @@ class FramePublisher:
                 self.alerts_changed()
             message = pubsub.get_message(timeout=0)
 
-    def publish(self) -> dict[str, bytes]:
-        """Builds and stores every scope's frame now; returns them by scope code."""
+    def watched(self) -> set[str]:
+        """The scopes some web worker shows now (read at most every WATCHED_READ_S; the expired ones are dropped)."""
+        if time.monotonic() >= self._watched_next:
+            now = time.time()
+            pipe = self.rt.redis.pipeline(transaction=False)
+            pipe.zremrangebyscore(self.rt.keys.watched, "-inf", now)
+            pipe.zrangebyscore(self.rt.keys.watched, now, "+inf")
+            self._watched = {m.decode() for m in pipe.execute()[1]}
+            self._watched_next = time.monotonic() + WATCHED_READ_S
+        return self._watched
+
+    def publish(self, only: set[str] | None = None) -> dict[str, bytes]:
+        """Builds and stores the frames of the scopes named in `only` (default: every scope) now; returns
+        them by scope code."""
         now, started = self.rt.clock(), time.perf_counter()
         if (self._plans is None or time.monotonic() - self.plans_read_at >= self.PLANS_EVERY_S
                 or self.rt.areas is not self._planned_areas):  # a new map (bigscreen.jobs.watch reloaded it)
@@ -150,10 +171,14 @@ class FramePublisher:
                 totals = area_totals(session)
             self._planned_areas = self.rt.areas
             self._plans = [plan(self.rt, s, totals) for s in scopes(self.rt)]
+            self._last = {p.scope.code: self._last[p.scope.code] for p in self._plans if p.scope.code in self._last}
             self.plans_read_at = time.monotonic()
+        plans = self._plans if only is None else [p for p in self._plans if p.scope.code in only]
+        if not plans:
+            return {}
         self._refresh_alerts()
         self._seq += 1
-        built = {code: {"seq": self._seq, **frame} for code, frame in build_frames(self.rt, self._plans, now, self._alerts).items()}
+        built = {code: {"seq": self._seq, **frame} for code, frame in build_frames(self.rt, plans, now, self._alerts).items()}
         frames = {code: orjson.dumps(frame) for code, frame in built.items()}
         pipe = self.rt.redis.pipeline(transaction=False)
         for code, body in frames.items():
@@ -164,7 +189,7 @@ class FramePublisher:
                          ex=FRAME_TTL_S)
         pipe.publish(self.rt.keys.frames, ",".join(frames))
         pipe.execute()
-        self._last = built  # stored: the next delta starts from it
+        self._last.update(built)  # stored: the next delta of each scope starts from it
         metrics.frame_build_seconds.observe(time.perf_counter() - started)
         return frames
 
@@ -172,7 +197,7 @@ class FramePublisher:
         """Until `stop`: wait for a change (or a second), build, repeat; survives Redis outages.
         While `is_leader()` is false it builds nothing and checks again every second."""
         pubsub = None
-        last = last_change = last_alert = 0.0
+        every = last_change = last_alert = 0.0  # `every`: when every scope was last built
         while not stop.is_set():
             try:
                 if not self.is_leader():
@@ -190,7 +215,7 @@ class FramePublisher:
                     pubsub = self.rt.redis.pubsub(ignore_subscribe_messages=True)
                     pubsub.subscribe(self.rt.keys.changed, self.rt.keys.alerts)
                     self.alerts_changed()  # whatever changed while nobody listened
-                wait = max(0.0, last + MAX_INTERVAL_S - time.monotonic())
+                wait = max(0.0, every + MAX_INTERVAL_S - time.monotonic())
                 message = pubsub.get_message(timeout=wait)
                 changed = message is not None
                 if changed:
@@ -208,8 +233,11 @@ class FramePublisher:
                     last_change = time.monotonic()
                     if self._alerts_pending():
                         last_alert = last_change
-                last = time.monotonic()
-                self.publish()
+                if time.monotonic() - every >= MAX_INTERVAL_S:
+                    every = time.monotonic()
+                    self.publish()
+                else:  # a change within the second: the scopes shown now
+                    self.publish(self.watched())
             except redis.RedisError as exc:
                 log.warning("frame publisher: %s; retrying", exc)
                 if pubsub is not None:

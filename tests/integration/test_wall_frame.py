@@ -74,6 +74,57 @@ def test_publisher_stores_every_scope(client, runtime):
     assert runtime.redis.ttl(runtime.keys.frame(runtime.areas.city.code)) > 0
 
 
+@SQLITE_ONLY
+def test_changes_rebuild_the_scopes_shown_at_once_and_every_scope_each_second(client, runtime):
+    """A worker whose viewers show a district tells the publisher (`watched`); reports then rebuild that
+    district's frame at every change, up to ten times a second, and every scope's (the city's too)
+    once a second: the frame of a scope nobody shows is at most a second old, never stale."""
+    import asyncio
+    import concurrent.futures
+    import threading
+    import time
+
+    from bigscreen.wall.hub import FrameHub
+    from bigscreen.wall.publisher import MIN_INTERVAL_S
+
+    every = {s.code for s in scopes(runtime)}
+    city, district = runtime.areas.city.code, scopes(runtime)[1].code
+    hub = FrameHub(runtime.settings, runtime.keys, health=runtime.health)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a loop of its own, as a web worker's
+        pool.submit(asyncio.run, hub.read(district)).result(10)  # a polling viewer of the district
+    assert runtime.redis.zscore(runtime.keys.watched, district) > time.time() + 10
+
+    publisher, builds = FramePublisher(runtime), []
+    build = publisher.publish
+    publisher.publish = lambda only=None: builds.append((time.monotonic(), set(build(only)))) or {}
+    stop = threading.Event()
+    thread = threading.Thread(target=publisher.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        grids = [g for g in runtime.areas.at_level(runtime.areas.grid_level) if district in g.chain]
+        item = runtime.config.categories[0].items[0].code
+        started = time.monotonic()
+        for i in range(50):  # reports for 2.5 s
+            r = client.post("/api/v1/events", json={"source_id": f"w-{i}", "channel": "grid_app", "item": item,
+                                                    "grid": grids[i % len(grids)].code, "description": "楼道堆放杂物"})
+            assert r.status_code == 201, r.text
+            time.sleep(0.05)
+        time.sleep(1.2)
+    finally:
+        stop.set()
+        thread.join(5)
+    during = [(t, scopes_built) for t, scopes_built in builds if t >= started]
+    shown_only = [t for t, built in during if built == {district}]
+    whole = [t for t, built in during if built == every]
+    assert len(shown_only) >= 10, f"the district shown was rebuilt at the changes: {len(shown_only)} times"
+    assert all(b - a >= MIN_INTERVAL_S * 0.9 for a, b in zip(shown_only, shown_only[1:])), "at most ten a second"
+    assert len(whole) >= 3 and max(b - a for a, b in zip(whole, whole[1:])) < 1.5, "every scope at least once a second"
+    assert all(built in ({district}, every) for _t, built in during)
+    frames = {code: orjson.loads(read_frame(runtime, code)) for code in (city, district)}
+    assert frames[city]["kpi"]["reported_today"] == frames[district]["kpi"]["reported_today"] == 50
+
+
 def _desk(runtime, username):
     from tests_support import Officer
 
