@@ -31,6 +31,7 @@ from bigscreen.api.security import Security, content_security_policy
 from bigscreen.auth.kiosk import KioskTokens
 from bigscreen.auth.ratelimit import LoginLimiter
 from bigscreen.cases.ingest_writer import IngestWriter
+from bigscreen.cases.transition_writer import TransitionWriter
 from bigscreen.process.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +48,8 @@ def create_api(rt: Runtime) -> FastAPI:
     api.state.runtime = rt
     api.state.ingest = IngestWriter(rt)  # one group-commit writer per process, for every request
     rt.on_close(api.state.ingest.close)
+    api.state.transitions = TransitionWriter(rt)  # and one for the cases' steps
+    rt.on_close(api.state.transitions.close)
     api.state.api_keys = KeyCache(rt)
     api.state.login_limiter = LoginLimiter(rt)
     api.state.kiosks = KioskTokens(rt)

@@ -18,6 +18,7 @@ from bigscreen.cases.ingest import IngestEvents
 from bigscreen.cases.ingest_writer import IngestWriter
 from bigscreen.cases.supervision import case_subject
 from bigscreen.cases.transition import TransitionEvent
+from bigscreen.cases.transition_writer import TransitionWriter
 from bigscreen.db.models import Event, EventTransition, SupervisionNotice
 from bigscreen.db.reading import one_row
 from bigscreen.domain.schemas import MAX_ID, EventIn, Problem, TransitionIn
@@ -106,8 +107,9 @@ async def ingest(rt: Runtime, writer: IngestWriter, source: str, items: list[Eve
 
 
 @router.post("/events/{event_id}/transitions", responses={**errors(403, 404, 409), **ok(EVENT)}, summary="Move a case along its life")
-async def post_transition(event_id: Id, body: TransitionIn, rt: RT, source: Source):
-    event = await run_in_threadpool(TransitionEvent(rt, event_id, body, actor=body.actor or source, role=body.role).run)
+async def post_transition(request: Request, event_id: Id, body: TransitionIn, rt: RT, source: Source):
+    writer: TransitionWriter = request.app.state.transitions  # the process's group-commit writer of steps
+    event = await writer.take(TransitionEvent(rt, event_id, body, actor=body.actor or source, role=body.role))
     return JSON(event_out(event, rt))
 
 

@@ -1,5 +1,5 @@
-"""Group commit: one writer thread per process stores whatever ingest requests are waiting,
-together, in one transaction and one Redis call.
+"""Group commit of reports (bigscreen.db.group_commit): one writer thread per process stores whatever
+ingest requests are waiting, together, in one transaction and one Redis call.
 
 Under load, single posts then cost about what batches cost, and SQLite sees one writer per
 process instead of one per request (its busy handler sleeps in millisecond steps when writers
@@ -15,8 +15,6 @@ answered only once its figures are in Redis.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,8 +28,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bigscreen.alerts.desk import Raise, announce, raise_alerts
 from bigscreen.auth.privacy import excerpt
 from bigscreen.cases.facts import EventRecord, facts, ticker_entry
+from bigscreen.db.group_commit import GroupCommit, Job
 from bigscreen.db.models import Event, EventTransition
-from bigscreen.db.session import IN_CHUNK, WriteTurn
+from bigscreen.db.session import IN_CHUNK
 from bigscreen.domain.lifecycle import Status
 from bigscreen.live.writer import event_tag
 from bigscreen.process import metrics
@@ -52,10 +51,9 @@ class Outcome:
 
 
 @dataclass
-class _Job:
+class _Rows:
     source: str
     rows: list[dict]
-    future: Future
 
 
 @lru_cache(maxsize=None)
@@ -81,17 +79,17 @@ def log_steps(size: int) -> tuple:
     )
 
 
-class IngestWriter:
+class IngestWriter(GroupCommit[_Rows]):
+    thread_name = "ingest-writer"
+    group_max = GROUP_MAX_EVENTS  # events: a request's events are never split
+
     def __init__(self, rt, *, live: bool = True) -> None:
         """`live` False: SQL only, Redis left alone (the demo's earlier history: the caller rebuilds the live
         figures from SQL once at the end, and the wall's ticker never shows weeks-old reports)."""
+        super().__init__(rt.engine)
         self.rt, self.live = rt, live
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-live")
         self._publishing: Future | None = None  # the last group handed to the second thread
-        self._turn = WriteTurn.of(rt.engine)  # SQLite: the processes' writers take turns (bigscreen.db.session)
         events = Event.__table__
         insert = postgresql.insert if rt.engine.dialect.name == "postgresql" else sqlite.insert
         # statements built once: building one costs more than running it for a small group
@@ -99,72 +97,37 @@ class IngestWriter:
                         .returning(events.c.id, events.c.source, events.c.source_id))
 
     def submit(self, source: str, rows: list[dict]) -> Future:
-        future: Future = Future()
-        self._ensure_thread()
-        self._jobs.put(_Job(source, rows, future))
-        return future
+        return super().submit(_Rows(source, rows))
 
     def store(self, source: str, rows: list[dict]) -> list[Outcome]:
         return self.submit(source, rows).result()
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._jobs.put(None)
-            self._thread.join(10)
-            self._thread = None
+        super().close()
         self._live.shutdown(wait=True)
-        self._turn.close()
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._loop, name="ingest-writer", daemon=True)
-                    self._thread.start()
+    def _size(self, item: _Rows) -> int:
+        return len(item.rows)
 
-    def _loop(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            with self._turn.held():  # while it waits for its turn, more requests join the group
-                group, size = self._group(job)
-                if not group:
-                    continue
-                try:
-                    started = time.perf_counter()
-                    results, fresh, alerts = self._store_group(group)
-                    metrics.ingest_group(len(group), size, time.perf_counter() - started, self._jobs.qsize())
-                except Exception as exc:  # every waiting request learns of it; nothing was committed
-                    log.exception("ingest group of %d event(s) failed", size)
-                    for j in group:
-                        j.future.set_exception(exc)
-                    continue
-            if size <= PUBLISH_HERE_EVENTS and (self._publishing is None or self._publishing.done()):
-                self._publish(group, results, fresh, alerts)
-            else:
-                self._publishing = self._live.submit(self._publish, group, results, fresh, alerts)
+    def _store(self, group: list[Job[_Rows]]) -> tuple:
+        started, size = time.perf_counter(), sum(len(j.item.rows) for j in group)
+        stored = self._store_group(group)
+        metrics.ingest_group(len(group), size, time.perf_counter() - started, self.waiting())
+        return size, stored
 
-    def _group(self, job: _Job) -> tuple[list[_Job], int]:
-        """`job` and the requests waiting behind it, up to GROUP_MAX_EVENTS events. Each is marked
-        running as it is taken, so that it can no longer be cancelled and will get its answer; one
-        whose waiter gave up before (a cancelled request) is left out, and stored by its retry."""
-        group, size = [], 0
-        while job is not None:
-            if job.future.set_running_or_notify_cancel():
-                group.append(job)
-                size += len(job.rows)
-            if size >= GROUP_MAX_EVENTS:
-                break
-            try:
-                job = self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            if job is None:
-                self._jobs.put(None)
-        return group, size
+    def _failed(self, group: list[Job[_Rows]], exc: Exception) -> None:
+        log.error("ingest group of %d event(s) failed", sum(len(j.item.rows) for j in group), exc_info=exc)
+        for j in group:
+            j.future.set_exception(exc)
 
-    def _publish(self, group: list[_Job], results: list[list[Outcome]], fresh: list[EventRecord], alerts: list[int]) -> None:
+    def _publish(self, group: list[Job[_Rows]], stored: tuple) -> None:
+        size, (results, fresh, alerts) = stored
+        if size <= PUBLISH_HERE_EVENTS and (self._publishing is None or self._publishing.done()):
+            self._publish_group(group, results, fresh, alerts)
+        else:
+            self._publishing = self._live.submit(self._publish_group, group, results, fresh, alerts)
+
+    def _publish_group(self, group: list[Job[_Rows]], results: list[list[Outcome]], fresh: list[EventRecord], alerts: list[int]) -> None:
         rt = self.rt
         try:
             if alerts and self.live:
@@ -182,8 +145,8 @@ class IngestWriter:
         for j, outcome in zip(group, results):
             j.future.set_result(outcome)
 
-    def _store_group(self, group: list[_Job]) -> tuple[list[list[Outcome]], list[EventRecord], list[int]]:
-        rows = [r for j in group for r in j.rows]
+    def _store_group(self, group: list[Job[_Rows]]) -> tuple[list[list[Outcome]], list[EventRecord], list[int]]:
+        rows = [r for j in group for r in j.item.rows]
         with self.rt.engine.begin() as conn:
             created = {(r.source, r.source_id): r.id for r in conn.execute(self._insert, rows)}
             replayed = {(r["source"], r["source_id"]) for r in rows if (r["source"], r["source_id"]) not in created}
@@ -194,7 +157,7 @@ class IngestWriter:
             records: dict[tuple[str, str], EventRecord] = {}
             for j in group:
                 outcomes = []
-                for r in j.rows:
+                for r in j.item.rows:
                     ident = (r["source"], r["source_id"])
                     if ident in created and ident not in claimed:
                         claimed.add(ident)

@@ -1,6 +1,7 @@
 """Move a case along its life: check the action is legal now, store it, then move the counters.
 
-`write_transitions` does the SQL part of many at once (the demo's history: a step of each of many cases)."""
+`write_transitions` does the SQL part of many at once (the API's steps, grouped by
+bigscreen.cases.transition_writer; the demo's history: a step of each of many cases)."""
 
 from __future__ import annotations
 
@@ -98,12 +99,23 @@ class TransitionEvent(CaseCommand):
         self._moved = (event, after)
         return after
 
+    @property
+    def moved(self) -> tuple[EventRecord, EventRecord] | None:
+        """The case before and after the step, once written (None: not written, or the same action again)."""
+        return self._moved
+
+    def count_into(self, change, now: datetime) -> None:
+        """Adds what the written step moves to `change` (a live ChangeSet)."""
+        if self._moved is not None:
+            before, after = self._moved
+            change.event_changed(facts(before, self.rt.areas), facts(after, self.rt.areas), now)
+
     def publish(self) -> None:
         if self._moved is None:  # the same action again: nothing changed
             return
-        before, after = self._moved
+        after = self._moved[1]
         change = self.rt.live.change_set(event_tag(after.id, after.version))
-        change.event_changed(facts(before, self.rt.areas), facts(after, self.rt.areas), self.rt.clock())
+        self.count_into(change, self.rt.clock())
         self._count(change)
 
 

@@ -1,6 +1,6 @@
 """How many threads a web worker lends to requests' blocking work (database and Redis calls through
-`run_in_threadpool`: transitions, alerts, sessions, pages): no more than its database pool holds,
-less the connections its own threads use (the ingest writer, the live publisher, the jobs when it
+`run_in_threadpool`: alerts, sessions, pages): no more than its database pool holds,
+less the connections its own threads use (the ingest and transition writers, the live publisher, the jobs when it
 leads). anyio lends 40 by default; with a pool of fewer, the requests beyond it opened and closed
 a connection each (on PostgreSQL a server process each), and forty threads taking turns at the GIL
 left the event loop, which answers every request and writes every pushed frame, waiting its turn."""
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import anyio.to_thread
 
-OWN_CONNECTIONS = 4  # the ingest writer, the live publisher, the jobs' threads
+OWN_CONNECTIONS = 5  # the ingest and transition writers, the live publisher, the jobs' threads
 
 
 def lend_threads(pool_size: int) -> int:
