@@ -39,13 +39,11 @@ FIGURE_FIELDS = (
 )
 
 
-def figures(h: dict[str, int]) -> dict:
-    """Rates from one hash's counters; None where nothing has happened yet. The definitions
-    are those of docs/METRICS.md (bigscreen.reports.figures computes the same from SQL)."""
+def standing(h: dict[str, int]) -> dict:
+    """What an area is ranked by (and the first of its `figures`): cases reported, closed, open and
+    overdue, and its closure and on-time rates."""
     reported = sum(h.get(f, 0) for f in STATUS_FIELDS)
     closed = sum(h.get(f, 0) for f in CLOSED_FIELDS)
-    by_level = {level: h.get(f"lvl:{level}", 0) for level in RESOLUTION_LEVELS}
-    mediated, referred = h.get("med:mediated", 0), h.get("med:referred", 0)
     return {
         "reported": reported,
         "closed": closed,
@@ -53,15 +51,26 @@ def figures(h: dict[str, int]) -> dict:
         "overdue": h.get("overdue", 0),
         "closure_rate": ratio(closed, reported),
         "ontime_rate": ratio(h.get("ontime", 0), closed + h.get("overdue", 0)),
+    }
+
+
+def figures(h: dict[str, int]) -> dict:
+    """Rates from one hash's counters; None where nothing has happened yet. The definitions
+    are those of docs/METRICS.md (bigscreen.reports.figures computes the same from SQL)."""
+    out = standing(h)
+    by_level = {level: h.get(f"lvl:{level}", 0) for level in RESOLUTION_LEVELS}
+    mediated, referred = h.get("med:mediated", 0), h.get("med:referred", 0)
+    out.update({
         "satisfaction": ratio(h.get("satisfied", 0), h.get("rated", 0)),
-        "avg_handling_hours": hours(h.get("handle_s", 0), closed),
+        "avg_handling_hours": hours(h.get("handle_s", 0), out["closed"]),
         "resolved_locally_share": ratio(sum(by_level[lv] for lv in LOCAL_LEVELS), sum(by_level.values())),
         "mediation_success": ratio(mediated, mediated + referred),
         "by_status": {status: h.get(f, 0) for f, status in STATUS_FIELDS.items()},
         "by_level": by_level,
         "mediation": {"mediated": mediated, "referred": referred,
                       "by_rung": {rung: h.get(f"med:lvl:{rung}", 0) for rung in MEDIATION_RUNGS}},
-    }
+    })
+    return out
 
 
 def ints(raw: dict[bytes, bytes]) -> dict[str, int]:

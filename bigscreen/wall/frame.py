@@ -21,7 +21,7 @@ from bigscreen.auth.privacy import mask_text
 from bigscreen.geo.totals import PEOPLE, WORKFORCE
 from bigscreen.live.contrib import MAP_LEVEL
 from bigscreen.live.field_work import workforce
-from bigscreen.live.kpi import FIGURE_FIELDS, KPI_NAMES, STATUS_FIELDS, figures, headline, ints, named
+from bigscreen.live.kpi import FIGURE_FIELDS, KPI_NAMES, STATUS_FIELDS, headline, ints, named, standing
 from bigscreen.process.runtime import Runtime
 
 TOP_CATEGORIES = 8
@@ -162,13 +162,15 @@ def build_frame(rt: Runtime, scope: Scope | ScopePlan, now: datetime, alerts: Se
     return build_frames(rt, [p], now, alerts)[p.scope.code]
 
 
-def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts: Sequence[WallAlert] = ()) -> dict[str, dict]:
+def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts: Sequence[WallAlert] = (),
+                 ticker: Ticker | None = None) -> dict[str, dict]:
     """Every scope's frame from one Redis round trip, by scope code. Each hash is read once
     however many walls show it (a street is ranked on the city's wall and on its district's):
     area and department hashes by the fields shown, today's hashes and the map hash whole (their
     fields are bounded by the categories and the communities, and a field lookup in a small Redis
     hash is a scan), so the work stays the same however long the history.
-    `alerts`: the unresolved alerts the publisher holds (see `wall_alerts`); no SQL is read here."""
+    `alerts`: the unresolved alerts the publisher holds (see `wall_alerts`); no SQL is read here.
+    `ticker`: the feed's entries held from the last build (`Ticker`: only newer ones are read)."""
     keys, contrib = rt.keys, rt.contributions
     hours = [(now - timedelta(hours=h)).astimezone(rt.tz) for h in range(TREND_HOURS - 1, -1, -1)]
     departments = rt.config.departments
@@ -185,7 +187,8 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
     for d in departments:
         pipe.hmget(keys.department(d.code), RANK_FIELDS)
     pipe.hgetall(keys.map_open)  # all of it: a field lookup in a small hash (a listpack) is a linear scan
-    pipe.xrevrange(keys.ticker, count=FEED_SCAN)
+    ticker = ticker or Ticker()
+    ticker.read(pipe, keys)
     replies = iter(pipe.execute())
 
     per_scope = []
@@ -195,7 +198,7 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
     street_rows = {a.code: (a.code, a.name, named(RANK_FIELDS, next(replies))) for a in streets}
     ranked_departments = _ranked([(d.code, d.name, named(RANK_FIELDS, next(replies))) for d in departments])
     opened = _counts(next(replies))
-    ticker = _ticker(next(replies))
+    ticker.take(next(replies))
 
     targets = rt.config.city.targets.model_dump()
     alerts_of = _alerts_by_scope(alerts, plans)
@@ -216,7 +219,7 @@ def build_frames(rt: Runtime, plans: Sequence[ScopePlan], now: datetime, alerts:
             "areas": _ranked([street_rows[a.code] for a in p.children]),
             "departments": ranked_departments,
             "map": _map(p, opened, rt),
-            "feed": _feed(ticker, p.scope),
+            "feed": ticker.feed(p.scope),
             "static": p.static,
             "field_work": _field_work(day, p.static, rt),
             "alerts": shown_alerts,
@@ -253,7 +256,7 @@ def _ranked(rows: list[tuple[str, str, dict[str, int]]]) -> list[dict]:
     not more. A leader reads both ends: who leads, and who lags."""
     out = []
     for code, name, h in rows:
-        f = figures(h)
+        f = standing(h)
         out.append({"code": code, "name": name, "ontime_rate": f["ontime_rate"], "closure_rate": f["closure_rate"],
                     "open": f["open"], "overdue": f["overdue"], "reported": f["reported"]})
     out.sort(key=lambda x: (x["ontime_rate"] is None, -(x["ontime_rate"] or 0), -x["reported"]))
@@ -290,21 +293,39 @@ def sparse(values: Sequence[int]) -> list[int]:
     return out
 
 
-def _ticker(entries) -> list[tuple[str, dict]]:
-    """The ticker's recent entries (newest first) as a frame's feed shows them, each with its grid's
-    code (which scope's feed it belongs to): decoded and masked once per build for every scope."""
-    items = []
-    for _entry_id, fields in entries:
-        e = {k.decode(): v.decode() for k, v in fields.items()}
-        items.append((e.get("grid", ""), {
-            "id": e.get("id"), "at": e.get("at"), "grid": e.get("grid_name", ""),
-            "category": e.get("category"), "status": e.get("status"), "text": mask_text(e.get("text", "")),
-            "lat": float(e["lat"]) if e.get("lat") else None, "lon": float(e["lon"]) if e.get("lon") else None,
-            "urgent": e.get("urgency", "normal") != "normal",
-        }))
-    return items
+class Ticker:
+    """The ticker's newest FEED_SCAN entries as a frame's feed shows them, each with its grid's code
+    (which scopes' feeds it belongs to): decoded and masked once, not once per build and scope. A
+    build reads only the entries newer than those held (their ids grow with time); `forget()` has
+    the next build read them all again (the publisher does at (re)subscribing, after a rebuild and
+    once a minute, as with the alerts)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, dict]] = []
+        self.last: bytes | None = None  # the newest entry's id
+
+    def forget(self) -> None:
+        self.items, self.last = [], None
+
+    def read(self, pipe, keys) -> None:
+        pipe.xrevrange(keys.ticker, min=b"(" + self.last if self.last else "-", count=FEED_SCAN)
+
+    def take(self, entries) -> None:
+        """Takes the reply of `read` (newest first)."""
+        if entries:
+            self.items = ([(f.get(b"grid", b"").decode(), _feed_item(f)) for _id, f in entries] + self.items)[:FEED_SCAN]
+            self.last = entries[0][0]
+
+    def feed(self, scope: Scope) -> list[dict]:
+        """The scope's newest FEED entries: the city's all, a district's those of its grids."""
+        return list(islice((item for grid, item in self.items if not scope.level or grid.startswith(scope.code)), FEED))
 
 
-def _feed(ticker: list[tuple[str, dict]], scope: Scope) -> list[dict]:
-    """The scope's newest FEED entries: the city's all, a district's those of its grids."""
-    return list(islice((item for grid, item in ticker if not scope.level or grid.startswith(scope.code)), FEED))
+def _feed_item(fields: dict[bytes, bytes]) -> dict:
+    e = {k.decode(): v.decode() for k, v in fields.items()}
+    return {
+        "id": e.get("id"), "at": e.get("at"), "grid": e.get("grid_name", ""),
+        "category": e.get("category"), "status": e.get("status"), "text": mask_text(e.get("text", "")),
+        "lat": float(e["lat"]) if e.get("lat") else None, "lon": float(e["lon"]) if e.get("lon") else None,
+        "urgent": e.get("urgency", "normal") != "normal",
+    }

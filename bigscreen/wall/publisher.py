@@ -45,7 +45,7 @@ from bigscreen.geo.totals import area_totals
 from bigscreen.process import metrics
 from bigscreen.process.runtime import Runtime
 from bigscreen.wall.delta import diff
-from bigscreen.wall.frame import ALERTS_READ, ScopePlan, WallAlert, build_frames, plan, scopes, wall_alerts
+from bigscreen.wall.frame import ALERTS_READ, ScopePlan, Ticker, WallAlert, build_frames, plan, scopes, wall_alerts
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 0.1  # at most ten builds a second of the scopes shown, however fast events arrive
@@ -78,6 +78,7 @@ class FramePublisher:
         self._seq = secrets.randbits(40)
         self._last: dict[str, dict] = {}  # the last frame built per scope, which the next delta starts from
         self._watched: set[str] = set()  # the scopes shown now, as last read
+        self._ticker = Ticker()  # the feed's recent entries, decoded; read again whole with the alerts
         self._watched_next = 0.0  # monotonic time of the next read of them
 
     def alerts_changed(self, *ids: int) -> None:
@@ -87,6 +88,7 @@ class FramePublisher:
             self._changed_ids.update(ids)
         else:
             self._alerts_stale = True
+            self._ticker.forget()  # read again whole too: a rebuild, a new subscription
 
     def _alerts_pending(self) -> bool:
         return self._alerts_stale or bool(self._changed_ids)
@@ -171,6 +173,7 @@ class FramePublisher:
                 totals = area_totals(session)
             self._planned_areas = self.rt.areas
             self._plans = [plan(self.rt, s, totals) for s in scopes(self.rt)]
+            self._ticker.forget()  # and the feed's entries whole, once a minute, should they have been replaced
             self._last = {p.scope.code: self._last[p.scope.code] for p in self._plans if p.scope.code in self._last}
             self.plans_read_at = time.monotonic()
         plans = self._plans if only is None else [p for p in self._plans if p.scope.code in only]
@@ -178,7 +181,7 @@ class FramePublisher:
             return {}
         self._refresh_alerts()
         self._seq += 1
-        built = {code: {"seq": self._seq, **frame} for code, frame in build_frames(self.rt, plans, now, self._alerts).items()}
+        built = {code: {"seq": self._seq, **frame} for code, frame in build_frames(self.rt, plans, now, self._alerts, self._ticker).items()}
         frames = {code: orjson.dumps(frame) for code, frame in built.items()}
         pipe = self.rt.redis.pipeline(transaction=False)
         for code, body in frames.items():
@@ -236,8 +239,9 @@ class FramePublisher:
                 if time.monotonic() - every >= MAX_INTERVAL_S:
                     every = time.monotonic()
                     self.publish()
-                else:  # a change within the second: the scopes shown now
+                elif changed:  # a change within the second: the scopes shown now
                     self.publish(self.watched())
+                # else: woke before the second was up with nothing changed (a subscription's reply)
             except redis.RedisError as exc:
                 log.warning("frame publisher: %s; retrying", exc)
                 if pubsub is not None:
