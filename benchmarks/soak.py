@@ -32,7 +32,9 @@ Then the load stops, and the checks run:
 - event-to-screen: from the API's answer to a report to the first frame a wall holds that was
   built after it (a frame's `built_ms` is taken before the publisher reads Redis, and the API
   answers after the counters moved, so that frame holds the report), for every report and every
-  wall; p50/p95/p99 per minute and overall; reports a wall never saw are counted as missed;
+  wall; p50/p95/p99 per minute and overall; reports a wall never saw are counted as missed; and
+  the part of it after the build began: each frame's age when a wall read it, and how often a
+  new frame came;
 - memory: resident set of the servers (every serve process and worker), the schedulers and Redis,
   every 2 s; growth from the end of `--warmup` to the end;
 - CPU seconds of each part;
@@ -525,6 +527,10 @@ def main() -> None:
             overall = pcts(lat["hist"].sum(axis=0))
             print(f"    overall: p50 {overall[0]:.0f} ms, p95 {overall[1]:.0f} ms, p99 {overall[2]:.0f} ms")
             print(f"    longest time without a new frame: {longest[0]:.1f} s, from {longest[1]:.0f} s into the run")
+            ages = np.concatenate([(recv - built) * 1000 for recv, built in walls]) if walls else np.zeros(1)
+            print(f"    of which a frame's age when a wall read it (its build began -> the wall read it): p50 {np.percentile(ages, 50):.0f}, "
+                  f"p95 {np.percentile(ages, 95):.0f}, p99 {np.percentile(ages, 99):.0f} ms; a new frame every "
+                  f"{np.median(gaps) * 1000 if len(gaps) else float('nan'):.0f} ms (median)")
             per_min_out = per_min
             if lat_out is not None:
                 per_min_out = [pcts(h) for h in lat_out["hist"]]
