@@ -20,11 +20,12 @@ from bigscreen.screens.report_formats import FORMATS, render_report
 from bigscreen.screens.report_pdf import PdfError, PdfPrinter
 
 log = logging.getLogger(__name__)
+PRINT_NICE = 10  # the PDFs are printed at a lower CPU priority: the live wall shares the cores, and keeps its pace
 
 
 def produce_due_reports(rt: Runtime) -> int:
     """Produces every scheduled report that is due and not stored yet; returns how many. One Chromium
-    prints all the run's PDFs; it starts only when a report is due."""
+    prints all the run's PDFs, in the background (`PRINT_NICE`); it starts only when a report is due."""
     now = rt.clock()
     local = now.astimezone(rt.tz)
     plan = rt.config.city.scheduled_reports
@@ -46,7 +47,7 @@ def produce_due_reports(rt: Runtime) -> int:
         return 0
     produced = 0
     try:
-        with PdfPrinter(rt.settings.chromium) if "pdf" in formats else contextlib.nullcontext() as printer:
+        with PdfPrinter(rt.settings.chromium, nice=PRINT_NICE) if "pdf" in formats else contextlib.nullcontext() as printer:
             for report in reports:
                 files = {fmt: render_report(report, fmt, rt.tz, printer=printer) for fmt in formats}
                 with rt.engine.begin() as conn:

@@ -12,6 +12,7 @@ written to a temporary directory, removed after; the page loads nothing but our 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -45,8 +46,11 @@ class PdfPrinter:
     printer keeps it in a thread of its own: any caller's thread may print (one document at a time),
     also one that runs an event loop or another Playwright."""
 
-    def __init__(self, chromium: str) -> None:
+    def __init__(self, chromium: str, *, nice: int = 0) -> None:
+        """`nice`: Chromium's CPU priority below the caller's (`nice(1)`): the scheduler prints its reports
+        in the background, and the live wall, sharing the cores, keeps its pace meanwhile."""
         self.executable = find_chromium(chromium)
+        self.nice = nice
         self._playwright = self._browser = self._page = None
         self._thread: ThreadPoolExecutor | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="bigscreen-pdf-")
@@ -86,7 +90,7 @@ class PdfPrinter:
         try:
             self._playwright = sync_playwright().start()
             self._browser = self._playwright.chromium.launch(
-                executable_path=self.executable, args=["--disable-gpu", "--no-first-run", "--disable-extensions",
+                executable_path=self._niced() if self.nice else self.executable, args=["--disable-gpu", "--no-first-run", "--disable-extensions",
                                                        "--disable-background-networking", "--disable-sync"])
             self._page = self._browser.new_page()
             # plotly.js compiled and drawing, the fonts loaded, printed once: the reports after are quick
@@ -99,6 +103,18 @@ class PdfPrinter:
             self._page.pdf()  # the print path and the CJK font loaded once
         except Error as exc:
             raise PdfError(f"Chromium at {self.executable} did not start: {_first_line(exc)}") from None
+
+    def _niced(self) -> str:
+        """A launcher that runs Chromium (and so every process it starts) at the printer's `nice`. Chromium
+        sets its processes' priorities itself, higher ones too where it may: started without the right to
+        (CAP_SYS_NICE, which root has: `setpriv`), it keeps to `nice` or lower."""
+        nice = shutil.which("nice") or "/usr/bin/nice"
+        setpriv = shutil.which("setpriv")
+        keep_low = f"{setpriv} --bounding-set -sys_nice " if setpriv else ""
+        launcher = Path(self._dir.name) / "chromium"
+        launcher.write_text(f'#!/bin/sh\nexec {keep_low}{nice} -n {int(self.nice)} {shlex.quote(self.executable)} "$@"\n')
+        launcher.chmod(0o700)
+        return str(launcher)
 
     def _stop(self) -> None:
         try:
