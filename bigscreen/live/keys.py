@@ -27,7 +27,8 @@ live           {p}live                  hash: against which Redis run the figure
 frame          {p}frame:{scope}         the wall's ready frame of a scope (JSON, with a TTL)
 delta          {p}delta:{scope}         what changed from the scope's previous frame to the stored one (JSON, with a
                                         TTL; bigscreen.wall.delta): pushed to the walls that hold the previous one
-frames         {p}frames                pub/sub channel: scopes whose frames were rebuilt
+frames         {p}frames                pub/sub channel: the frames just built, each as scope, frame and delta
+                                        (bigscreen.wall.publisher.announce)
 watched        {p}watched               zset: scopes a web worker shows now (pushed or polled), scored by until
                                         when (epoch s): the publisher builds these at every change, the others
                                         once a second (bigscreen.wall.hub, bigscreen.wall.publisher)

@@ -196,20 +196,16 @@ class FrameHub:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None:
                         continue
-                    scopes = [s for s in message["data"].decode().split(",") if s in self._viewers]
-                    if not scopes:
-                        continue
-                    stored = await self._redis().mget([k for s in scopes for k in (self.keys.frame(s), self.keys.delta(s))])
-                    for i, scope in enumerate(scopes):
-                        frame, delta = stored[2 * i], stored[2 * i + 1]
-                        if frame is not None:
-                            _observe_lag(frame)
-                            ready = self._pushed(frame, delta)
-                            for offer in list(self._viewers.get(scope, {}).values()):
-                                try:
-                                    offer(ready)
-                                except Exception:  # one viewer's fault must not stop the others' frames
-                                    log.exception("frame hub: a viewer did not take its frame")
+                    for scope, frame, delta in announced(message["data"]):
+                        if scope not in self._viewers:
+                            continue
+                        _observe_lag(frame)
+                        ready = self._pushed(frame, delta)
+                        for offer in list(self._viewers.get(scope, {}).values()):
+                            try:
+                                offer(ready)
+                            except Exception:  # one viewer's fault must not stop the others' frames
+                                log.exception("frame hub: a viewer did not take its frame")
             except (aioredis.RedisError, OSError) as exc:
                 backoff = min(RETRY_MAX_S, max(RETRY_MIN_S, backoff * 2))
                 log.warning("frame hub: %s; resubscribing in %.1f s", exc, backoff)
@@ -220,13 +216,19 @@ class FrameHub:
                         await pubsub.aclose()
 
     def _pushed(self, frame: bytes, delta: bytes | None) -> Pushed:
-        """The frame and, if it is the delta to this frame, the delta (the two keys are written one
-        after the other: a read between them sees a delta to the frame before)."""
+        """The frame and, if it is the delta to this frame, the delta (a stale delta, as a read of the
+        two keys between their writes would see, goes unused)."""
         seq = frame_seq(frame)
         if delta is None or seq is None or frame_seq(delta) != seq:
             return Pushed(seq, self.encode(frame.decode()))
         base = orjson.loads(delta)["base"]
         return Pushed(seq, self.encode(frame.decode()), base, self.encode(delta.decode()))
+
+
+def announced(message: bytes) -> list[tuple[str, bytes, bytes | None]]:
+    """The (scope, frame, delta or None) of each frame a `{p}frames` message brings (bigscreen.wall.publisher.announce)."""
+    parts = message.split(b"\n")
+    return [(parts[i].decode(), parts[i + 1], parts[i + 2] or None) for i in range(0, len(parts) - 2, 3)]
 
 
 def _observe_lag(frame: bytes) -> None:

@@ -2,7 +2,7 @@
 least once a second.
 
 Frames are stored in Redis (`{p}frame:{scope}`, with a TTL so a dead publisher shows as stale
-data, not as fresh) and announced on `{p}frames`, so any number of web workers and viewers
+data, not as fresh) and sent on `{p}frames` (`announce`), so any number of web workers and viewers
 share one build. Each frame carries a number (`seq`, first in its JSON); beside it is stored what
 changed since this publisher's previous frame of the scope (`{p}delta:{scope}`,
 bigscreen.wall.delta), made once here for every viewer: the hub pushes it to the walls that hold
@@ -184,13 +184,15 @@ class FramePublisher:
         built = {code: {"seq": self._seq, **frame} for code, frame in build_frames(self.rt, plans, now, self._alerts, self._ticker).items()}
         frames = {code: orjson.dumps(frame) for code, frame in built.items()}
         pipe = self.rt.redis.pipeline(transaction=False)
+        announced: list[bytes] = []
         for code, body in frames.items():
             pipe.set(self.rt.keys.frame(code), body, ex=FRAME_TTL_S)
-            last = self._last.get(code)
+            last, delta = self._last.get(code), b""
             if last is not None:  # what changed since this publisher's last frame of the scope, for every viewer holding it
-                pipe.set(self.rt.keys.delta(code), orjson.dumps({"seq": self._seq, "base": last["seq"], "ops": diff(last, built[code])}),
-                         ex=FRAME_TTL_S)
-        pipe.publish(self.rt.keys.frames, ",".join(frames))
+                delta = orjson.dumps({"seq": self._seq, "base": last["seq"], "ops": diff(last, built[code])})
+                pipe.set(self.rt.keys.delta(code), delta, ex=FRAME_TTL_S)
+            announced += (code.encode(), body, delta)
+        pipe.publish(self.rt.keys.frames, announce(announced))
         pipe.execute()
         self._last.update(built)  # stored: the next delta of each scope starts from it
         metrics.frame_build_seconds.observe(time.perf_counter() - started)
@@ -251,6 +253,13 @@ class FramePublisher:
                 stop.wait(1.0)
         if pubsub is not None:
             pubsub.close()
+
+
+def announce(parts: list[bytes]) -> bytes:
+    """The message on `{p}frames`: scope, frame and delta (empty if none) of each frame built, one after
+    the other, newline-separated (JSON as orjson writes it holds no newline): the web workers' hubs
+    push them as they come, without reading them back from Redis (bigscreen.wall.hub.announced)."""
+    return b"\n".join(parts)
 
 
 def read_frame(rt: Runtime, scope: str) -> bytes | None:
