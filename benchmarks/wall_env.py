@@ -156,11 +156,13 @@ class TimedPublisher(FramePublisher):
         self.builds: list[float] = []
         self._lock = threading.Lock()
 
-    def publish(self) -> dict[str, bytes]:
+    def publish(self, only: set[str] | None = None) -> dict[str, bytes]:
         t0 = time.perf_counter()
-        frames = super().publish()
+        frames = super().publish(only)
         if not self.deltas and hasattr(self, "_last"):
             self._last = {}
+        if not frames:  # a change, and no scope shown
+            return frames
         done = time.time()
         self.builds.append(time.perf_counter() - t0)
         built_ms = orjson.loads(next(iter(frames.values())))["built_ms"]
