@@ -32,6 +32,8 @@ frames         {p}frames                pub/sub channel: the frames just built, 
 watched        {p}watched               zset: scopes a web worker shows now (pushed or polled), scored by until
                                         when (epoch s): the publisher builds these at every change, the others
                                         once a second (bigscreen.wall.hub, bigscreen.wall.publisher)
+push lag       {p}push_lag              hash: per web worker (host:pid), "{median push lag in s} {when, epoch s}" of the
+                                        last second: the publisher spaces its builds by the latest worker
 leader         {p}leader                the scheduler leader's token (SET NX PX; see bigscreen.jobs.leader)
 jobs           {p}jobs                  capped stream: which process ran which scheduled job, when
 alerts         {p}alerts                pub/sub channel: alert ids raised or changed
@@ -142,7 +144,7 @@ class Keys:
         """Keys a rebuild leaves alone: they are not derived from SQL's events."""
         p = self.prefix
         return (key in (self.ticker, self.leader, self.jobs, self.spikes, self.schema, self.resync, self.resync_journal,
-                        self.live, self.map_version, self.revocations, self.watched)
+                        self.live, self.map_version, self.revocations, self.watched, self.push_lag)
                 or key.startswith((f"{p}session:", f"{p}user:", f"{p}kiosk:", self.limits, f"{p}frame:", f"{p}delta:",
                                    f"{p}rs:")))
 
@@ -178,6 +180,10 @@ class Keys:
     @property
     def watched(self) -> str:
         return f"{self.prefix}watched"
+
+    @property
+    def push_lag(self) -> str:
+        return f"{self.prefix}push_lag"
 
     @property
     def schema(self) -> str:

@@ -15,6 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +40,7 @@ FOLLOW_EVERY_S = 1.0  # under Sentinel: how often the hub asks where the master 
 WHOLE_EVERY_S = 15.0  # a pushed viewer gets a whole frame at least this often, deltas in between
 WATCHED_EVERY_S = 5.0  # how often a worker tells the publisher again which scopes it shows ...
 WATCHED_FOR_S = 15.0  # ... and for how long each telling holds (a worker that stops is forgotten after it)
+LAG_EVERY_S = 1.0  # how often a worker tells the publisher how late the frames reach it (`{p}push_lag`)
 
 
 class Pushed:
@@ -104,6 +108,9 @@ class FrameHub:
         self._followed_at = float("-inf")
         self._moved = False
         self._watched_at: dict[str, float] = {}  # scope -> when this worker last told the publisher it shows it
+        self._lags: list[float] = []  # how late the frames reached this worker since it last told
+        self._lag_told = 0.0
+        self._name = f"{socket.gethostname()}:{os.getpid()}"
 
     def viewers(self) -> int:
         return sum(len(q) for q in self._viewers.values())
@@ -165,6 +172,17 @@ class FrameHub:
         for s in due:
             self._watched_at[s] = now
 
+    async def _tell_lag(self) -> None:
+        """Every LAG_EVERY_S, the median lag of the frames handed over since (`{p}push_lag`: the publisher
+        spaces its builds by the latest worker, so that a worker with more viewers than cores to write to
+        them gets fewer frames rather than ever later ones)."""
+        now = time.monotonic()
+        if now - self._lag_told < LAG_EVERY_S or not self._lags:
+            return
+        self._lag_told, lag = now, statistics.median(self._lags)
+        self._lags.clear()
+        await self._redis().hset(self.keys.push_lag, self._name, f"{lag:.3f} {time.time():.0f}")
+
     async def _follow(self) -> None:
         """Under Sentinel, at most every FOLLOW_EVERY_S: notes when the master moved (a master demoted
         alive still answers, but frames are no longer built there); the subscription moves after it."""
@@ -191,6 +209,7 @@ class FrameHub:
                 while self._viewers:
                     await self._follow()
                     await self._watching(*self._viewers)
+                    await self._tell_lag()
                     if self._moved:
                         raise aioredis.ConnectionError("the sentinels name another master")
                     message = await pubsub.get_message(timeout=1.0)
@@ -199,7 +218,8 @@ class FrameHub:
                     for scope, frame, delta in announced(message["data"]):
                         if scope not in self._viewers:
                             continue
-                        _observe_lag(frame)
+                        if (lag := _observe_lag(frame)) is not None:
+                            self._lags.append(lag)
                         ready = self._pushed(frame, delta)
                         for offer in list(self._viewers.get(scope, {}).values()):
                             try:
@@ -231,13 +251,18 @@ def announced(message: bytes) -> list[tuple[str, bytes, bytes | None]]:
     return [(parts[i].decode(), parts[i + 1], parts[i + 2] or None) for i in range(0, len(parts) - 2, 3)]
 
 
-def _observe_lag(frame: bytes) -> None:
+def _observe_lag(frame: bytes) -> float | None:
     """The frame's age as the worker hands it over (its `built_ms`, found without parsing the frame)."""
     at = frame.find(b'"built_ms":')
-    if at >= 0:
-        end = frame.find(b",", at)
-        with contextlib.suppress(ValueError):
-            metrics.push_lag_seconds.observe(max(0.0, time.time() - int(frame[at + 11:end]) / 1000))
+    if at < 0:
+        return None
+    end = frame.find(b",", at)
+    try:
+        lag = max(0.0, time.time() - int(frame[at + 11:end]) / 1000)
+    except ValueError:
+        return None
+    metrics.push_lag_seconds.observe(lag)
+    return lag
 
 
 def _offer(queue: asyncio.Queue, frame: Any) -> None:

@@ -12,7 +12,9 @@ without a subscription.
 What a change rebuilds is the scopes some web worker shows now, pushed or polled (`{p}watched`,
 kept by bigscreen.wall.hub): a command centre watches the city and a district or two, not every
 district at once. Every scope is built once a second all the same (a wall or tablet opening any
-scope finds a frame at most that old, and `/readyz` the city's).
+scope finds a frame at most that old, and `/readyz` the city's). Builds for changes are spaced by
+the latest worker's push lag (`{p}push_lag`, 0.1 s at least): a worker that cannot write ten frames
+a second to its viewers gets fewer, each on time.
 
 Alerts are the one part of a frame that lives in SQL. The publisher keeps the unresolved ones in
 memory and reads again only those it is told changed: every alert change publishes the alert's
@@ -55,7 +57,8 @@ ALERTS_RETRY_S = 5.0  # the database did not answer: keep the last alerts, try a
 ALERTS_REFRESH_S = 60.0  # and read them again this often anyway, should a message ever be lost
 UNTRUSTED_WAIT_S = 0.25  # how often a publisher held back by an outage looks again
 ALERTS_READ_ALL = (b"rebuild",)  # `changed` payloads after which every alert is read again
-WATCHED_READ_S = 1.0  # how often the scopes shown (`{p}watched`) are read again
+WATCHED_READ_S = 1.0  # how often the scopes shown (`{p}watched`) and the workers' lag (`{p}push_lag`) are read again
+LAG_HOLDS_S = 5.0  # a worker's told lag counts this long (a worker that stopped is forgotten after it)
 
 
 class FramePublisher:
@@ -80,6 +83,7 @@ class FramePublisher:
         self._watched: set[str] = set()  # the scopes shown now, as last read
         self._ticker = Ticker()  # the feed's recent entries, decoded; read again whole with the alerts
         self._watched_next = 0.0  # monotonic time of the next read of them
+        self.spacing = MIN_INTERVAL_S  # between builds for changes: the latest worker's push lag, within the bounds
 
     def alerts_changed(self, *ids: int) -> None:
         """These alerts (without ids: every alert) are read from SQL again before the next build
@@ -153,13 +157,32 @@ class FramePublisher:
             message = pubsub.get_message(timeout=0)
 
     def watched(self) -> set[str]:
-        """The scopes some web worker shows now (read at most every WATCHED_READ_S; the expired ones are dropped)."""
+        """The scopes some web worker shows now (read at most every WATCHED_READ_S; the expired ones are
+        dropped), and with them the spacing of builds for changes: as long as the latest worker's push lag
+        (its frames' median age when it got them, `{p}push_lag`), between MIN_INTERVAL_S and MAX_INTERVAL_S.
+        Workers with more viewers than their cores can write to (thousands on two cores) get fewer frames,
+        each on time, instead of every frame later and later."""
         if time.monotonic() >= self._watched_next:
             now = time.time()
             pipe = self.rt.redis.pipeline(transaction=False)
             pipe.zremrangebyscore(self.rt.keys.watched, "-inf", now)
             pipe.zrangebyscore(self.rt.keys.watched, now, "+inf")
-            self._watched = {m.decode() for m in pipe.execute()[1]}
+            pipe.hgetall(self.rt.keys.push_lag)
+            _, members, told = pipe.execute()
+            self._watched = {m.decode() for m in members}
+            lags, gone = [], []
+            for worker, value in told.items():
+                try:
+                    lag, at = (float(x) for x in value.split())
+                except ValueError:
+                    lag, at = 0.0, 0.0
+                if now - at <= LAG_HOLDS_S:
+                    lags.append(lag)
+                else:
+                    gone.append(worker)
+            if gone:
+                self.rt.redis.hdel(self.rt.keys.push_lag, *gone)
+            self.spacing = min(MAX_INTERVAL_S, max([MIN_INTERVAL_S, *lags]))
             self._watched_next = time.monotonic() + WATCHED_READ_S
         return self._watched
 
@@ -229,7 +252,7 @@ class FramePublisher:
                     # make the next event wait. Nor does an alert wait out that spacing (it
                     # ends the pause when it arrives): alert builds have a spacing of their own,
                     # so a storm of alert changes is bounded too.
-                    deadline = last_change + MIN_INTERVAL_S
+                    deadline = last_change + self.spacing
                     while not (self._alerts_pending() and time.monotonic() - last_alert >= MIN_INTERVAL_S):
                         left = deadline - time.monotonic()
                         if left <= 0 or stop.is_set():

@@ -144,6 +144,39 @@ def test_the_feed_read_a_little_at_a_time_equals_the_feed_read_whole(client, run
     assert len(publisher._ticker.items) == 60
 
 
+def test_builds_for_changes_are_spaced_by_the_latest_workers_push_lag(runtime):
+    """A worker that gets its frames late (more viewers than its cores can write to) tells the publisher
+    (`push_lag`): builds for changes then come that far apart, up to a second; a lag no longer told
+    (a worker that stopped) is forgotten, and the spacing is 0.1 s again."""
+    import asyncio
+    import concurrent.futures
+    import time
+
+    from bigscreen.wall.hub import FrameHub
+    from bigscreen.wall.publisher import LAG_HOLDS_S, MAX_INTERVAL_S, MIN_INTERVAL_S
+
+    publisher = FramePublisher(runtime)
+    assert publisher.watched() == set() and publisher.spacing == MIN_INTERVAL_S
+    hub = FrameHub(runtime.settings, runtime.keys, health=runtime.health)
+    hub._lags = [0.2, 0.4, 0.9]  # the frames it handed over in the last second
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, hub._tell_lag()).result(10)
+    publisher._watched_next = 0
+    publisher.watched()
+    assert publisher.spacing == 0.4, "the median of the worker's last second"
+    runtime.redis.hset(runtime.keys.push_lag, "other:1", f"3.0 {time.time():.0f}")
+    runtime.redis.hset(runtime.keys.push_lag, "gone:2", f"0.8 {time.time() - LAG_HOLDS_S - 5:.0f}")
+    publisher._watched_next = 0
+    publisher.watched()
+    assert publisher.spacing == MAX_INTERVAL_S, "the latest worker, within a second"
+    assert not runtime.redis.hexists(runtime.keys.push_lag, "gone:2"), "a worker no longer telling is forgotten"
+    runtime.redis.delete(runtime.keys.push_lag)
+    publisher._watched_next = 0
+    publisher.watched()
+    assert publisher.spacing == MIN_INTERVAL_S
+
+
 def _desk(runtime, username):
     from tests_support import Officer
 
