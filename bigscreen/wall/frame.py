@@ -138,7 +138,7 @@ def _epoch_ms(iso: str | None) -> int | None:
     return None if iso is None else int(datetime.fromisoformat(iso).timestamp() * 1000)
 
 
-def _alerts_by_scope(alerts: Sequence[WallAlert], plans: Sequence[ScopePlan]) -> dict[str, list[WallAlert]]:
+def _alerts_by_scope(alerts: Sequence[WallAlert], plans: Sequence[ScopePlan]) -> dict[str, Sequence[WallAlert]]:
     """Each scope's share of the alerts, most severe first: the city wall shows every alert, a
     district's those inside it. One pass over the alerts for all scopes, not one per scope."""
     mine: dict[str, list[WallAlert]] = {p.scope.code: [] for p in plans if p.scope.level}
@@ -146,10 +146,10 @@ def _alerts_by_scope(alerts: Sequence[WallAlert], plans: Sequence[ScopePlan]) ->
         for code in a.chain:
             if code in mine:
                 mine[code].append(a)
-    return {p.scope.code: list(alerts) if not p.scope.level else mine[p.scope.code] for p in plans}
+    return {p.scope.code: mine[p.scope.code] if p.scope.level else alerts for p in plans}
 
 
-def _alerts(mine: list[WallAlert]) -> tuple[list[dict], int, list[dict]]:
+def _alerts(mine: Sequence[WallAlert]) -> tuple[list[dict], int, list[dict]]:
     """A scope's alerts as its frame carries them: the ticker gets the most severe few; the map
     marks every red and orange one."""
     marks = list(islice((a.mark for a in mine if a.mark is not None), MARKS))
