@@ -25,8 +25,7 @@ while emergencies were reported). It reads them all at its start, when it (re)su
 have missed messages), after a rebuild, and once a minute anyway; when an alert it held is
 resolved while more than it holds are open, it reads the next ones beyond the last it holds. A frame build itself never reads SQL. An alert change
 does not wait out the spacing of builds for ordinary events: it is built as soon as it arrives,
-unless an alert build ran in the last 100 ms (so alerts add at most ten builds a second, and
-only while they change).
+unless a build ran in the last 100 ms (so there are never more than ten builds a second).
 """
 
 from __future__ import annotations
@@ -225,7 +224,7 @@ class FramePublisher:
         """Until `stop`: wait for a change (or a second), build, repeat; survives Redis outages.
         While `is_leader()` is false it builds nothing and checks again every second."""
         pubsub = None
-        every = last_change = last_alert = 0.0  # `every`: when every scope was last built
+        every = last_change = 0.0  # `every`: when every scope was last built
         while not stop.is_set():
             try:
                 if not self.is_leader():
@@ -249,18 +248,16 @@ class FramePublisher:
                 if changed:
                     self._drain(pubsub, message)
                     # only builds for changes are spaced out: the once-a-second one must not
-                    # make the next event wait. Nor does an alert wait out that spacing (it
-                    # ends the pause when it arrives): alert builds have a spacing of their own,
-                    # so a storm of alert changes is bounded too.
-                    deadline = last_change + self.spacing
-                    while not (self._alerts_pending() and time.monotonic() - last_alert >= MIN_INTERVAL_S):
-                        left = deadline - time.monotonic()
-                        if left <= 0 or stop.is_set():
+                    # make the next event wait. An alert does not wait out the workers' spacing
+                    # (it ends the pause when it arrives), only MIN_INTERVAL_S since the last
+                    # build: never more than ten builds a second, whatever arrives.
+                    while not stop.is_set():
+                        gap = MIN_INTERVAL_S if self._alerts_pending() else self.spacing
+                        left = last_change + gap - time.monotonic()
+                        if left <= 0:
                             break
                         self._drain(pubsub, pubsub.get_message(timeout=left))
                     last_change = time.monotonic()
-                    if self._alerts_pending():
-                        last_alert = last_change
                 if time.monotonic() - every >= MAX_INTERVAL_S:
                     every = time.monotonic()
                     self.publish()
