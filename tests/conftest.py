@@ -16,6 +16,22 @@ from bigscreen.process.settings import REPO_CONFIG_DIR, Settings
 TEST_GRIDS = 300
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """Argon2id at argon2-cffi's cheapest parameters in the test processes: the same library, hash and
+    verify, without ~0.1-0.2 s of work per login (tests that fail a hundred logins took 15-30 s). The
+    processes tests start (CLI, serve, demo) hash at the product's cost; test_security checks one."""
+    from argon2 import PasswordHasher, profiles
+
+    from bigscreen.auth import passwords
+
+    real = passwords._hasher, passwords._DUMMY
+    passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    passwords._DUMMY = passwords._hasher.hash("not a real password")
+    yield
+    passwords._hasher, passwords._DUMMY = real
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     with EmbeddedRedis(tmp_path_factory.mktemp("redis"), persist=False) as server:
@@ -96,15 +112,20 @@ _db_counter = iter(range(1, 10_000))
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
+    """A new database; empty, or already holding the test city where the test uses `runtime`."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'test.db'}"
-    base = request.getfixturevalue("postgres_server")
-    name = f"t{os.getpid()}_{next(_db_counter)}"
-    import psycopg
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+    else:
+        url = f"{request.getfixturevalue('postgres_server')}/t{os.getpid()}_{next(_db_counter)}"
+    if "runtime" in request.fixturenames:
+        request.getfixturevalue("city_templates").create(url)
+    elif request.param == "postgresql":
+        import psycopg
 
-    with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{base}/{name}"
+        base, name = url.rsplit("/", 1)
+        with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -122,18 +143,67 @@ def city_plan(test_config):
     return build_city(test_config.city, progress=False)
 
 
-@pytest.fixture
-def runtime(request, tmp_path, database_url, redis_kind, test_config, city_plan):
-    """A runtime on a fresh database holding a small city, and an empty Redis (a cluster, for tests marked
-    `redis_cluster`, in their second run)."""
-    from bigscreen.geo.citybuild import store_city
-    from bigscreen.process.datadir import prepare_database
+class CityTemplates:
+    """The small test city prepared once per test process (migrated, config mirrored, city stored) and copied
+    for each test: a SQLite file copied, a PostgreSQL database created from a template database. The same
+    rows as preparing each database afresh (test_city_database_is_what_preparing_it_gives), in a tenth of
+    the time."""
 
+    def __init__(self, root, config, plan) -> None:
+        self.root, self.config, self.plan = root, config, plan
+        self._sqlite = None
+        self._postgres: dict[str, str] = {}
+
+    def _prepare(self, url: str) -> None:
+        from bigscreen.geo.citybuild import store_city
+        from bigscreen.process.datadir import prepare_database
+
+        rt = Runtime(Settings(data_dir=self.root / "data", database_url=url), self.config)
+        try:
+            prepare_database(rt)
+            with rt.sessions() as session, session.begin():
+                store_city(session, self.plan)
+        finally:
+            rt.close()
+
+    def create(self, database_url: str) -> None:
+        """Creates the database at database_url (which must not exist) holding the test city."""
+        import shutil
+
+        from sqlalchemy.engine import make_url
+
+        url = make_url(database_url)
+        if url.get_backend_name() == "sqlite":
+            if self._sqlite is None:
+                self._sqlite = self.root / "city.db"
+                self._prepare(f"sqlite:///{self._sqlite}")  # closed: the WAL checkpointed into the file
+            shutil.copyfile(self._sqlite, url.database)
+            return
+        import psycopg
+
+        server = url.set(database="postgres").set(drivername="postgresql").render_as_string(hide_password=False)
+        template = self._postgres.get(server)
+        with psycopg.connect(server, autocommit=True) as conn:
+            if template is None:
+                template = f"city_template_{os.getpid()}"
+                conn.execute(f'CREATE DATABASE "{template}"')
+                self._prepare(url.set(database=template).render_as_string(hide_password=False))
+                self._postgres[server] = template
+            conn.execute(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"')
+
+
+@pytest.fixture(scope="session")
+def city_templates(tmp_path_factory, test_config, city_plan) -> CityTemplates:
+    return CityTemplates(tmp_path_factory.mktemp("city-template"), test_config, city_plan)
+
+
+@pytest.fixture
+def runtime(request, tmp_path, database_url, redis_kind, test_config):
+    """A runtime on a fresh database holding a small city (database_url), and an empty Redis (a cluster, for
+    tests marked `redis_cluster`, in their second run)."""
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url, **redis_settings(request, redis_kind))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     rt = Runtime(settings, test_config)
-    prepare_database(rt)
-    with rt.sessions() as session, session.begin():
-        store_city(session, city_plan)
     yield rt
     rt.close()
 
@@ -203,22 +273,19 @@ def live_server(runtime):
 # -- a data dir and `bigscreen serve` in processes of their own (fault and browser tests) -----------------
 
 @pytest.fixture
-def city_dir(tmp_path, test_config, city_plan):
+def city_dir(tmp_path, test_config, city_templates):
     """A data dir whose SQLite database holds the small test city, a source's API key and a kiosk token
     (a fault_support.CityDir)."""
     from fault_support import SOURCE, CityDir
 
     from bigscreen.api.auth import create_api_key
     from bigscreen.auth.kiosk import create_kiosk_token
-    from bigscreen.geo.citybuild import store_city
-    from bigscreen.process.datadir import prepare_database
 
     data_dir = tmp_path / "data"
     settings = Settings(data_dir=data_dir)
+    data_dir.mkdir(parents=True)
+    city_templates.create(settings.sqlalchemy_url)
     rt = Runtime(settings, test_config)
-    prepare_database(rt)
-    with rt.sessions() as session, session.begin():
-        store_city(session, city_plan)
     key, token = create_api_key(rt, SOURCE), create_kiosk_token(rt, "故障测试大屏")
     rt.close()
     return CityDir(data_dir, settings.sqlalchemy_url, key, token)

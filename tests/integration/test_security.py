@@ -117,6 +117,8 @@ def test_user_add_on_the_command_line(runtime, tmp_path):
 
     ok = run("zhangwei", "--role", "duty", "--name", "张伟")
     assert ok.returncode == 0, ok.stderr
+    with runtime.sessions() as s:  # the product's own cost (this test process hashes cheaply: tests/conftest.py)
+        assert s.scalar(select(User.password_hash).where(User.username == "zhangwei")).startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     bad = run("lisi", "--role", "leader")
     assert bad.returncode == 2 and "area" in bad.stderr and "scoped to an area" in bad.stderr
     short = run("wangwu", "--role", "duty", password="short")
