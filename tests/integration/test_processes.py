@@ -79,8 +79,7 @@ def test_demo_backfill_replays_every_case_before_the_clock_judges_it(tmp_path):
     """The deadline sweep and supervision wait while the history is sent: otherwise a backfilled case
     counts as late, gets supervised at today's time, and its past steps are then refused."""
     data_dir, port = tmp_path / "data", free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bigscreen.cli", "demo", "--data-dir", str(data_dir), "--port", str(port),
-                             "--backfill-days", "1", "--rate", "0.02"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = _demo(data_dir, port, "--backfill-days", "1", "--rate", "0.02", env=_small_city(tmp_path))
     try:
         lines, deadline = [], time.monotonic() + 150
         while time.monotonic() < deadline and not any("simulator backfill:" in line for line in lines):
@@ -97,9 +96,20 @@ def test_demo_backfill_replays_every_case_before_the_clock_judges_it(tmp_path):
             proc.kill()
 
 
-def _demo(data_dir: Path, port: int, *args: str) -> subprocess.Popen:
+def _demo(data_dir: Path, port: int, *args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "bigscreen.cli", "demo", "--data-dir", str(data_dir), "--port", str(port),
-                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
+
+
+def _small_city(tmp_path: Path) -> dict:
+    """The environment of a demo of a city of 300 grids (the suite's test city) instead of 6,000: the history's
+    reports are as many (they follow the rate, not the map), its field work and the city's build a twentieth."""
+    config = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG_DIR, config)
+    text = (config / "city.yaml").read_text()
+    assert "grids: 6000 " in text and "population: 2200000 " in text
+    (config / "city.yaml").write_text(text.replace("grids: 6000 ", "grids: 300 ").replace("population: 2200000 ", "population: 300000 "))
+    return {"BIGSCREEN_CONFIG_DIR": str(config)}
 
 
 def _read_until(proc: subprocess.Popen, pattern: str, within_s: float) -> list[str]:
@@ -125,8 +135,8 @@ def _stop_quietly(proc: subprocess.Popen) -> str:
 def test_a_demo_stopped_during_its_history_stops_quietly_and_the_next_start_sends_the_rest(tmp_path):
     """The history is sent in process in seconds; Ctrl-C in the middle of it stops it between batches (nothing
     logged), and the next start sends what is missing instead of leaving a hole in the trend."""
-    data_dir, port = tmp_path / "data", free_port()
-    proc = _demo(data_dir, port, "--backfill-days", "1", "--rate", "0.1")  # 5,184 reports
+    data_dir, port, env = tmp_path / "data", free_port(), _small_city(tmp_path)
+    proc = _demo(data_dir, port, "--backfill-days", "1", "--rate", "0.1", env=env)  # 5,184 reports
     try:
         _read_until(proc, r"sending the (history|last)", 150)
         _stop_quietly(proc)
@@ -135,7 +145,7 @@ def test_a_demo_stopped_during_its_history_stops_quietly_and_the_next_start_send
             proc.kill()
     plan = json.loads((data_dir / "demo-history.json").read_text())
     assert not plan["done"] and _history_reports(data_dir) < 5184
-    proc = _demo(data_dir, port, "--backfill-days", "1", "--rate", "0.1")
+    proc = _demo(data_dir, port, "--backfill-days", "1", "--rate", "0.1", env=env)
     try:
         lines = _read_until(proc, r"history sent in", 150)
         assert _history_reports(data_dir) == 5184, "the rest of the history, and nothing twice"
