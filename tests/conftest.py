@@ -6,7 +6,7 @@ import os
 
 import pytest
 import redis as redis_lib
-from tests_support import PASSWORD
+from tests_support import PASSWORD, new_database
 
 from bigscreen.configuration.loading import load_config
 from bigscreen.live.server import EmbeddedRedis
@@ -107,25 +107,10 @@ def postgres_server():
         cluster.destroy()
 
 
-_db_counter = iter(range(1, 10_000))
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """A new database; empty, or already holding the test city where the test uses `runtime`."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-    else:
-        url = f"{request.getfixturevalue('postgres_server')}/t{os.getpid()}_{next(_db_counter)}"
-    if "runtime" in request.fixturenames:
-        request.getfixturevalue("city_templates").create(url)
-    elif request.param == "postgresql":
-        import psycopg
-
-        base, name = url.rsplit("/", 1)
-        with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    return url
+    return new_database(request, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -214,3 +214,24 @@ def dash_callback(web, outputs: list[tuple[str, str]], inputs: list, state=(), c
             "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
             "changedPropIds": [changed or f"{key(inputs[0][0])}.{inputs[0][1]}"]}
     return web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": web.cookies.get("_csrf_token") or ""})
+
+
+_db_counter = iter(range(1, 10_000))
+
+
+def new_database(request, tmp_path) -> str:
+    """A new database for a test parametrised by kind (request.param: sqlite or postgresql): empty, or already
+    holding the test city (tests/conftest.py CityTemplates) where the test uses `runtime`."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+    else:
+        url = f"{request.getfixturevalue('postgres_server')}/t{os.getpid()}_{next(_db_counter)}"
+    if "runtime" in request.fixturenames:
+        request.getfixturevalue("city_templates").create(url)
+    elif request.param == "postgresql":
+        import psycopg
+
+        base, name = url.rsplit("/", 1)
+        with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return url

@@ -4,14 +4,17 @@ import shutil
 import threading
 
 import pytest
+from tests_support import new_database
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium, for one module's tests: Playwright's sync API keeps its event loop marked running in this
+    thread while it is open, and a later test of the same worker calling asyncio.run would be refused."""
     if not shutil.which(CHROMIUM):
         pytest.skip("Chromium is not installed (tests/run_all.sh installs it)")
     from playwright.sync_api import sync_playwright
@@ -37,7 +40,7 @@ def csp_bypassed_unless_asked(request, monkeypatch):
 
 @pytest.fixture(params=["sqlite"])
 def database_url(request, tmp_path):
-    return f"sqlite:///{tmp_path / 'test.db'}"
+    return new_database(request, tmp_path)
 
 
 @pytest.fixture
