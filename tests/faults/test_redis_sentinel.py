@@ -244,8 +244,8 @@ def _subscribed(group: SentinelGroup, member: str, channel: str) -> int:
 
 
 def _run_apart(make_coroutine):
-    """asyncio.run in a thread of its own: in a pytest worker that ran browser tests before, Playwright's
-    loop may be running in this thread, where asyncio.run refuses to start another."""
+    """asyncio.run in a thread of its own, given a minute: a client stuck on a dead master fails the test
+    instead of hanging the worker."""
     out: list = []
     thread = threading.Thread(target=lambda: out.append(asyncio.run(make_coroutine())), daemon=True)
     thread.start()
