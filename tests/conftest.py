@@ -186,7 +186,8 @@ def city_templates(tmp_path_factory, test_config, city_plan) -> CityTemplates:
 def runtime(request, tmp_path, database_url, redis_kind, test_config):
     """A runtime on a fresh database holding a small city (database_url), and an empty Redis (a cluster, for
     tests marked `redis_cluster`, in their second run)."""
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, **redis_settings(request, redis_kind))
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, report_nice=0,  # a loaded suite would starve them
+                        **redis_settings(request, redis_kind))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     rt = Runtime(settings, test_config)
     yield rt

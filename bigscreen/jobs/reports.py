@@ -5,57 +5,91 @@ city and its districts unless told), produced by the leading scheduler and kept 
 yet stored, so a scheduler that was down at 08:00 on Monday catches up when it leads again; a report
 already stored is left alone. Each is kept in every format of `scheduled_reports.formats`
 (HTML, PDF and XLSX unless told; a host without Chromium keeps HTML and XLSX), all of them in one transaction: a report is there whole or not at all, and a
-rerun of the same period replaces each format, never adds a second."""
+rerun of the same period replaces each format, never adds a second.
+
+The leader only finds what is due; a process of its own, at a lower CPU priority (BIGSCREEN_REPORT_NICE), counts,
+renders and stores it: eighteen reports at a scheduler's first start take a core for most of a minute,
+and in the leader's Python they would hold up the wall's frames, which that process builds."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
 
+from bigscreen.configuration.loading import Config
 from bigscreen.process.runtime import Runtime
+from bigscreen.process.settings import Settings
 from bigscreen.reports import store
-from bigscreen.reports.periods import SCHEDULED, due
+from bigscreen.reports.periods import SCHEDULED, Period, due
 from bigscreen.reports.report import ReportError, build_report
 from bigscreen.screens.report_formats import FORMATS, render_report
 from bigscreen.screens.report_pdf import PdfError, PdfPrinter
 
 log = logging.getLogger(__name__)
-PRINT_NICE = 10  # the PDFs are printed at a lower CPU priority: the live wall shares the cores, and keeps its pace
 
 
 def produce_due_reports(rt: Runtime) -> int:
-    """Produces every scheduled report that is due and not stored yet; returns how many. One Chromium
-    prints all the run's PDFs, in the background (`PRINT_NICE`); it starts only when a report is due."""
+    """Produces every scheduled report that is due and not stored yet, in a process of its own; returns how
+    many. Nothing starts when nothing is due."""
     now = rt.clock()
+    wanted = due_reports(rt, now)
+    if not wanted:
+        return 0
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=os.nice, initargs=(rt.settings.report_nice,)) as apart:
+        produced, lines = apart.submit(produce_reports, rt.settings, rt.config, wanted, now).result()
+    for level, line in lines:  # logged here, where the process's logging is set up
+        log.log(level, "%s", line)
+    return produced
+
+
+def due_reports(rt: Runtime, now: datetime) -> list[tuple[Period, str]]:
+    """(period, area code) of every scheduled report due at `now` and not stored whole."""
     local = now.astimezone(rt.tz)
     plan = rt.config.city.scheduled_reports
     levels = rt.config.city.levels
     areas = [a.code for name in plan.levels for a in rt.areas.at_level(levels.index(name)) if not a.retired]
-    wanted = []
     formats = [fmt for fmt in FORMATS if fmt in plan.formats]
+    wanted = []
     for kind in SCHEDULED:
         period = due(kind, local, plan.due_at)
         with rt.engine.connect() as conn:
             wanted += [(period, code) for code in areas if not all(store.stored(conn, period, code, fmt) for fmt in formats)]
-    reports = []
-    for period, code in wanted:
-        try:
-            reports.append(build_report(rt, period, code, now))
-        except ReportError as exc:  # e.g. a period before the history: nothing to report
-            log.debug("report %s %s not produced: %s", period.label, code, exc)
-    if not reports:
-        return 0
-    produced = 0
+    return wanted
+
+
+def produce_reports(settings: Settings, config: Config, wanted: list[tuple[Period, str]],
+                    now: datetime) -> tuple[int, list[tuple[int, str]]]:
+    """Counts, renders and stores the reports `wanted`, each whole or not at all; returns how many were
+    stored and what to log. One Chromium prints all their PDFs; it starts only when a report has figures."""
+    rt = Runtime(settings, config, clock=lambda: now)
+    lines: list[tuple[int, str]] = []
+    formats = [fmt for fmt in FORMATS if fmt in config.city.scheduled_reports.formats]
     try:
-        with PdfPrinter(rt.settings.chromium, nice=PRINT_NICE) if "pdf" in formats else contextlib.nullcontext() as printer:
-            for report in reports:
-                files = {fmt: render_report(report, fmt, rt.tz, printer=printer) for fmt in formats}
-                with rt.engine.begin() as conn:
-                    for fmt, content in files.items():
-                        store.save(conn, report.period, report.area_code, fmt, content, now)
-                produced += 1
-                log.info("report %s for %s produced (%s)", report.period.label, report.area_code,
-                         ", ".join(f"{fmt} {len(c) // 1024} KB" for fmt, c in files.items()))
-    except PdfError as exc:  # nothing stored of the report it failed on: the next run tries again
-        log.error("reports not produced: %s", exc)
-    return produced
+        reports = []
+        for period, code in wanted:
+            try:
+                reports.append(build_report(rt, period, code, now))
+            except ReportError as exc:  # e.g. a period before the history: nothing to report
+                lines.append((logging.DEBUG, f"report {period.label} {code} not produced: {exc}"))
+        produced = 0
+        if reports:
+            try:
+                with PdfPrinter(settings.chromium) if "pdf" in formats else contextlib.nullcontext() as printer:
+                    for report in reports:
+                        files = {fmt: render_report(report, fmt, rt.tz, printer=printer) for fmt in formats}
+                        with rt.engine.begin() as conn:
+                            for fmt, content in files.items():
+                                store.save(conn, report.period, report.area_code, fmt, content, now)
+                        produced += 1
+                        lines.append((logging.INFO, f"report {report.period.label} for {report.area_code} produced (" +
+                                      ", ".join(f"{fmt} {len(c) // 1024} KB" for fmt, c in files.items()) + ")"))
+            except PdfError as exc:  # nothing stored of the report it failed on: the next run tries again
+                lines.append((logging.ERROR, f"reports not produced: {exc}"))
+        return produced, lines
+    finally:
+        rt.close()

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
                               "server's max_connections.")
     chromium: str = Field("/usr/bin/chromium", description="The Chromium (or Chrome) executable that prints reports "
                           "to PDF, a path or a command name on PATH.")
+    report_nice: int = Field(10, ge=0, le=19, description="How far below the scheduler's CPU priority its scheduled "
+                             "reports are made (nice(1)), in a process of their own and their Chromium: the wall's "
+                             "frames, built by the same scheduler, keep their pace while a catch-up runs.")
     secure_cookies: bool = Field(False, description="Mark session cookies Secure (only sent over HTTPS).")
     ws_deflate: bool = Field(False, description="Compress websocket messages (permessage-deflate). Off: a pushed "
                                                 "frame is ~17 KB instead of ~5 KB, and 500 walls cost a seventh of the CPU.")

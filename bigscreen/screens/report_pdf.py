@@ -46,11 +46,8 @@ class PdfPrinter:
     printer keeps it in a thread of its own: any caller's thread may print (one document at a time),
     also one that runs an event loop or another Playwright."""
 
-    def __init__(self, chromium: str, *, nice: int = 0) -> None:
-        """`nice`: Chromium's CPU priority below the caller's (`nice(1)`): the scheduler prints its reports
-        in the background, and the live wall, sharing the cores, keeps its pace meanwhile."""
+    def __init__(self, chromium: str) -> None:
         self.executable = find_chromium(chromium)
-        self.nice = nice
         self._playwright = self._browser = self._page = None
         self._thread: ThreadPoolExecutor | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="bigscreen-pdf-")
@@ -90,7 +87,7 @@ class PdfPrinter:
         try:
             self._playwright = sync_playwright().start()
             self._browser = self._playwright.chromium.launch(
-                executable_path=self._niced() if self.nice else self.executable, args=["--disable-gpu", "--no-first-run", "--disable-extensions",
+                executable_path=self._kept_low(), args=["--disable-gpu", "--no-first-run", "--disable-extensions",
                                                        "--disable-background-networking", "--disable-sync"])
             self._page = self._browser.new_page()
             # plotly.js compiled and drawing, the fonts loaded, printed once: the reports after are quick
@@ -104,15 +101,16 @@ class PdfPrinter:
         except Error as exc:
             raise PdfError(f"Chromium at {self.executable} did not start: {_first_line(exc)}") from None
 
-    def _niced(self) -> str:
-        """A launcher that runs Chromium (and so every process it starts) at the printer's `nice`. Chromium
-        sets its processes' priorities itself, higher ones too where it may: started without the right to
-        (CAP_SYS_NICE, which root has: `setpriv`), it keeps to `nice` or lower."""
-        nice = shutil.which("nice") or "/usr/bin/nice"
+    def _kept_low(self) -> str:
+        """A launcher that runs Chromium (and so every process it starts) at the caller's CPU priority or lower.
+        Chromium sets its processes' priorities itself, higher ones too where it may: started without the
+        right to (CAP_SYS_NICE, which root has: `setpriv`), it cannot rise above a scheduler that makes its
+        reports niced (bigscreen.jobs.reports)."""
         setpriv = shutil.which("setpriv")
-        keep_low = f"{setpriv} --bounding-set -sys_nice " if setpriv else ""
+        if not setpriv:
+            return self.executable
         launcher = Path(self._dir.name) / "chromium"
-        launcher.write_text(f'#!/bin/sh\nexec {keep_low}{nice} -n {int(self.nice)} {shlex.quote(self.executable)} "$@"\n')
+        launcher.write_text(f'#!/bin/sh\nexec {setpriv} --bounding-set -sys_nice {shlex.quote(self.executable)} "$@"\n')
         launcher.chmod(0o700)
         return str(launcher)
 

@@ -160,40 +160,6 @@ def test_a_printer_prints_many_and_a_missing_chromium_says_so(placed, tmp_path):
         render_pdf(_hostile_document(), str(tmp_path / "no-chromium"))
 
 
-def test_a_background_printer_runs_chromium_at_a_lower_priority(runtime):
-    """The scheduler prints its reports niced (jobs.reports.PRINT_NICE): Chromium and every process it
-    starts run below the scheduler, so the live wall on the same cores keeps its pace."""
-    import os
-
-    def niceness(pid: int) -> int:
-        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[16])
-
-    def chromium_family() -> list[int]:
-        out = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                if open(f"/proc/{pid}/comm").read().strip().startswith("chrom") and str(os.getpid()) in _ancestors(int(pid)):
-                    out.append(int(pid))
-            except OSError:
-                continue
-        return out
-
-    with PdfPrinter(runtime.settings.chromium, nice=10) as printer:
-        pdf = printer.print(_hostile_document())
-        family = chromium_family()
-        nices = {niceness(pid) for pid in family}
-    assert pdf.startswith(b"%PDF") and len(family) >= 2
-    assert nices == {min(19, niceness(os.getpid()) + 10)}
-
-
-def _ancestors(pid: int) -> list[str]:
-    out = []
-    while pid > 1:
-        pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
-        out.append(str(pid))
-    return out
-
-
 ALL_SECTIONS = ["headline", "days", "areas", "departments", "categories", "channels", "hotspots", "laggards",
                 "supervision", "whistles", "disputes", "field_work"]
 

@@ -123,3 +123,54 @@ def test_reports_are_listed_and_downloaded_by_role_and_area(placed, account, api
     source = TestClient(create_app(rt).server)
     assert source.get("/api/v1/reports", headers={"X-API-Key": api_key}).status_code == 403
     assert source.get("/api/v1/reports").status_code == 401
+
+
+@SQLITE_ONLY
+def test_reports_are_made_in_a_process_of_their_own_at_a_lower_priority(placed, monkeypatch, caplog):  # noqa: F811
+    """The leader only finds what is due: counting, rendering and printing run in a child process niced by
+    BIGSCREEN_REPORT_NICE (its Chromium too, which may not rise above it), so the wall's frames, built in the
+    leader's Python, keep their pace; what the child did is logged by the leader."""
+    import logging
+    import os
+    import threading
+
+    def stat(pid: int) -> list[str]:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+
+    def descendants() -> dict[int, tuple[str, int]]:
+        """pid -> (command, niceness) of every process below this one."""
+        parents, found = {}, {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                fields = stat(int(pid))
+                parents[int(pid)] = (int(fields[1]), open(f"/proc/{pid}/comm").read().strip(), int(fields[16]))
+            except OSError:
+                continue
+        for pid, (ppid, comm, nice) in parents.items():
+            up = ppid
+            while up > 1 and up != os.getpid():
+                up = parents.get(up, (1,))[0]
+            if up == os.getpid():
+                found[pid] = (comm, nice)
+        return found
+
+    rt, districts, _ = placed
+    assert rt.settings.report_nice == 0, "the suite's runtimes make reports at full speed (tests/conftest.py)"
+    monkeypatch.setattr(rt, "settings", rt.settings.model_copy(update={"report_nice": 10}))
+    plan = rt.config.city.scheduled_reports.model_copy(update={"levels": ["city"]})
+    monkeypatch.setattr(rt.config, "city", rt.config.city.model_copy(update={"scheduled_reports": plan}))
+    rt.clock = lambda: datetime(2026, 11, 30, 9, 0, tzinfo=BJ)
+    done: list[int] = []
+    seen: dict[int, tuple[str, int]] = {}
+    with caplog.at_level(logging.INFO, logger="bigscreen.jobs.reports"):
+        job = threading.Thread(target=lambda: done.append(produce_due_reports(rt)))
+        job.start()
+        while job.is_alive():
+            seen.update(descendants())
+            job.join(0.05)
+    low = min(19, int(stat(os.getpid())[16]) + 10)
+    assert done == [3] and {p for p, _ in _files(rt)} == {"2026-W48", "2026-10", "2026-Q3"}, "the week, month and quarter before"
+    assert any(comm.startswith("python") and nice == low for comm, nice in seen.values()), seen
+    assert any(comm.startswith("chrom") for comm, _ in seen.values()), "the PDFs printed by its Chromium"
+    assert all(nice == low for comm, nice in seen.values() if comm.startswith("chrom")), seen
+    assert sum("produced (html" in r.getMessage() and r.name == "bigscreen.jobs.reports" for r in caplog.records) == 3
