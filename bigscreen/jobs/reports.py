@@ -17,7 +17,9 @@ import contextlib
 import logging
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
+import sys
+import traceback
 from datetime import datetime
 
 from bigscreen.configuration.loading import Config
@@ -30,21 +32,55 @@ from bigscreen.screens.report_formats import FORMATS, render_report
 from bigscreen.screens.report_pdf import PdfError, PdfPrinter
 
 log = logging.getLogger(__name__)
+STOP_CHECK_S = 0.2  # how often a run looks whether its process is stopping
 
 
 def produce_due_reports(rt: Runtime) -> int:
     """Produces every scheduled report that is due and not stored yet, in a process of its own; returns how
-    many. Nothing starts when nothing is due."""
+    many. Nothing starts when nothing is due; a run ends at once when the process stops (`rt.stopping`): each
+    report is stored in one transaction, so what was not finished is made by the next scheduler to lead."""
     now = rt.clock()
     wanted = due_reports(rt, now)
-    if not wanted:
+    if not wanted or rt.stopping.is_set():
         return 0
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=os.nice, initargs=(rt.settings.report_nice,)) as apart:
-        produced, lines = apart.submit(produce_reports, rt.settings, rt.config, wanted, now).result()
+    spawn = multiprocessing.get_context("spawn")
+    answer, send = spawn.Pipe(duplex=False)
+    child = spawn.Process(target=_make_apart, args=(send, rt.settings, rt.config, wanted, now), name="bigscreen-reports",
+                          daemon=True)
+    child.start()
+    send.close()
+    try:
+        while not answer.poll(STOP_CHECK_S):
+            if rt.stopping.is_set():
+                child.terminate()  # SIGTERM: the child closes its Chromium and its database on the way out
+                child.join()
+                log.info("reports: stopped with the process while %d were being made; nothing half-made is kept", len(wanted))
+                return 0
+        kind, outcome = answer.recv()
+    except EOFError:  # the child died without answering
+        child.join()
+        raise RuntimeError(f"the process making the reports ended without an answer (exit code {child.exitcode})") from None
+    finally:
+        answer.close()
+    child.join()
+    if kind == "error":
+        raise RuntimeError(f"the process making the reports failed:\n{outcome}")
+    produced, lines = outcome
     for level, line in lines:  # logged here, where the process's logging is set up
         log.log(level, "%s", line)
     return produced
+
+
+def _make_apart(send, settings: Settings, config: Config, wanted: list[tuple[Period, str]], now: datetime) -> None:
+    """The reports' process: lower CPU priority, a SIGTERM that unwinds (closing Chromium), the answer piped back."""
+    os.nice(settings.report_nice)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    try:
+        answer = ("ok", produce_reports(settings, config, wanted, now))
+    except Exception:
+        answer = ("error", traceback.format_exc())
+    send.send(answer)
+    send.close()
 
 
 def due_reports(rt: Runtime, now: datetime) -> list[tuple[Period, str]]:

@@ -115,6 +115,7 @@ class Background:
         return self.lock.is_leader or self.lock.try_lead()
 
     def start(self) -> Background:
+        self.rt.stopping.clear()
         self._watch = start_watch(self.rt, self._stop, lead=self._lead)
         self.scheduler.start()
         self._frames.start()
@@ -134,6 +135,7 @@ class Background:
     def shutdown(self) -> None:
         """Stops the jobs and the frames, then releases the lock for another process's next renewal."""
         self._stop.set()
+        self.rt.stopping.set()  # long jobs end now (a catch-up of reports), not after all their work
         self.scheduler.shutdown(wait=True)  # a job still running must finish before another process may start it
         self._frames.join(STOP_FRAMES_TIMEOUT_S)
         if self._watch is not None:

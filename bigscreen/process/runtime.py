@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -32,6 +33,7 @@ class Runtime:
     settings: Settings
     config: Config
     clock: Callable[[], datetime] = field(default=utcnow)
+    stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)  # the process is stopping: long jobs end
     _closing: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
     @classmethod

@@ -125,6 +125,32 @@ def test_reports_are_listed_and_downloaded_by_role_and_area(placed, account, api
     assert source.get("/api/v1/reports").status_code == 401
 
 
+def _stat(pid: int) -> list[str]:
+    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+
+
+def _descendants() -> dict[int, tuple[str, int]]:
+    """pid -> (command, niceness) of every process below this one that makes reports: a process multiprocessing
+    spawned, a Chromium (not the suite's redis-server, nor multiprocessing's resource tracker)."""
+    import os
+
+    parents, found = {}, {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = _stat(int(pid))
+            command = open(f"/proc/{pid}/cmdline", "rb").read()
+            parents[int(pid)] = (int(fields[1]), open(f"/proc/{pid}/comm").read().strip(), int(fields[16]), command)
+        except OSError:
+            continue
+    for pid, (ppid, comm, nice, command) in parents.items():
+        up = ppid
+        while up > 1 and up != os.getpid():
+            up = parents.get(up, (1,))[0]
+        if up == os.getpid() and (comm.startswith("chrom") or b"spawn_main" in command):
+            found[pid] = (comm, nice)
+    return found
+
+
 @SQLITE_ONLY
 def test_reports_are_made_in_a_process_of_their_own_at_a_lower_priority(placed, monkeypatch, caplog):  # noqa: F811
     """The leader only finds what is due: counting, rendering and printing run in a child process niced by
@@ -133,26 +159,6 @@ def test_reports_are_made_in_a_process_of_their_own_at_a_lower_priority(placed, 
     import logging
     import os
     import threading
-
-    def stat(pid: int) -> list[str]:
-        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-
-    def descendants() -> dict[int, tuple[str, int]]:
-        """pid -> (command, niceness) of every process below this one."""
-        parents, found = {}, {}
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                fields = stat(int(pid))
-                parents[int(pid)] = (int(fields[1]), open(f"/proc/{pid}/comm").read().strip(), int(fields[16]))
-            except OSError:
-                continue
-        for pid, (ppid, comm, nice) in parents.items():
-            up = ppid
-            while up > 1 and up != os.getpid():
-                up = parents.get(up, (1,))[0]
-            if up == os.getpid():
-                found[pid] = (comm, nice)
-        return found
 
     rt, districts, _ = placed
     assert rt.settings.report_nice == 0, "the suite's runtimes make reports at full speed (tests/conftest.py)"
@@ -166,11 +172,47 @@ def test_reports_are_made_in_a_process_of_their_own_at_a_lower_priority(placed, 
         job = threading.Thread(target=lambda: done.append(produce_due_reports(rt)))
         job.start()
         while job.is_alive():
-            seen.update(descendants())
+            seen.update(_descendants())
             job.join(0.05)
-    low = min(19, int(stat(os.getpid())[16]) + 10)
+    low = min(19, int(_stat(os.getpid())[16]) + 10)
     assert done == [3] and {p for p, _ in _files(rt)} == {"2026-W48", "2026-10", "2026-Q3"}, "the week, month and quarter before"
     assert any(comm.startswith("python") and nice == low for comm, nice in seen.values()), seen
     assert any(comm.startswith("chrom") for comm, _ in seen.values()), "the PDFs printed by its Chromium"
     assert all(nice == low for comm, nice in seen.values() if comm.startswith("chrom")), seen
     assert sum("produced (html" in r.getMessage() and r.name == "bigscreen.jobs.reports" for r in caplog.records) == 3
+
+
+@SQLITE_ONLY
+def test_a_process_that_stops_ends_its_reports_at_once_and_keeps_nothing_half_made(placed, monkeypatch, caplog):  # noqa: F811
+    """A scheduler told to stop (a demo's Ctrl-C, a deploy) does not wait for a catch-up of reports to finish:
+    the reports' process is ended, with its Chromium, and the next scheduler to lead makes them."""
+    import logging
+    import threading
+    import time
+
+    rt, _, _ = placed
+    plan = rt.config.city.scheduled_reports.model_copy(update={"levels": ["city"]})
+    monkeypatch.setattr(rt.config, "city", rt.config.city.model_copy(update={"scheduled_reports": plan}))
+    rt.clock = lambda: datetime(2026, 11, 30, 9, 0, tzinfo=BJ)
+    done: list[int] = []
+    with caplog.at_level(logging.INFO, logger="bigscreen.jobs.reports"):
+        job = threading.Thread(target=lambda: done.append(produce_due_reports(rt)))
+        job.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(c.startswith("chrom") for c, _ in _descendants().values()):
+            time.sleep(0.05)  # the child counts the first reports, then starts its Chromium
+        assert job.is_alive(), "its three reports counted, Chromium starting to print them when told to stop"
+        asked = time.monotonic()
+        rt.stopping.set()
+        job.join(10)
+    assert not job.is_alive() and time.monotonic() - asked < 10 and done == [0]
+    deadline = time.monotonic() + 10
+    while _descendants() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _descendants() == {}, "the reports' process and its Chromium are gone"
+    assert any("stopped with the process" in r.getMessage() for r in caplog.records)
+    stored = _files(rt)
+    assert len(stored) < 3, "stopped before the end"
+
+    rt.stopping.clear()  # the next run (here: the same process, started again) makes the rest
+    assert produce_due_reports(rt) == 3 - len(stored) and len(_files(rt)) == 3
