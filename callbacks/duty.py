@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from starlette.concurrency import run_in_threadpool
 
@@ -52,18 +52,24 @@ def register(app, rt) -> None:
             return *(no_update,) * len(lists), no_update, as_of
         return *shown, digest, as_of
 
+    # a click becomes one record in a store the refreshes never redraw (assets/duty.js): the renderer keeps only
+    # the newest call of a callback, and a redrawn list would call one that listens to the buttons again
+    app.clientside_callback(ClientsideFunction(namespace="duty", function_name="pressed"),
+                            Output(ids.DUTY_ALERT_PRESSED, "data"),
+                            *[Input({"type": kind, "alert": ALL}, "n_clicks") for kind in desk.ALERT_BUTTONS],
+                            State({"type": ids.DUTY_COMMENT, "alert": ALL, "status": ALL}, "value"), prevent_initial_call=True)
+
     @app.callback(Output(ids.DUTY_ALERT_MESSAGE, "children"), Output(ids.DUTY_ALERT_MESSAGE, "className"),
-                  Output(ids.DUTY_ALERT_DONE, "data"),
-                  *[Input({"type": kind, "alert": ALL}, "n_clicks") for kind in desk.ALERT_BUTTONS],
-                  State({"type": ids.DUTY_COMMENT, "alert": ALL, "status": ALL}, "value"),
+                  Output(ids.DUTY_ALERT_DONE, "data"), Input(ids.DUTY_ALERT_PRESSED, "data"),
                   State(ids.DUTY_LANG, "data"), State(ids.DUTY_ALERT_DONE, "data"), prevent_initial_call=True)
-    async def act_on_alert(_acks, _resolves, _escalates, _comments, lang, done):
-        hit = clicked()
-        if hit is None:
-            raise PreventUpdate
-        comment = next((box.get("value") for box in ctx.states_list[0] if box["id"].get("alert") == hit.get("alert")), None)
-        outcome = await run_in_threadpool(duty.act_on_alert, rt, caller(), desk.ALERT_BUTTONS[hit["type"]],
-                                          hit.get("alert"), comment, pick_lang(lang))
+    async def act_on_alert(pressed, lang, done):
+        try:
+            verb, alert_id = desk.ALERT_BUTTONS[pressed["type"]], int(pressed["alert"])
+            comment = pressed.get("comment")
+        except (TypeError, KeyError, ValueError):
+            raise PreventUpdate from None  # not a press the page makes
+        outcome = await run_in_threadpool(duty.act_on_alert, rt, caller(), verb, alert_id,
+                                          comment if isinstance(comment, str) else None, pick_lang(lang))
         return *_told(outcome), (done or 0) + 1
 
     @app.callback(Output(ids.DUTY_RAISE_MESSAGE, "children"), Output(ids.DUTY_RAISE_MESSAGE, "className"),

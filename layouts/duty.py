@@ -97,7 +97,7 @@ def build(config, areas, *, officer: str, area: str | None, lang: str, admin: bo
         dcc.Interval(id=ids.DUTY_TICK, interval=REFRESH_MS),
         dcc.Store(id=ids.DUTY_LANG, data=lang),
         dcc.Store(id=ids.DUTY_SIGNATURE),
-        dcc.Store(id=ids.DUTY_ALERT_DONE, data=0), dcc.Store(id=ids.DUTY_RAISE_DONE, data=0), dcc.Store(id=ids.DUTY_WHISTLE_DONE, data=0),
+        dcc.Store(id=ids.DUTY_ALERT_PRESSED), dcc.Store(id=ids.DUTY_ALERT_DONE, data=0), dcc.Store(id=ids.DUTY_RAISE_DONE, data=0), dcc.Store(id=ids.DUTY_WHISTLE_DONE, data=0),
     ], id=ids.DUTY_ROOT, className="duty-page", lang="zh-CN" if lang == "zh" else "en")
 
 

@@ -4,6 +4,7 @@ raise by hand, whistle a late case and see its supervision level."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -196,3 +197,45 @@ def test_the_desk_in_english(browser, live_server, runtime, api_key, account):
     assert _act(page, "alert", row.locator(".duty-ack").click).endswith("acknowledged: it is yours")
     assert _act(page, "whistle", lambda: page.click("#duty-whistle-submit")).startswith("Please check: case no.")
     assert not page.errors, page.errors
+
+
+def test_an_answer_on_its_way_survives_the_list_being_redrawn(browser, live_server, runtime, api_key, account):
+    """An officer resolves an alert just as the desk's refresh redraws the list (another alert arrived): the
+    officer is still told it was resolved. (The renderer keeps only the newest call of a callback; a list
+    redrawn under a click used to call the buttons' callback again and drop the click's answer.)"""
+    red = next(i.code for i in runtime.config.items if runtime.config.alert_level(i.code) == "red")
+    gas = _post(live_server, api_key, runtime, "gas-1", red, "小区地下室燃气味很重")
+    (alert,) = [a for a in alert_rows(runtime) if a["event_id"] == gas["id"]]
+    page = _desk(browser, live_server, account("duty"))
+    _alert(page, alert["id"]).wait_for(timeout=WAIT_MS)
+    refresh, answers, released = [], [], []
+
+    def hold(route):
+        body = route.request.post_data or ""
+        if released:
+            route.continue_()
+        elif "alert-message" in body:
+            answers.append(route)  # the click's answer, held until the list was redrawn under it
+        elif "duty-alerts.children" in body and not refresh:
+            refresh.append(route)  # the next refresh, held until the click is on its way
+        else:
+            route.continue_()
+
+    page.route("**/_dash-update-component*", hold)
+    _post(live_server, api_key, runtime, "gas-2", red, "另一处燃气泄漏", grid_index=-1)
+    page.wait_for_function("() => true")
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not refresh and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # the desk's next tick asks for the lists, now with two red alerts
+    before = page.text_content("#duty-alert-message")
+    _alert(page, alert["id"]).locator(".duty-resolve").click()
+    while not answers and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert refresh and answers, "a refresh and the click both on their way"
+    refresh[0].continue_()
+    page.wait_for_function("document.querySelectorAll('li.duty-alert.colour-red').length === 2", timeout=WAIT_MS)
+    page.wait_for_timeout(300)  # whatever the redraw sets off is sent
+    released.append(True)
+    for route in answers:
+        route.continue_()
+    assert _message(page, "alert", before) == f"已解除预警 #{alert['id']}"

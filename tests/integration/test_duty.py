@@ -34,16 +34,13 @@ def _outputs(*parts: tuple[str, str]) -> dict:
 
 
 def _acknowledge(web, alert_id: int, comment: str = "收到", csrf: str | None = "cookie"):
-    """What the desk's page sends when the officer clicks 签收 on one alert."""
-    pressed = {"id": {"type": ids.DUTY_ACK, "alert": alert_id}, "property": "n_clicks", "value": 1}
+    """What the desk's page sends when the officer clicks 签收 on one alert (assets/duty.js records the press)."""
+    pressed = {"type": ids.DUTY_ACK, "alert": alert_id, "comment": comment, "at": 1}
     body = {**_outputs((ids.DUTY_ALERT_MESSAGE, "children"), (ids.DUTY_ALERT_MESSAGE, "className"), (ids.DUTY_ALERT_DONE, "data")),
-            "inputs": [[pressed], [{"id": {"type": ids.DUTY_RESOLVE, "alert": alert_id}, "property": "n_clicks"}],
-                       [{"id": {"type": ids.DUTY_ESCALATE, "alert": alert_id}, "property": "n_clicks"}]],
-            "state": [[{"id": {"type": ids.DUTY_COMMENT, "alert": alert_id, "status": "open"}, "property": "value",
-                        "value": comment}],
-                      {"id": ids.DUTY_LANG, "property": "data", "value": "zh"},
+            "inputs": [{"id": ids.DUTY_ALERT_PRESSED, "property": "data", "value": pressed}],
+            "state": [{"id": ids.DUTY_LANG, "property": "data", "value": "zh"},
                       {"id": ids.DUTY_ALERT_DONE, "property": "data", "value": 0}],
-            "changedPropIds": [json.dumps(pressed["id"], separators=(",", ":"), sort_keys=True) + ".n_clicks"]}
+            "changedPropIds": [f"{ids.DUTY_ALERT_PRESSED}.data"]}
     headers = {"X-CSRFToken": web.cookies.get(CSRF_COOKIE) or ""} if csrf == "cookie" else {"X-CSRFToken": csrf} if csrf else {}
     return web.post("/_dash-update-component", json=body, headers=headers)
 
