@@ -14,6 +14,7 @@ and in the leader's Python they would hold up the wall's frames, which that proc
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -33,6 +34,7 @@ from bigscreen.screens.report_pdf import PdfError, PdfPrinter
 
 log = logging.getLogger(__name__)
 STOP_CHECK_S = 0.2  # how often a run looks whether its process is stopping
+PR_SET_PDEATHSIG = 1  # prctl(2): a signal to this process when its parent dies
 
 
 def produce_due_reports(rt: Runtime) -> int:
@@ -45,7 +47,7 @@ def produce_due_reports(rt: Runtime) -> int:
         return 0
     spawn = multiprocessing.get_context("spawn")
     answer, send = spawn.Pipe(duplex=False)
-    child = spawn.Process(target=_make_apart, args=(send, rt.settings, rt.config, wanted, now), name="bigscreen-reports",
+    child = spawn.Process(target=_make_apart, args=(send, os.getpid(), rt.settings, rt.config, wanted, now), name="bigscreen-reports",
                           daemon=True)
     child.start()
     send.close()
@@ -71,10 +73,17 @@ def produce_due_reports(rt: Runtime) -> int:
     return produced
 
 
-def _make_apart(send, settings: Settings, config: Config, wanted: list[tuple[Period, str]], now: datetime) -> None:
-    """The reports' process: lower CPU priority, a SIGTERM that unwinds (closing Chromium), the answer piped back."""
+def _make_apart(send, parent: int, settings: Settings, config: Config, wanted: list[tuple[Period, str]],
+                now: datetime) -> None:
+    """The reports' process: lower CPU priority, a SIGTERM that unwinds (closing Chromium), also when the
+    scheduler that started it dies (a leader killed with kill -9: the next one makes the reports), the
+    answer piped back."""
     os.nice(settings.report_nice)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        return  # it died before the line above
     try:
         answer = ("ok", produce_reports(settings, config, wanted, now))
     except Exception:

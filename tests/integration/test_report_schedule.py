@@ -216,3 +216,76 @@ def test_a_process_that_stops_ends_its_reports_at_once_and_keeps_nothing_half_ma
 
     rt.stopping.clear()  # the next run (here: the same process, started again) makes the rest
     assert produce_due_reports(rt) == 3 - len(stored) and len(_files(rt)) == 3
+
+
+KILLED_LEADER = """
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+from bigscreen.configuration.loading import load_config
+from bigscreen.jobs.reports import produce_due_reports
+from bigscreen.process.runtime import Runtime
+from bigscreen.process.settings import REPO_CONFIG_DIR, Settings
+
+rt = Runtime(Settings(data_dir=sys.argv[1], database_url=sys.argv[2], redis_url=sys.argv[3], report_nice=0),
+             load_config(REPO_CONFIG_DIR), clock=lambda: datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+print("made", produce_due_reports(rt), flush=True)
+"""
+
+
+@SQLITE_ONLY
+def test_a_leader_killed_takes_its_reports_process_and_chromium_with_it(placed, tmp_path):  # noqa: F811
+    """kill -9 of the scheduler while its reports are being made ends the reports' process and its Chromium
+    (the next leader makes them), instead of leaving them to work on beside it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rt, _, _ = placed
+
+    def below(pid: int) -> dict[int, str]:
+        """pid -> command of every live process below `pid`."""
+        procs = {}
+        for p in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                fields = _stat(int(p))
+                if fields[0] != "Z":
+                    procs[int(p)] = (int(fields[1]), open(f"/proc/{p}/comm").read().strip())
+            except OSError:
+                continue
+        out = {}
+        for p, (ppid, comm) in procs.items():
+            up = ppid
+            while up > 1 and up != pid:
+                up = procs.get(up, (1,))[0]
+            if up == pid:
+                out[p] = comm
+        return out
+
+    def alive(pids) -> list[int]:
+        return [p for p in pids if os.path.exists(f"/proc/{p}") and _stat(p)[0] != "Z"]
+
+    leader = subprocess.Popen([sys.executable, "-c", KILLED_LEADER, str(tmp_path / "data"), rt.settings.sqlalchemy_url,
+                               rt.settings.redis_url], stdout=open(tmp_path / "leader.log", "w"), stderr=subprocess.STDOUT)
+    family: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and leader.poll() is None and "chromium" not in " ".join(family.values()):
+            family.update(below(leader.pid))
+            time.sleep(0.1)
+        assert "chromium" in " ".join(family.values()), (leader.poll(), (tmp_path / "leader.log").read_text())
+        os.kill(leader.pid, signal.SIGKILL)
+        leader.wait(10)
+        stored = len(_files(rt))
+        deadline = time.monotonic() + 20
+        while alive(family) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert alive(family) == [], "the reports' process and its Chromium ended with the leader"
+        assert len(_files(rt)) == stored < 18, "nothing stored after the leader died: the next one makes them"
+    finally:
+        if leader.poll() is None:
+            leader.kill()
+        for pid in alive(family):
+            os.kill(pid, signal.SIGKILL)
