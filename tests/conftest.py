@@ -6,7 +6,7 @@ import os
 
 import pytest
 import redis as redis_lib
-from tests_support import PASSWORD, new_database
+from tests_support import PASSWORD, create_database, new_database
 
 from bigscreen.configuration.loading import load_config
 from bigscreen.live.server import EmbeddedRedis
@@ -164,17 +164,13 @@ class CityTemplates:
                 self._prepare(f"sqlite:///{self._sqlite}")  # closed: the WAL checkpointed into the file
             shutil.copyfile(self._sqlite, url.database)
             return
-        import psycopg
-
-        server = url.set(database="postgres").set(drivername="postgresql").render_as_string(hide_password=False)
+        server, name = database_url.rsplit("/", 1)
         template = self._postgres.get(server)
-        with psycopg.connect(server, autocommit=True) as conn:
-            if template is None:
-                template = f"city_template_{os.getpid()}"
-                conn.execute(f'CREATE DATABASE "{template}"')
-                self._prepare(url.set(database=template).render_as_string(hide_password=False))
-                self._postgres[server] = template
-            conn.execute(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"')
+        if template is None:
+            template = f"city_template_{os.getpid()}"
+            self._prepare(create_database(server, template))
+            self._postgres[server] = template
+        create_database(server, name, template=template)
 
 
 @pytest.fixture(scope="session")

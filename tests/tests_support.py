@@ -81,11 +81,7 @@ class PostgresCluster:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop", check=False)
 
     def create_database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(self.url.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return f"{self.url}/{name}"
+        return create_database(self.url, name)
 
     def destroy(self) -> None:
         self.stop("immediate")
@@ -216,6 +212,16 @@ def dash_callback(web, outputs: list[tuple[str, str]], inputs: list, state=(), c
     return web.post("/_dash-update-component", json=body, headers={"X-CSRFToken": web.cookies.get("_csrf_token") or ""})
 
 
+def create_database(server_url: str, name: str, template: str | None = None) -> str:
+    """Creates database `name` (a copy of `template`, if given) on the PostgreSQL server at `server_url`
+    (SQLAlchemy's form, no database); returns its URL."""
+    import psycopg
+
+    with psycopg.connect(server_url.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    return f"{server_url}/{name}"
+
+
 _db_counter = iter(range(1, 10_000))
 
 
@@ -229,9 +235,5 @@ def new_database(request, tmp_path) -> str:
     if "runtime" in request.fixturenames:
         request.getfixturevalue("city_templates").create(url)
     elif request.param == "postgresql":
-        import psycopg
-
-        base, name = url.rsplit("/", 1)
-        with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        create_database(*url.rsplit("/", 1))
     return url

@@ -104,10 +104,9 @@ class Background:
         self.rt = rt
         self.lock = LeaderLock(rt.redis, rt.keys.leader, rt.settings.leader_ttl_s)
         self.scheduler = register(BackgroundScheduler(timezone="UTC"), rt, self.lock)
-        self._stop = threading.Event()
         self._watch: threading.Thread | None = None
         self._frames = threading.Thread(target=FramePublisher(rt, is_leader=lambda: self.lock.is_leader).run,
-                                        args=(self._stop,), name="frames", daemon=True)
+                                        args=(rt.stopping,), name="frames", daemon=True)
 
     def _lead(self) -> bool:
         """Whether this process leads, trying for the lock at once if nobody holds it (after Redis
@@ -116,7 +115,7 @@ class Background:
 
     def start(self) -> Background:
         self.rt.stopping.clear()
-        self._watch = start_watch(self.rt, self._stop, lead=self._lead)
+        self._watch = start_watch(self.rt, self.rt.stopping, lead=self._lead)
         self.scheduler.start()
         self._frames.start()
         return self
@@ -134,8 +133,7 @@ class Background:
 
     def shutdown(self) -> None:
         """Stops the jobs and the frames, then releases the lock for another process's next renewal."""
-        self._stop.set()
-        self.rt.stopping.set()  # long jobs end now (a catch-up of reports), not after all their work
+        self.rt.stopping.set()  # the frames, the watch and long jobs (a catch-up of reports) end now
         self.scheduler.shutdown(wait=True)  # a job still running must finish before another process may start it
         self._frames.join(STOP_FRAMES_TIMEOUT_S)
         if self._watch is not None:
