@@ -257,12 +257,15 @@ class FramePublisher:
                         if left <= 0:
                             break
                         self._drain(pubsub, pubsub.get_message(timeout=left))
-                    last_change = time.monotonic()
                 if time.monotonic() - every >= MAX_INTERVAL_S:
                     every = time.monotonic()
+                    if changed:
+                        last_change = every
                     self.publish()
                 elif changed:  # a change within the second: the scopes shown now
-                    self.publish(self.watched())
+                    scopes = self.watched()
+                    last_change = time.monotonic()  # spaced from when builds begin, after the scopes are read
+                    self.publish(scopes)
                 # else: woke before the second was up with nothing changed (a subscription's reply)
             except redis.RedisError as exc:
                 log.warning("frame publisher: %s; retrying", exc)
