@@ -79,7 +79,7 @@ def _make_apart(send, parent: int, settings: Settings, config: Config, wanted: l
     scheduler that started it dies (a leader killed with kill -9: the next one makes the reports), the
     answer piped back."""
     os.nice(settings.report_nice)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    signal.signal(signal.SIGTERM, _unwind_quietly)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:
@@ -90,6 +90,14 @@ def _make_apart(send, parent: int, settings: Settings, config: Config, wanted: l
         answer = ("error", traceback.format_exc())
     send.send(answer)
     send.close()
+
+
+def _unwind_quietly(*_) -> None:
+    """SIGTERM in the reports' process: unwind (closing Chromium and the database) and say nothing. The exit
+    lands wherever the process was, e.g. inside a fetch, and what a library logs about being cut off there
+    ("Error closing cursor" and its traceback) is not news; the leader logs the stop."""
+    logging.disable(logging.CRITICAL)
+    sys.exit(1)
 
 
 def due_reports(rt: Runtime, now: datetime) -> list[tuple[Period, str]]:

@@ -289,3 +289,32 @@ def test_a_leader_killed_takes_its_reports_process_and_chromium_with_it(placed, 
             leader.kill()
         for pid in alive(family):
             os.kill(pid, signal.SIGKILL)
+
+
+CUT_OFF_CHILD = """
+import logging, os, signal, sys
+from bigscreen.jobs import reports
+
+class Query:  # what a database library does when an exit cuts a fetch short: it logs as it unwinds
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        logging.getLogger("sqlalchemy.pool").error("Error closing cursor", exc_info=True)
+
+signal.signal(signal.SIGTERM, reports._unwind_quietly)
+with Query():
+    os.kill(os.getpid(), signal.SIGTERM)
+    sum(range(10))
+print("not reached")
+"""
+
+
+def test_a_reports_process_stopped_anywhere_says_nothing_on_its_way_out(tmp_path):
+    """The reports' process is stopped wherever it is (a demo's Ctrl-C came inside a database fetch, and the
+    library's "Error closing cursor" and its traceback reached the demo's console): it unwinds, so Chromium
+    and the database close, in silence; the scheduler that stopped it logs the stop."""
+    import subprocess
+    import sys
+
+    stopped = subprocess.run([sys.executable, "-c", CUT_OFF_CHILD], capture_output=True, text=True, timeout=60)
+    assert stopped.returncode == 1 and stopped.stdout == "" and stopped.stderr == "", stopped
