@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
-import multiprocessing
 import os
+import pickle
 import signal
+import subprocess
 import sys
 import traceback
 from datetime import datetime
@@ -45,26 +46,23 @@ def produce_due_reports(rt: Runtime) -> int:
     wanted = due_reports(rt, now)
     if not wanted or rt.stopping.is_set():
         return 0
-    spawn = multiprocessing.get_context("spawn")
-    answer, send = spawn.Pipe(duplex=False)
-    child = spawn.Process(target=_make_apart, args=(send, os.getpid(), rt.settings, rt.config, wanted, now), name="bigscreen-reports",
-                          daemon=True)
-    child.start()
-    send.close()
-    try:
-        while not answer.poll(STOP_CHECK_S):
+    child = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             process_group=0)  # a group of its own: a terminal's Ctrl-C is for its leader, which ends it
+    work: bytes | None = pickle.dumps((os.getpid(), rt.settings, rt.config, wanted, now))
+    while True:
+        try:
+            answer, _ = child.communicate(work, timeout=STOP_CHECK_S)
+            break
+        except subprocess.TimeoutExpired:
+            work = None  # sent, or on its way: a retry goes on with it
             if rt.stopping.is_set():
                 child.terminate()  # SIGTERM: the child closes its Chromium and its database on the way out
-                child.join()
+                child.communicate()
                 log.info("reports: stopped with the process while %d were being made; nothing half-made is kept", len(wanted))
                 return 0
-        kind, outcome = answer.recv()
-    except EOFError:  # the child died without answering
-        child.join()
-        raise RuntimeError(f"the process making the reports ended without an answer (exit code {child.exitcode})") from None
-    finally:
-        answer.close()
-    child.join()
+    if not answer:
+        raise RuntimeError(f"the process making the reports ended without an answer (exit code {child.returncode})")
+    kind, outcome = pickle.loads(answer)
     if kind == "error":
         raise RuntimeError(f"the process making the reports failed:\n{outcome}")
     produced, lines = outcome
@@ -73,13 +71,15 @@ def produce_due_reports(rt: Runtime) -> int:
     return produced
 
 
-def _make_apart(send, parent: int, settings: Settings, config: Config, wanted: list[tuple[Period, str]],
-                now: datetime) -> None:
-    """The reports' process: lower CPU priority, a SIGTERM that unwinds (closing Chromium), also when the
-    scheduler that started it dies (a leader killed with kill -9: the next one makes the reports), the
-    answer piped back."""
-    os.nice(settings.report_nice)
+def _make_apart() -> None:
+    """The reports' process (`python -m bigscreen.jobs.reports`, the work pickled on stdin, the answer on stdout):
+    lower CPU priority, a SIGTERM that unwinds (closing Chromium), also when the scheduler that started it dies
+    (a leader killed with kill -9: the next one makes the reports)."""
+    answer_to = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # what else writes to stdout (Chromium) goes to stderr, not into the answer
     signal.signal(signal.SIGTERM, _unwind_quietly)
+    parent, settings, config, wanted, now = pickle.load(sys.stdin.buffer)
+    os.nice(settings.report_nice)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:
@@ -88,8 +88,8 @@ def _make_apart(send, parent: int, settings: Settings, config: Config, wanted: l
         answer = ("ok", produce_reports(settings, config, wanted, now))
     except Exception:
         answer = ("error", traceback.format_exc())
-    send.send(answer)
-    send.close()
+    with answer_to:
+        pickle.dump(answer, answer_to)
 
 
 def _unwind_quietly(*_) -> None:
@@ -146,3 +146,7 @@ def produce_reports(settings: Settings, config: Config, wanted: list[tuple[Perio
         return produced, lines
     finally:
         rt.close()
+
+
+if __name__ == "__main__":
+    _make_apart()

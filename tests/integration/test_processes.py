@@ -136,19 +136,20 @@ def test_a_demo_stopped_during_its_history_stops_quietly_and_the_next_start_send
     """The history is sent in process in seconds; Ctrl-C in the middle of it stops it between batches (nothing
     logged), and the next start sends what is missing instead of leaving a hole in the trend."""
     data_dir, port, env = tmp_path / "data", free_port(), _small_city(tmp_path)
-    proc = _demo(data_dir, port, "--backfill-days", "1", "--rate", "0.1", env=env)  # 5,184 reports
+    proc = _demo(data_dir, port, "--backfill-days", "1", "--rate", "0.05", env=env)
     try:
-        _read_until(proc, r"sending the (history|last)", 150)
+        sending = _read_until(proc, r"sending the (history|last)", 150)[-1]
         _stop_quietly(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
+    reports = int(re.search(r"\((\d+) reports\)", sending).group(1))
     plan = json.loads((data_dir / "demo-history.json").read_text())
-    assert not plan["done"] and _history_reports(data_dir) < 5184
-    proc = _demo(data_dir, port, "--backfill-days", "1", "--rate", "0.1", env=env)
+    assert reports > 2000 and not plan["done"] and _history_reports(data_dir) < reports
+    proc = _demo(data_dir, port, "--backfill-days", "1", "--rate", "0.05", env=env)
     try:
         lines = _read_until(proc, r"history sent in", 150)
-        assert _history_reports(data_dir) == 5184, "the rest of the history, and nothing twice"
+        assert _history_reports(data_dir) == reports, "the rest of the history, and nothing twice"
         if not any("Ctrl-C stops everything" in line for line in lines):  # the banner comes once the URL answers
             _read_until(proc, r"Ctrl-C stops everything", 60)
         _stop_quietly(proc)

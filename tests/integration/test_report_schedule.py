@@ -130,8 +130,8 @@ def _stat(pid: int) -> list[str]:
 
 
 def _descendants() -> dict[int, tuple[str, int]]:
-    """pid -> (command, niceness) of every process below this one that makes reports: a process multiprocessing
-    spawned, a Chromium (not the suite's redis-server, nor multiprocessing's resource tracker)."""
+    """pid -> (command, niceness) of every process below this one that makes reports: the reports' process, a
+    Chromium (not the suite's redis-server)."""
     import os
 
     parents, found = {}, {}
@@ -146,7 +146,7 @@ def _descendants() -> dict[int, tuple[str, int]]:
         up = ppid
         while up > 1 and up != os.getpid():
             up = parents.get(up, (1,))[0]
-        if up == os.getpid() and (comm.startswith("chrom") or b"spawn_main" in command):
+        if up == os.getpid() and (comm.startswith("chrom") or b"bigscreen.jobs.reports" in command):
             found[pid] = (comm, nice)
     return found
 
@@ -183,10 +183,12 @@ def test_reports_are_made_in_a_process_of_their_own_at_a_lower_priority(placed, 
 
 
 @SQLITE_ONLY
-def test_a_process_that_stops_ends_its_reports_at_once_and_keeps_nothing_half_made(placed, monkeypatch, caplog):  # noqa: F811
+def test_a_process_that_stops_ends_its_reports_at_once_and_keeps_nothing_half_made(placed, monkeypatch, caplog, capfd):  # noqa: F811
     """A scheduler told to stop (a demo's Ctrl-C, a deploy) does not wait for a catch-up of reports to finish:
-    the reports' process is ended, with its Chromium, and the next scheduler to lead makes them."""
+    the reports' process is ended, with its Chromium, and the next scheduler to lead makes them. The Ctrl-C
+    itself, which a terminal sends to the whole group, the reports' process leaves to its leader, in silence."""
     import logging
+    import os
     import threading
     import time
 
@@ -202,6 +204,10 @@ def test_a_process_that_stops_ends_its_reports_at_once_and_keeps_nothing_half_ma
         while time.monotonic() < deadline and not any(c.startswith("chrom") for c, _ in _descendants().values()):
             time.sleep(0.05)  # the child counts the first reports, then starts its Chromium
         assert job.is_alive(), "its three reports counted, Chromium starting to print them when told to stop"
+        family = _descendants()
+        child = next(pid for pid, (comm, _) in family.items() if not comm.startswith("chrom"))
+        assert os.getpgid(child) == child and os.getpgid(0) not in {os.getpgid(pid) for pid in family}, \
+            "groups of their own: a Ctrl-C at the terminal (sent to the foreground group) is for the leader to act on"
         asked = time.monotonic()
         rt.stopping.set()
         job.join(10)
@@ -211,6 +217,8 @@ def test_a_process_that_stops_ends_its_reports_at_once_and_keeps_nothing_half_ma
         time.sleep(0.1)
     assert _descendants() == {}, "the reports' process and its Chromium are gone"
     assert any("stopped with the process" in r.getMessage() for r in caplog.records)
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.err + printed.out, printed
     stored = _files(rt)
     assert len(stored) < 3, "stopped before the end"
 
