@@ -8,8 +8,6 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-import httpx
-
 from bigscreen.auth.privacy import mask_text
 from bigscreen.process.runtime import Runtime
 
@@ -50,6 +48,8 @@ class WebhookSender:
         self.url = url
 
     def send(self, message: Message) -> str | None:
+        import httpx  # here, not at the top: importing it (and the CLI's rich it brings) is a quarter second of every start
+
         r = httpx.post(self.url, json=vars(message), timeout=WEBHOOK_TIMEOUT_S)
         r.raise_for_status()
         return f"HTTP {r.status_code}"

@@ -7,7 +7,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 MIN_LENGTH = 10
 _hasher = PasswordHasher()
-_DUMMY = _hasher.hash("not a real password: equalises timing for unknown users")
+_DUMMY: str | None = None  # what an unknown account is checked against: made at its first use, not at every start
+
+
+def _dummy() -> str:
+    global _DUMMY
+    if _DUMMY is None:
+        _DUMMY = _hasher.hash("not a real password: equalises timing for unknown users")
+    return _DUMMY
 
 
 def hash_password(password: str) -> str:
@@ -17,7 +24,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored: str | None, password: str) -> bool:
     """Constant work whether or not the account exists (pass None for a missing one)."""
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        return _hasher.verify(stored or _dummy(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 from bigscreen.reports.assessment import Assessment
 from bigscreen.reports.report import Report
 from bigscreen.screens.assessment_document import assessment_document
-from bigscreen.screens.assessment_xlsx import assessment_xlsx
 from bigscreen.screens.report_document import report_document
 from bigscreen.screens.report_html import render_html, web_assets
 from bigscreen.screens.report_pdf import PdfPrinter, render_pdf
-from bigscreen.screens.report_xlsx import render_xlsx
 
 FORMATS = ("html", "pdf", "xlsx")
+# The XLSX writers are imported where a workbook is made: openpyxl is a third of a second of every process's
+# start (serve's workers, schedulers, commands), most of which never write one.
 
 
 class FormatError(ValueError):
@@ -48,6 +48,8 @@ def render_report(report: Report, fmt: str, tz: ZoneInfo, lang: str = "zh", *, c
     check_format(fmt)
     doc = report_document(report, tz, lang)
     if fmt == "xlsx":
+        from bigscreen.screens.report_xlsx import render_xlsx  # openpyxl, imported when a workbook is wanted (XLSX)
+
         return render_xlsx(doc)
     if fmt == "pdf":
         return printer.print(doc) if printer else render_pdf(doc, chromium)
@@ -74,6 +76,8 @@ def render_assessment(assessment: Assessment, fmt: str, tz: ZoneInfo, lang: str 
     command line has always written)."""
     check_format(fmt)
     if fmt == "xlsx":
+        from bigscreen.screens.assessment_xlsx import assessment_xlsx  # openpyxl (XLSX)
+
         return assessment_xlsx(assessment, lang, worker_id)
     doc = assessment_document(assessment, tz, lang, worker_id)
     if fmt == "pdf":
