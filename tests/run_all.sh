@@ -24,6 +24,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[geo,test]'
 
+# Keep compiled modules (__pycache__): the suite starts hundreds of Python processes (servers, commands, demos) and
+# pytest rewrites the asserts of every test module; where PYTHONDONTWRITEBYTECODE is set (some images set it), each of
+# them compiled everything again (collecting the tests took 15 s of CPU in each worker instead of 5).
+unset PYTHONDONTWRITEBYTECODE
+
 set +e
 .venv/bin/python -m pytest -q -n 4 --dist worksteal "$@"  # four worker processes on two cores: many tests wait on servers, browsers and clocks; an idle worker takes queued tests from the others
 status=$?
