@@ -56,21 +56,27 @@
     return found;
   }
 
+  /* Write only what changed: a frame comes every second, mostly what the wall already shows, and each
+     write costs the kiosk's browser a layout and a paint (an idle wall rewrote ~80 nodes a second). */
+  function setText(node, text) { if (node && node.textContent !== text) node.textContent = text; }
+  function setData(node, key, value) { if (node.dataset[key] !== value) node.dataset[key] = value; }
+  function setStyle(node, name, value) { if (node.style.getPropertyValue(name) !== value) node.style.setProperty(name, value); }
+
   function drawKpis(f) {
     Object.keys(f.kpi).forEach(function (name) {
       var node = el("wall-kpi-" + name);
       if (!node) return;
       var v = f.kpi[name];
-      node.textContent = show(node.dataset.format, v);
-      node.dataset.value = v === null || v === undefined ? "" : String(v);
+      setText(node, show(node.dataset.format, v));
+      setData(node, "value", v === null || v === undefined ? "" : String(v));
     });
     ["closure_rate", "ontime_rate", "satisfaction"].forEach(function (name) {
       var ring = el("wall-gauge-" + name), v = f.kpi[name], target = f.targets[name];
       if (!ring) return;
-      ring.style.setProperty("--pct", String(v === null ? 0 : v * 100));
+      setStyle(ring, "--pct", String(v === null ? 0 : v * 100));
       ring.classList.toggle("below-target", v !== null && v < target);
-      el("wall-gauge-" + name + "-value").textContent = pct(v);
-      el("wall-gauge-" + name + "-target").textContent = pct(target);
+      setText(el("wall-gauge-" + name + "-value"), pct(v));
+      setText(el("wall-gauge-" + name + "-target"), pct(target));
     });
   }
 
@@ -78,18 +84,18 @@
     var max = Math.max.apply(null, [1].concat(f.categories.map(function (c) { return c.count; })));
     var lang = strings().lang;
     syncList(el("wall-categories"), f.categories, function (li, c) {
-      part(li, "bar-name").textContent = lang === "en" ? c.name_en : c.name;
-      part(li, "bar-track").style.setProperty("--w", (100 * c.count / max).toFixed(1) + "%");
-      part(li, "bar-count").textContent = num(c.count);
+      setText(part(li, "bar-name"), lang === "en" ? c.name_en : c.name);
+      setStyle(part(li, "bar-track"), "--w", (100 * c.count / max).toFixed(1) + "%");
+      setText(part(li, "bar-count"), num(c.count));
     });
     function ranking(list, rows) {
       syncList(list, rows, function (li, r, i) {
         /* the best few, then the last few: a gap in the ranks starts the laggards */
         li.classList.toggle("rank-after-gap", i > 0 && r.rank > rows[i - 1].rank + 1);
-        part(li, "rank-no").textContent = String(r.rank || i + 1);
-        part(li, "rank-name").textContent = r.name;
-        part(li, "bar-track").style.setProperty("--w", r.ontime_rate === null ? "0%" : (100 * r.ontime_rate).toFixed(1) + "%");
-        part(li, "rank-rate").textContent = pct(r.ontime_rate);
+        setText(part(li, "rank-no"), String(r.rank || i + 1));
+        setText(part(li, "rank-name"), r.name);
+        setStyle(part(li, "bar-track"), "--w", r.ontime_rate === null ? "0%" : (100 * r.ontime_rate).toFixed(1) + "%");
+        setText(part(li, "rank-rate"), pct(r.ontime_rate));
       });
     }
     ranking(el("wall-streets"), f.areas);
@@ -100,10 +106,11 @@
     var t = f.trend, max = Math.max.apply(null, [1].concat(t.reported, t.closed));
     var cols = t.hours.map(function (h, i) { return { h: h, r: t.reported[i], c: t.closed[i] }; });
     syncList(el("wall-trend-list") || makeTrendList(), cols, function (li, c, i) {
-      part(li, "trend-r").style.height = (100 * c.r / max).toFixed(1) + "%";
-      part(li, "trend-c").style.height = (100 * c.c / max).toFixed(1) + "%";
-      part(li, "trend-h").textContent = i % 3 === 0 ? c.h.slice(0, 2) : "";
-      li.title = c.h + "  " + c.r + " / " + c.c;
+      setStyle(part(li, "trend-r"), "height", (100 * c.r / max).toFixed(1) + "%");
+      setStyle(part(li, "trend-c"), "height", (100 * c.c / max).toFixed(1) + "%");
+      setText(part(li, "trend-h"), i % 3 === 0 ? c.h.slice(0, 2) : "");
+      var title = c.h + "  " + c.r + " / " + c.c;
+      if (li.title !== title) li.title = title;
     });
   }
 
@@ -119,11 +126,11 @@
     var s = strings(), tz = s.timezone || "Asia/Shanghai";
     var fmt = new Intl.DateTimeFormat("zh-CN", { timeZone: tz, hour: "2-digit", minute: "2-digit", hour12: false });
     syncList(el("wall-feed"), f.feed, function (li, e) {
-      li.dataset.event = e.id;
-      part(li, "feed-time").textContent = e.at ? fmt.format(new Date(e.at)) : "";
-      part(li, "feed-place").textContent = e.grid;
-      part(li, "feed-text").textContent = e.text;
-      part(li, "feed-status").textContent = s[e.status] || e.status || "";
+      setData(li, "event", String(e.id));
+      setText(part(li, "feed-time"), e.at ? fmt.format(new Date(e.at)) : "");
+      setText(part(li, "feed-place"), e.grid);
+      setText(part(li, "feed-text"), e.text);
+      setText(part(li, "feed-status"), s[e.status] || e.status || "");
     });
   }
 
@@ -145,20 +152,21 @@
   function drawAlerts(f) {
     var s = strings(), alerts = f.alerts || [];
     var total = el("wall-alerts-total"), none = el("wall-alerts-none");
-    if (total) total.textContent = num(f.alerts_total || 0);
-    if (none) none.hidden = alerts.length > 0;
+    if (total) setText(total, num(f.alerts_total || 0));
+    if (none && none.hidden !== alerts.length > 0) none.hidden = alerts.length > 0;
     syncList(el("wall-alerts"), alerts, function (li, a) {
-      li.dataset.alert = String(a.id);
-      li.dataset.status = a.status;
-      li.dataset.raised = String(a.raised_at);
-      li.className = "alert alert-" + a.colour + " is-" + a.status;
-      part(li, "alert-chip").textContent = s["alert_" + a.colour] || a.colour;
+      setData(li, "alert", String(a.id));
+      setData(li, "status", a.status);
+      setData(li, "raised", String(a.raised_at));
+      var cls = "alert alert-" + a.colour + " is-" + a.status;
+      if (li.className !== cls) li.className = cls;
+      setText(part(li, "alert-chip"), s["alert_" + a.colour] || a.colour);
       var body = part(li, "alert-body", "div");
-      part(body, "alert-title", "div").textContent = a.title;
+      setText(part(body, "alert-title", "div"), a.title);
       var meta = part(body, "alert-meta", "div");
-      part(meta, "alert-area").textContent = a.area_name || "";
-      part(meta, "alert-count").textContent = a.count > 1 ? "×" + a.count : "";
-      part(meta, "alert-state").textContent = a.status === "acknowledged" ? s.alert_acknowledged + " · " + (a.owner || "") : s.alert_open;
+      setText(part(meta, "alert-area"), a.area_name || "");
+      setText(part(meta, "alert-count"), a.count > 1 ? "×" + a.count : "");
+      setText(part(meta, "alert-state"), a.status === "acknowledged" ? s.alert_acknowledged + " · " + (a.owner || "") : s.alert_open);
       part(meta, "alert-age");
     });
     /* a card that was not there before: show its page now */
@@ -178,11 +186,12 @@
     if (state.alertPage >= pages) state.alertPage = 0;
     for (var i = 0; i < n; i++) {
       var li = list.children[i], node = li.querySelector(".alert-age");
-      li.hidden = Math.floor(i / ALERTS_PER_PAGE) !== state.alertPage;
-      if (node) node.textContent = "· " + ageText(at - Number(li.dataset.raised));
+      var hide = Math.floor(i / ALERTS_PER_PAGE) !== state.alertPage;
+      if (li.hidden !== hide) li.hidden = hide;
+      if (node) setText(node, "· " + ageText(at - Number(li.dataset.raised)));
     }
     var page = el("wall-alerts-page");
-    if (page) page.textContent = pages > 1 ? (state.alertPage + 1) + "/" + pages : "";
+    if (page) setText(page, pages > 1 ? (state.alertPage + 1) + "/" + pages : "");
   }
 
   /* Red and orange alerts mark their community (outline, through hideout) and their place (a
@@ -252,12 +261,12 @@
       state.clockFmt = new Intl.DateTimeFormat("zh-CN", { timeZone: s.timezone || "Asia/Shanghai", year: "numeric",
         month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
     }
-    clock.textContent = state.clockFmt.format(new Date());
+    setText(clock, state.clockFmt.format(new Date()));
     var now = Date.now(), age = state.builtMs ? now - state.builtMs : null;
     rotate(now);
     alertAges(now);
     if (age !== null && (age < 0 || age > 864e5)) age = now - state.receivedAt;  /* clocks disagree: trust arrival */
-    el("wall-age").textContent = age === null ? "—" : Math.round(age / 1000) + " " + (s.seconds_ago || "s");
+    setText(el("wall-age"), age === null ? "—" : Math.round(age / 1000) + " " + (s.seconds_ago || "s"));
     if (state.receivedAt && now - state.receivedAt > POLL_AFTER_MS && window.dash_clientside.set_props) {
       /* pushed frames stopped: poll until the push channel comes back and turns polling off */
       state.polling = true;
@@ -265,7 +274,7 @@
     }
     var stale = state.receivedAt === 0 ? now - state.loadedAt > STALE_MS : now - state.receivedAt > STALE_MS;
     var banner = el("wall-stale");
-    banner.hidden = !stale;
+    if (banner.hidden !== !stale) banner.hidden = !stale;
     el("wall-stage").classList.toggle("is-stale", stale);
     if (stale && now - Math.max(state.receivedAt, state.loadedAt) > RELOAD_AFTER_MS && navigator.onLine !== false) {
       window.location.reload();  /* a page that has given up comes back with its URL and settings */
@@ -307,15 +316,15 @@
     state.mapKey = key;
     var top = prop ? f.static.max[prop] : f.map.max;
     var legendMax = el("wall-map-legend-max");
-    if (legendMax) legendMax.textContent = num(top);
+    setText(legendMax, num(top));
     return prop ? { property: prop, alerts: areas, max: Math.max(1, top) } : { values: values, alerts: areas, max: Math.max(1, top) };
   }
 
   function showCloud() {
     var s = strings(), cloud = CLOUDS[state.cloud];
     var title = el("wall-map-panel-title"), legend = document.querySelector("#wall-map-legend .map-legend-title");
-    if (title) title.textContent = s["cloud." + cloud] || "";
-    if (legend) legend.textContent = s["cloud.legend." + cloud] || "";
+    setText(title, s["cloud." + cloud] || "");
+    setText(legend, s["cloud.legend." + cloud] || "");
     document.querySelectorAll(".cloud-figures").forEach(function (box) {
       box.hidden = !box.classList.contains("cloud-" + cloud);
     });
@@ -329,11 +338,11 @@
 
   function drawStatic(f) {
     document.querySelectorAll("[data-figure]").forEach(function (node) {
-      node.textContent = num(figure(f, node.dataset.figure));
+      setText(node, num(figure(f, node.dataset.figure)));
     });
     document.querySelectorAll("[data-progress]").forEach(function (node) {
       var pair = node.dataset.progress.split("/"), done = figure(f, pair[0]) || 0, goal = figure(f, pair[1]) || 0;
-      node.style.setProperty("--w", goal > 0 ? Math.min(100, 100 * done / goal).toFixed(1) + "%" : "0%");
+      setStyle(node, "--w", goal > 0 ? Math.min(100, 100 * done / goal).toFixed(1) + "%" : "0%");
     });
   }
 

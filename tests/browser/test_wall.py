@@ -226,7 +226,24 @@ def test_new_events_pulse_and_cloud_maps_rotate(browser, live_server, runtime, a
     page.close()
 
 
-def test_dash_undo_history_stays_bounded(browser, live_server, runtime, api_key, publisher, kiosk_token):
+# Counts the frames the wall takes in and every change made under its stage, by the element changed.
+WATCH_CHANGES = """() => {
+  window.__frames = 0; window.__changed = {};
+  const wall = window.dash_clientside.wall, render = wall.render;
+  wall.render = function () { window.__frames += 1; return render.apply(this, arguments); };
+  new MutationObserver(ms => ms.forEach(m => {
+    const node = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+    const key = (node.id || node.className || node.tagName) + ' ' + m.type;
+    window.__changed[key] = (window.__changed[key] || 0) + 1;
+  })).observe(document.getElementById('wall-stage'), {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
+def test_a_wall_left_running_keeps_its_history_bounded_and_rewrites_only_what_changed(
+        browser, live_server, runtime, api_key, publisher, kiosk_token):
+    """A wall runs for months: Dash's undo history stays short, and the frames that arrive every second with
+    the same figures write nothing into the page (each write costs the kiosk's browser a layout and a paint:
+    an idle wall rewrote some 80 nodes a second); the clock and the data's age tick."""
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.goto(live_server.url + f"/wall?token={kiosk_token}")
     page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '0'", timeout=15000)
@@ -234,4 +251,11 @@ def test_dash_undo_history_stays_bounded(browser, live_server, runtime, api_key,
         _post(live_server, api_key, runtime, f"h-{i}")
         page.wait_for_timeout(1200)
     assert page.evaluate("window.store.getState().history.past.length") <= 6
+    page.wait_for_function("document.querySelector('[data-kpi=reported_today]')?.dataset.value === '8'", timeout=10000)
+    page.wait_for_function("!document.querySelector('.pulse')", timeout=15000)  # the new events' pulses are over
+    page.evaluate(WATCH_CHANGES)
+    page.wait_for_timeout(3500)
+    assert page.evaluate("window.__frames") >= 2, "frames kept coming"
+    changed = page.evaluate("window.__changed")
+    assert {key.split(" ")[0] for key in changed} <= {"wall-clock", "wall-age"}, changed
     page.close()
