@@ -58,7 +58,7 @@
 
   /* Write only what changed: a frame comes every second, mostly what the wall already shows, and each
      write costs the kiosk's browser a layout and a paint (an idle wall rewrote ~80 nodes a second). */
-  function setText(node, text) { if (node && node.textContent !== text) node.textContent = text; }
+  function setText(node, text) { if (node && node.textContent !== text) node.textContent = text; }  /* a node the page lacks: nothing */
   function setData(node, key, value) { if (node.dataset[key] !== value) node.dataset[key] = value; }
   function setStyle(node, name, value) { if (node.style.getPropertyValue(name) !== value) node.style.setProperty(name, value); }
 
@@ -152,7 +152,7 @@
   function drawAlerts(f) {
     var s = strings(), alerts = f.alerts || [];
     var total = el("wall-alerts-total"), none = el("wall-alerts-none");
-    if (total) setText(total, num(f.alerts_total || 0));
+    setText(total, num(f.alerts_total || 0));
     if (none && none.hidden !== alerts.length > 0) none.hidden = alerts.length > 0;
     syncList(el("wall-alerts"), alerts, function (li, a) {
       setData(li, "alert", String(a.id));
@@ -188,10 +188,10 @@
       var li = list.children[i], node = li.querySelector(".alert-age");
       var hide = Math.floor(i / ALERTS_PER_PAGE) !== state.alertPage;
       if (li.hidden !== hide) li.hidden = hide;
-      if (node) setText(node, "· " + ageText(at - Number(li.dataset.raised)));
+      setText(node, "· " + ageText(at - Number(li.dataset.raised)));
     }
     var page = el("wall-alerts-page");
-    if (page) setText(page, pages > 1 ? (state.alertPage + 1) + "/" + pages : "");
+    setText(page, pages > 1 ? (state.alertPage + 1) + "/" + pages : "");
   }
 
   /* Red and orange alerts mark their community (outline, through hideout) and their place (a

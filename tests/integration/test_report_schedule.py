@@ -129,26 +129,35 @@ def _stat(pid: int) -> list[str]:
     return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
 
 
+def _below(ancestor: int) -> dict[int, tuple[str, str, int, bytes]]:
+    """pid -> (state, command, niceness, command line) of every process below `ancestor`."""
+    import os
+
+    procs = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = _stat(int(pid))
+            procs[int(pid)] = (int(fields[1]), fields[0], open(f"/proc/{pid}/comm").read().strip(), int(fields[16]),
+                               open(f"/proc/{pid}/cmdline", "rb").read())
+        except OSError:
+            continue
+    found = {}
+    for pid, (ppid, *about) in procs.items():
+        up = ppid
+        while up > 1 and up != ancestor:
+            up = procs.get(up, (1,))[0]
+        if up == ancestor:
+            found[pid] = tuple(about)
+    return found
+
+
 def _descendants() -> dict[int, tuple[str, int]]:
     """pid -> (command, niceness) of every process below this one that makes reports: the reports' process, a
     Chromium (not the suite's redis-server)."""
     import os
 
-    parents, found = {}, {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = _stat(int(pid))
-            command = open(f"/proc/{pid}/cmdline", "rb").read()
-            parents[int(pid)] = (int(fields[1]), open(f"/proc/{pid}/comm").read().strip(), int(fields[16]), command)
-        except OSError:
-            continue
-    for pid, (ppid, comm, nice, command) in parents.items():
-        up = ppid
-        while up > 1 and up != os.getpid():
-            up = parents.get(up, (1,))[0]
-        if up == os.getpid() and (comm.startswith("chrom") or b"bigscreen.jobs.reports" in command):
-            found[pid] = (comm, nice)
-    return found
+    return {pid: (comm, nice) for pid, (_, comm, nice, command) in _below(os.getpid()).items()
+            if comm.startswith("chrom") or b"bigscreen.jobs.reports" in command}
 
 
 @SQLITE_ONLY
@@ -255,22 +264,7 @@ def test_a_leader_killed_takes_its_reports_process_and_chromium_with_it(placed, 
 
     def below(pid: int) -> dict[int, str]:
         """pid -> command of every live process below `pid`."""
-        procs = {}
-        for p in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                fields = _stat(int(p))
-                if fields[0] != "Z":
-                    procs[int(p)] = (int(fields[1]), open(f"/proc/{p}/comm").read().strip())
-            except OSError:
-                continue
-        out = {}
-        for p, (ppid, comm) in procs.items():
-            up = ppid
-            while up > 1 and up != pid:
-                up = procs.get(up, (1,))[0]
-            if up == pid:
-                out[p] = comm
-        return out
+        return {p: comm for p, (state, comm, _, _) in _below(pid).items() if state != "Z"}
 
     def alive(pids) -> list[int]:
         return [p for p in pids if os.path.exists(f"/proc/{p}") and _stat(p)[0] != "Z"]
