@@ -1,4 +1,4 @@
-"""Ingest throughput through the real HTTP API into SQLite + Redis, beside a bare baseline.
+"""Ingest throughput through the real HTTP API (`bigscreen serve`) into SQLite + Redis, beside a bare baseline.
 
     .venv/bin/python benchmarks/ingest.py [--grids 6000] [--single 3000] [--batches 20] [--workers 2]
 
@@ -6,10 +6,10 @@ Prints events/s for single posts and for batches of 1,000, and a baseline measur
 same run: the same rows inserted with bare SQL (executemany, one commit per 1,000) plus one
 Redis pipeline per 1,000 with one HINCRBY per row. Ratios: the API's single posts and batches against it.
 
-Also the CPU each figure cost per event (user + system time from /proc: the uvicorn workers and
+Also the CPU each figure cost per event (user + system time from /proc: the serve workers and
 redis-server for the API; the benchmark process and redis-server for the baseline), how each run's
-CPU fell on the workers (connections land on them as the kernel hands them out: an uneven split
-bounds a run by its busiest worker), and the load average: on a machine other work shares,
+CPU fell on the workers (an uneven split bounds a run by its busiest worker: `serve` spreads connections
+over them, bigscreen.process.balanced_accept), and the load average: on a machine other work shares,
 throughput moves with that work, CPU per event much less.
 """
 
@@ -92,8 +92,8 @@ def workers_of(pid: int) -> list[int]:
 
 
 def split(workers: list[int], before: list[float]) -> str:
-    """How the run's CPU fell on the uvicorn workers, which take connections as they come: a run whose
-    connections landed unevenly is bounded by its busiest worker."""
+    """How the run's CPU fell on the workers: a run whose connections landed unevenly is bounded by its
+    busiest worker."""
     spent = [cpu_seconds([w]) - b for w, b in zip(workers, before)]
     total = sum(spent) or 1.0
     return "workers' CPU " + " / ".join(f"{100 * s / total:.0f}%" for s in spent if s > 0.01 * total)
@@ -169,9 +169,9 @@ def main() -> None:
         key = create_api_key(rt, "bench")
         port = free_port()
         env = {**os.environ, "BIGSCREEN_DATA_DIR": str(tmp), "BIGSCREEN_REDIS_URL": redis_server.url}
-        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "bigscreen.asgi:app", "--port", str(port),
-                                   "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"], env=env,
-                                  cwd=CHECKOUT)  # `-m` imports from the current directory first: serve this checkout's code
+        # the product's own command, as a centre runs it (`-m` imports from the current directory first: this checkout's code)
+        server = subprocess.Popen([sys.executable, "-m", "bigscreen.cli", "serve", "--data-dir", str(tmp), "--port", str(port),
+                                   "--workers", str(args.workers)], env=env, cwd=CHECKOUT)
         url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(200):
@@ -198,14 +198,14 @@ def main() -> None:
                     posted = args.single
                 c1 = cpu_seconds(api)
                 cpu_single.append((c1 - c0) / posted)
-                print(f"  single posts: {split(workers, w0)}")
+                print(f"  single posts: {single[-1]:.0f}/s, {split(workers, w0)}")
                 n = args.batches * 1000
                 rows = bodies(rt, n, f"b{r}", 100 + r)
                 batches = [rows[i : i + 1000] for i in range(0, n, 1000)]
                 c0, w0 = cpu_seconds(api), [cpu_seconds([w]) for w in workers]
                 batched.append(n / asyncio.run(post_all(url, key, batches, args.batch_concurrency)))
                 cpu_batched.append((cpu_seconds(api) - c0) / n)
-                print(f"  batches: {split(workers, w0)}")
+                print(f"  batches: {batched[-1]:.0f}/s, {split(workers, w0)}")
                 seconds, cpu = baseline(rt, bodies(rt, n, f"base{r}", 200 + r), [os.getpid(), redis_server.process.pid])
                 base.append(n / seconds)
                 cpu_base.append(cpu / n)

@@ -631,8 +631,10 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
         rt.close()
         if workers > 1:  # each worker a fresh process: its figures go to files a scrape of any worker sums
             _metrics_dir(settings.data_dir / "metrics")
+        # several workers share one listening socket: spread its connections over them (balanced_accept)
+        loop = "bigscreen.process.balanced_accept:new_event_loop" if workers > 1 else "auto"
         uvicorn.run("bigscreen.asgi:app", factory=True, host=host, port=port, workers=workers, log_level="warning",
-                    ws_per_message_deflate=settings.ws_deflate)
+                    ws_per_message_deflate=settings.ws_deflate, loop=loop)
     finally:
         release_redis(owned, settings)
 
