@@ -275,15 +275,16 @@ def city_dir(tmp_path, test_config, city_templates):
 
 @pytest.fixture
 def serve(tmp_path):
-    """serve(city, workers=2, env={...}) starts `bigscreen serve` and waits until it answers."""
+    """serve(city, workers=2, env={...}, ready="/api/v1/kpi") starts `bigscreen serve` and waits until `ready`
+    answers 200."""
     from fault_support import Served
 
     started: list[Served] = []
 
-    def start(city, **kw) -> Served:
+    def start(city, ready: str = "/api/v1/kpi", **kw) -> Served:
         s = Served(city, tmp_path / f"serve-{len(started)}.log", **kw)
         started.append(s)
-        return s.wait_ready()
+        return s.wait_ready(path=ready)
 
     yield start
     for s in started:

@@ -398,12 +398,13 @@ class Served:
             env={**clean, **(env or {})}, stdout=self._out, stderr=subprocess.STDOUT)
         self.key = city.api_key
 
-    def wait_ready(self, timeout: float = 90) -> Served:
+    def wait_ready(self, timeout: float = 90, path: str = "/api/v1/kpi") -> Served:
+        """Until `path` answers 200 (the live figures by default; "/healthz": the process answers)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.output()
             try:
-                if httpx.get(self.url + "/api/v1/kpi", headers={"X-API-Key": self.key}, timeout=5).status_code == 200:
+                if httpx.get(self.url + path, headers={"X-API-Key": self.key}, timeout=5).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -22,7 +22,7 @@ from bigscreen.cases.transition_writer import TransitionWriter
 from bigscreen.db.models import Event, EventTransition, SupervisionNotice
 from bigscreen.db.reading import one_row
 from bigscreen.domain.schemas import MAX_ID, EventIn, Problem, TransitionIn
-from bigscreen.geo.areas import AreaInfo
+from bigscreen.geo.areas import AreaInfo, NoCity
 from bigscreen.live.kpi import read_kpi
 from bigscreen.process.runtime import Runtime
 
@@ -159,6 +159,8 @@ async def get_kpi(rt: RT, source: Source, info: Area):
 async def get_areas(rt: RT, source: Source, level: Annotated[str, Query(max_length=16)] = "district",
               parent: Annotated[str | None, Query(max_length=32)] = None):
     number = rt.areas.level_number(level)
+    if number is None and not rt.areas.by_code:
+        raise NoCity()  # 503 until a city is imported, not "unknown level"
     if number is None:
         raise Problem(422, [{"loc": ["query", "level"], "msg": f"unknown level '{level}'; one of {', '.join(rt.config.city.levels)}", "type": "value_error"}])
     return JSON([

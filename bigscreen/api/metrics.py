@@ -87,7 +87,7 @@ class _Shared:
             log.warning("metrics: open alerts unreadable: %s", exc)
         try:
             leader = rt.redis.exists(rt.keys.leader)
-            raw = rt.redis.get(rt.keys.frame(rt.areas.city.code))
+            raw = rt.redis.get(rt.keys.frame(rt.areas.city.code)) if rt.areas.by_code else None  # no city: no frame
         except Exception as exc:  # noqa: BLE001
             log.warning("metrics: Redis unreadable: %s", exc)
             yield GaugeMetricFamily("bigscreen_redis_up", "Whether Redis answered this scrape.", value=0)

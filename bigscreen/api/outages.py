@@ -1,7 +1,7 @@
 """What a request is answered when a part it needs is away: never a 500, never a traceback.
 
 Redis or the database unreachable: 503 with Retry-After. The database's disk full: 507 with
-Retry-After. Nothing is half-written either way: every command is one transaction, and an
+Retry-After. No city yet (a centre that runs `serve` before it imports its map): 503 with Retry-After. Nothing is half-written either way: every command is one transaction, and an
 answer that reports a failure means its transaction did not commit (or, for a connection lost
 during a commit, that a retry with the same source ids stores nothing twice). Pages get a small
 page that says so and reloads itself; API calls get JSON; websockets are closed with 1013 (try
@@ -20,6 +20,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from bigscreen.geo.areas import NoCity
 from bigscreen.screens.i18n import pick_lang, t
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ LOG_EVERY_S = 10.0
 SQLITE_FULL = 13
 PG_DISK_FULL = "53100"
 WS_TRY_AGAIN_LATER = 1013
-OUTAGE_ERRORS: tuple[type[Exception], ...] = (RedisError, OperationalError, InterfaceError, PoolTimeout)
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (RedisError, OperationalError, InterfaceError, PoolTimeout, NoCity)
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,13 @@ class Outage:
     status: int
     detail: str
     what: str  # for the log: which part is away
+    page: str = "outage"  # the string catalogue's keys of the page that says so ("{page}.title", "{page}.text")
 
 
 def outage_of(exc: BaseException) -> Outage | None:
     """The answer to an exception that means a part is away, or None for any other exception."""
+    if isinstance(exc, NoCity):
+        return Outage(503, str(exc), "no city", page="nocity")
     if isinstance(exc, RedisError):
         return Outage(503, "live figures are unavailable; try again", f"redis unavailable: {exc}")
     if isinstance(exc, OperationalError) and disk_full(exc):
@@ -78,9 +82,9 @@ def json_answer(outage: Outage) -> JSONResponse:
 def page_answer(outage: Outage, lang: str | None) -> Response:
     """A page (the wall, the desk, a tablet) asked for while a part is away: it says so and loads
     itself again after Retry-After, so a kiosk comes back by itself."""
-    log.error("%s", outage.what)
+    _log(outage)
     lang = pick_lang(lang)
-    title, text = html.escape(t("outage.title", lang)), html.escape(t("outage.text", lang))
+    title, text = html.escape(t(f"{outage.page}.title", lang)), html.escape(t(f"{outage.page}.text", lang))
     body = (f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
             f'<meta http-equiv="refresh" content="{RETRY_AFTER_S}"><title>{title}</title></head>'
             f'<body class="outage"><h1>{title}</h1><p>{text}</p></body></html>')

@@ -25,7 +25,7 @@ from bigscreen.api.problems import error_response
 from bigscreen.auth.audit import record
 from bigscreen.auth.context import Caller, bind, unbind
 from bigscreen.auth.kiosk import KioskTokens, token_digest
-from bigscreen.auth.pages import OWN_AUTH_PREFIXES, page_permission
+from bigscreen.auth.pages import OWN_AUTH_PREFIXES, page_permission, shows_city
 from bigscreen.auth.roles import Permission
 from bigscreen.auth.sessions import (
     CSRF_COOKIE,
@@ -135,6 +135,8 @@ class Security:
             if who is not None:
                 record(self.rt, who, "open", subject=path, outcome="refused", ip=ip)
             return error_response(conn, 401 if who is None else 403, "sign in first" if who is None else "not allowed for this account")
+        if scope["type"] == "http" and shows_city(path):
+            self.rt.areas.city  # noqa: B018 -- NoCity before one is imported: the page that says so, reloading itself
         return Admitted(Caller(who, ip, "api" if api else "web", session.csrf if session else None,
                                session.key if session else None), fresh)
 

@@ -21,6 +21,13 @@ def page_permission(path: str) -> Permission | None | str:
     return PAGE_PERMISSIONS.get(path, Permission.VIEW_AREA)  # "/" and the tablets' pages
 
 
+def shows_city(path: str) -> bool:
+    """Whether the page at `path` draws the city (the wall, the duty desk, the tablets), which none can
+    before a city is imported; the admin page can."""
+    need = page_permission(path)
+    return isinstance(need, Permission) and need is not Permission.ADMIN
+
+
 def landing(who: Principal, requested: str) -> str:
     """Where a person goes after signing in: the page asked for (a same-site path, see
     api.login._safe_next) if it is one they may open, else their role's home. "/" counts as not

@@ -16,6 +16,15 @@ from sqlalchemy.orm import Session
 from bigscreen.db.models import Area
 
 
+class NoCity(LookupError):
+    """The data dir holds no city yet: a centre that runs `serve` before it imports its map. The API answers
+    it as an outage (503, bigscreen.api.outages), the pages with a notice that reloads itself, and the wall's
+    frames wait for the city (bigscreen.wall.publisher)."""
+
+    def __init__(self) -> None:
+        super().__init__("no city yet: import the centre's map (bigscreen city import) or build the demo city (bigscreen city build)")
+
+
 @dataclass(frozen=True)
 class AreaInfo:
     id: int
@@ -55,7 +64,11 @@ class AreaIndex:
 
     @property
     def city(self) -> AreaInfo:
-        return next(a for a in self.by_code.values() if a.level == 0 and not a.retired)
+        """The whole city, the root of the tree; NoCity before one is imported or built."""
+        for a in self.by_code.values():
+            if a.level == 0 and not a.retired:
+                return a
+        raise NoCity()
 
     def level_number(self, name: str) -> int | None:
         for a in self.by_code.values():

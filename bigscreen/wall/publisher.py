@@ -233,6 +233,9 @@ class FramePublisher:
                         pubsub = None
                     stop.wait(MAX_INTERVAL_S)
                     continue
+                if not self.rt.areas.by_code:  # no city yet: its import reloads the areas (bigscreen.jobs.watch)
+                    stop.wait(MAX_INTERVAL_S)
+                    continue
                 if not self.rt.health.trusted:
                     # Redis away, or its figures not yet rebuilt (bigscreen.jobs.watch): walls keep their
                     # last frame and show its age rather than figures that are wrong
@@ -273,6 +276,9 @@ class FramePublisher:
                     with contextlib.suppress(redis.RedisError, OSError):
                         pubsub.close()
                 pubsub = None
+                stop.wait(1.0)
+            except Exception:  # a fault of ours must not stop the walls' frames for good: logged, tried again
+                log.exception("frame publisher: a build failed; trying again in a second")
                 stop.wait(1.0)
         if pubsub is not None:
             pubsub.close()

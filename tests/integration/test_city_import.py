@@ -368,3 +368,59 @@ def test_redis_away_after_the_map_is_stored_is_said_plainly(runtime, city_plan, 
     assert "the map is stored and its files built, but Redis did not answer" in result.output
     assert "restart them, or run this command again once Redis answers" in result.output
     assert area_count(runtime) == len(areas) + 1  # stored: the message says so
+
+
+def test_a_centre_served_before_its_map_says_so_and_comes_alive_with_the_import(tmp_path, test_config, city_plan, serve,
+                                                                                monkeypatch):
+    """`bigscreen init`, `serve`, then `city import`, as docs/DEPLOY.md has a centre do it. Before, the wall's frame
+    publisher died at its first build with no city (a traceback in the log), so the wall stayed blank after the
+    import until a restart, and the figures answered 500."""
+    import time
+
+    import httpx
+    from fault_support import SOURCE, CityDir
+
+    from bigscreen.api.auth import create_api_key
+    from bigscreen.auth.kiosk import create_kiosk_token
+    from bigscreen.cli import main
+    from bigscreen.live.server import EmbeddedRedis
+    from bigscreen.process.datadir import prepare_database
+    from bigscreen.process.runtime import Runtime
+    from bigscreen.process.settings import Settings
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    settings = Settings(data_dir=data_dir)
+    rt = Runtime(settings, test_config)
+    prepare_database(rt)
+    key, token = create_api_key(rt, SOURCE), create_kiosk_token(rt, "指挥大厅")
+    rt.close()
+    served = serve(CityDir(data_dir, settings.sqlalchemy_url, key, token), ready="/healthz")
+
+    kpi = httpx.get(served.url + "/api/v1/kpi", headers={"X-API-Key": key})
+    assert kpi.status_code == 503 and "bigscreen city import" in kpi.json()["detail"], kpi.text
+    wall = httpx.get(served.url + f"/wall?token={token}")
+    assert wall.status_code == 503 and "尚未载入城市区划" in wall.text and 'http-equiv="refresh"' in wall.text, wall.text
+
+    for name in ("DATABASE_URL", "CONFIG_DIR"):
+        monkeypatch.delenv(f"BIGSCREEN_{name}", raising=False)
+    monkeypatch.setenv("BIGSCREEN_DATA_DIR", str(data_dir))
+    # the served process's embedded Redis, which the command would find and export (set here: undone after the test)
+    monkeypatch.setenv("BIGSCREEN_REDIS_URL", EmbeddedRedis(data_dir / "redis").url)
+    done = CliRunner().invoke(main, ["city", "import", str(write_layer(tmp_path / "city.geojson", city_plan.areas[1:],
+                                                                        driver="GeoJSON")), "--quiet"])
+    assert done.exit_code == 0, done.output
+
+    deadline, answers = time.monotonic() + 60, {}
+    while time.monotonic() < deadline:  # no restart: the figures, the wall and its frames
+        with httpx.Client(base_url=served.url) as client:
+            answers = {"kpi": client.get("/api/v1/kpi", headers={"X-API-Key": key}).status_code,
+                       "wall": client.get(f"/wall?token={token}").status_code,
+                       "ready": client.get("/readyz").status_code}
+        if set(answers.values()) == {200}:
+            break
+        time.sleep(0.5)
+    assert set(answers.values()) == {200}, (answers, served.output()[-3000:])
+    code = served.stop()
+    said = served.log.read_text(errors="replace")
+    assert code == 0 and "Traceback" not in said, said[-3000:]
