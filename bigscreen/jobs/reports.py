@@ -21,6 +21,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 import traceback
 from datetime import datetime
 
@@ -35,6 +36,8 @@ from bigscreen.screens.report_pdf import PdfError, PdfPrinter
 
 log = logging.getLogger(__name__)
 STOP_CHECK_S = 0.2  # how often a run looks whether its process is stopping
+STOP_WAIT_S = 30.0  # how long a stopped reports' process may take to close Chromium and the database
+RESIGNAL_S = 0.05  # a SIGTERM that came inside a destructor comes again after this
 PR_SET_PDEATHSIG = 1  # prctl(2): a signal to this process when its parent dies
 
 
@@ -57,7 +60,11 @@ def produce_due_reports(rt: Runtime) -> int:
             work = None  # sent, or on its way: a retry goes on with it
             if rt.stopping.is_set():
                 child.terminate()  # SIGTERM: the child closes its Chromium and its database on the way out
-                child.communicate()
+                try:
+                    child.communicate(timeout=STOP_WAIT_S)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.communicate()
                 log.info("reports: stopped with the process while %d were being made; nothing half-made is kept", len(wanted))
                 return 0
     if not answer:
@@ -92,11 +99,16 @@ def _make_apart() -> None:
         pickle.dump(answer, answer_to)
 
 
-def _unwind_quietly(*_) -> None:
+def _unwind_quietly(_signum=None, frame=None) -> None:
     """SIGTERM in the reports' process: unwind (closing Chromium and the database) and say nothing. The exit
     lands wherever the process was, e.g. inside a fetch, and what a library logs about being cut off there
-    ("Error closing cursor" and its traceback) is not news; the leader logs the stop."""
+    ("Error closing cursor" and its traceback) is not news; the leader logs the stop. Inside a destructor
+    (a Redis parser's `__del__`, run by the garbage collector) an exit would be swallowed, printed as
+    "Exception ignored", and the process would go on: the signal comes again a moment later instead."""
     logging.disable(logging.CRITICAL)
+    if frame is not None and frame.f_code.co_name == "__del__":
+        threading.Timer(RESIGNAL_S, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        return
     sys.exit(1)
 
 

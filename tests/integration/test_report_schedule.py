@@ -311,6 +311,35 @@ print("not reached")
 """
 
 
+STOPPED_IN_A_DESTRUCTOR = """
+import os, signal, time
+from bigscreen.jobs import reports
+
+class Parser:  # a Redis parser's __del__, run by the garbage collector when the signal comes
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        began = time.monotonic()
+        while time.monotonic() - began < 0.2:
+            pass
+
+signal.signal(signal.SIGTERM, reports._unwind_quietly)
+Parser()
+while True:  # the reports being made
+    time.sleep(0.01)
+"""
+
+
+def test_a_reports_process_stopped_in_a_destructor_still_stops(tmp_path):
+    """A SIGTERM that lands in a destructor: the exit raised there was swallowed ("Exception ignored in:
+    <function _HiredisParser.__del__>", in a `serve`'s output), and the process went on making reports while
+    the stopping leader waited for it."""
+    import subprocess
+    import sys
+
+    stopped = subprocess.run([sys.executable, "-c", STOPPED_IN_A_DESTRUCTOR], capture_output=True, text=True, timeout=20)
+    assert stopped.returncode == 1 and stopped.stdout == "" and stopped.stderr == "", stopped
+
+
 def test_a_reports_process_stopped_anywhere_says_nothing_on_its_way_out(tmp_path):
     """The reports' process is stopped wherever it is (a demo's Ctrl-C came inside a database fetch, and the
     library's "Error closing cursor" and its traceback reached the demo's console): it unwinds, so Chromium
