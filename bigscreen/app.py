@@ -81,8 +81,6 @@ def create_api(rt: Runtime) -> FastAPI:
     api.openapi = openapi
 
     install_error_handlers(api, rt)
-    # innermost of ours: inside security, the body limit and gzip (added later, outside it)
-    api.add_middleware(FastLane, lanes=events.LANES, handlers=api.exception_handlers)
     return api
 
 
@@ -120,6 +118,9 @@ def create_app(rt: Runtime) -> Dash:
         # task and a timer per message and viewer, and the wall's push sends one message per frame
         websocket_batch_delay=0,
     )
+    # outside Dash's middleware (added as the Dash app was made), inside security, the body limit and gzip (added
+    # later, outside it): a post to a lane passes none of Dash's per-request checks
+    api.add_middleware(FastLane, lanes=events.LANES, handlers=api.exception_handlers)
     app.layout = html.Div([dcc.Location(id=ids.URL), html.Div(id=ids.PAGE)])
     app.validation_layout = html.Div([
         app.layout, tablet_layout.for_validation(),

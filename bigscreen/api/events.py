@@ -51,15 +51,14 @@ Area = Annotated[AreaInfo, Depends(query_area)]
 
 
 def event_out(e: Event, rt: Runtime, created: bool | None = None) -> dict[str, Any]:
+    """An event as the API answers it. Its times go to orjson (JSON) as datetimes, as in `receipt`."""
     grid = rt.areas.by_id[e.grid_id]
     out = {
         "id": e.id, "source": e.source, "source_id": e.source_id, "status": e.status,
         "channel": e.channel, "category": e.category_code, "item": e.item_code, "urgency": e.urgency,
         "description": e.description, "address": e.address, "lat": e.lat, "lon": e.lon,
         "grid": grid.code, "area_path": list(grid.chain), "department": e.department_code,
-        "photo_urls": e.photo_urls, "deadline": e.deadline.isoformat(),
-        "reported_at": e.reported_at.isoformat(),
-        "closed_at": e.closed_at.isoformat() if e.closed_at else None,
+        "photo_urls": e.photo_urls, "deadline": e.deadline, "reported_at": e.reported_at, "closed_at": e.closed_at,
         "rating": e.rating, "resolved_level": e.resolved_level,
     }
     if created is not None:

@@ -10,7 +10,7 @@ route stays declared as it is), a third of the work. `tests/integration/test_fas
 dependencies equal to its route's.
 
 It sits inside the security middleware (the caller is known, the headers are set), the body limit
-and gzip, and outside everything else.
+and gzip, and outside everything else (Dash's middleware too: `create_app` adds it after the Dash app).
 """
 
 from __future__ import annotations
