@@ -1,7 +1,8 @@
 """What a request is answered when a part it needs is away: never a 500, never a traceback.
 
 Redis or the database unreachable: 503 with Retry-After. The database's disk full: 507 with
-Retry-After. No city yet (a centre that runs `serve` before it imports its map): 503 with Retry-After. Nothing is half-written either way: every command is one transaction, and an
+Retry-After. No city yet (a centre that runs `serve` before it imports its map): 503 with
+Retry-After. Nothing is half-written either way: every command is one transaction, and an
 answer that reports a failure means its transaction did not commit (or, for a connection lost
 during a commit, that a retry with the same source ids stores nothing twice). Pages get a small
 page that says so and reloads itself; API calls get JSON; websockets are closed with 1013 (try

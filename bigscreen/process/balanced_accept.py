@@ -6,8 +6,8 @@ once landed on the same worker in 9 runs of 10, on two idle workers). Long-lived
 connections (a gateway relaying reports, a batch importer, nginx's upstream keepalive) then load
 one worker while the other cores wait. Here a worker that holds connections waits a moment before
 it takes another, the longer the more it holds, so that a worker holding fewer takes it first; if
-none does, it takes it after the wait. A burst (more connections pending than there are workers)
-is taken at once by everyone.
+none does, it takes it after the wait. A burst (more than BURST connections pending: a restart's
+walls reconnecting) is taken at once by every worker.
 
 Used through uvicorn's `loop` setting (`new_event_loop`); only `serve` with more than one worker uses it.
 """
