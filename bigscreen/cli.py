@@ -614,28 +614,37 @@ def restore_cmd(data_dir: Path | None, archive: Path, replace: bool) -> None:
 def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
     """Run the web app (API and pages) in several worker processes."""
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
     from bigscreen.jobs.watch import sync_live
+    from bigscreen.process.balanced_accept import ACCEPT_DIR_ENV
     from bigscreen.process.datadir import ensure_redis, prepare_database, release_redis
 
     settings = _settings(data_dir)
     os.environ["BIGSCREEN_DATA_DIR"] = str(settings.data_dir)
     settings, owned = ensure_redis(settings)  # this process keeps it alive while the workers serve
+    accept_dir = None
     try:
         rt = _runtime(settings)
         prepare_database(rt)
         if sync_live(rt):
             click.echo("live counters rebuilt from the database")
         rt.close()
-        if workers > 1:  # each worker a fresh process: its figures go to files a scrape of any worker sums
-            _metrics_dir(settings.data_dir / "metrics")
-        # several workers share one listening socket: spread its connections over them (balanced_accept)
-        loop = "bigscreen.process.balanced_accept:new_event_loop" if workers > 1 else "auto"
+        loop = "auto"
+        if workers > 1:
+            _metrics_dir(settings.data_dir / "metrics")  # each worker a fresh process: its figures go to files a scrape of any worker sums
+            # they share one listening socket: its connections spread over them (balanced_accept)
+            accept_dir = Path(tempfile.mkdtemp(prefix="bigscreen-accept-"))  # this serve's workers' alone
+            os.environ[ACCEPT_DIR_ENV] = str(accept_dir)
+            loop = "bigscreen.process.balanced_accept:new_event_loop"
         uvicorn.run("bigscreen.asgi:app", factory=True, host=host, port=port, workers=workers, log_level="warning",
                     ws_per_message_deflate=settings.ws_deflate, loop=loop)
     finally:
+        if accept_dir is not None:
+            shutil.rmtree(accept_dir, ignore_errors=True)
         release_redis(owned, settings)
 
 

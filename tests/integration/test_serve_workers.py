@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 from bigscreen.process.balanced_accept import pending
@@ -25,9 +26,8 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _holder(client: socket.socket, pids: list[int]) -> int | None:
-    """Which of `pids` holds the server's end of `client`'s connection (its peer is the client's port)."""
-    port = client.getsockname()[1]
+def _holder(port: int, pids: list[int]) -> int | None:
+    """Which of `pids` holds the server's end of the connection from the client's `port` (its peer)."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
@@ -48,6 +48,13 @@ def _holder(client: socket.socket, pids: list[int]) -> int | None:
     return None
 
 
+def _until_released(ports: list[int], pids: list[int]) -> None:
+    """Until no worker holds these connections (a worker learns of a close when it reads the end)."""
+    deadline = time.monotonic() + 10
+    while any(_holder(port, pids) is not None for port in ports) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def _ask(s: socket.socket) -> None:
     """One request on this keep-alive connection, answered (so a worker has taken it)."""
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: bigscreen\r\n\r\n")
@@ -61,21 +68,24 @@ def _ask(s: socket.socket) -> None:
 
 def test_two_connections_opened_together_are_served_by_two_workers(city_dir, serve):
     """Two keep-alive connections opened at once (a gateway relaying reports, nginx's upstream keepalive,
-    a batch importer) used to land on the same worker nine times in ten: one core worked, the other waited."""
+    a batch importer) to workers holding none used to land on the same worker nine times in ten: one core
+    worked, the other waited."""
     served = serve(city_dir, workers=2)
     workers = _children(served.proc.pid)
     split = 0
     for _ in range(PAIRS):
         a, b = (socket.create_connection(("127.0.0.1", served.port), timeout=10) for _ in range(2))
+        ports = [a.getsockname()[1], b.getsockname()[1]]
         try:
             _ask(a)
             _ask(b)
-            holders = _holder(a, workers), _holder(b, workers)
+            holders = [_holder(port, workers) for port in ports]
             assert None not in holders, (holders, workers)
             split += holders[0] != holders[1]
         finally:
             a.close()
             b.close()
+        _until_released(ports, workers)  # the next pair finds the workers holding none again
     assert split >= PAIRS * 0.7, f"only {split} of {PAIRS} pairs went to two workers"
     code = served.stop()  # the workers stop accepting and exit cleanly
     said = served.log.read_text(errors="replace")
@@ -98,3 +108,26 @@ def test_the_accept_queue_is_read_from_the_listening_socket():
         finally:
             for c in clients:
                 c.close()
+
+
+def test_a_worker_that_died_does_not_hold_the_others_back(tmp_path):
+    """Workers read each other's counts from slots they lock; a dead worker's slot (its lock freed by the
+    kernel) is not counted, else its last count would have the live workers leave connections to it."""
+    import subprocess
+    import sys
+
+    from bigscreen.process.balanced_accept import Holdings
+
+    worker = ("import sys; from pathlib import Path; from bigscreen.process.balanced_accept import Holdings; "
+              "h = Holdings(Path(sys.argv[1])); print(h.slot, flush=True); sys.stdin.read()")
+    other = subprocess.Popen([sys.executable, "-c", worker, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "0"
+        mine = Holdings(tmp_path)
+        mine.set(3)
+        assert mine.slot == 1 and mine.fewest_elsewhere() == 0, "the other worker, alive, holds none"
+    finally:
+        other.stdin.close()
+        other.wait(10)
+    assert mine.fewest_elsewhere() is None, "gone: not counted"
+    assert Holdings(tmp_path).slot == 0, "its slot is free for a new worker"
