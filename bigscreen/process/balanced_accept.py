@@ -93,9 +93,12 @@ class Holdings:
         """The fewest connections another live worker holds (None: no other worker)."""
         fewest = None
         for i, path in enumerate(self._locks):
-            if i == self.slot or not path.exists():
+            if i == self.slot:
                 continue
-            fd = os.open(path, os.O_RDWR)
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except FileNotFoundError:
+                break  # slots are claimed lowest first and their files stay: none beyond
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:  # held: a live worker
