@@ -635,7 +635,9 @@ def serve(data_dir: Path | None, host: str, port: int, workers: int) -> None:
         rt.close()
         loop = "auto"
         if workers > 1:
-            _metrics_dir(settings.data_dir / "metrics")  # each worker a fresh process: its figures go to files a scrape of any worker sums
+            # each worker a fresh process: its figures go to files a scrape of any worker sums; a directory per
+            # port, so that another serve on this data dir (scale-out on one host) never empties this one's
+            _metrics_dir(settings.data_dir / "metrics" / f"serve-{port}")
             # they share one listening socket: its connections spread over them (balanced_accept)
             accept_dir = Path(tempfile.mkdtemp(prefix="bigscreen-accept-"))  # this serve's workers' alone
             os.environ[ACCEPT_DIR_ENV] = str(accept_dir)

@@ -76,3 +76,24 @@ def test_every_worker_of_serve_reports_its_event_loop_lag(city_dir, serve):
     count = _value(text, "bigscreen_event_loop_lag_seconds_count")
     assert count >= 6, "the workers' timers, four a second each"
     assert _value(text, "bigscreen_event_loop_lag_seconds_sum") < 0.5 * count, "an idle server's loops run on time"
+
+
+def test_two_serves_on_one_data_dir_keep_their_own_figures(city_dir, serve):
+    """Scale-out on one host: a second `serve` on the same data dir (another port) used to empty the first's
+    metrics directory as it started, and the first's scrapes lost every figure its workers had counted."""
+    import httpx
+
+    from bigscreen.configuration.loading import load_config
+    from bigscreen.process.settings import REPO_CONFIG_DIR
+
+    first = serve(city_dir, workers=2)
+    key = {"X-API-Key": city_dir.api_key}
+    grid = httpx.get(first.url + "/api/v1/areas", params={"level": "grid"}, headers=key).json()[0]["code"]
+    item = load_config(REPO_CONFIG_DIR).categories[0].items[0].code
+    body = [{"source_id": f"two-serves-{i}", "channel": "grid_app", "item": item, "description": "x", "grid": grid}
+            for i in range(3)]
+    assert httpx.post(first.url + "/api/v1/events", json=body, headers=key).status_code == 200
+    assert _value(httpx.get(first.url + "/metrics").text, "bigscreen_ingest_events_total") == 3
+    serve(city_dir, workers=2)
+    assert _value(httpx.get(first.url + "/metrics").text, "bigscreen_ingest_events_total") == 3, \
+        "the second serve's start left the first's figures alone"
