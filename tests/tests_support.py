@@ -20,6 +20,31 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
+def proc_stat(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the command: state, ppid, ... (nice is [16])."""
+    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+
+
+def processes_below(ancestor: int) -> dict[int, tuple[str, str, int, bytes]]:
+    """pid -> (state, command, niceness, command line) of every process below `ancestor`."""
+    procs = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = proc_stat(int(pid))
+            procs[int(pid)] = (int(fields[1]), fields[0], open(f"/proc/{pid}/comm").read().strip(), int(fields[16]),
+                               open(f"/proc/{pid}/cmdline", "rb").read())
+        except OSError:
+            continue
+    found = {}
+    for pid, (ppid, *about) in procs.items():
+        up = ppid
+        while up > 1 and up != ancestor:
+            up = procs.get(up, (1,))[0]
+        if up == ancestor:
+            found[pid] = tuple(about)
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

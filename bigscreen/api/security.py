@@ -135,7 +135,7 @@ class Security:
             if who is not None:
                 record(self.rt, who, "open", subject=path, outcome="refused", ip=ip)
             return error_response(conn, 401 if who is None else 403, "sign in first" if who is None else "not allowed for this account")
-        if scope["type"] == "http" and shows_city(path):
+        if scope["type"] == "http" and shows_city(need):
             self.rt.areas.city  # noqa: B018 -- NoCity before one is imported: the page that says so, reloading itself
         return Admitted(Caller(who, ip, "api" if api else "web", session.csrf if session else None,
                                session.key if session else None), fresh)

@@ -21,10 +21,9 @@ def page_permission(path: str) -> Permission | None | str:
     return PAGE_PERMISSIONS.get(path, Permission.VIEW_AREA)  # "/" and the tablets' pages
 
 
-def shows_city(path: str) -> bool:
-    """Whether the page at `path` draws the city (the wall, the duty desk, the tablets), which none can
-    before a city is imported; the admin page can."""
-    need = page_permission(path)
+def shows_city(need: Permission | None | str) -> bool:
+    """Whether a page that needs `need` (`page_permission` of its path) draws the city (the wall, the duty
+    desk, the tablets), which none can before a city is imported; the admin page can."""
     return isinstance(need, Permission) and need is not Permission.ADMIN
 
 

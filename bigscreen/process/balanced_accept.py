@@ -201,7 +201,7 @@ class BalancedListener:
                 conn.close()
                 continue
             self._held.append(transport)
-            self.holding()
+            self._holdings.set(len(self._held))  # the closed ones leave it at the next look (`holding`)
 
     def close(self) -> None:
         self._refresh.cancel()

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
-from tests_support import SQLITE_ONLY, audit_entries, login
+from tests_support import SQLITE_ONLY, audit_entries, login, proc_stat, processes_below
 
 from bigscreen.app import create_app
 from bigscreen.auth.sessions import CSRF_COOKIE
@@ -125,38 +125,12 @@ def test_reports_are_listed_and_downloaded_by_role_and_area(placed, account, api
     assert source.get("/api/v1/reports").status_code == 401
 
 
-def _stat(pid: int) -> list[str]:
-    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-
-
-def _below(ancestor: int) -> dict[int, tuple[str, str, int, bytes]]:
-    """pid -> (state, command, niceness, command line) of every process below `ancestor`."""
-    import os
-
-    procs = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = _stat(int(pid))
-            procs[int(pid)] = (int(fields[1]), fields[0], open(f"/proc/{pid}/comm").read().strip(), int(fields[16]),
-                               open(f"/proc/{pid}/cmdline", "rb").read())
-        except OSError:
-            continue
-    found = {}
-    for pid, (ppid, *about) in procs.items():
-        up = ppid
-        while up > 1 and up != ancestor:
-            up = procs.get(up, (1,))[0]
-        if up == ancestor:
-            found[pid] = tuple(about)
-    return found
-
-
 def _descendants() -> dict[int, tuple[str, int]]:
     """pid -> (command, niceness) of every process below this one that makes reports: the reports' process, a
     Chromium (not the suite's redis-server)."""
     import os
 
-    return {pid: (comm, nice) for pid, (_, comm, nice, command) in _below(os.getpid()).items()
+    return {pid: (comm, nice) for pid, (_, comm, nice, command) in processes_below(os.getpid()).items()
             if comm.startswith("chrom") or b"bigscreen.jobs.reports" in command}
 
 
@@ -183,7 +157,7 @@ def test_reports_are_made_in_a_process_of_their_own_at_a_lower_priority(placed, 
         while job.is_alive():
             seen.update(_descendants())
             job.join(0.05)
-    low = min(19, int(_stat(os.getpid())[16]) + 10)
+    low = min(19, int(proc_stat(os.getpid())[16]) + 10)
     assert done == [3] and {p for p, _ in _files(rt)} == {"2026-W48", "2026-10", "2026-Q3"}, "the week, month and quarter before"
     assert any(comm.startswith("python") and nice == low for comm, nice in seen.values()), seen
     assert any(comm.startswith("chrom") for comm, _ in seen.values()), "the PDFs printed by its Chromium"
@@ -264,10 +238,10 @@ def test_a_leader_killed_takes_its_reports_process_and_chromium_with_it(placed, 
 
     def below(pid: int) -> dict[int, str]:
         """pid -> command of every live process below `pid`."""
-        return {p: comm for p, (state, comm, _, _) in _below(pid).items() if state != "Z"}
+        return {p: comm for p, (state, comm, _, _) in processes_below(pid).items() if state != "Z"}
 
     def alive(pids) -> list[int]:
-        return [p for p in pids if os.path.exists(f"/proc/{p}") and _stat(p)[0] != "Z"]
+        return [p for p in pids if os.path.exists(f"/proc/{p}") and proc_stat(p)[0] != "Z"]
 
     leader = subprocess.Popen([sys.executable, "-c", KILLED_LEADER, str(tmp_path / "data"), rt.settings.sqlalchemy_url,
                                rt.settings.redis_url], stdout=open(tmp_path / "leader.log", "w"), stderr=subprocess.STDOUT)

@@ -7,23 +7,11 @@ import socket
 import time
 from pathlib import Path
 
+from tests_support import processes_below
+
 from bigscreen.process.balanced_accept import pending
 
 PAIRS = 20
-
-
-def _children(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        for task in Path(f"/proc/{p}/task").iterdir():
-            try:
-                kids = [int(k) for k in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            found += kids
-            todo += kids
-    return found
 
 
 def _holder(port: int, pids: list[int]) -> int | None:
@@ -71,7 +59,7 @@ def test_two_connections_opened_together_are_served_by_two_workers(city_dir, ser
     a batch importer) to workers holding none used to land on the same worker nine times in ten: one core
     worked, the other waited."""
     served = serve(city_dir, workers=2)
-    workers = _children(served.proc.pid)
+    workers = list(processes_below(served.proc.pid))
     split = 0
     for _ in range(PAIRS):
         a, b = (socket.create_connection(("127.0.0.1", served.port), timeout=10) for _ in range(2))
