@@ -19,6 +19,7 @@ from bigscreen.alerts.notifications import Message, deliver
 from bigscreen.auth.audit import record
 from bigscreen.db.models import Alert, Notification, User
 from bigscreen.db.session import IN_CHUNK
+from bigscreen.live.keys import Keys
 from bigscreen.process.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -128,16 +129,27 @@ class _Open:
     repeats: int = 0
 
 
+def announcement(keys: Keys, alert_ids: Sequence[int]) -> tuple[str, str]:
+    """The message that tells the wall that alerts changed (channel, payload): their ids, comma-separated,
+    on `alerts`, in one message however many (the publisher reads each message in Python: a message per
+    alert was most of its time under a stream of emergencies); without ids, "alerts" on `changed` (the
+    frames are built again, no alert read again)."""
+    if alert_ids:
+        return keys.alerts, ",".join(map(str, alert_ids))
+    return keys.changed, "alerts"
+
+
+def announced_ids(payload: bytes) -> list[int]:
+    """The alert ids of a message on `alerts` (`announcement`); ValueError if it is not one."""
+    return [int(part) for part in payload.split(b",")]
+
+
 def announce(rt: Runtime, *alert_ids: int) -> None:
     """Tells the wall and the duty desks that alerts changed (after the commit). Never raises: the
     change is stored, and a subscriber that missed the notice while Redis was away reads the
     alerts again when it resubscribes (bigscreen.wall.publisher)."""
     try:
-        pipe = rt.redis.pipeline(transaction=False)
-        for alert_id in alert_ids:
-            pipe.publish(rt.keys.alerts, alert_id)
-        pipe.publish(rt.keys.changed, "alerts")
-        pipe.execute()
+        rt.redis.publish(*announcement(rt.keys, alert_ids))
     except RedisError as exc:
         log.warning("alerts %s stored, but not announced: %s", list(alert_ids), exc)
 

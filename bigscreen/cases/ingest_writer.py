@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import String, and_, bindparam, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bigscreen.alerts.desk import Raise, announce, raise_alerts
+from bigscreen.alerts.desk import Raise, announcement, raise_alerts
 from bigscreen.auth.privacy import excerpt
 from bigscreen.cases.facts import EventRecord, facts, ticker_entry
 from bigscreen.db.group_commit import GroupCommit, Job
@@ -130,14 +130,13 @@ class IngestWriter(GroupCommit[_Rows]):
     def _publish_group(self, group: list[Job[_Rows]], results: list[list[Outcome]], fresh: list[EventRecord], alerts: list[int]) -> None:
         rt = self.rt
         try:
-            if alerts and self.live:
-                announce(rt, *alerts)
-            if fresh and self.live:
+            if fresh and self.live:  # the group's alerts are told in the same round trip, after its figures moved
                 now = rt.clock()
                 change = rt.live.change_set(event_tag(fresh[0].id, fresh[0].version))  # one transaction
                 for event in fresh:
                     change.event_changed(None, facts(event, rt.areas), now)
-                rt.live.apply(change, ticker=[ticker_entry(e, rt.areas) for e in fresh[-TICKER_PER_GROUP:]])
+                rt.live.apply(change, ticker=[ticker_entry(e, rt.areas) for e in fresh[-TICKER_PER_GROUP:]],
+                              message=announcement(rt.keys, alerts) if alerts else None)
         except RedisError as exc:  # stored in SQL: the answer stands; the watch repairs Redis once it is back
             log.warning("live counters not updated for %d stored event(s): %s", len(fresh), exc)
         except Exception:  # a fault of ours: the answer stands all the same; reconcile repairs Redis

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
-from bigscreen.alerts.desk import raise_alert
+from bigscreen.alerts.desk import announcement, raise_alert
 from bigscreen.auth.privacy import excerpt
 from bigscreen.db.models import Event, EventTransition, SupervisionNotice, Whistle, WhistleCall
 from bigscreen.db.reading import readable_rows
@@ -120,10 +120,8 @@ class Supervisor:
             pipe = self.rt.redis.pipeline(transaction=False)
             if reschedule or drop:
                 self.rt.live.apply(self.rt.live.schedule(reschedule, drop), pipe=pipe)
-            for alert_id in alerts:
-                pipe.publish(self.rt.keys.alerts, alert_id)
             if alerts:
-                pipe.publish(self.rt.keys.changed, "alerts")  # the wall shows alerts
+                pipe.publish(*announcement(self.rt.keys, alerts))  # the wall shows alerts
             pipe.execute()
             if len(members) < BATCH:
                 if sent:

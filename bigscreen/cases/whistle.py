@@ -18,7 +18,7 @@ from pydantic import Field
 from redis.exceptions import RedisError
 from sqlalchemy import Connection, select, update
 
-from bigscreen.alerts.desk import raise_alert
+from bigscreen.alerts.desk import announcement, raise_alert
 from bigscreen.auth.privacy import excerpt
 from bigscreen.cases.facts import load_event
 from bigscreen.cases.supervision import Supervisor, call_subject
@@ -177,8 +177,7 @@ class WhistleCase(CaseCommand):
         try:
             pipe = self.rt.redis.pipeline(transaction=False)
             self.rt.live.apply(self.rt.live.schedule({call_subject(c): due for c in call_ids}), pipe=pipe)
-            pipe.publish(self.rt.keys.alerts, alert_id)
-            pipe.publish(self.rt.keys.changed, "alerts")  # the wall shows alerts
+            pipe.publish(*announcement(self.rt.keys, [alert_id]))  # the wall shows alerts
             pipe.execute()
         except RedisError:  # stored in SQL: the answer stands; rebuild refills the zset
             log.exception("whistle %d stored, but its calls were not scheduled for supervision", whistle_id)

@@ -36,9 +36,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         to_naive = self.process_bind_param
 
         def process(value: datetime | None) -> str | None:
-            naive = to_naive(value, dialect)
+            if value is None:
+                return None
+            if value.tzinfo is timezone.utc:  # most times (the clock's, and times made from them): one step
+                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
             # isoformat, not strftime: strftime writes year 1 as "1-01-01", which cannot be read back
-            return None if naive is None else naive.isoformat(" ", "microseconds")
+            return to_naive(value, dialect).isoformat(" ", "microseconds")
 
         return process
 

@@ -148,19 +148,24 @@ class LiveWriter:
             self.on_lost()
             raise
 
-    def apply(self, change: ChangeSet, ticker: list[dict[str, str]] = (), pipe: redis.client.Pipeline | None = None) -> None:
-        """Moves the counters by `change`, or queues the move on `pipe` (its caller executes it)."""
+    def apply(self, change: ChangeSet, ticker: list[dict[str, str]] = (), pipe: redis.client.Pipeline | None = None,
+              message: tuple[str, str] | None = None) -> None:
+        """Moves the counters by `change`, or queues the move on `pipe` (its caller executes it).
+        `message`: (channel, payload) published with it, after the move (ingest's alerts)."""
         keys, body = change.script_args(self.keys)
         if pipe is None:
-            self._run_and_publish("apply", keys, [body], change.tag, ticker)
+            self._run_and_publish("apply", keys, [body], change.tag, ticker, message)
             return
         self.run_script("apply", keys, [body], change.tag, client=pipe)
         for entry in ticker:
             pipe.xadd(self.keys.ticker, entry, maxlen=TICKER_MAXLEN, approximate=True)
+        if message is not None:
+            pipe.publish(*message)
         pipe.publish(self.keys.changed, "1")
 
-    def _run_and_publish(self, name: str, keys: list[str], args: list, tag: str, ticker: list[dict[str, str]] = ()) -> None:
-        """A counter script, the ticker's new entries and the wake-up of the walls, in one round trip.
+    def _run_and_publish(self, name: str, keys: list[str], args: list, tag: str, ticker: list[dict[str, str]] = (),
+                         message: tuple[str, str] | None = None) -> None:
+        """A counter script, the ticker's new entries, `message` and the wake-up of the walls, in one round trip.
 
         The script goes as EVALSHA, not through redis-py's pipeline, which first asks the server
         whether it knows the pipeline's scripts (SCRIPT EXISTS: a round trip and a command more per
@@ -174,6 +179,8 @@ class LiveWriter:
             p.evalsha(script.sha, len(all_keys), *all_keys, tag, *args)
         for entry in ticker:
             p.xadd(self.keys.ticker, entry, maxlen=TICKER_MAXLEN, approximate=True)
+        if message is not None:
+            p.publish(*message)
         p.publish(self.keys.changed, "1")
         with self._may_lose():
             replies = p.execute(raise_on_error=False)

@@ -211,3 +211,33 @@ def test_a_full_batch_waits_for_its_deadlines_every_case_of_it(client, runtime):
     live = snapshot(runtime)
     rebuild(runtime, datetime.now(timezone.utc))
     assert snapshot(runtime) == live
+
+
+@pytest.mark.redis_cluster
+def test_every_dated_hash_expires_with_its_day_also_one_made_again(client, runtime):
+    """Day and trend hashes go a fixed time after their day or hour (Contributions.expiry). The counter
+    script sets that expiry on a hash that gains a field, not at every change of it: a hash emptied (every
+    count back at zero) and made again by a later change gets its expiry again."""
+    _post_history(client, runtime, n=40, seed=3)
+    contrib, r = runtime.contributions, runtime.redis
+    dated = {k.decode(): contrib.expiry(k.decode()) for k in r.scan_iter(match=f"{runtime.keys.prefix}*", count=1000)}
+    dated = {k: at for k, at in dated.items() if at is not None}
+    assert len(dated) > 40, "the history wrote day and trend hashes of many areas"
+    assert {k: r.expiretime(k) for k in dated} == dated
+
+    now = datetime.now(timezone.utc)
+    day_key = runtime.keys.day(runtime.areas.city.code, contrib.day(now + timedelta(days=1)))  # a day nothing counted yet
+
+    def move(delta: int) -> None:
+        change = runtime.live.change_set()
+        change.inc[(day_key, "cat:test")] = delta
+        runtime.live.apply(change)
+
+    move(1)
+    assert r.expiretime(day_key) == contrib.expiry(day_key)
+    move(1)
+    assert r.expiretime(day_key) == contrib.expiry(day_key)
+    move(-2)
+    assert not r.exists(day_key), "a hash whose every count went back to zero is gone"
+    move(1)
+    assert r.hgetall(day_key) == {b"cat:test": b"1"} and r.expiretime(day_key) == contrib.expiry(day_key)

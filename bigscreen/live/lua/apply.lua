@@ -5,7 +5,9 @@
 -- KEYS[4..n]: counter hashes, referred to by index from ARGV
 -- ARGV[1]: JSON {
 --   "inc":  {"key_index": {field: delta, ...}, ...}    always applied
---   "exp":  [[key_index, unix_ts], ...]                EXPIREAT for dated keys
+--   "exp":  [[key_index, unix_ts], ...]                EXPIREAT for dated keys, set when one of their fields is
+--                                                      new (a hash made here, or made again after it emptied):
+--                                                      a hash that had every field had its expiry already
 --   "zadd": [[score, member], ...]                     cases that start waiting for their deadline
 --   "done": [[member, {"key_index": {field: delta}}], ...]
 --           cases leaving the open set: removed from the deadlines zset, and if they had been
@@ -26,12 +28,16 @@ local change = cjson.decode(ARGV[1])
 local function case_of(member)
   return 'case:' .. string.match(member, '^(%d+)|')
 end
+local grown = {}  -- key indexes of the hashes that gained a field
 local function increment(grouped)
   for index, fields in pairs(grouped) do
     local key = KEYS[tonumber(index)]
     for field, delta in pairs(fields) do
-      if redis.call('HINCRBY', key, field, delta) == 0 then
+      local count = redis.call('HINCRBY', key, field, delta)
+      if count == 0 then
         redis.call('HDEL', key, field)  -- back at zero: a hash holds only counts that are not
+      elseif count == delta then
+        grown[index] = true  -- the field is new (no hash holds a zero), and the hash may be
       end
     end
   end
@@ -81,6 +87,8 @@ for _, member in ipairs(change.unsched or {}) do
   redis.call('ZREM', KEYS[3], member)
 end
 for _, e in ipairs(change.exp or {}) do
-  redis.call('EXPIREAT', KEYS[e[1]], e[2])
+  if grown[tostring(e[1])] then  -- an EXPIREAT per dated hash and change was a sixth of the script's calls
+    redis.call('EXPIREAT', KEYS[e[1]], e[2])
+  end
 end
 return counted
