@@ -23,13 +23,13 @@ from functools import lru_cache
 
 from redis.exceptions import RedisError
 from sqlalchemy import String, and_, bindparam, literal, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bigscreen.alerts.desk import Raise, announcement, raise_alerts
 from bigscreen.auth.privacy import excerpt
 from bigscreen.cases.facts import EventRecord, facts, ticker_entry
 from bigscreen.db.group_commit import GroupCommit, Job
 from bigscreen.db.models import Event, EventTransition
+from bigscreen.db.new_rows import NewRows
 from bigscreen.db.session import IN_CHUNK
 from bigscreen.domain.lifecycle import Status
 from bigscreen.live.writer import event_tag
@@ -90,11 +90,7 @@ class IngestWriter(GroupCommit[_Rows]):
         self.rt, self.live = rt, live
         self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-live")
         self._publishing: Future | None = None  # the last group handed to the second thread
-        events = Event.__table__
-        insert = postgresql.insert if rt.engine.dialect.name == "postgresql" else sqlite.insert
-        # statements built once: building one costs more than running it for a small group
-        self._insert = (insert(events).on_conflict_do_nothing(index_elements=["source", "source_id"])
-                        .returning(events.c.id, events.c.source, events.c.source_id))
+        self._new_rows = NewRows(rt.engine, Event.__table__, unique=("source", "source_id"), returning=("id", "source", "source_id"))
 
     def submit(self, source: str, rows: list[dict]) -> Future:
         return super().submit(_Rows(source, rows))
@@ -147,7 +143,7 @@ class IngestWriter(GroupCommit[_Rows]):
     def _store_group(self, group: list[Job[_Rows]]) -> tuple[list[list[Outcome]], list[EventRecord], list[int]]:
         rows = [r for j in group for r in j.item.rows]
         with self.rt.engine.begin() as conn:
-            created = {(r.source, r.source_id): r.id for r in conn.execute(self._insert, rows)}
+            created = {(r.source, r.source_id): r.id for r in self._new_rows.insert(conn, rows)}
             replayed = {(r["source"], r["source_id"]) for r in rows if (r["source"], r["source_id"]) not in created}
             existing = self._existing(conn, replayed)
             claimed: set[tuple[str, str]] = set()

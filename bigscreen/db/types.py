@@ -39,7 +39,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             if value is None:
                 return None
             if value.tzinfo is timezone.utc:  # most times (the clock's, and times made from them): one step
-                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+                return value.isoformat(" ", "microseconds")[:-6]  # less its "+00:00"
             # isoformat, not strftime: strftime writes year 1 as "1-01-01", which cannot be read back
             return to_naive(value, dialect).isoformat(" ", "microseconds")
 
