@@ -120,6 +120,7 @@ class LiveWriter:
         self.scripts = {name: client.register_script(f"local SCRIPT = '{name}'\n{gate}\n{lua.joinpath(name + '.lua').read_text()}")
                         for name in ("apply", "field_work")}
         self._gate_keys = [keys.resync, keys.resync_journal]
+        self._ticker = client.register_script(lua.joinpath("ticker.lua").read_text())
 
     def run_script(self, name: str, keys: list[str], args: list, tag: str, client=None):
         """Runs a counter script through the gate; `tag` as ChangeSet.tag, "!" when replaying."""
@@ -157,8 +158,8 @@ class LiveWriter:
             self._run_and_publish("apply", keys, [body], change.tag, ticker, message)
             return
         self.run_script("apply", keys, [body], change.tag, client=pipe)
-        for entry in ticker:
-            pipe.xadd(self.keys.ticker, entry, maxlen=TICKER_MAXLEN, approximate=True)
+        if ticker:
+            self._queue(pipe, self._ticker, [self.keys.ticker], self._ticker_args(ticker))
         if message is not None:
             pipe.publish(*message)
         pipe.publish(self.keys.changed, "1")
@@ -172,25 +173,41 @@ class LiveWriter:
         ingest group). A server that does not know it (restarted, flushed, failed over) answers
         NOSCRIPT: the script is then loaded and run on its own, and the walls woken again."""
         p = self.client.pipeline(transaction=False)
-        if isinstance(p, redis.cluster.ClusterPipeline):  # EVAL on whichever node owns the slot (run_script)
-            self.run_script(name, keys, args, tag, client=p)
-        else:
-            script, all_keys = self.scripts[name], [*self._gate_keys, *keys]
-            p.evalsha(script.sha, len(all_keys), *all_keys, tag, *args)
-        for entry in ticker:
-            p.xadd(self.keys.ticker, entry, maxlen=TICKER_MAXLEN, approximate=True)
+        calls = [(self.scripts[name], [*self._gate_keys, *keys], [tag, *args])]
+        if ticker:
+            calls.append((self._ticker, [self.keys.ticker], self._ticker_args(ticker)))
+        for script, script_keys, script_args in calls:
+            self._queue(p, script, script_keys, script_args)
         if message is not None:
             p.publish(*message)
         p.publish(self.keys.changed, "1")
         with self._may_lose():
             replies = p.execute(raise_on_error=False)
-            if isinstance(replies[0], NoScriptError):
-                self.run_script(name, keys, args, tag)  # redis-py's Script loads it when told NOSCRIPT
+            told = False
+            for (script, script_keys, script_args), reply in zip(calls, replies):
+                if isinstance(reply, NoScriptError):
+                    script(keys=script_keys, args=script_args)  # redis-py's Script loads it when told NOSCRIPT
+                    told = True
+                elif isinstance(reply, Exception):
+                    raise reply
+            if told:
                 self.client.publish(self.keys.changed, "1")
-                replies = replies[1:]
-            for reply in replies:
+            for reply in replies[len(calls):]:
                 if isinstance(reply, Exception):
                     raise reply
+
+    @staticmethod
+    def _queue(pipe, script, keys: list[str], args: list) -> None:
+        """`script` on `pipe` as EVALSHA (see `_run_and_publish`); on a cluster as EVAL, on whichever node
+        owns the slot: a cluster pipeline does not load its scripts first, as a pipeline on one server does."""
+        if isinstance(pipe, redis.cluster.ClusterPipeline):
+            pipe.eval(script.script, len(keys), *keys, *args)
+        else:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+
+    @staticmethod
+    def _ticker_args(ticker: list[dict[str, str]]) -> list:
+        return [TICKER_MAXLEN, orjson.dumps([[part for item in entry.items() for part in item] for entry in ticker])]
 
     def field_work_change(self) -> FieldWorkChange:
         return FieldWorkChange(self.contrib)
