@@ -78,9 +78,10 @@ class ChangeSet:
         self.due.append((member, self.contrib.overdue_fields(w, chain_of(w.grid), now)))
 
     def script_args(self, keys: Keys) -> tuple[list[str], bytes]:
-        index: dict[str, int] = {}
+        index: dict[str, int] = {}  # key -> its place in the script's KEYS, after the three fixed ones
+        expiry, expires = self.contrib.expiry, []  # [place, unix time] of each dated key
 
-        def grouped(delta: Delta) -> dict[str, dict[str, int]]:
+        def grouped(delta: Delta) -> dict[int, dict[str, int]]:
             by_key: dict[str, dict[str, int]] = {}
             for (key, field), value in delta.items():
                 if value:
@@ -88,7 +89,15 @@ class ChangeSet:
                     if fields is None:
                         fields = by_key[key] = {}
                     fields[field] = value
-            return {str(index.setdefault(key, len(index) + 4)): fields for key, fields in by_key.items()}
+            out = {}
+            for key, fields in by_key.items():
+                place = index.get(key)
+                if place is None:
+                    place = index[key] = len(index) + 4
+                    if (ts := expiry(key)) is not None:
+                        expires.append([place, ts])
+                out[place] = fields
+            return out
 
         body = {
             "inc": grouped(self.inc),
@@ -100,8 +109,8 @@ class ChangeSet:
             "sched": [[score, subject] for subject, score in self.sched.items()],
             "unsched": self.unsched,
         }
-        body["exp"] = [[i, ts] for k, i in index.items() if (ts := self.contrib.expiry(k)) is not None]
-        return [keys.deadlines, keys.overdue, keys.supervise, *index], orjson.dumps(body)
+        body["exp"] = expires
+        return [keys.deadlines, keys.overdue, keys.supervise, *index], orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
 
 class LiveWriter:
     def __init__(self, client: redis.Redis, keys: Keys, contrib: Contributions, first_notice_s: float = 0,
