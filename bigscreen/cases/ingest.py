@@ -7,8 +7,7 @@ A retry with a (source, source_id) already stored returns that event and creates
 from __future__ import annotations
 
 from concurrent.futures import Future
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bigscreen.cases.ingest_writer import IngestWriter, Outcome
 from bigscreen.commands.base import BatchCommand
@@ -17,25 +16,19 @@ from bigscreen.domain.lifecycle import Status
 from bigscreen.domain.schemas import EventIn, Problem, field_error
 from bigscreen.geo.areas import AreaInfo
 
-
-@dataclass
-class Prepared:
-    data: EventIn
-    grid: AreaInfo
-    lat: float
-    lon: float
-    department: str
-    reported_at: datetime
-    deadline: datetime
+DISPATCHED = Status.DISPATCHED.value
+ONE_SECOND = timedelta(seconds=1)
 
 
 class IngestEvents(BatchCommand):
     items: list[EventIn]
 
-    def validate(self) -> list[Prepared]:
+    def validate(self) -> list[dict]:
+        """The rows to store, validated; raises Problem with every field error. Later stages' columns are
+        left out (NULL): fewer parameters to process per row."""
         errors: list[dict] = []
-        prepared: list[Prepared] = []
-        cfg = self.rt.config
+        rows: list[dict] = []
+        cfg, source = self.rt.config, self.source
         now = self.rt.clock()
         window = TimeWindow.of(self.rt, now)
         seen: dict[str, int] = {}
@@ -51,25 +44,28 @@ class IngestEvents(BatchCommand):
                 category = None
             if category is not None and item.category is not None and item.category != category.code:
                 errors.append(field_error(self._loc(i, "category"), f"sub-item '{item.item}' belongs to category '{category.code}', not '{item.category}'"))
-            reported_at = item.reported_at or now
-            if error := window.error(item.reported_at, self._loc(i, "reported_at")):
+            reported_at = item.reported_at
+            if reported_at is None:
+                reported_at = now
+            elif error := window.error(reported_at, self._loc(i, "reported_at")):
                 errors.append(error)
             grid = self._grid(item, i, errors)
             if len(errors) > before or grid is None or category is None:
                 continue
             lat, lon = (item.lat, item.lon) if item.lat is not None and item.lon is not None else (grid.lat, grid.lon)
-            district = grid.chain[1] if len(grid.chain) > 1 else None
-            prepared.append(
-                Prepared(
-                    data=item, grid=grid, lat=lat, lon=lon,
-                    department=cfg.dispatch(item.item, district),
-                    reported_at=reported_at,
-                    deadline=reported_at + cfg.time_limit(item.item, item.urgency.value),
-                )
-            )
+            urgency = str(item.urgency)  # the enums' plain values: `.value` costs a descriptor call
+            rows.append(dict(
+                source=source, source_id=item.source_id, channel=str(item.channel), category_code=category.code,
+                item_code=item.item, urgency=urgency, description=item.description, address=item.address,
+                photo_urls=list(item.photo_urls), reporter_name=item.reporter_name, reporter_phone=item.reporter_phone,
+                lat=lat, lon=lon, grid_id=grid.id, status=DISPATCHED,
+                department_code=cfg.dispatch(item.item, grid.chain[1] if len(grid.chain) > 1 else None),
+                deadline=reported_at + cfg.time_limit(item.item, urgency), reported_at=reported_at,
+                dispatched_at=max(reported_at, min(now, reported_at + ONE_SECOND)), version=1,
+            ))
         if errors:
             raise Problem(422, errors)
-        return prepared
+        return rows
 
     def _grid(self, item: EventIn, i: int, errors: list[dict]) -> AreaInfo | None:
         areas = self.rt.areas
@@ -91,29 +87,11 @@ class IngestEvents(BatchCommand):
             errors.append(field_error(self._loc(i, "grid"), "give a grid code or a point (lat, lon)"))
         return located
 
-    def rows(self) -> list[dict]:
-        """Validated rows ready to store; raises Problem with every field error."""
-        now = self.rt.clock()
-        return [self._row(p, now) for p in self.validate()]
-
     def submit(self, writer: IngestWriter) -> Future:
         """Validates now (Problem with every field error), then hands the rows to the process's
         group-commit writer, which stores them with other requests' in one transaction and moves Redis
         after the commit; the future holds the outcomes. Ingest's `write` and `publish` are the writer's."""
-        return writer.submit(self.source, self.rows())
+        return writer.submit(self.source, self.validate())
 
     def run(self, writer: IngestWriter) -> list[Outcome]:
         return self.submit(writer).result()
-
-    def _row(self, p: Prepared, now: datetime) -> dict:
-        d = p.data
-        return dict(
-            source=self.source, source_id=d.source_id, channel=d.channel.value,
-            category_code=self.rt.config.item_category(d.item).code, item_code=d.item,
-            urgency=d.urgency.value, description=d.description, address=d.address,
-            photo_urls=list(d.photo_urls), reporter_name=d.reporter_name, reporter_phone=d.reporter_phone,
-            lat=p.lat, lon=p.lon, grid_id=p.grid.id, status=Status.DISPATCHED.value,
-            department_code=p.department, deadline=p.deadline,
-            reported_at=p.reported_at, dispatched_at=max(p.reported_at, min(now, p.reported_at + timedelta(seconds=1))),
-            version=1,
-        )  # later stages' columns are left out (NULL): fewer parameters to process per row

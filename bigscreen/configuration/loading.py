@@ -204,6 +204,8 @@ class Config:
         self._departments = {d.code: d for d in departments}
         self._districts = {d.code: d for d in city.districts}
         self._routes = {(r.target, r.district): r.department for r in routing.rules}
+        self._time_limits: dict[tuple[str, str], timedelta] = {}  # found once each: ingest asks per report
+        self._dispatched: dict[tuple[str, str | None], str] = {}
 
     def category(self, code: str) -> Category:
         return self._categories[code]
@@ -225,9 +227,12 @@ class Config:
         return [item for item, _ in self._items.values()]
 
     def time_limit(self, item_code: str, urgency: Urgency | str) -> timedelta:
-        item, category = self._items[item_code]
-        level = Urgency(urgency)
-        return timedelta(hours=item.time_limit_hours.get(level, category.time_limit_hours[level]))
+        found = self._time_limits.get((item_code, urgency))
+        if found is None:
+            item, category = self._items[item_code]
+            level = Urgency(urgency)
+            found = self._time_limits[(item_code, urgency)] = timedelta(hours=item.time_limit_hours.get(level, category.time_limit_hours[level]))
+        return found
 
     def alert_level(self, item_code: str) -> str | None:
         item, category = self._items[item_code]
@@ -235,6 +240,12 @@ class Config:
 
     def dispatch(self, item_code: str, district_code: str | None = None) -> str:
         """Department code for an item; raises KeyError for an unknown item or district."""
+        found = self._dispatched.get((item_code, district_code))
+        if found is None:
+            found = self._dispatched[(item_code, district_code)] = self._route(item_code, district_code)
+        return found
+
+    def _route(self, item_code: str, district_code: str | None) -> str:
         _, category = self._items[item_code]
         if district_code is not None and district_code not in self._districts:
             raise KeyError(district_code)

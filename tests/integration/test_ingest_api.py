@@ -187,7 +187,7 @@ def test_a_request_given_up_while_it_waits_leaves_its_group_answered(runtime):
         pytest.skip("the writer is held back by taking SQLite's write turn")
 
     def rows(source_id):
-        return IngestEvents(runtime, "test", [EventIn.model_validate(event(runtime, source_id))], batch=False).rows()
+        return IngestEvents(runtime, "test", [EventIn.model_validate(event(runtime, source_id))], batch=False).validate()
 
     writer, turn = IngestWriter(runtime), WriteTurn.of(runtime.engine)
     try:
