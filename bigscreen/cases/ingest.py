@@ -30,7 +30,7 @@ class IngestEvents(BatchCommand):
         rows: list[dict] = []
         cfg, source = self.rt.config, self.source
         now = self.rt.clock()
-        window = TimeWindow.of(self.rt, now)
+        window = None  # made for the first report that names its time (most take the centre's clock)
         seen: dict[str, int] = {}
         for i, item in enumerate(self.items):
             before = len(errors)
@@ -47,8 +47,10 @@ class IngestEvents(BatchCommand):
             reported_at = item.reported_at
             if reported_at is None:
                 reported_at = now
-            elif error := window.error(reported_at, self._loc(i, "reported_at")):
-                errors.append(error)
+            else:
+                window = window or TimeWindow.of(self.rt, now)
+                if error := window.error(reported_at, self._loc(i, "reported_at")):
+                    errors.append(error)
             grid = self._grid(item, i, errors)
             if len(errors) > before or grid is None or category is None:
                 continue
