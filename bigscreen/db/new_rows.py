@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from contextlib import closing
 from functools import lru_cache
 from operator import itemgetter
 
@@ -38,7 +39,7 @@ class NewRows:
         self._quote = quote
         self._tail = (f" ON CONFLICT ({', '.join(quote(c) for c in unique)}) DO NOTHING"
                       f" RETURNING {', '.join(quote(c) for c in returning)}")
-        with sqlite3.connect(":memory:") as probe:
+        with closing(sqlite3.connect(":memory:")) as probe:
             self._variables = probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
     def insert(self, conn: Connection, rows: Sequence[dict]) -> list[Row]:

@@ -95,7 +95,6 @@ class Contributions:
     def __init__(self, keys: Keys, tz: ZoneInfo) -> None:
         self.keys = keys
         self.tz = tz
-        self._today_of: tuple[datetime | None, int] = (None, 0)
         self._local_of: dict[int, tuple[str, str, int]] = {}
         self._keys_of: dict[str, tuple[str]] = {}
         self._dept_keys: dict[str, str] = {}
@@ -116,10 +115,7 @@ class Contributions:
 
     def _local_date(self, now: datetime) -> int:
         """The city's date today (ordinal)."""
-        cached = self._today_of  # one attribute, read once: safe across threads
-        if cached[0] is not now:  # a change set asks with the same `now` for every event
-            cached = self._today_of = (now, self._local(now)[2])
-        return cached[1]
+        return self._now_bounds(now)[0]
 
     def _local(self, moment: datetime) -> tuple[str, str, int]:
         """The instant's local day ("%Y%m%d"), hour ("%Y%m%d%H") and date (ordinal) in the city's
@@ -210,8 +206,8 @@ class Contributions:
         the second is in it (the last 25 hours, and not more than 5 minutes ahead); remembered for the `now`
         a change set asks with for every event."""
         cached = self._bounds_of  # one attribute, read once: safe across threads
-        if cached[0] is not now:
-            cached = self._bounds_of = (now, (self._local_date(now), now - TREND_KEEP, now + TREND_AHEAD))
+        if cached[0] is not now:  # a change set asks with the same `now` for every event
+            cached = self._bounds_of = (now, (self._local(now)[2], now - TREND_KEEP, now + TREND_AHEAD))
         return cached[1]
 
     def _trend_chain_keys(self, chain: tuple[str, ...], hour: str) -> tuple[str, ...]:

@@ -133,12 +133,16 @@ class LiveWriter:
 
     def run_script(self, name: str, keys: list[str], args: list, tag: str, client=None):
         """Runs a counter script through the gate; `tag` as ChangeSet.tag, "!" when replaying."""
-        script, keys = self.scripts[name], [*self._gate_keys, *keys]
+        return self._call(self.scripts[name], [*self._gate_keys, *keys], [tag, *args], client)
+
+    @staticmethod
+    def _call(script, keys: list[str], args: list, client=None):
+        """`script` run on `client` (default: the writer's own), or queued on a pipeline, which loads it first.
+        A cluster pipeline does not load its scripts first, as a pipeline on one server does: a node that
+        never saw the script (or lost it with a restart or failover) would fail EVALSHA, so it gets EVAL."""
         if isinstance(client, redis.cluster.ClusterPipeline):
-            # a cluster pipeline does not load its scripts first, as a pipeline on one server does: a node
-            # that never saw the script (or lost it with a restart or failover) would fail EVALSHA
-            return client.eval(script.script, len(keys), *keys, tag, *args)
-        return script(keys=keys, args=[tag, *args], client=client)
+            return client.eval(script.script, len(keys), *keys, *args)
+        return script(keys=keys, args=args, client=client)
 
     def change_set(self, tag: str = SCHEDULE) -> ChangeSet:
         return ChangeSet(self.contrib, self.first_notice_s, tag)
@@ -168,7 +172,7 @@ class LiveWriter:
             return
         self.run_script("apply", keys, [body], change.tag, client=pipe)
         if ticker:
-            self._queue(pipe, self._ticker, [self.keys.ticker], self._ticker_args(ticker))
+            self._call(self._ticker, [self.keys.ticker], self._ticker_args(ticker), client=pipe)
         if message is not None:
             pipe.publish(*message)
         pipe.publish(self.keys.changed, "1")
@@ -205,12 +209,10 @@ class LiveWriter:
                 if isinstance(reply, Exception):
                     raise reply
 
-    @staticmethod
-    def _queue(pipe, script, keys: list[str], args: list) -> None:
-        """`script` on `pipe` as EVALSHA (see `_run_and_publish`); on a cluster as EVAL, on whichever node
-        owns the slot: a cluster pipeline does not load its scripts first, as a pipeline on one server does."""
+    def _queue(self, pipe, script, keys: list[str], args: list) -> None:
+        """`script` on `pipe` as bare EVALSHA, its NOSCRIPT answered by `_run_and_publish`; on a cluster as `_call`."""
         if isinstance(pipe, redis.cluster.ClusterPipeline):
-            pipe.eval(script.script, len(keys), *keys, *args)
+            self._call(script, keys, args, client=pipe)
         else:
             pipe.evalsha(script.sha, len(keys), *keys, *args)
 
