@@ -16,12 +16,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
+from datetime import date, datetime
 from functools import lru_cache
 from operator import itemgetter
 
 from sqlalchemy import Connection, Engine, Row, Table
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator
 
+_NOT_YET = object()
 SQLITE_ROWS = 500  # rows per statement at most (fewer where SQLite allows fewer variables)
 
 
@@ -59,10 +62,22 @@ class NewRows:
     @lru_cache(maxsize=8)  # noqa: B019 -- one per writer, which lives as long as its process
     def _plan(self, columns: tuple[str, ...]) -> _Plan:
         quote, dialect = self._quote, self.dialect
-        converted = tuple((i, processor) for i, name in enumerate(columns)
+        converted = tuple((i, processor, _repeats(self.table.c[name].type)) for i, name in enumerate(columns)
                           if (processor := self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)))
         head = f"INSERT INTO {quote(self.table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
         return _Plan(columns, converted, head, self._tail, max(1, min(SQLITE_ROWS, self._variables // len(columns))))
+
+
+def _repeats(column_type) -> bool:
+    """Whether a column's values are converted once per distinct value of an insert: its times. A group's
+    reports mostly share them (the clock's now, and deadlines a few time limits from it), and converting
+    one costs a microsecond."""
+    if isinstance(column_type, TypeDecorator):  # whose python_type is `object`: its stored type's
+        column_type = column_type.impl_instance
+    try:
+        return issubclass(column_type.python_type, (datetime, date))
+    except NotImplementedError:
+        return False
 
 
 def _getter(columns: tuple[str, ...]):
@@ -84,11 +99,20 @@ class _Plan:
         self._get = _getter(columns)
 
     def values(self, rows: Sequence[dict]) -> tuple:
-        get, converted, flat = self._get, self.converted, []
+        """The rows' values in one flat tuple, converted; a repeated value of a column whose values
+        can repeat is converted once (`_repeats`: equal values convert to the same stored text)."""
+        get, flat = self._get, []
+        converted = [(i, processor, {} if repeats else None) for i, processor, repeats in self.converted]
         for row in rows:
             values = list(get(row))
-            for i, processor in converted:
-                values[i] = processor(values[i])
+            for i, processor, done in converted:
+                value = values[i]
+                if done is None:
+                    values[i] = processor(value)
+                elif (out := done.get(value, _NOT_YET)) is not _NOT_YET:
+                    values[i] = out
+                else:
+                    values[i] = done[value] = processor(value)
             flat += values
         return tuple(flat)
 

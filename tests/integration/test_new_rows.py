@@ -23,7 +23,8 @@ def _rows(runtime, source: str, n: int) -> list[dict]:
                  photo_urls=[] if k % 3 else ["/media/a.jpg", "/media/b.jpg"], reporter_name=None, reporter_phone="13800000000",
                  lat=36.06 + k / 1e6, lon=120.38, grid_id=grid.id, status="dispatched", department_code=department,
                  deadline=(t + timedelta(hours=k)).astimezone(EIGHT_HOURS) if k % 2 else t + timedelta(hours=k),
-                 reported_at=t, dispatched_at=t + timedelta(seconds=1), version=1) for k in range(n)]
+                 reported_at=t if k % 2 else t.astimezone(EIGHT_HOURS),  # one instant in two zones: converted once, stored alike
+                 dispatched_at=t + timedelta(seconds=1), version=1) for k in range(n)]
 
 
 def _stored(runtime, source: str) -> list[tuple]:
