@@ -203,3 +203,25 @@ def test_a_request_given_up_while_it_waits_leaves_its_group_answered(runtime):
     finally:
         writer.close()
         turn.close()
+
+
+def test_the_transition_log_of_new_events_with_and_without_gaps_between_their_ids(client, runtime):
+    """The report and dispatch steps are logged for exactly the new events, in id order: ids that follow
+    each other are bound as a range, others one by one; an event between two others is not logged with them."""
+    from bigscreen.cases.ingest_writer import IngestWriter
+
+    r = client.post("/api/v1/events", json=[event(runtime, f"g-{k}") for k in range(5)])
+    ids = [e["id"] for e in r.json()["events"]]
+
+    def logged() -> list[tuple[int, str]]:
+        with runtime.sessions() as s:
+            return [tuple(row) for row in s.execute(select(EventTransition.event_id, EventTransition.action)
+                                                    .where(EventTransition.event_id.in_(ids)).order_by(EventTransition.id))]
+
+    assert logged() == [(i, "report") for i in ids] + [(i, "dispatch") for i in ids]
+    with runtime.engine.begin() as conn:
+        conn.execute(EventTransition.__table__.delete().where(EventTransition.event_id.in_(ids)))
+        IngestWriter._log_transitions(conn, [ids[0], ids[2], ids[4]])  # gaps: not a range
+        IngestWriter._log_transitions(conn, ids[1:2])  # one id: a range of one
+    assert logged() == [(ids[0], "report"), (ids[2], "report"), (ids[4], "report"), (ids[0], "dispatch"),
+                        (ids[2], "dispatch"), (ids[4], "dispatch"), (ids[1], "report"), (ids[1], "dispatch")]
