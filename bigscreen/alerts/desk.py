@@ -9,15 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, update
 
 from bigscreen.alerts.notifications import Message, deliver
 from bigscreen.auth.audit import record
 from bigscreen.db.models import Alert, Notification, User
+from bigscreen.db.new_rows import NewRows
 from bigscreen.db.session import IN_CHUNK
 from bigscreen.live.keys import Keys
 from bigscreen.process.runtime import Runtime
@@ -96,7 +98,7 @@ def raise_alerts(conn: Connection, raises: Sequence[Raise], window: timedelta = 
                          version=1 + o.repeats) for o in opened]
         # matched back by what tells them apart (a subject opens twice only a window apart):
         # asking RETURNING for the parameters' order would insert them one by one
-        stored = conn.execute(_OPEN, new_rows)
+        stored = _opener(conn.engine).insert(conn, new_rows)
         ids = {(row.source, row.subject, row.raised_at): row.id for row in stored}
         for o in opened:
             o.id = ids[(o.first.source, o.first.subject, o.first.at)]
@@ -112,7 +114,14 @@ _LAST = func.coalesce(_ALERTS.c.last_raised_at, _ALERTS.c.raised_at)
 _UNRESOLVED = (select(_ALERTS.c.id, _ALERTS.c.subject, _LAST.label("last"))
                .where(_ALERTS.c.source == bindparam("source"), _ALERTS.c.subject.in_(bindparam("subjects", expanding=True)),
                       _ALERTS.c.status != "resolved", _LAST >= bindparam("since", type_=_ALERTS.c.raised_at.type)))
-_OPEN = _ALERTS.insert().returning(_ALERTS.c.id, _ALERTS.c.source, _ALERTS.c.subject, _ALERTS.c.raised_at)
+
+
+@lru_cache(maxsize=8)
+def _opener(engine: Engine) -> NewRows:
+    """The insert of the alerts a group of raises opens (`NewRows`: on SQLite, past SQLAlchemy's per-row work)."""
+    return NewRows(engine, _ALERTS, unique=None, returning=("id", "source", "subject", "raised_at"))
+
+
 _COUNT_UP = (update(_ALERTS).where(_ALERTS.c.id == bindparam("alert_id"))
              .values(count=_ALERTS.c.count + bindparam("repeats"), last_raised_at=bindparam("at"),
                      version=_ALERTS.c.version + bindparam("repeats")))

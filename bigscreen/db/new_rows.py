@@ -14,13 +14,14 @@ SQLAlchemy would have stored.
 from __future__ import annotations
 
 import sqlite3
+from collections import namedtuple
 from collections.abc import Sequence
 from contextlib import closing
 from datetime import date, datetime
 from functools import lru_cache
 from operator import itemgetter
 
-from sqlalchemy import Connection, Engine, Row, Table
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator
 
@@ -29,35 +30,48 @@ SQLITE_ROWS = 500  # rows per statement at most (fewer where SQLite allows fewer
 
 
 class NewRows:
-    def __init__(self, engine: Engine, table: Table, unique: Sequence[str], returning: Sequence[str]) -> None:
-        """`unique`: the unique key a row may conflict on; `returning`: the columns answered of each row
-        stored. The rows of one insert hold the same keys, each a column."""
+    def __init__(self, engine: Engine, table: Table, unique: Sequence[str] | None, returning: Sequence[str]) -> None:
+        """`unique`: the unique key a row may conflict on (None: rows never conflict); `returning`: the
+        columns answered of each row stored. The rows of one insert hold the same keys, each a column."""
         self.table, self.dialect = table, engine.dialect
         self._sqlite = engine.dialect.name == "sqlite"
         if not self._sqlite:
-            self._statement = (postgresql.insert(table).on_conflict_do_nothing(index_elements=list(unique))
-                               .returning(*(table.c[name] for name in returning)))
+            statement = postgresql.insert(table)
+            if unique:
+                statement = statement.on_conflict_do_nothing(index_elements=list(unique))
+            self._statement = statement.returning(*(table.c[name] for name in returning))
             return
         quote = engine.dialect.identifier_preparer.quote
         self._quote = quote
-        self._tail = (f" ON CONFLICT ({', '.join(quote(c) for c in unique)}) DO NOTHING"
-                      f" RETURNING {', '.join(quote(c) for c in returning)}")
+        self._tail = ((f" ON CONFLICT ({', '.join(quote(c) for c in unique)}) DO NOTHING" if unique else "")
+                      + f" RETURNING {', '.join(quote(c) for c in returning)}")
+        # what the driver answers, as SQLAlchemy would read it (stored times back to aware datetimes)
+        self._readers = [table.c[name].type.dialect_impl(engine.dialect).result_processor(engine.dialect, None) for name in returning]
+        self._answer = namedtuple("Returned", returning)
         with closing(sqlite3.connect(":memory:")) as probe:
             self._variables = probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
-    def insert(self, conn: Connection, rows: Sequence[dict]) -> list[Row]:
+    def insert(self, conn: Connection, rows: Sequence[dict]) -> list:
         """Inserts `rows` (inside the caller's transaction); answers the `returning` columns of those
-        stored, in no particular order."""
+        stored (rows whose columns are attributes), in no particular order."""
         if not rows:
             return []
         if not self._sqlite:
             return list(conn.execute(self._statement, list(rows)))
         plan = self._plan(tuple(rows[0]))
-        out: list[Row] = []
+        out: list = []
         for start in range(0, len(rows), plan.per_statement):
             chunk = rows[start : start + plan.per_statement]
             out += conn.exec_driver_sql(plan.text(len(chunk)), plan.values(chunk)).all()
-        return out
+        return self._as_read(out)
+
+    def _as_read(self, rows: list) -> list:
+        """The driver's rows as SQLAlchemy reads them: a stored time back to an aware datetime."""
+        readers = self._readers
+        if not any(readers):
+            return rows
+        answer = self._answer
+        return [answer(*(value if read is None else read(value) for value, read in zip(row, readers))) for row in rows]
 
     @lru_cache(maxsize=8)  # noqa: B019 -- one per writer, which lives as long as its process
     def _plan(self, columns: tuple[str, ...]) -> _Plan:

@@ -51,3 +51,22 @@ def test_new_rows_stores_what_sqlalchemy_stores_and_answers_the_ids(runtime, mon
         again = writer.insert(conn, _rows(runtime, "by-hand", 25))
     assert sorted(r.source_id for r in again) == [f"r-{k}" for k in range(20, 25)]
     assert len(_stored(runtime, "by-hand")) == 25
+
+
+def test_new_rows_without_a_unique_key_answers_times_as_sqlalchemy_reads_them(runtime):
+    """Rows that never conflict (the alerts a group of raises opens): every one is stored, and a time asked
+    back is the aware datetime given, whatever its zone, as SQLAlchemy's own insert answers it."""
+    from bigscreen.db.models import Alert
+
+    t = datetime(2026, 12, 7, 9, 30, 15, 123456, tzinfo=timezone.utc)
+    rows = [dict(colour="red", source="emergency", subject=f"S{k % 3}@C1", title="火情", area_code=None, event_id=None,
+                 count=1, status="open", raised_at=t + timedelta(minutes=k) if k % 2 else (t + timedelta(minutes=k)).astimezone(EIGHT_HOURS),
+                 last_raised_at=None, escalation=0, version=1) for k in range(7)]
+    opener = NewRows(runtime.engine, Alert.__table__, unique=None, returning=("id", "subject", "raised_at"))
+    with runtime.engine.begin() as conn:
+        by_hand = opener.insert(conn, rows)
+        by_sqlalchemy = conn.execute(insert(Alert).returning(Alert.id, Alert.subject, Alert.raised_at), rows).all()
+    assert len(by_hand) == 7 and len({r.id for r in by_hand}) == 7
+    assert sorted((r.subject, r.raised_at) for r in by_hand) == sorted((r.subject, r.raised_at) for r in by_sqlalchemy) \
+        == sorted((r["subject"], r["raised_at"]) for r in rows)
+    assert all(r.raised_at.tzinfo is not None for r in by_hand)
