@@ -145,7 +145,7 @@ class IngestWriter(GroupCommit[_Rows]):
     def _store_group(self, group: list[Job[_Rows]]) -> tuple[list[list[Outcome]], list[EventRecord], list[int]]:
         rows = [r for j in group for r in j.item.rows]
         with self.rt.engine.begin() as conn:
-            created = {(r.source, r.source_id): r.id for r in self._new_rows.insert(conn, rows)}
+            created = {(source, source_id): event_id for event_id, source, source_id in self._new_rows.insert(conn, rows)}
             replayed = {(r["source"], r["source_id"]) for r in rows if (r["source"], r["source_id"]) not in created}
             existing = self._existing(conn, replayed)
             claimed: set[tuple[str, str]] = set()
@@ -158,7 +158,7 @@ class IngestWriter(GroupCommit[_Rows]):
                     ident = (r["source"], r["source_id"])
                     if ident in created and ident not in claimed:
                         claimed.add(ident)
-                        records[ident] = record = EventRecord(id=created[ident], **r)
+                        records[ident] = record = EventRecord(**{**r, "id": created[ident]})  # one dict: a third of `id=.., **r`
                         fresh.append(record)
                         outcomes.append(Outcome(record, True))
                     else:  # a retry, or the same id twice in one group: the stored event
