@@ -7,6 +7,7 @@ read as the wall and the duty desk show them. What officers do with them: bigscr
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -138,6 +139,17 @@ class _Open:
     repeats: int = 0
 
 
+def _ranked(place: tuple[int, datetime, int], later: bool):
+    """The alerts that come after (`later`) or before this place, (severity, raised_at, id), in the
+    order the wall shows them (`alert_rows`)."""
+    severity, raised_at, alert_id = place
+    beyond = operator.gt if later else operator.lt
+    alerts = Alert.__table__
+    return or_(beyond(SEVERITY, severity),
+               and_(SEVERITY == severity, or_(beyond(alerts.c.raised_at, raised_at),
+                                              and_(alerts.c.raised_at == raised_at, beyond(alerts.c.id, alert_id)))))
+
+
 def announcement(keys: Keys, alert_ids: Sequence[int]) -> tuple[str, str]:
     """The message that tells the wall that alerts changed (channel, payload): their ids, comma-separated,
     on `alerts`, in one message however many (the publisher reads each message in Python: a message per
@@ -209,22 +221,23 @@ def escalate_unacknowledged(rt: Runtime, now: datetime | None = None) -> int:
 
 
 def alert_rows(rt: Runtime, *, ids: list[int] | None = None, statuses: tuple[str, ...] = LIVE_STATUSES,
-               within: str | None = None, limit: int = 200, after: tuple[int, datetime, int] | None = None) -> list[dict]:
+               within: str | None = None, limit: int = 200, after: tuple[int, datetime, int] | None = None,
+               before: tuple[int, datetime, int] | None = None) -> list[dict]:
     """Alerts as the wall and the duty desk show them: most severe first, then oldest first (then by
     id). `after`: only those that come after this place in that order, (severity, raised_at, id)
-    (the wall's publisher tops up the alerts it holds: bigscreen.wall.publisher)."""
+    (the wall's publisher tops up the alerts it holds: bigscreen.wall.publisher); `before`, with `ids`:
+    only those of them that come before it (the publisher skips new alerts it could not show)."""
     alerts, users = Alert.__table__, User.__table__
     q = (select(alerts, users.c.username, users.c.display_name)
          .select_from(alerts.outerjoin(users, users.c.id == alerts.c.owner_id)))
     if ids is not None:
         q = q.where(alerts.c.id.in_(ids))
+        if before is not None:
+            q = q.where(_ranked(before, later=False))
     else:
         q = q.where(alerts.c.status.in_(statuses))
         if after is not None:
-            severity, raised_at, alert_id = after
-            q = q.where(or_(SEVERITY > severity,
-                            and_(SEVERITY == severity, or_(alerts.c.raised_at > raised_at,
-                                                           and_(alerts.c.raised_at == raised_at, alerts.c.id > alert_id)))))
+            q = q.where(_ranked(after, later=True))
         q = q.order_by(SEVERITY, alerts.c.raised_at, alerts.c.id).limit(limit)
     with rt.engine.connect() as conn:
         rows = conn.execute(q).all()

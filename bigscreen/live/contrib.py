@@ -104,7 +104,7 @@ class Contributions:
         self._expiries: dict[str, int | None] = {}
         self._fields_of: dict[tuple[str, str], tuple[str, str]] = {}
         self._bounds_of: tuple[datetime | None, tuple] = (None, ())
-        self._trend_chains: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
+        self._trend_chains: dict[tuple[str, str], tuple[str, ...]] = {}
         self._map_open = keys.map_open
 
     def day(self, moment: datetime) -> str:
@@ -211,13 +211,16 @@ class Contributions:
         return cached[1]
 
     def _trend_chain_keys(self, chain: tuple[str, ...], hour: str) -> tuple[str, ...]:
-        """The trend hashes of the chain's levels that keep a trend, for this hour."""
-        found = self._trend_chains.get((chain, hour))
+        """The trend hashes of the chain's levels that keep a trend, for this hour. Remembered by the
+        lowest of those areas (a code names one area, and so its chain up to the city), not by the whole
+        chain: a few hundred streets, where thousands of grids would make most reports a new entry."""
+        top = chain[TREND_MAX_LEVEL] if len(chain) > TREND_MAX_LEVEL else chain[-1]
+        found = self._trend_chains.get((top, hour))
         if found is None:
             found = tuple(self._trend_key(code, hour) for code in chain[: TREND_MAX_LEVEL + 1])
             if len(self._trend_chains) > 100_000:
                 self._trend_chains.clear()
-            self._trend_chains[(chain, hour)] = found
+            self._trend_chains[(top, hour)] = found
         return found
 
     def _area_day_keys(self, chain: tuple[str, ...], day: str | None) -> tuple[str, ...]:

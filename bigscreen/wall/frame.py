@@ -110,15 +110,15 @@ class WallAlert:
 
 
 def wall_alerts(rt: Runtime, map_level: int = MAP_LEVEL, ids: list[int] | None = None,
-                after: tuple | None = None, limit: int | None = None) -> list[WallAlert]:
+                after: tuple | None = None, limit: int | None = None, before: tuple | None = None) -> list[WallAlert]:
     """The most severe open or acknowledged alerts, up to `limit` (ALERTS_READ), most severe first
     (bigscreen.alerts.desk.alert_rows' order), only those ranked after `after` (a `WallAlert.rank`)
     if given; with `ids`, those alerts whatever their status (the publisher reads the ones announced
-    as changed, see bigscreen.wall.publisher). Reads SQL: the publisher calls it only when an alert
-    changed, never per frame."""
+    as changed, see bigscreen.wall.publisher), only those ranked before `before` if given. Reads SQL:
+    the publisher calls it only when an alert changed, never per frame."""
     out = []
     rows = (alert_rows(rt, limit=ALERTS_READ if limit is None else limit, after=after) if ids is None
-            else alert_rows(rt, ids=ids))
+            else alert_rows(rt, ids=ids, before=before))
     for r in rows:
         area = rt.areas.by_code.get(r["area"]) if r["area"] else None
         chain = area.chain if area else ()

@@ -347,6 +347,14 @@ def test_alert_changes_announced_by_id_are_merged_as_a_full_read_shows_them(clie
     assert len(topped_up) == 1 and "alerts.id >" in topped_up[0], "one held was resolved: the next beyond the held read"
     desk.resolve(raised[2], "已处置")  # blue, not held: nothing moves
     step(raised[2])
+    # every place taken: a new alert ranked after the last held is not read, one ranked before it is
+    late = desk.raise_by_hand("blue", "不必读", None)["id"]
+    read = [s for s in step(late) if "FROM alerts" in s]
+    assert len(read) == 1 and "alerts.id <" in read[0], "a new alert is read only if it ranks before the last held"
+    assert late not in [a.shown["id"] for a in publisher._alerts]
+    urgent = desk.raise_by_hand("red", "必读", None)["id"]
+    step(urgent)
+    assert urgent in [a.shown["id"] for a in publisher._alerts]
 
 
 def test_the_wall_takes_new_people_figures_within_a_minute(runtime):
