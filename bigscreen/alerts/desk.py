@@ -10,12 +10,12 @@ import logging
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, Dialect, and_, bindparam, case, func, or_, select, update
 
 from bigscreen.alerts.notifications import Message, deliver
 from bigscreen.auth.audit import record
@@ -99,7 +99,7 @@ def raise_alerts(conn: Connection, raises: Sequence[Raise], window: timedelta = 
                          version=1 + o.repeats) for o in opened]
         # matched back by what tells them apart (a subject opens twice only a window apart):
         # asking RETURNING for the parameters' order would insert them one by one
-        stored = _opener(conn.engine).insert(conn, new_rows)
+        stored = _opener(conn.dialect).insert(conn, new_rows)
         ids = {(row.source, row.subject, row.raised_at): row.id for row in stored}
         for o in opened:
             o.id = ids[(o.first.source, o.first.subject, o.first.at)]
@@ -118,9 +118,9 @@ _UNRESOLVED = (select(_ALERTS.c.id, _ALERTS.c.subject, _LAST.label("last"))
 
 
 @lru_cache(maxsize=8)
-def _opener(engine: Engine) -> NewRows:
+def _opener(dialect: Dialect) -> NewRows:
     """The insert of the alerts a group of raises opens (`NewRows`: on SQLite, past SQLAlchemy's per-row work)."""
-    return NewRows(engine, _ALERTS, unique=None, returning=("id", "source", "subject", "raised_at"))
+    return NewRows(dialect, _ALERTS, unique=None, returning=("id", "source", "subject", "raised_at"))
 
 
 _COUNT_UP = (update(_ALERTS).where(_ALERTS.c.id == bindparam("alert_id"))

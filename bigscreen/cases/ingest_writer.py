@@ -92,7 +92,7 @@ class IngestWriter(GroupCommit[_Rows]):
         self.rt, self.live = rt, live
         self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-live")
         self._publishing: Future | None = None  # the last group handed to the second thread
-        self._new_rows = NewRows(rt.engine, Event.__table__, unique=("source", "source_id"), returning=("id", "source", "source_id"))
+        self._new_rows = NewRows(rt.engine.dialect, Event.__table__, unique=("source", "source_id"), returning=("id", "source", "source_id"))
 
     def submit(self, source: str, rows: list[dict]) -> Future:
         return super().submit(_Rows(source, rows))

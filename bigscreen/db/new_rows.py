@@ -21,7 +21,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from operator import itemgetter
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator
 
@@ -30,23 +30,24 @@ SQLITE_ROWS = 500  # rows per statement at most (fewer where SQLite allows fewer
 
 
 class NewRows:
-    def __init__(self, engine: Engine, table: Table, unique: Sequence[str] | None, returning: Sequence[str]) -> None:
-        """`unique`: the unique key a row may conflict on (None: rows never conflict); `returning`: the
-        columns answered of each row stored. The rows of one insert hold the same keys, each a column."""
-        self.table, self.dialect = table, engine.dialect
-        self._sqlite = engine.dialect.name == "sqlite"
+    def __init__(self, dialect: Dialect, table: Table, unique: Sequence[str] | None, returning: Sequence[str]) -> None:
+        """For the database of this dialect (an engine's, a connection's). `unique`: the unique key a row may
+        conflict on (None: rows never conflict); `returning`: the columns answered of each row stored. The
+        rows of one insert hold the same keys, each a column."""
+        self.table, self.dialect = table, dialect
+        self._sqlite = dialect.name == "sqlite"
         if not self._sqlite:
             statement = postgresql.insert(table)
             if unique:
                 statement = statement.on_conflict_do_nothing(index_elements=list(unique))
             self._statement = statement.returning(*(table.c[name] for name in returning))
             return
-        quote = engine.dialect.identifier_preparer.quote
+        quote = dialect.identifier_preparer.quote
         self._quote = quote
         self._tail = ((f" ON CONFLICT ({', '.join(quote(c) for c in unique)}) DO NOTHING" if unique else "")
                       + f" RETURNING {', '.join(quote(c) for c in returning)}")
         # what the driver answers, as SQLAlchemy would read it (stored times back to aware datetimes)
-        self._readers = [table.c[name].type.dialect_impl(engine.dialect).result_processor(engine.dialect, None) for name in returning]
+        self._readers = [table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) for name in returning]
         self._answer = namedtuple("Returned", returning)
         with closing(sqlite3.connect(":memory:")) as probe:
             self._variables = probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)

@@ -37,7 +37,7 @@ def _stored(runtime, source: str) -> list[tuple]:
 
 def test_new_rows_stores_what_sqlalchemy_stores_and_answers_the_ids(runtime, monkeypatch):
     monkeypatch.setattr(new_rows, "SQLITE_ROWS", 7)  # several statements per insert
-    writer = NewRows(runtime.engine, Event.__table__, unique=("source", "source_id"), returning=("id", "source", "source_id"))
+    writer = NewRows(runtime.engine.dialect, Event.__table__, unique=("source", "source_id"), returning=("id", "source", "source_id"))
     with runtime.engine.begin() as conn:
         conn.execute(insert(Event), _rows(runtime, "by-sqlalchemy", 20))
         stored = writer.insert(conn, _rows(runtime, "by-hand", 20))
@@ -62,7 +62,7 @@ def test_new_rows_without_a_unique_key_answers_times_as_sqlalchemy_reads_them(ru
     rows = [dict(colour="red", source="emergency", subject=f"S{k % 3}@C1", title="火情", area_code=None, event_id=None,
                  count=1, status="open", raised_at=t + timedelta(minutes=k) if k % 2 else (t + timedelta(minutes=k)).astimezone(EIGHT_HOURS),
                  last_raised_at=None, escalation=0, version=1) for k in range(7)]
-    opener = NewRows(runtime.engine, Alert.__table__, unique=None, returning=("id", "subject", "raised_at"))
+    opener = NewRows(runtime.engine.dialect, Alert.__table__, unique=None, returning=("id", "subject", "raised_at"))
     with runtime.engine.begin() as conn:
         by_hand = opener.insert(conn, rows)
         by_sqlalchemy = conn.execute(insert(Alert).returning(Alert.id, Alert.subject, Alert.raised_at), rows).all()
