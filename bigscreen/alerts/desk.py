@@ -74,7 +74,10 @@ def raise_alerts(conn: Connection, raises: Sequence[Raise], window: timedelta = 
     for source, subjects in by_source.items():
         ordered = sorted(subjects)
         for start in range(0, len(ordered), IN_CHUNK):
-            rows = conn.execute(_UNRESOLVED, {"source": source, "subjects": ordered[start : start + IN_CHUNK], "since": since}).all()
+            chunk = ordered[start : start + IN_CHUNK]
+            size = 1 << (len(chunk) - 1).bit_length()  # the last subject again up to a power of two
+            params = {f"s{k}": chunk[min(k, len(chunk) - 1)] for k in range(size)}
+            rows = conn.execute(_unresolved(size), {"source": source, "since": since, **params}).all()
             for row in rows:
                 candidates.setdefault((source, row.subject), []).append(_Open(row.id, row.last))
     for found in candidates.values():
@@ -112,9 +115,16 @@ def raise_alerts(conn: Connection, raises: Sequence[Raise], window: timedelta = 
 _ALERTS = Alert.__table__
 _LAST = func.coalesce(_ALERTS.c.last_raised_at, _ALERTS.c.raised_at)
 # raise_alerts' statements, built once (building one costs more than running it for a few raises)
-_UNRESOLVED = (select(_ALERTS.c.id, _ALERTS.c.subject, _LAST.label("last"))
-               .where(_ALERTS.c.source == bindparam("source"), _ALERTS.c.subject.in_(bindparam("subjects", expanding=True)),
-                      _ALERTS.c.status != "resolved", _LAST >= bindparam("since", type_=_ALERTS.c.raised_at.type)))
+
+
+@lru_cache(maxsize=None)
+def _unresolved(size: int):
+    """The unresolved alerts of a source's subjects `s0` .. `s{size-1}` raised or repeated since `since`. One
+    statement per size (powers of two), with plain parameters: an expanding IN is rendered again at every run,
+    which cost more than the database's read of a few subjects (ingest's group commit reads it once a group)."""
+    return (select(_ALERTS.c.id, _ALERTS.c.subject, _LAST.label("last"))
+            .where(_ALERTS.c.source == bindparam("source"), _ALERTS.c.subject.in_([bindparam(f"s{k}") for k in range(size)]),
+                   _ALERTS.c.status != "resolved", _LAST >= bindparam("since", type_=_ALERTS.c.raised_at.type)))
 
 
 @lru_cache(maxsize=8)
