@@ -21,7 +21,7 @@ from bigscreen.alerts.notifications import Message, deliver
 from bigscreen.auth.audit import record
 from bigscreen.db.models import Alert, Notification, User
 from bigscreen.db.new_rows import NewRows
-from bigscreen.db.session import IN_CHUNK
+from bigscreen.db.session import padded_chunks
 from bigscreen.live.keys import Keys
 from bigscreen.process.runtime import Runtime
 
@@ -72,11 +72,7 @@ def raise_alerts(conn: Connection, raises: Sequence[Raise], window: timedelta = 
     # the unresolved alerts of these subjects that any raise can count up, oldest first
     candidates: dict[tuple[str, str], list[_Open]] = {}
     for source, subjects in by_source.items():
-        ordered = sorted(subjects)
-        for start in range(0, len(ordered), IN_CHUNK):
-            chunk = ordered[start : start + IN_CHUNK]
-            size = 1 << (len(chunk) - 1).bit_length()  # the last subject again up to a power of two
-            params = {f"s{k}": chunk[min(k, len(chunk) - 1)] for k in range(size)}
+        for size, params in padded_chunks(sorted(subjects), "s"):
             rows = conn.execute(_unresolved(size), {"source": source, "since": since, **params}).all()
             for row in rows:
                 candidates.setdefault((source, row.subject), []).append(_Open(row.id, row.last))
@@ -119,9 +115,8 @@ _LAST = func.coalesce(_ALERTS.c.last_raised_at, _ALERTS.c.raised_at)
 
 @lru_cache(maxsize=None)
 def _unresolved(size: int):
-    """The unresolved alerts of a source's subjects `s0` .. `s{size-1}` raised or repeated since `since`. One
-    statement per size (powers of two), with plain parameters: an expanding IN is rendered again at every run,
-    which cost more than the database's read of a few subjects (ingest's group commit reads it once a group)."""
+    """The unresolved alerts of a source's subjects `s0` .. `s{size-1}` (`db.session.padded_chunks`) raised or
+    repeated since `since` (ingest's group commit reads it once a group)."""
     return (select(_ALERTS.c.id, _ALERTS.c.subject, _LAST.label("last"))
             .where(_ALERTS.c.source == bindparam("source"), _ALERTS.c.subject.in_([bindparam(f"s{k}") for k in range(size)]),
                    _ALERTS.c.status != "resolved", _LAST >= bindparam("since", type_=_ALERTS.c.raised_at.type)))

@@ -30,7 +30,7 @@ from bigscreen.cases.facts import EventRecord, facts, ticker_entry
 from bigscreen.db.group_commit import GroupCommit, Job
 from bigscreen.db.models import Event, EventTransition
 from bigscreen.db.new_rows import NewRows
-from bigscreen.db.session import IN_CHUNK
+from bigscreen.db.session import padded_chunks
 from bigscreen.domain.lifecycle import Status
 from bigscreen.live.writer import event_tag
 from bigscreen.process import metrics
@@ -59,10 +59,8 @@ class _Rows:
 @lru_cache(maxsize=None)
 def log_steps(size: int | None) -> tuple:
     """INSERT .. SELECT of the report and the automatic dispatch of the events whose ids are bound to
-    `id0` .. `id{size-1}`, in that order; with `size` None, of those from `lo` to `hi`. One statement per
-    size, with plain parameters, not one expanding IN: SQLAlchemy renders an expanding IN again at every
-    run, which cost a small group a third of its transition log (`_log_transitions` rounds sizes up to
-    powers of two)."""
+    `id0` .. `id{size-1}` (`db.session.padded_chunks`), in that order; with `size` None, of those from `lo`
+    to `hi`. An expanding IN had cost a small group a third of its transition log."""
     events, log_table = Event.__table__, EventTransition.__table__
     columns = ["event_id", "action", "from_status", "to_status", "at", "actor", "role", "channel", "department_code"]
     which = (events.c.id.between(bindparam("lo"), bindparam("hi")) if size is None
@@ -204,10 +202,7 @@ class IngestWriter(GroupCommit[_Rows]):
             for statement in log_steps(None):
                 conn.execute(statement, {"lo": lo, "hi": hi})
             return
-        for start in range(0, len(ids), IN_CHUNK):
-            chunk = ids[start : start + IN_CHUNK]
-            size, last = 1 << (len(chunk) - 1).bit_length(), len(chunk) - 1
-            params = {f"id{k}": chunk[min(k, last)] for k in range(size)}  # the last id again up to the size
+        for size, params in padded_chunks(ids, "id"):
             for statement in log_steps(size):
                 conn.execute(statement, params)
 

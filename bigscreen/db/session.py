@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import orjson
@@ -12,6 +12,17 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 IN_CHUNK = 900  # ids per IN (..): under every database's parameter limit (SQLite's is the lowest)
+
+
+def padded_chunks(values: Sequence, name: str) -> Iterator[tuple[int, dict]]:
+    """`values` in chunks of at most IN_CHUNK, each as plain parameters `{name}0` .. `{name}{size-1}`: (size,
+    parameters), the size rounded up to a power of two with the chunk's last value repeated. For a statement
+    made once per size (an IN of plain parameters), not one expanding IN, which SQLAlchemy renders again at
+    every run: for a small group that cost more than the database's own work."""
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = values[start : start + IN_CHUNK]
+        size, last = 1 << (len(chunk) - 1).bit_length(), len(chunk) - 1
+        yield size, {f"{name}{k}": chunk[min(k, last)] for k in range(size)}
 
 
 def _json(value) -> str:
