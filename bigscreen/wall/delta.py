@@ -73,16 +73,21 @@ def _list(a: list, b: list, path: list, ops: list) -> None:
     old, new = a[head:len(a) - tail], b[head:len(b) - tail]
     shift = _shift(old, new)
     if shift is None:
-        if len(old) == len(new) and all(type(x) is type(y) and type(x) in (dict, list) for x, y in zip(old, new)):
+        if (len(old) == len(new) and all(type(x) is type(y) and type(x) in (dict, list) for x, y in zip(old, new))
+                and any(_key(x) == _key(y) for x, y in zip(old, new))):
             shift = 0
-        else:
+        else:  # unlike items, or none the same item (a feed whose entries all came since: 20 events in 0.1 s)
             ops.append([path, head, len(old), new])
             return
     kept = len(new) - shift  # old[:kept] become new[shift:]
     if len(old) > kept:
         ops.append([path, head + kept, len(old) - kept, []])
     for i in range(kept - 1, -1, -1):
-        _value(old[i], new[i + shift], [*path, head + i], ops)
+        was, now = old[i], new[i + shift]
+        if _key(was) == _key(now):
+            _value(was, now, [*path, head + i], ops)
+        else:  # another item in its place (a ranking reordered): set whole, not field by field
+            ops.append([[*path, head + i], now])
     if shift:
         ops.append([path, head, 0, new[:shift]])
 

@@ -142,7 +142,7 @@ def _alerts_by_scope(alerts: Sequence[WallAlert], plans: Sequence[ScopePlan]) ->
     """Each scope's share of the alerts, most severe first: the city wall shows every alert, a
     district's those inside it. One pass over the alerts for all scopes, not one per scope."""
     mine: dict[str, list[WallAlert]] = {p.scope.code: [] for p in plans if p.scope.level}
-    for a in alerts:
+    for a in alerts if mine else ():  # the city's wall alone (a build for changes, most often): no pass
         for code in a.chain:
             if code in mine:
                 mine[code].append(a)

@@ -12,7 +12,8 @@ without a subscription.
 What a change rebuilds is the scopes some web worker shows now, pushed or polled (`{p}watched`,
 kept by bigscreen.wall.hub): a command centre watches the city and a district or two, not every
 district at once. Every scope is built once a second all the same (a wall or tablet opening any
-scope finds a frame at most that old, and `/readyz` the city's). Builds for changes are spaced by
+scope finds a frame at most that old, and `/readyz` the city's): the scopes shown first, the others in a
+build of their own after them. Builds for changes are spaced by
 the latest worker's push lag (`{p}push_lag`, 0.1 s at least): a worker that cannot write ten frames
 a second to its viewers gets fewer, each on time.
 
@@ -194,10 +195,10 @@ class FramePublisher:
             self._watched_next = time.monotonic() + WATCHED_READ_S
         return self._watched
 
-    def publish(self, only: set[str] | None = None) -> dict[str, bytes]:
-        """Builds and stores the frames of the scopes named in `only` (default: every scope) now; returns
-        them by scope code."""
-        now, started = self.rt.clock(), time.perf_counter()
+    def publish(self, only: set[str] | None = None, besides: set[str] = frozenset()) -> dict[str, bytes]:
+        """Builds and stores the frames of the scopes named in `only` (default: every scope) but those in
+        `besides` now; returns them by scope code."""
+        started = time.perf_counter()
         if (self._plans is None or time.monotonic() - self.plans_read_at >= self.PLANS_EVERY_S
                 or self.rt.areas is not self._planned_areas):  # a new map (bigscreen.jobs.watch reloaded it)
             with self.rt.sessions() as session:  # people and workforce change with an import: read them again
@@ -207,10 +208,11 @@ class FramePublisher:
             self._ticker.forget()  # and the feed's entries whole, once a minute, should they have been replaced
             self._last = {p.scope.code: self._last[p.scope.code] for p in self._plans if p.scope.code in self._last}
             self.plans_read_at = time.monotonic()
-        plans = self._plans if only is None else [p for p in self._plans if p.scope.code in only]
+        plans = [p for p in self._plans if (only is None or p.scope.code in only) and p.scope.code not in besides]
         if not plans:
             return {}
         self._refresh_alerts()
+        now = self.rt.clock()  # the frame's time: just before its figures are read (after the alerts from SQL)
         self._seq += 1
         built = {code: {"seq": self._seq, **frame} for code, frame in build_frames(self.rt, plans, now, self._alerts, self._ticker).items()}
         frames = {code: orjson.dumps(frame) for code, frame in built.items()}
@@ -282,7 +284,11 @@ class FramePublisher:
                     every = time.monotonic()
                     if changed:
                         last_change = every
-                    self.publish()
+                    # the scopes shown first, as soon as a build for a change would have them; then the others
+                    # (for a wall or tablet that opens one, and /readyz), which would have held them back
+                    shown = self.watched()
+                    self.publish(shown)
+                    self.publish(besides=shown)
                 elif changed:  # a change within the second: the scopes shown now
                     scopes = self.watched()
                     last_change = time.monotonic()  # spaced from when builds begin, after the scopes are read

@@ -41,6 +41,22 @@ def test_a_ticker_shift_sends_the_new_item_only():
     assert ops == [[["feed"], 18, 2, []], [["feed", 3, "status"], "closed"], [["feed"], 0, 0, _feed([22, 21])]]
 
 
+def test_items_that_are_other_items_are_sent_whole_not_field_by_field():
+    def ranked(codes, open_c=0):
+        return [{"code": c, "rank": i + 1, "open": open_c if c == "c" else 0} for i, c in enumerate(codes)]
+
+    old = {"feed": _feed(range(20, 0, -1)), "areas": ranked("abcde")}
+    new = {"feed": _feed(range(60, 40, -1)), "areas": ranked("baced", open_c=3)}
+    got, ops = _through_json(old, new)
+    assert got == new
+    # twenty events in a tenth of a second: the feed holds none it held, and goes as one splice of its new entries
+    assert [["feed"], 0, 20, new["feed"]] in ops
+    # streets that changed places: each place gets its new street whole; the one that kept its place, its change alone
+    assert sorted(op for op in ops if op[0][0] == "areas") == sorted(
+        [[["areas", i], new["areas"][i]] for i in (0, 1, 3, 4)] + [[["areas", 2, "open"], 3]])
+    assert len(ops) == 6, ops
+
+
 def test_a_sparse_map_value_appearing_in_the_middle_is_a_splice():
     old = {"map": {"open": [3, 1] * 300}}
     new = {"map": {"open": [3, 1] * 150 + [1, 2, 1, 1] + [3, 1] * 149}}
