@@ -105,12 +105,21 @@ class PdfPrinter:
         """A launcher that runs Chromium (and so every process it starts) at the caller's CPU priority or lower.
         Chromium sets its processes' priorities itself, higher ones too where it may: started without the
         right to (CAP_SYS_NICE, which root has: `setpriv`), it cannot rise above a scheduler that makes its
-        reports niced (bigscreen.jobs.reports)."""
+        reports niced (bigscreen.jobs.reports).
+        Playwright starts it in a session of its own, and where Linux shares the CPU between sessions first
+        (autogroup: its default where no cgroup CPU controller is on, as on a plain Debian server) a nice
+        counts only inside the session, and a niced Chromium weighed as much as the whole web server (the soak's
+        first minute, docs/BENCHMARKS.md). So the launcher, leading that session, gives the session its own nice
+        (`/proc/self/autogroup`; a session's nice may be lowered by anyone, raised by nobody without the right)."""
         setpriv = shutil.which("setpriv")
-        if not setpriv:
-            return self.executable
+        run = shlex.quote(self.executable)
         launcher = Path(self._dir.name) / "chromium"
-        launcher.write_text(f'#!/bin/sh\nexec {setpriv} --bounding-set -sys_nice {shlex.quote(self.executable)} "$@"\n')
+        launcher.write_text(
+            "#!/bin/sh\n"
+            'if [ "$(cut -d " " -f 6 /proc/$$/stat 2>/dev/null)" = "$$" ] && [ -w /proc/self/autogroup ]; then\n'
+            "  nice > /proc/self/autogroup 2>/dev/null\n"
+            "fi\n"
+            f'exec {f"{setpriv} --bounding-set -sys_nice " if setpriv else ""}{run} "$@"\n')
         launcher.chmod(0o700)
         return str(launcher)
 
