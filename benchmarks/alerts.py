@@ -100,9 +100,9 @@ class AlertTimedPublisher(TimedPublisher):
         if stale:
             self.alert_reads.append(1000 * (time.perf_counter() - t0))
 
-    def publish(self, only: set[str] | None = None) -> dict[str, bytes]:
+    def publish(self, only: set[str] | None = None, besides: set[str] = frozenset()) -> dict[str, bytes]:
         began = time.time() * 1000
-        frames = super().publish(only)
+        frames = super().publish(only, besides)
         done = time.time() * 1000
         if self.rt.areas.city.code not in frames:  # the scopes shown did not include the city's
             return frames

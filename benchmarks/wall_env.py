@@ -156,9 +156,9 @@ class TimedPublisher(FramePublisher):
         self.builds: list[float] = []
         self._lock = threading.Lock()
 
-    def publish(self, only: set[str] | None = None) -> dict[str, bytes]:
+    def publish(self, only: set[str] | None = None, besides: set[str] = frozenset()) -> dict[str, bytes]:
         t0 = time.perf_counter()
-        frames = super().publish(only)
+        frames = super().publish(only, besides)
         if not self.deltas and hasattr(self, "_last"):
             self._last = {}
         if not frames:  # a change, and no scope shown
