@@ -33,6 +33,7 @@ from bigscreen.auth.ratelimit import LoginLimiter
 from bigscreen.cases.ingest_writer import IngestWriter
 from bigscreen.cases.transition_writer import TransitionWriter
 from bigscreen.process.runtime import Runtime
+from bigscreen.wall.direct import RawSend
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("/wall", "/duty", "/admin")  # besides "/", which Dash serves itself
@@ -144,7 +145,8 @@ def create_app(rt: Runtime) -> Dash:
     # is /wall would get a page without our scripts: prepare now, and serve our pages ourselves.
     app._setup_server()
     csp = content_security_policy(app.csp_hashes())  # after setup: every inline script is known
-    api.add_middleware(Security, rt=rt, secure_cookies=rt.settings.secure_cookies, csp=csp)  # outermost: added last
+    api.add_middleware(Security, rt=rt, secure_cookies=rt.settings.secure_cookies, csp=csp)
+    api.add_middleware(RawSend)  # outermost, added last: the server's own send, for pushed frames (bigscreen.wall.direct)
     for path in PAGES:
         api.add_api_route(path, _page(app), methods=["GET"], include_in_schema=False)
     return app

@@ -16,6 +16,7 @@ from bigscreen.auth.context import caller, require
 from bigscreen.auth.roles import Permission
 from bigscreen.auth.sessions import Sessions
 from bigscreen.process import metrics
+from bigscreen.wall.direct import text_writer
 from bigscreen.wall.eager import start_eagerly
 from bigscreen.wall.hub import FrameHub, Pushed, Viewer
 from layouts import ids
@@ -138,12 +139,15 @@ class ConnectionWriter:
     A write that has to wait (the connection's buffer is full: a screen or network that stopped
     reading) goes on in a task; frames built meanwhile are not queued: the newest is kept, and written
     when that write is done, as a delta if the wall holds its base, whole else. Dash's message is made
-    around a payload serialised once per frame for every viewer (`_payload`, `_message`)."""
+    around a payload serialised once per frame for every viewer (`_payload`, `_message`); under uvicorn
+    it is written straight to the socket (bigscreen.wall.direct), the ASGI send only when that declines."""
 
-    __slots__ = ("connection", "opening", "viewer", "clock", "writing", "newest", "gone")
+    __slots__ = ("connection", "opening", "direct", "viewer", "clock", "writing", "newest", "gone")
 
     def __init__(self, connection, renderer: str) -> None:
         self.connection, self.opening = connection, _opening(renderer)  # the message's head, made once
+        # straight to the socket where uvicorn's protocol is at hand (bigscreen.wall.direct), else the ASGI send
+        self.direct = text_writer(getattr(connection, "scope", {}), self.opening.encode())
         self.viewer, self.clock = Viewer(), asyncio.get_running_loop().time
         self.writing: asyncio.Task | None = None
         self.newest: Pushed | None = None
@@ -157,8 +161,11 @@ class ConnectionWriter:
                 metrics.push_skipped.inc()  # replaced before it was sent
             self.newest = pushed
             return
+        payload = self.viewer.payload(pushed, self.clock())
+        if self.direct is not None and self.direct(payload):
+            return
         try:
-            self.writing = start_eagerly(self.connection.send_text(_message(self.opening, self.viewer.payload(pushed, self.clock()))))
+            self.writing = start_eagerly(self.connection.send_text(_message(self.opening, payload)))
         except Exception:  # noqa: BLE001 -- the connection went away mid-write
             self.gone.set()
             return
@@ -188,10 +195,10 @@ async def _alive(rt, session: str) -> bool:
         return True
 
 
-def _payload(frame: str) -> str:
+def _payload(frame: str) -> bytes:
     """A frame or a delta (bigscreen.wall.delta) as the payload of Dash's set_props message, serialised
-    once for all of a worker's viewers; assets/wall.js tells the two apart."""
-    return orjson.dumps({"componentId": ids.WALL_FRAME, "props": {"data": frame}}).decode()
+    (and encoded) once for all of a worker's viewers; assets/wall.js tells the two apart."""
+    return orjson.dumps({"componentId": ids.WALL_FRAME, "props": {"data": frame}})
 
 
 async def _push(ws, viewer: Viewer, pushed: Pushed, now: float) -> None:
@@ -213,10 +220,10 @@ def _opening(renderer: str) -> str:
     return f'{{"type":"set_props","rendererId":{orjson.dumps(renderer).decode()},"payload":'
 
 
-def _message(opening: str, payload: str) -> str:
+def _message(opening: str, payload: bytes | str) -> str:
     """Dash's set_props message for one connection (`opening`: its `_opening`), around a payload made
     once per frame (`_payload`)."""
-    return f"{opening}{payload}}}"
+    return f"{opening}{payload.decode() if type(payload) is bytes else payload}}}"
 
 
 async def offer(outbound, renderer: str, viewer: Viewer, pushed: Pushed, now: float) -> bool:

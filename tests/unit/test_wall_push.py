@@ -10,7 +10,9 @@ import threading
 
 import janus
 import orjson
+import pytest
 
+from bigscreen.wall.direct import RawSend
 from bigscreen.wall.hub import Pushed, Viewer
 from callbacks.wall import _payload, offer
 
@@ -48,12 +50,14 @@ def test_a_connection_behind_holds_one_frame_and_then_gets_the_current_one_whole
         pool.submit(asyncio.run, run()).result(30)
 
 
-def test_a_connection_that_stops_reading_holds_up_its_own_writes_not_the_servers_memory():
+@pytest.mark.parametrize("straight", [True, False], ids=["to-the-socket", "through-asgi-send"])
+def test_a_connection_that_stops_reading_holds_up_its_own_writes_not_the_servers_memory(straight):
     """Frames handed to a pushed wall's `ConnectionWriter` (as the hub hands them, one after the other,
     never waiting) on a real uvicorn server: while the wall's socket reads nothing, its write waits once
     the connection's buffers are full (uvicorn's flow control), and the frames built meanwhile are not
     queued: the newest is kept. When the wall reads again it gets that one, whole (it missed the ones
-    between), and later frames go on as they come."""
+    between), and later frames go on as they come. The same whether the frames go straight to the socket
+    (bigscreen.wall.direct, as under the app) or through the ASGI send."""
     import base64
     import os
     import socket
@@ -90,7 +94,8 @@ def test_a_connection_that_stops_reading_holds_up_its_own_writes_not_the_servers
             received += chunk
         return received
 
-    server = LiveServer(Starlette(routes=[WebSocketRoute("/ws", wall)]), free_port()).start()
+    app = Starlette(routes=[WebSocketRoute("/ws", wall)])
+    server = LiveServer(RawSend(app) if straight else app, free_port()).start()
     try:
         port = int(server.url.rsplit(":", 1)[1])
         sock = socket.socket()
@@ -102,6 +107,7 @@ def test_a_connection_that_stops_reading_holds_up_its_own_writes_not_the_servers
         assert b" 101 " in sock.recv(4096).split(b"\r\n", 1)[0] + b" "
         time.sleep(3)  # the wall reads nothing meanwhile
         writer = state["writer"]
+        assert (writer.direct is not None) is straight
         assert state.get("offered") == 400, "the hub's pass waited for the stalled wall"
         assert writer.writing is not None and writer.newest is frames[399], "one write waits; of the rest only the newest is kept"
         sock.settimeout(10)
