@@ -108,8 +108,8 @@ class PdfPrinter:
         reports niced (bigscreen.jobs.reports).
         Playwright starts it in a session of its own, and where Linux shares the CPU between sessions first
         (autogroup: its default where no cgroup CPU controller is on, as on a plain Debian server) a nice
-        counts only inside the session, and a niced Chromium weighed as much as the whole web server (the soak's
-        first minute, docs/BENCHMARKS.md). So the launcher, leading that session, gives the session its own nice
+        counts only inside the session, and a niced Chromium weighed as much as all of the centre's own processes
+        together (the soak's first minute, docs/BENCHMARKS.md). So the launcher, leading that session, gives the session its own nice
         (`/proc/self/autogroup`; a session's nice may be lowered by anyone, raised by nobody without the right)."""
         setpriv = shutil.which("setpriv")
         run = shlex.quote(self.executable)
