@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests_support import LiveServer, free_port
+from tests_support import SQLITE_ONLY, LiveServer, free_port
 from websockets.sync.client import connect
 
 from bigscreen.wall.direct import RawSend, text_writer
@@ -49,6 +49,7 @@ def test_messages_written_straight_to_the_socket_read_as_the_asgi_send_would_hav
     assert got == ["through the ASGI send", *[(HEAD + p + b"}").decode() for p in PAYLOADS], "through the ASGI send again"]
 
 
+@SQLITE_ONLY
 def test_the_app_keeps_the_servers_send_outermost(runtime):
     """Under the app, the `send` noted is the server's own, outside every middleware (none may wrap it)."""
     from bigscreen.app import create_app
